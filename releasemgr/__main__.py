@@ -1,0 +1,3 @@
+from releasemgr.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""The `release` command line: parse, call one use case, render text or --json.
+
+Sub-commands are loaded lazily (`LAZY_COMMANDS`), so `release --help`, `fmt` and
+`validate` never import boto3, paramiko or the ORM.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from releasemgr import __version__
+from releasemgr.cli.context import AppContext, global_options
+from releasemgr.errors import ExitStatus, ReleaseError
+
+# name -> "module:attribute"; the order is the order of `release --help`.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    # versions and the release lifecycle
+    "register": ("releasemgr.cli.lifecycle:register", "Record a version from existing artifacts or a Packer manifest."),
+    "images": ("releasemgr.cli.lifecycle:images", "List images with their newest version."),
+    "versions": ("releasemgr.cli.lifecycle:versions", "List the versions of an image."),
+    "show": ("releasemgr.cli.lifecycle:show", "Show one version (web@v3, web@1.4.0, web@prod, web@latest)."),
+    "promote": ("releasemgr.cli.lifecycle:promote", "Make a version current in an environment."),
+    "rollback": ("releasemgr.cli.lifecycle:rollback", "Move an environment back to its previous good version."),
+    "revoke": ("releasemgr.cli.lifecycle:revoke", "Mark a version as not to be promoted or deployed."),
+    "unrevoke": ("releasemgr.cli.lifecycle:unrevoke", "Lift a revocation."),
+    "history": ("releasemgr.cli.lifecycle:history", "Show how channel pointers moved."),
+    "status": ("releasemgr.cli.lifecycle:status", "Show which version each environment runs."),
+    "audit": ("releasemgr.cli.audit_cmd:audit", "Query and verify the tamper-evident audit log."),
+    "ledger": ("releasemgr.cli.ledger_cmd:ledger", "Inspect and upgrade the ledger database."),
+    # templates
+    "validate": ("releasemgr.cli.template_cmds:validate", "Check a Packer HCL2 template."),
+    "fmt": ("releasemgr.cli.template_cmds:fmt", "Format templates exactly as `packer fmt` does."),
+    "inspect": ("releasemgr.cli.template_cmds:inspect", "Show a template's variables, sources and builds."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(LAZY_COMMANDS)
+
+    def get_command(self, ctx, name):
+        entry = LAZY_COMMANDS.get(name)
+        if entry is None:
+            return None
+        module, _, attr = entry[0].partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # a command whose module is not there yet
+            if exc.name and exc.name.startswith("releasemgr"):
+                return None
+            raise
+        return getattr(mod, attr)
+
+    def format_commands(self, ctx, formatter):
+        # Short help comes from LAZY_COMMANDS so `release --help` imports no command module.
+        rows = [(name, help_) for name, (_, help_) in LAZY_COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@global_options
+@click.version_option(__version__, "--version", prog_name="release")
+@click.pass_context
+def cli(ctx):
+    """Build machine images, record them as immutable versions, promote, deploy,
+    roll back, retire, and audit who changed what.
+
+    Global options may also be given after the sub-command (`release status --json`).
+    Exit codes: 0 success, 1 the operation failed, 2 bad usage/template/config,
+    3 refused by policy, 4 not found.
+
+    \b
+    Example:
+      release register web --artifact aws:us-east-1:ami-0abc123 --bump minor
+      release promote web@v1 --to dev
+      release status --json
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns the exit status; the one place errors become output."""
+    app = AppContext()
+    try:
+        cli.main(args=argv, prog_name="release", standalone_mode=False, obj=app)
+    except ReleaseError as exc:
+        _report(app, exc)
+        return int(exc.status)
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        return int(ExitStatus.FAILED)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitStatus.USAGE)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    except BrokenPipeError:
+        return int(ExitStatus.OK)
+    except Exception as exc:  # a bug: one line unless -v
+        if app.settings.verbose:
+            raise
+        sys.stderr.write(f"error: internal error: {type(exc).__name__}: {exc}\n"
+                         "  run again with -v for the traceback and report it\n")
+        return int(ExitStatus.FAILED)
+    finally:
+        app.close()
+    return int(ExitStatus.OK)
+
+
+def _report(app: AppContext, exc: ReleaseError) -> None:
+    ui = app.ui
+    if app.settings.json:
+        import json
+
+        sys.stdout.write(json.dumps(exc.to_json(), indent=2, default=str) + "\n")
+    diags = getattr(exc, "diagnostics", None)
+    if diags:
+        for d in diags:
+            ui.err(d.render())
+            ui.err("")
+    ui.err(f"error: {exc.message}")
+    if exc.hint:
+        ui.err(f"  {exc.hint}")

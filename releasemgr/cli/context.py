@@ -1,0 +1,127 @@
+"""The CLI's shared context: global options, the Ui, and lazily opened config and ledger."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+import click
+
+
+@dataclass
+class Settings:
+    state: str | None = None
+    ledger: str | None = None
+    config: str | None = None
+    actor: str | None = None
+    json: bool = False
+    verbose: int = 0
+    no_color: bool = False
+
+
+class AppContext:
+    def __init__(self):
+        self.settings = Settings()
+        self._ui = None
+        self._config = None
+        self._ledger = None
+
+    @property
+    def ui(self):
+        if self._ui is None:
+            from releasemgr.ui import Ui
+
+            s = self.settings
+            self._ui = Ui.from_env(json_output=s.json, verbose=s.verbose, no_color=s.no_color)
+        return self._ui
+
+    @property
+    def config(self):
+        if self._config is None:
+            from releasemgr.config import load_config
+
+            self._config = load_config(
+                self.settings.config or os.environ.get("RELEASE_CONFIG"),
+                state_dir=self.settings.state or os.environ.get("RELEASE_STATE"),
+                ledger_url=self.settings.ledger or os.environ.get("RELEASE_LEDGER"),
+            )
+        return self._config
+
+    @property
+    def actor(self) -> str:
+        from releasemgr.config import default_actor
+
+        return self.settings.actor or os.environ.get("RELEASE_ACTOR") or default_actor()
+
+    @property
+    def ledger(self):
+        if self._ledger is None:
+            from releasemgr.ledger.db import Ledger
+
+            self._ledger = Ledger.open(self.config.ledger_url, environments=self.config.environment_names)
+        return self._ledger
+
+    def close(self):
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+
+def _setter(attr):
+    def callback(ctx: click.Context, param, value):
+        if value is None or value is False or value == 0 and attr == "verbose":
+            return
+        app = ctx.find_object(AppContext)
+        if app is None:
+            return
+        if attr == "verbose":
+            app.settings.verbose = max(app.settings.verbose, value)
+        else:
+            setattr(app.settings, attr, value)
+        if attr in ("json", "verbose", "no_color"):
+            app._ui = None  # re-create with the new settings
+
+    return callback
+
+
+_GLOBAL = [
+    click.option("--state", metavar="DIR", callback=_setter("state"), expose_value=False, is_eager=True,
+                 help="State folder (ledger, artifacts, logs). Env: RELEASE_STATE. Default: ./state."),
+    click.option("--ledger", metavar="URL", callback=_setter("ledger"), expose_value=False, is_eager=True,
+                 help="Ledger URL, sqlite:///path or postgresql://user@host/db. Env: RELEASE_LEDGER."),
+    click.option("--config", metavar="FILE", callback=_setter("config"), expose_value=False, is_eager=True,
+                 help="release.toml to use. Default: ./release.toml when present."),
+    click.option("--actor", metavar="NAME", callback=_setter("actor"), expose_value=False, is_eager=True,
+                 help="Who is acting, for the audit log. Env: RELEASE_ACTOR. Default: user@host."),
+    click.option("--json", "json_", is_flag=True, default=False, callback=_setter("json"), expose_value=False,
+                 is_eager=True, help="Print one JSON document (JSON lines for streams)."),
+    click.option("-v", "--verbose", count=True, callback=_setter("verbose"), expose_value=False, is_eager=True,
+                 help="More detail; tracebacks on internal errors."),
+    click.option("--no-color", is_flag=True, default=False, callback=_setter("no_color"), expose_value=False,
+                 is_eager=True, help="No colour (also NO_COLOR)."),
+]
+
+
+def global_options(f):
+    """Add the global options; they may be given before or after the sub-command."""
+    for opt in reversed(_GLOBAL):
+        f = opt(f)
+    return f
+
+
+def command(name: str | None = None, **kw):
+    """A sub-command with the global options and the shared help settings."""
+
+    def deco(f):
+        f = global_options(f)
+        return click.command(name, **kw)(f)
+
+    return deco
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def app_ctx() -> AppContext:
+    return click.get_current_context().find_object(AppContext)
