@@ -32,7 +32,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("releasemgr.cli.ledger_cmd:ledger", "Inspect and upgrade the ledger database."),
     # templates
     "validate": ("releasemgr.cli.template_cmds:validate", "Check a Packer HCL2 template."),
-    "fmt": ("releasemgr.cli.template_cmds:fmt", "Format templates exactly as `packer fmt` does."),
+    "fmt": ("releasemgr.cli.fmt_cmd:fmt", "Format templates exactly as `packer fmt` does."),
     "inspect": ("releasemgr.cli.template_cmds:inspect", "Show a template's variables, sources and builds."),
 }
 
