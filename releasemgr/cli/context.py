@@ -103,11 +103,20 @@ _GLOBAL = [
 ]
 
 
-def global_options(f):
-    """Add the global options; they may be given before or after the sub-command."""
-    for opt in reversed(_GLOBAL):
-        f = opt(f)
-    return f
+_GLOBAL_NAMES = ["state", "ledger", "config", "actor", "json", "verbose", "no_color"]
+
+
+def global_options(f=None, *, exclude: tuple[str, ...] = ()):
+    """Add the global options; they may be given before or after the sub-command.
+    `exclude` leaves some out where the command uses the name itself (`audit --actor`)."""
+
+    def deco(f):
+        for name, opt in reversed(list(zip(_GLOBAL_NAMES, _GLOBAL))):
+            if name not in exclude:
+                f = opt(f)
+        return f
+
+    return deco(f) if f is not None else deco
 
 
 def command(name: str | None = None, **kw):

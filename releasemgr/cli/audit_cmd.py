@@ -1,0 +1,86 @@
+"""`release audit` and `release audit verify`."""
+
+from __future__ import annotations
+
+import click
+
+from releasemgr.cli.context import app_ctx, command, global_options
+
+
+@click.group(invoke_without_command=True)
+@global_options(exclude=("actor",))
+@click.option("--since", metavar="WHEN", help="From this time: 2026-11-01, 2026-11-01T12:00Z, 7d, 12h.")
+@click.option("--until", metavar="WHEN", help="Before this time (a date includes that whole day).")
+@click.option("--env", "env", metavar="ENV", help="Only events of this environment.")
+@click.option("--image", metavar="IMAGE", help="Only events of this image.")
+@click.option("--actor", "who", metavar="NAME", help="Only events by this actor.")
+@click.option("--action", metavar="ACTION", help="Only this action (promote, rollback, version, version.revoked...).")
+@click.option("--ticket", metavar="ID", help="Only events under this ticket.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N events.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format (default table; --json means json).")
+@click.pass_context
+def audit(ctx, since, until, env, image, who, action, ticket, limit, fmt):
+    """Who changed what, when, under which ticket: query the audit log.
+
+    Every change (version created, promote, rollback, revoke, policy override, ...) is an
+    append-only, hash-chained event; `release audit verify` checks the chain.
+
+    \b
+    Example:
+      release audit --env prod --since 2026-10-01 --format csv > prod-changes.csv
+      release audit verify
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import csv
+    import io
+    import json
+
+    from releasemgr.release import audit_report
+
+    app = app_ctx()
+    events = audit_report.query(app.ledger, since=since, until=until, env=env, image=image, actor=who,
+                                action=action, ticket=ticket, limit=limit)
+    fmt = fmt or ("json" if app.settings.json else "table")
+    if fmt == "json":
+        app.ui.out(json.dumps({"events": events}, indent=2))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason", "details", "hash"])
+        for e in events:
+            w.writerow([e["seq"], e["at"], e["actor"], e["action"], e["image"] or "", e["version"] or "",
+                        e["env"] or "", e["ticket"] or "", e["reason"] or "",
+                        json.dumps(e["details"], sort_keys=True), e["hash"]])
+        app.ui.stdout.write(app.ui.mask(buf.getvalue()))
+    else:
+        if not events:
+            app.ui.out("no audit events match")
+            return
+        app.ui.out(app.ui.table(["seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason"],
+                                [[e["seq"], e["at"][:19], e["actor"], e["action"], e["image"], e["version"],
+                                  e["env"], e["ticket"], e["reason"]] for e in events]))
+
+
+@audit.command("verify")
+@global_options
+def verify():
+    """Recompute the hash chain; name the first event that does not match (exit 1).
+
+    \b
+    Example:
+      release audit verify --json
+    """
+    from releasemgr.errors import OperationFailed
+    from releasemgr.release import audit_report
+
+    app = app_ctx()
+    result = audit_report.verify(app.ledger)
+    if result.ok:
+        app.ui.emit(result.to_json(), lambda d: f"audit chain OK: {d['events']} events, head {d['head'] or '-'}")
+        return
+    ev = result.event or {}
+    what = f" ({ev.get('action')} at {ev.get('at')} by {ev.get('actor')})" if ev else ""
+    raise OperationFailed(f"audit chain broken at event {result.first_bad_seq}{what}: {result.problem}",
+                          hint=f"{result.events} events before it verify", **result.to_json())

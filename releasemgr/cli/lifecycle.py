@@ -1,0 +1,297 @@
+"""Commands of the release lifecycle: register, images, versions, show, promote, rollback,
+revoke, unrevoke, history, status."""
+
+from __future__ import annotations
+
+import click
+
+from releasemgr.cli.context import app_ctx, command
+
+
+def _artifacts_text(doc: dict) -> str:
+    return ", ".join(f"{a['provider']}:{a['region']}:{a['id']}" if a["region"] else f"{a['provider']}:{a['id']}"
+                     for a in doc["artifacts"])
+
+
+def _version_text(doc: dict) -> str:
+    label = f"{doc['image']}@{doc['version']}" + (f" ({doc['semver']})" if doc.get("semver") else "")
+    lines = [f"{label}  {doc['status']}"]
+    for key in ("created_at", "created_by", "origin", "build_id", "template_digest", "git_commit", "parent"):
+        if doc.get(key):
+            lines.append(f"  {key.replace('_', ' ')}: {doc[key]}")
+    if doc.get("environments") is not None:
+        lines.append(f"  current in: {', '.join(doc['environments']) or '-'}")
+    if doc.get("revoked"):
+        r = doc["revoked"]
+        lines.append(f"  revoked: {r['at']} by {r['by']}: {r['reason']}")
+    lines.append("  artifacts:")
+    for a in doc["artifacts"]:
+        where = f"{a['provider']}:{a['region']}" if a["region"] else a["provider"]
+        deleted = f" (deleted {a['deleted_at']})" if a.get("deleted_at") else ""
+        lines.append(f"    {where}  {a['id']}{deleted}")
+    return "\n".join(lines)
+
+
+@command()
+@click.argument("image")
+@click.option("--artifact", "artifacts", multiple=True, metavar="PROVIDER:REGION:ID",
+              help="An artifact of the version (repeat for several regions).")
+@click.option("--from-manifest", "manifest", metavar="FILE", help="Read the artifacts from a Packer manifest.json.")
+@click.option("--version", "semver", metavar="SEMVER", help="Semantic version to record (unique per image).")
+@click.option("--bump", type=click.Choice(["major", "minor", "patch"]), help="Next semantic version from the newest.")
+def register(image, artifacts, manifest, semver, bump):
+    """Record a new version of IMAGE from artifacts that already exist.
+
+    The version number (v1, v2, ...) is assigned by the ledger and never reused.
+
+    \b
+    Example:
+      release register web --artifact aws:us-east-1:ami-0abc123 --artifact aws:us-west-2:ami-0def456
+      release register web --from-manifest manifest.json --bump minor
+    """
+    from releasemgr.errors import UsageError
+    from releasemgr.release import lifecycle
+
+    app = app_ctx()
+    if bool(artifacts) == bool(manifest):
+        raise UsageError("give --artifact PROVIDER:REGION:ID (one or more) or --from-manifest FILE")
+    details = {}
+    if manifest:
+        specs, details = lifecycle.artifacts_from_manifest(manifest)
+        origin = "manifest"
+    else:
+        specs, origin = [lifecycle.parse_artifact(a) for a in artifacts], "register"
+    doc = lifecycle.register(app.ledger, image, specs, actor=app.actor, semver=semver, bump=bump,
+                             origin=origin, details=details)
+    app.ui.emit(doc, lambda d: f"registered {d['image']}@{d['version']}"
+                + (f" ({d['semver']})" if d["semver"] else "") + f": {_artifacts_text(d)}")
+
+
+@command()
+def images():
+    """List images with their number of versions and the newest.
+
+    \b
+    Example:
+      release images --json
+    """
+    from releasemgr.release import queries
+
+    app = app_ctx()
+    rows = queries.list_images(app.ledger)
+    app.ui.emit({"images": rows}, lambda d: app.ui.table(
+        ["image", "versions", "latest", "semver", "created"],
+        [[r["image"], r["versions"], r["latest"], r["latest_semver"], r["created_at"][:19]] for r in d["images"]])
+        if d["images"] else "no images yet: `release register` or `release build` makes the first")
+
+
+@command()
+@click.argument("image")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N versions.")
+def versions(image, limit):
+    """List the versions of IMAGE, newest first, with where each is current.
+
+    \b
+    Example:
+      release versions web --limit 10
+    """
+    from releasemgr.release import queries
+
+    app = app_ctx()
+    doc = queries.list_versions(app.ledger, image, limit=limit)
+    app.ui.emit(doc, lambda d: app.ui.table(
+        ["version", "semver", "status", "current in", "created", "by", "artifacts"],
+        [[v["version"], v["semver"], v["status"], ",".join(v["environments"]), v["created_at"][:19],
+          v["created_by"], _artifacts_text(v)] for v in d["versions"]]))
+
+
+@command()
+@click.argument("ref")
+def show(ref):
+    """Show one version: REF is web@v3, web@3, web@1.4.0, web@prod or web@latest.
+
+    \b
+    Example:
+      release show web@prod --json
+    """
+    from releasemgr.release import queries
+
+    app = app_ctx()
+    app.ui.emit(queries.show(app.ledger, ref), _version_text)
+
+
+def _policy_options(f):
+    f = click.option("--override", is_flag=True, help="Pass a policy rule anyway (needs --reason; audited).")(f)
+    f = click.option("--approved-by", "approved_by", multiple=True, metavar="NAME",
+                     help="An approver (repeat); the actor cannot approve their own change.")(f)
+    f = click.option("--reason", metavar="TEXT", help="Why (recorded in history and audit).")(f)
+    f = click.option("--ticket", metavar="ID", help="Change ticket, e.g. CHG-1234.")(f)
+    return f
+
+
+def _move_text(d: dict) -> str:
+    if not d["changed"]:
+        return f"{d['image']}@{d['version']} is already current in {d['env']}; nothing changed"
+    verb = "promoted" if d["action"] == "promote" else "rolled back"
+    frm = f" (was {d['from']})" if d["from"] else ""
+    over = f" [policy overridden: {', '.join(d['override'])}]" if d["override"] else ""
+    if d["action"] == "promote":
+        return f"{verb} {d['image']}@{d['version']} to {d['env']}{frm}{over}"
+    return f"{verb} {d['image']} in {d['env']} to {d['version']}{frm}{over}"
+
+
+@command()
+@click.argument("ref")
+@click.option("--to", "to", required=True, metavar="ENV", help="The environment.")
+@_policy_options
+def promote(ref, to, ticket, reason, approved_by, override):
+    """Make the version REF current in an environment, if its policy allows.
+
+    Rules per environment (release.toml): requires (been in an earlier environment),
+    require_ticket, approvals, freeze windows; revoked versions are refused.
+
+    \b
+    Example:
+      release promote web@v3 --to staging
+      release promote web@v3 --to prod --ticket CHG-42 --approved-by alice
+    """
+    from releasemgr.release import lifecycle
+
+    app = app_ctx()
+    doc = lifecycle.promote(app.ledger, app.config, ref, to, actor=app.actor, ticket=ticket, reason=reason,
+                            approved_by=list(approved_by), override=override)
+    app.ui.emit(doc, _move_text)
+
+
+@command()
+@click.argument("image")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment.")
+@click.option("--to", "to", metavar="REF", help="Version to go back to (default: the previous good one).")
+@_policy_options
+def rollback(image, env, to, ticket, reason, approved_by, override):
+    """Move IMAGE in ENV back to the version that was current before (skipping revoked ones).
+
+    Repeated rollbacks keep walking back. The environment's ticket, approval and freeze
+    rules apply (use --override --reason in an emergency).
+
+    \b
+    Example:
+      release rollback web --env prod --ticket CHG-43 --reason "5xx after v4"
+      release rollback web --env prod --to web@v2
+    """
+    from releasemgr.release import lifecycle
+
+    app = app_ctx()
+    doc = lifecycle.rollback(app.ledger, app.config, image, env, actor=app.actor, to=to, ticket=ticket,
+                             reason=reason, approved_by=list(approved_by), override=override)
+    app.ui.emit(doc, _move_text)
+
+
+@command()
+@click.argument("ref")
+@click.option("--reason", required=True, metavar="TEXT", help="Why it must not be used.")
+@click.option("--ticket", metavar="ID", help="Change ticket.")
+@click.option("--rollback", "do_rollback", is_flag=True,
+              help="Also roll back every environment where it is current.")
+def revoke(ref, reason, ticket, do_rollback):
+    """Mark a version as revoked: it can no longer be promoted or deployed.
+
+    Revoking never moves a pointer by itself: `status` warns where a revoked version is
+    still current; --rollback moves each such environment back, as audited rollbacks.
+
+    \b
+    Example:
+      release revoke web@v4 --reason "CVE-2026-1234 in openssl" --rollback
+    """
+    from releasemgr.release import lifecycle
+
+    app = app_ctx()
+    doc = lifecycle.revoke(app.ledger, app.config, ref, reason=reason, actor=app.actor, do_rollback=do_rollback,
+                           ticket=ticket)
+
+    def text(d):
+        lines = [f"revoked {d['image']}@{d['version']}: {reason}"]
+        lines += [f"  rolled back {r['env']} to {r['version']}" for r in d["rolled_back"]]
+        if d["still_current_in"]:
+            lines.append(f"  warning: still current in {', '.join(d['still_current_in'])}"
+                         + ("" if do_rollback else " (use --rollback or `release rollback`)")
+                         + (" (no previous good version)" if do_rollback else ""))
+        return "\n".join(lines)
+
+    app.ui.emit(doc, text)
+
+
+@command()
+@click.argument("ref")
+@click.option("--reason", required=True, metavar="TEXT", help="Why the revocation is lifted.")
+def unrevoke(ref, reason):
+    """Lift the revocation of a version.
+
+    \b
+    Example:
+      release unrevoke web@v4 --reason "false positive, see SEC-12"
+    """
+    from releasemgr.release import lifecycle
+
+    app = app_ctx()
+    doc = lifecycle.unrevoke(app.ledger, ref, reason=reason, actor=app.actor)
+    app.ui.emit(doc, lambda d: f"unrevoked {d['image']}@{d['version']}")
+
+
+@command()
+@click.argument("image")
+@click.option("--env", "env", metavar="ENV", help="Only this environment.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N moves.")
+def history(image, env, limit):
+    """Show how IMAGE's channel pointers moved (promotions and rollbacks), newest first.
+
+    \b
+    Example:
+      release history web --env prod
+    """
+    from releasemgr.release import queries
+
+    app = app_ctx()
+    doc = queries.history(app.ledger, image, env, limit)
+    app.ui.emit(doc, lambda d: app.ui.table(
+        ["at", "env", "action", "from", "to", "actor", "ticket", "reason"],
+        [[h["at"][:19], h["env"], h["action"] + (" (override)" if h["override"] else ""), h["from"] or "-",
+          h["to"], h["actor"], h["ticket"], h["reason"]] for h in d["history"]]) if d["history"]
+        else f"{d['image']} has not been promoted yet")
+
+
+@command()
+@click.argument("image", required=False)
+@click.option("--env", "env", metavar="ENV", help="Only this environment.")
+def status(image, env):
+    """Show which version of each image is current in each environment.
+
+    A revoked version that is still current is flagged.
+
+    \b
+    Example:
+      release status
+      release status web --env prod --json
+    """
+    from releasemgr.release import queries
+
+    app = app_ctx()
+    doc = queries.status(app.ledger, app.config, image, env)
+
+    def text(d):
+        cur = {(c["image"], c["env"]): c for c in d["channels"]}
+        rows = []
+        for img in d["images"]:
+            row = [img]
+            for e in d["environments"]:
+                c = cur.get((img, e))
+                row.append("-" if c is None else c["version"] + (" REVOKED" if c["revoked"] else ""))
+            rows.append(row)
+        if not rows:
+            return "no images yet"
+        out = app.ui.table(["image", *d["environments"]], rows)
+        if d["warnings"]:
+            out += "\n" + "\n".join(f"warning: {w}" for w in d["warnings"])
+        return out
+
+    app.ui.emit(doc, text)

@@ -1,0 +1,120 @@
+"""The tamper-evident audit log.
+
+Each event's hash is sha256 over its canonical form: the JSON array
+`[seq, at, actor, action, image, version, env, ticket, reason, details, prev_hash]`
+(compact separators, UTF-8, `details` being itself canonical JSON text with sorted keys).
+`prev_hash` of the first event is 64 zeros. The newest `seq:hash` is also kept in
+`ledger_meta.audit_head`, so deleting events from the end is detected as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from releasemgr.ledger.clock import now_iso
+from releasemgr.ledger.models import AuditEvent, LedgerMeta
+
+GENESIS = "0" * 64
+FIELDS = ("seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason", "details", "prev_hash")
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def canonical_details(details: dict[str, Any] | None) -> str:
+    return json.dumps(details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def compute_hash(row) -> str:
+    """`row`: the FIELDS in order (a tuple from SQL or a list)."""
+    return hashlib.sha256(_encode(list(row)).encode("utf-8")).hexdigest()
+
+
+def append(session: Session, action: str, *, actor: str, image: str | None = None,
+           version: str | None = None, env: str | None = None, ticket: str | None = None,
+           reason: str | None = None, details: dict[str, Any] | None = None,
+           at: str | None = None) -> AuditEvent:
+    """Append one event. Must run inside `Ledger.write()` (which holds the write lock)."""
+    head = session.get(LedgerMeta, "audit_head")
+    if head is None:
+        seq, prev = 1, GENESIS
+    else:
+        last_seq, _, prev = head.value.partition(":")
+        seq = int(last_seq) + 1
+    ev = AuditEvent(seq=seq, at=at or now_iso(), actor=actor, action=action, image=image, version=version,
+                    env=env, ticket=ticket, reason=reason, details=canonical_details(details), prev_hash=prev,
+                    hash="")
+    ev.hash = compute_hash([getattr(ev, f) for f in FIELDS])
+    session.add(ev)
+    if head is None:
+        session.add(LedgerMeta(key="audit_head", value=f"{seq}:{ev.hash}"))
+    else:
+        head.value = f"{seq}:{ev.hash}"
+        session.add(head)
+    return ev
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    events: int
+    head: str | None
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    event: dict | None = None
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "events": self.events, "head": self.head, "first_bad_seq": self.first_bad_seq,
+                "problem": self.problem, "event": self.event}
+
+
+def verify(session: Session, batch: int = 20000) -> VerifyResult:
+    """Recompute the whole chain; report the first event that does not match."""
+    conn = session.connection()
+    meta = session.get(LedgerMeta, "audit_head")
+    cols = ", ".join(FIELDS) + ", hash"
+    result = conn.exec_driver_sql(f"SELECT {cols} FROM audit_event ORDER BY seq")
+    prev, expected_seq, count, last_hash = GENESIS, 1, 0, None
+    sha = hashlib.sha256
+    enc = _encode
+    while True:
+        rows = result.fetchmany(batch)
+        if not rows:
+            break
+        for row in rows:
+            seq = row[0]
+            if seq != expected_seq:
+                return _bad(row, count, f"event {expected_seq} is missing (found {seq} next)", expected_seq)
+            if row[10] != prev:
+                return _bad(row, count, "prev_hash does not match the previous event's hash")
+            if sha(enc(list(row[:11])).encode("utf-8")).hexdigest() != row[11]:
+                return _bad(row, count, "the event's content does not match its hash (it was changed)")
+            prev = last_hash = row[11]
+            expected_seq += 1
+            count += 1
+    head = f"{count}:{last_hash}" if count else None
+    if meta is not None and meta.value != head:
+        mseq = int(meta.value.partition(":")[0])
+        if mseq > count:
+            return VerifyResult(False, count, head, count + 1,
+                                f"events {count + 1}..{mseq} were removed from the end of the log")
+        return VerifyResult(False, count, head, mseq, "the recorded chain head does not match the last event")
+    if meta is None and count:
+        return VerifyResult(False, count, head, 1, "the chain head record is missing")
+    return VerifyResult(True, count, head)
+
+
+def _bad(row, count, problem, seq=None) -> VerifyResult:
+    event = dict(zip(FIELDS, row[:11]))
+    event["hash"] = row[11]
+    return VerifyResult(False, count, None, seq or row[0], problem, event)
+
+
+def event_to_json(ev: AuditEvent) -> dict:
+    return {"seq": ev.seq, "at": ev.at, "actor": ev.actor, "action": ev.action, "image": ev.image,
+            "version": ev.version, "env": ev.env, "ticket": ev.ticket, "reason": ev.reason,
+            "details": json.loads(ev.details or "{}"), "prev_hash": ev.prev_hash, "hash": ev.hash}

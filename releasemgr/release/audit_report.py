@@ -1,0 +1,72 @@
+"""Audit queries and exports (table, JSON, CSV) and chain verification."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from sqlmodel import select
+
+from releasemgr.errors import UsageError
+from releasemgr.ledger import audit
+from releasemgr.ledger.db import Ledger
+from releasemgr.ledger.models import AuditEvent
+
+_REL = re.compile(r"^(\d+)([smhdw])$")
+
+
+def parse_when(text: str | None, *, end: bool = False) -> str | None:
+    """`2026-11-01`, `2026-11-01T12:00`, `2026-11-01T12:00:00Z` or relative `7d`, `12h`, `30m`, `2w`."""
+    if not text:
+        return None
+    t = text.strip()
+    m = _REL.match(t)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        delta = {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
+                 "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+        return (datetime.now(timezone.utc) - delta).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        if len(t) == 10:
+            d = datetime.strptime(t, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            if end:
+                d += timedelta(days=1)
+        else:
+            d = datetime.fromisoformat(t.replace("Z", "+00:00"))
+            if d.tzinfo is None:
+                d = d.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise UsageError(f"cannot read the time {text!r}", hint="use 2026-11-01, 2026-11-01T12:00Z or 7d/12h") from None
+    return d.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def query(ledger: Ledger, *, since=None, until=None, env=None, image=None, actor=None, action=None,
+          ticket=None, limit: int | None = None) -> list[dict]:
+    s_since, s_until = parse_when(since), parse_when(until, end=True)
+    q = select(AuditEvent).order_by(AuditEvent.seq)
+    if s_since:
+        q = q.where(AuditEvent.at >= s_since)
+    if s_until:
+        q = q.where(AuditEvent.at < s_until)
+    if env:
+        q = q.where(AuditEvent.env == env)
+    if image:
+        q = q.where(AuditEvent.image == image)
+    if actor:
+        q = q.where(AuditEvent.actor == actor)
+    if ticket:
+        q = q.where(AuditEvent.ticket == ticket)
+    if action:
+        q = q.where((AuditEvent.action == action) | AuditEvent.action.startswith(action + "."))
+    if limit:
+        q = q.order_by(None).order_by(AuditEvent.seq.desc()).limit(limit)
+    with ledger.read() as s:
+        events = [audit.event_to_json(e) for e in s.exec(q).all()]
+    if limit:
+        events.reverse()
+    return events
+
+
+def verify(ledger: Ledger) -> audit.VerifyResult:
+    with ledger.read() as s:
+        return audit.verify(s)

@@ -1,0 +1,300 @@
+"""Registering versions, promoting, rolling back, revoking: each one transaction + audit event."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import semver as semver_lib
+from sqlmodel import Session, select
+
+from releasemgr.config import Config
+from releasemgr.errors import Conflict, NotFound, PolicyRefused, UsageError
+from releasemgr.ledger import audit
+from releasemgr.ledger.clock import now_iso
+from releasemgr.ledger.db import Ledger
+from releasemgr.ledger.models import (Artifact, Channel, ChannelHistory, EnvironmentRow, Image, Version)
+from releasemgr.release import policy
+from releasemgr.release.refs import Ref, check_image_name, parse_ref
+from releasemgr.release.versions import get_env, get_image, next_number, resolve, version_json
+
+BUMPS = ("major", "minor", "patch")
+
+
+# -- register ------------------------------------------------------------------------------
+
+@dataclass
+class ArtifactSpec:
+    provider: str
+    region: str
+    id: str
+    builder_type: str | None = None
+    files: list | None = None
+    extra: dict | None = None
+
+
+def parse_artifact(text: str) -> ArtifactSpec:
+    """PROVIDER:REGION:ID; the id may contain colons (`local::sha256:ab12…`)."""
+    parts = text.split(":", 2)
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        raise UsageError(f"bad --artifact {text!r}",
+                         hint="use PROVIDER:REGION:ID, e.g. aws:us-east-1:ami-0abc123 or local::sha256:ab12…")
+    return ArtifactSpec(parts[0], parts[1], parts[2])
+
+
+_BUILDER_PROVIDERS = {"amazon": "aws", "docker": "docker", "local": "local", "null": "null",
+                      "googlecompute": "gcp", "azure": "azure", "qemu": "qemu", "virtualbox": "virtualbox"}
+
+
+def artifacts_from_manifest(path: str) -> tuple[list[ArtifactSpec], dict]:
+    """Read a Packer manifest (its last run); returns artifacts and what to record about it."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotFound(f"manifest {path} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path} is not a Packer manifest: {exc}") from None
+    builds = doc.get("builds") if isinstance(doc, dict) else None
+    if not isinstance(builds, list) or not builds:
+        raise UsageError(f"{path} is not a Packer manifest: no \"builds\" list",
+                         hint="the manifest post-processor writes {\"builds\": [...], \"last_run_uuid\": ...}")
+    last = doc.get("last_run_uuid")
+    if last:
+        builds = [b for b in builds if isinstance(b, dict) and b.get("packer_run_uuid") == last] or builds
+    specs: list[ArtifactSpec] = []
+    for i, b in enumerate(builds):
+        if not isinstance(b, dict) or not isinstance(b.get("artifact_id"), str) or not b.get("artifact_id"):
+            raise UsageError(f"{path}: builds[{i}] has no artifact_id")
+        btype = str(b.get("builder_type") or "")
+        provider = _BUILDER_PROVIDERS.get(btype.split("-")[0], btype or "unknown")
+        extra = {k: b[k] for k in ("name", "build_time", "packer_run_uuid", "custom_data") if b.get(k) is not None}
+        files = b.get("files") or []
+        aid = b["artifact_id"]
+        if provider == "aws":
+            for part in aid.split(","):
+                region, sep, ami = part.strip().partition(":")
+                if not sep or not ami:
+                    raise UsageError(f"{path}: builds[{i}].artifact_id {aid!r} is not region:ami-id[,region:ami-id]")
+                specs.append(ArtifactSpec("aws", region, ami, btype, files, extra))
+        else:
+            specs.append(ArtifactSpec(provider, "", aid, btype, files, extra))
+    return specs, {"manifest": str(p), "packer_run_uuid": last}
+
+
+def _next_semver(s: Session, img: Image | None, explicit: str | None, bump: str | None) -> str | None:
+    if explicit and bump:
+        raise UsageError("give either --version or --bump, not both")
+    if explicit:
+        try:
+            return str(semver_lib.Version.parse(explicit.lstrip("v")))
+        except ValueError:
+            raise UsageError(f"{explicit!r} is not a semantic version", hint="e.g. 1.4.0 or 2.0.0-rc.1") from None
+    if bump:
+        if bump not in BUMPS:
+            raise UsageError(f"--bump takes major, minor or patch, not {bump!r}")
+        newest = semver_lib.Version(0, 0, 0)
+        if img is not None:
+            for sv in s.exec(select(Version.semver).where(Version.image_id == img.id,
+                                                          Version.semver != None)).all():  # noqa: E711
+                newest = max(newest, semver_lib.Version.parse(sv))
+        return str(getattr(newest, f"bump_{bump}")())
+    return None
+
+
+def register(ledger: Ledger, image: str, artifacts: list[ArtifactSpec], *, actor: str,
+             semver: str | None = None, bump: str | None = None, origin: str = "register",
+             details: dict | None = None, parent: str | None = None, build_id: str | None = None,
+             template_digest: str | None = None, git_commit: str | None = None, git_dirty: bool | None = None,
+             variables: dict | None = None) -> dict:
+    check_image_name(image)
+    if not artifacts:
+        raise UsageError("a version needs at least one artifact", hint="--artifact PROVIDER:REGION:ID or --from-manifest")
+    with ledger.write() as s:
+        img = s.exec(select(Image).where(Image.name == image)).first()
+        sv = _next_semver(s, img, semver, bump)
+        now = now_iso()
+        if img is None:
+            img = Image(name=image, created_at=now, created_by=actor)
+            s.add(img)
+            s.flush()
+            audit.append(s, "image.created", actor=actor, image=image, at=now)
+        if sv and s.exec(select(Version.id).where(Version.image_id == img.id, Version.semver == sv)).first():
+            raise Conflict(f"{image} already has a version {sv}", hint="semantic versions are unique per image")
+        number = next_number(s, img.id)
+        v = Version(image_id=img.id, number=number, semver=sv, origin=origin, created_at=now, created_by=actor,
+                    parent=parent, build_id=build_id, template_digest=template_digest, git_commit=git_commit,
+                    git_dirty=git_dirty, variables=json.dumps(variables or {}, sort_keys=True))
+        s.add(v)
+        s.flush()
+        for a in artifacts:
+            s.add(Artifact(version_id=v.id, provider=a.provider, region=a.region, external_id=a.id,
+                           builder_type=a.builder_type, files=json.dumps(a.files or []),
+                           extra=json.dumps(a.extra or {}, sort_keys=True)))
+        s.flush()
+        audit.append(s, "version.created", actor=actor, image=image, version=f"v{number}", at=now,
+                     details={"semver": sv, "origin": origin,
+                              "artifacts": [f"{a.provider}:{a.region}:{a.id}" for a in artifacts],
+                              **(details or {})})
+        return version_json(s, img, v)
+
+
+# -- promote and rollback -----------------------------------------------------------------
+
+def _move(s: Session, *, env_row: EnvironmentRow, img: Image, v: Version, action: str, actor: str,
+          ticket: str | None, reason: str | None, approved_by: list[str], overridden: list[policy.Violation],
+          extra: dict | None = None) -> dict:
+    ch = s.exec(select(Channel).where(Channel.image_id == img.id, Channel.environment_id == env_row.id)).first()
+    prev_v = s.get(Version, ch.version_id) if ch else None
+    now = now_iso()
+    if ch is None:
+        ch = Channel(environment_id=env_row.id, image_id=img.id, version_id=v.id, updated_at=now, updated_by=actor)
+    else:
+        ch.version_id, ch.updated_at, ch.updated_by = v.id, now, actor
+    s.add(ch)
+    s.add(ChannelHistory(environment_id=env_row.id, image_id=img.id, from_version_id=prev_v.id if prev_v else None,
+                         to_version_id=v.id, action=action, actor=actor, ticket=ticket, reason=reason,
+                         approved_by=json.dumps(sorted(set(approved_by))), override=bool(overridden), at=now))
+    label = f"v{v.number}"
+    if overridden:
+        audit.append(s, "policy.override", actor=actor, image=img.name, version=label, env=env_row.name,
+                     ticket=ticket, reason=reason, at=now,
+                     details={"action": action, "rules": [o.rule for o in overridden],
+                              "messages": [o.message for o in overridden]})
+    audit.append(s, action, actor=actor, image=img.name, version=label, env=env_row.name, ticket=ticket,
+                 reason=reason, at=now,
+                 details={"from": f"v{prev_v.number}" if prev_v else None, "to": label,
+                          "approved_by": sorted(set(approved_by)), "override": bool(overridden), **(extra or {})})
+    return {"action": action, "env": env_row.name, "image": img.name, "version": label, "number": v.number,
+            "semver": v.semver, "from": f"v{prev_v.number}" if prev_v else None, "changed": True,
+            "override": [o.rule for o in overridden], "at": now}
+
+
+def promote(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, ticket: str | None = None,
+            reason: str | None = None, approved_by: list[str] = (), override: bool = False,
+            now: datetime | None = None) -> dict:
+    env = config.environment(to)
+    parsed = parse_ref(ref)
+    with ledger.write() as s:
+        img, v = resolve(s, parsed)
+        env_row = get_env(s, env.name)
+        ch = s.exec(select(Channel).where(Channel.image_id == img.id, Channel.environment_id == env_row.id)).first()
+        if ch is not None and ch.version_id == v.id:
+            return {"action": "promote", "env": env.name, "image": img.name, "version": f"v{v.number}",
+                    "number": v.number, "semver": v.semver, "from": f"v{v.number}", "changed": False,
+                    "override": [], "at": ch.updated_at}
+        violations = policy.check(s, env, img, v, action="promote", actor=actor, ticket=ticket,
+                                  approved_by=list(approved_by), now=now)
+        passed = policy.enforce(violations, override=override, reason=reason)
+        return _move(s, env_row=env_row, img=img, v=v, action="promote", actor=actor, ticket=ticket,
+                     reason=reason, approved_by=list(approved_by), overridden=passed)
+
+
+def previous_good(s: Session, env_id: int, image_id: int, current_id: int) -> Version | None:
+    """The version current before the current one, skipping revoked versions and versions
+    that were themselves rolled back from (so repeated rollbacks keep walking back)."""
+    hist = s.exec(select(ChannelHistory).where(ChannelHistory.environment_id == env_id,
+                                               ChannelHistory.image_id == image_id)
+                  .order_by(ChannelHistory.id.desc())).all()
+    abandoned = {current_id}
+    for h in hist:
+        if h.action == "rollback" and h.from_version_id is not None:
+            abandoned.add(h.from_version_id)
+        cand = h.from_version_id
+        if cand is None or cand in abandoned:
+            continue
+        v = s.get(Version, cand)
+        if v is not None and not v.revoked:
+            return v
+    return None
+
+
+def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor: str, to: str | None = None,
+             ticket: str | None = None, reason: str | None = None, approved_by: list[str] = (),
+             override: bool = False, now: datetime | None = None) -> dict:
+    env = config.environment(env_name)
+    check_image_name(image)
+    with ledger.write() as s:
+        img = get_image(s, image)
+        env_row = get_env(s, env.name)
+        ch = s.exec(select(Channel).where(Channel.image_id == img.id, Channel.environment_id == env_row.id)).first()
+        if ch is None:
+            raise NotFound(f"{image} has no current version in {env.name}: nothing to roll back")
+        if to:
+            ref = parse_ref(to)
+            if ref.image != image:
+                raise UsageError(f"--to {to} names another image than {image}")
+            _, target = resolve(s, ref)
+            if target.id == ch.version_id:
+                raise PolicyRefused(f"{image}@v{target.number} is already current in {env.name}", rule="no-change")
+            hist_ids = set(s.exec(select(ChannelHistory.to_version_id).where(
+                ChannelHistory.environment_id == env_row.id, ChannelHistory.image_id == img.id)).all())
+            if target.id not in hist_ids:
+                raise PolicyRefused(f"{image}@v{target.number} has never been in {env.name}; a rollback goes back "
+                                    f"to a version that was there", rule="rollback-target",
+                                    hint=f"use `release promote {image}@v{target.number} --to {env.name}`")
+        else:
+            target = previous_good(s, env_row.id, img.id, ch.version_id)
+            if target is None:
+                cur = s.get(Version, ch.version_id)
+                raise PolicyRefused(f"nothing to roll back to: {image}@v{cur.number} is the only good version "
+                                    f"{env.name} has had", rule="no-previous-version",
+                                    hint="promote another version instead")
+        violations = policy.check(s, env, img, target, action="rollback", actor=actor, ticket=ticket,
+                                  approved_by=list(approved_by), now=now, check_order=False)
+        passed = policy.enforce(violations, override=override, reason=reason)
+        return _move(s, env_row=env_row, img=img, v=target, action="rollback", actor=actor, ticket=ticket,
+                     reason=reason, approved_by=list(approved_by), overridden=passed)
+
+
+# -- revoke -------------------------------------------------------------------------------
+
+def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str, do_rollback: bool = False,
+           ticket: str | None = None) -> dict:
+    if not (reason and reason.strip()):
+        raise UsageError("revoke needs --reason '...'")
+    with ledger.write() as s:
+        img, v = resolve(s, parse_ref(ref, default="latest"))
+        label = f"{img.name}@v{v.number}"
+        if v.revoked:
+            raise Conflict(f"{label} is already revoked ({v.revoked_reason})")
+        now = now_iso()
+        v.revoked, v.revoked_at, v.revoked_by, v.revoked_reason = True, now, actor, reason
+        s.add(v)
+        s.flush()
+        audit.append(s, "version.revoked", actor=actor, image=img.name, version=f"v{v.number}", reason=reason,
+                     ticket=ticket, at=now)
+        still, rolled = [], []
+        rows = s.exec(select(Channel, EnvironmentRow).join(EnvironmentRow, Channel.environment_id == EnvironmentRow.id)
+                      .where(Channel.version_id == v.id)).all()
+        for ch, env_row in sorted(rows, key=lambda r: r[1].position):
+            if not do_rollback:
+                still.append(env_row.name)
+                continue
+            target = previous_good(s, env_row.id, img.id, v.id)
+            if target is None:
+                still.append(env_row.name)
+                continue
+            rolled.append(_move(s, env_row=env_row, img=img, v=target, action="rollback", actor=actor,
+                                ticket=ticket, reason=f"revoked {label}: {reason}", approved_by=[], overridden=[],
+                                extra={"cause": "revoke"}))
+        doc = version_json(s, img, v)
+        doc["rolled_back"] = rolled
+        doc["still_current_in"] = still
+        return doc
+
+
+def unrevoke(ledger: Ledger, ref: str, *, reason: str, actor: str) -> dict:
+    if not (reason and reason.strip()):
+        raise UsageError("unrevoke needs --reason '...'")
+    with ledger.write() as s:
+        img, v = resolve(s, parse_ref(ref, default="latest"))
+        if not v.revoked:
+            raise Conflict(f"{img.name}@v{v.number} is not revoked")
+        v.revoked, v.revoked_at, v.revoked_by, v.revoked_reason = False, None, None, None
+        s.add(v)
+        s.flush()
+        audit.append(s, "version.unrevoked", actor=actor, image=img.name, version=f"v{v.number}", reason=reason)
+        return version_json(s, img, v)
