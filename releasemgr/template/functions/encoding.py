@@ -1,0 +1,211 @@
+"""Encodings, hashes and identifiers: jsonencode jsondecode yamldecode base64encode
+base64decode base64gzip urlencode md5 sha1 sha256 sha512 base64sha256 base64sha512
+uuidv4 uuidv5 csvdecode."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import gzip
+import hashlib
+import io
+import json
+import urllib.parse
+import uuid
+
+from releasemgr.template.functions._core import (
+    FunctionError, is_number, number_to_string, parse_number, register, to_str,
+)
+from releasemgr.template.values import UNKNOWN
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+            "<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+            "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _json_string(s: str) -> str:
+    # Go's encoding/json: HTML-safe escapes, \u00XX for other control characters,
+    # U+FFFD for what is not valid UTF-8 (lone surrogates here).
+    out = ['"']
+    for c in s:
+        e = _ESCAPES.get(c)
+        if e is not None:
+            out.append(e)
+        elif c < " ":
+            out.append(f"\\u{ord(c):04x}")
+        elif "\ud800" <= c <= "\udfff":
+            out.append("\ufffd")
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+def json_encode(v) -> str:
+    """Compact JSON as cty writes it: object keys sorted, numbers without exponent."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if is_number(v):
+        text = number_to_string(v)
+        if text in ("NaN", "+Inf", "-Inf"):
+            raise FunctionError(f"cannot encode the number {text} as JSON", 0)
+        return text
+    if isinstance(v, str):
+        return _json_string(v)
+    if isinstance(v, list):
+        return "[" + ",".join(json_encode(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ",".join(_json_string(str(k)) + ":" + json_encode(v[k])
+                              for k in sorted(v, key=str)) + "}"
+    if v is UNKNOWN:
+        raise FunctionError("value is not known yet", 0)
+    raise FunctionError(f"cannot encode a {type(v).__name__} as JSON", 0)
+
+
+@register("jsonencode", 1, 1, "jsonencode(value)")
+def jsonencode(v):
+    return json_encode(v)
+
+
+def _reject_constant(name):
+    raise ValueError(f"invalid JSON literal {name}")
+
+
+def _json_number(text):
+    n = parse_number(text)
+    return n if n is not None else float(text)
+
+
+@register("jsondecode", 1, 1, "jsondecode(string)")
+def jsondecode(s):
+    text = to_str(s, 0)
+    try:
+        return json.loads(text, parse_float=_json_number, parse_int=int,
+                          parse_constant=_reject_constant)
+    except ValueError as e:
+        raise FunctionError(f"argument 1 is not valid JSON: {e}", 0) from None
+
+
+@register("yamldecode", 1, 1, "yamldecode(string)")
+def yamldecode(s):
+    text = to_str(s, 0)
+    try:
+        import yaml  # noqa: PLC0415  (PyYAML; only needed by this function)
+    except ImportError:
+        raise FunctionError("needs the PyYAML package (pip install pyyaml)", 0) from None
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as e:
+        raise FunctionError(f"argument 1 is not valid YAML: {e}", 0) from None
+    if len(docs) > 1:
+        raise FunctionError("argument 1 contains more than one YAML document", 0)
+    return _plain(docs[0] if docs else None)
+
+
+def _plain(v):
+    if isinstance(v, dict):
+        return {str(k) if not isinstance(k, bool) else str(k).lower(): _plain(x)
+                for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if v is None or isinstance(v, (str, bool, int, float)):
+        return v
+    return str(v)  # dates and the like become strings, as in cty-yaml
+
+
+@register("base64encode", 1, 1, "base64encode(string)")
+def base64encode(s):
+    return base64.b64encode(to_str(s, 0).encode("utf-8", "surrogatepass")).decode("ascii")
+
+
+@register("base64decode", 1, 1, "base64decode(string)")
+def base64decode(s):
+    text = to_str(s, 0)
+    try:
+        raw = base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise FunctionError(f"argument 1: failed to decode base64 data {text!r}", 0) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FunctionError("the result of decoding the provided string is not valid UTF-8",
+                            0) from None
+
+
+@register("base64gzip", 1, 1, "base64gzip(string)")
+def base64gzip(s):
+    data = gzip.compress(to_str(s, 0).encode("utf-8"), mtime=0)
+    return base64.b64encode(data).decode("ascii")
+
+
+@register("urlencode", 1, 1, "urlencode(string)")
+def urlencode(s):
+    return urllib.parse.quote_plus(to_str(s, 0), safe="-_.~")
+
+
+def _digest(name: str):
+    def hexdigest(s):
+        return hashlib.new(name, to_str(s, 0).encode("utf-8")).hexdigest()
+
+    return hexdigest
+
+
+def _b64digest(name: str):
+    def b64(s):
+        digest = hashlib.new(name, to_str(s, 0).encode("utf-8")).digest()
+        return base64.b64encode(digest).decode("ascii")
+
+    return b64
+
+
+for _name in ("md5", "sha1", "sha256", "sha512"):
+    register(_name, 1, 1, f"{_name}(string)")(_digest(_name))
+for _name in ("sha256", "sha512"):
+    register(f"base64{_name}", 1, 1, f"base64{_name}(string)")(_b64digest(_name))
+
+
+@register("uuidv4", 0, 0, "uuidv4()")
+def uuidv4():
+    return str(uuid.uuid4())
+
+
+register("uuid", 0, 0, "uuid()")(uuidv4)
+
+_NAMESPACES = {"dns": uuid.NAMESPACE_DNS, "url": uuid.NAMESPACE_URL,
+               "oid": uuid.NAMESPACE_OID, "x500": uuid.NAMESPACE_X500}
+
+
+@register("uuidv5", 2, 2, "uuidv5(namespace, name)")
+def uuidv5(namespace, name):
+    ns_text = to_str(namespace, 0)
+    ns = _NAMESPACES.get(ns_text)
+    if ns is None:
+        try:
+            ns = uuid.UUID(ns_text)
+        except ValueError:
+            raise FunctionError(
+                f"argument 1: uuidv5() doesn't support namespace prefix {ns_text!r}; use "
+                "dns, url, oid, x500 or a UUID", 0) from None
+    return str(uuid.uuid5(ns, to_str(name, 1)))
+
+
+@register("csvdecode", 1, 1, "csvdecode(string)")
+def csvdecode(s):
+    text = to_str(s, 0)
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise FunctionError("argument 1: missing header line", 0)
+    header, body = rows[0], rows[1:]
+    out = []
+    for k, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise FunctionError(
+                f"argument 1: line {k}: wrong number of fields (want {len(header)}, "
+                f"got {len(row)})", 0)
+        out.append(dict(zip(header, row)))
+    return out

@@ -1,0 +1,289 @@
+"""``format`` and ``formatlist`` with cty's printf verbs.
+
+Verbs: ``%% %v %#v %t %b %d %o %x %X %e %E %f %g %G %s %q``; flags ``space + - 0 #``;
+width and precision (``%9.2f``); explicit argument index ``%[2]s``. Numbers are formatted
+from their shortest decimal form (``Decimal(repr(x))``), rounding half to even, the way
+Go's ``big.Float`` formats cty numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+from releasemgr.template.functions._core import (
+    FunctionError, is_number, register, to_bool, to_num, to_str,
+)
+from releasemgr.template.functions.encoding import _json_string, json_encode
+from releasemgr.template.functions.strings import graphemes
+from releasemgr.template.values import is_unknown, type_name
+
+
+@dataclass
+class _Verb:
+    raw: str
+    offset: int
+    argnum: int
+    mode: str
+    zero: bool = False
+    sharp: bool = False
+    plus: bool = False
+    minus: bool = False
+    space: bool = False
+    width: int = -1
+    prec: int = -1
+
+
+def _err(msg: str):
+    raise FunctionError(msg, 0)
+
+
+def _pad(v: _Verb, text: str) -> str:
+    if v.width < 0:
+        return text
+    n = len(graphemes(text))
+    if n >= v.width:
+        return text
+    pad = ("0" if v.zero and not v.minus else " ") * (v.width - n)
+    return text + pad if v.minus else pad + text
+
+
+def _pad_number(v: _Verb, sign: str, body: str) -> str:
+    """Go pads numbers with zeros between the sign and the digits."""
+    if v.width >= 0 and v.zero and not v.minus and len(sign) + len(body) < v.width:
+        body = "0" * (v.width - len(sign) - len(body)) + body
+    text = sign + body
+    if v.width >= 0 and len(text) < v.width:
+        pad = " " * (v.width - len(text))
+        text = text + pad if v.minus else pad + text
+    return text
+
+
+def _decimal(n) -> Decimal:
+    return Decimal(n) if isinstance(n, int) else Decimal(repr(n))
+
+
+def _digits(d: Decimal, sig: int | None):
+    """(digit string without trailing zeros, decimal point position) of |d|, rounded to
+    ``sig`` significant digits (None = shortest)."""
+    d = abs(d)
+    if d == 0:
+        return "0", 1
+    if sig is not None:
+        with localcontext() as c:
+            c.prec = max(sig, 1)
+            c.rounding = ROUND_HALF_EVEN
+            d = +d
+    t = d.normalize().as_tuple()
+    digs = "".join(map(str, t.digits)).rstrip("0") or "0"
+    dp = len(t.digits) + t.exponent
+    return digs, dp
+
+
+def _fmt_e(d: Decimal, prec: int, upper: bool) -> str:
+    if d == 0:
+        mant, exp = "0" + ("." + "0" * prec if prec > 0 else ""), 0
+    else:
+        digs, dp = _digits(d, prec + 1)
+        digs = digs.ljust(prec + 1, "0")
+        mant = digs[0] + ("." + digs[1:] if prec > 0 else "")
+        exp = dp - 1
+    e = "E" if upper else "e"
+    return f"{mant}{e}{'-' if exp < 0 else '+'}{abs(exp):02d}"
+
+
+def _fmt_f(d: Decimal, prec: int) -> str:
+    q = abs(d).quantize(Decimal(1).scaleb(-prec), rounding=ROUND_HALF_EVEN)
+    return format(q, "f")
+
+
+def _fmt_g(d: Decimal, prec: int, upper: bool) -> str:
+    shortest = prec < 0
+    if prec == 0:
+        prec = 1
+    if d == 0:
+        return "0"
+    digs, dp = _digits(d, None if shortest else prec)
+    nd = len(digs)
+    eprec = 6 if shortest else prec
+    if not shortest and eprec > nd and nd >= dp:
+        eprec = nd
+    exp = dp - 1
+    if exp < -4 or exp >= eprec:
+        return _fmt_e(d, nd - 1, upper)
+    return _fmt_f(d, max(nd - dp, 0))
+
+
+def format_number_shortest(n) -> str:
+    """cty's %v for numbers: big.Float's Text('g', -1)."""
+    d = _decimal(n)
+    return ("-" if d < 0 else "") + _fmt_g(d, -1, False)
+
+
+def _sign(v: _Verb, negative: bool) -> str:
+    if negative:
+        return "-"
+    if v.plus:
+        return "+"
+    if v.space:
+        return " "
+    return ""
+
+
+def _append_number(v: _Verb, arg) -> str:
+    try:
+        n = to_num(arg, 0)
+    except FunctionError:
+        _err(f"unsupported value for {v.raw!r} at {v.offset}: a number is required, "
+             f"got {type_name(arg)}")
+    if v.mode in "bdoxX":
+        if isinstance(n, float):
+            if not n.is_integer():
+                _err(f"unsupported value for {v.raw!r} at {v.offset}: an integer is required")
+            n = int(n)
+        base = {"b": "b", "d": "d", "o": "o", "x": "x", "X": "X"}[v.mode]
+        body = format(abs(n), base)
+        if v.prec >= 0:
+            body = body.rjust(v.prec, "0") if not (v.prec == 0 and n == 0) else ""
+        if v.sharp:
+            body = {"b": "0b", "o": "0", "x": "0x", "X": "0X", "d": ""}[v.mode] + body
+        return _pad_number(v, _sign(v, n < 0), body)
+    d = _decimal(n)
+    if v.mode in "eE":
+        body = _fmt_e(d, 6 if v.prec < 0 else v.prec, v.mode == "E")
+    elif v.mode == "f":
+        body = _fmt_f(d, 6 if v.prec < 0 else v.prec)
+    else:
+        body = _fmt_g(d, v.prec, v.mode == "G")
+    return _pad_number(v, _sign(v, d < 0), body)
+
+
+def _append(v: _Verb, args: list) -> str:
+    if v.argnum > len(args):
+        _err(f"not enough arguments for {v.raw!r} at {v.offset}: need index {v.argnum} "
+             f"but have {len(args)} total")
+    arg = args[v.argnum - 1]
+    if v.mode != "v" and arg is None:
+        _err(f"unsupported value for {v.raw!r} at {v.offset}: null value cannot be formatted")
+    if v.mode == "v":
+        if not v.sharp and isinstance(arg, str):
+            return _pad(v, arg)
+        if not v.sharp and is_number(arg):
+            return _pad(v, format_number_shortest(arg))
+        return _pad(v, json_encode(arg))
+    if v.mode == "t":
+        try:
+            return "true" if to_bool(arg, 0) else "false"
+        except FunctionError:
+            _err(f"unsupported value for {v.raw!r} at {v.offset}: a bool is required, "
+                 f"got {type_name(arg)}")
+    if v.mode in "bdoxXeEfgG":
+        return _append_number(v, arg)
+    if v.mode in "sq":
+        if isinstance(arg, (list, dict)):
+            _err(f"unsupported value for {v.raw!r} at {v.offset}: a string is required, "
+                 f"got {type_name(arg)}")
+        s = to_str(arg, 0)
+        if v.prec > 0:
+            s = "".join(graphemes(s)[: v.prec])
+        return _pad(v, s if v.mode == "s" else _json_string(s))
+    _err(f"unsupported format verb {v.mode!r} in {v.raw!r} at offset {v.offset}")
+    return ""  # unreachable
+
+
+def format_values(spec: str, args: list) -> str:
+    out: list[str] = []
+    i, n = 0, len(spec)
+    next_arg = 1
+    used = 0
+    while i < n:
+        c = spec[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+            continue
+        if spec.startswith("%%", i):
+            out.append("%")
+            i += 2
+            continue
+        start = i
+        i += 1
+        v = _Verb(raw="", offset=start, argnum=next_arg, mode="")
+        while i < n and spec[i] in "0#-+ ":
+            setattr(v, {"0": "zero", "#": "sharp", "-": "minus", "+": "plus", " ": "space"}[spec[i]], True)
+            i += 1
+        if i < n and spec[i] == "[":
+            j = i + 1
+            while j < n and spec[j].isdigit():
+                j += 1
+            if j == i + 1 or j >= n or spec[j] != "]" or spec[i + 1] == "0":
+                _err(f"invalid format string starting at offset {start}")
+            v.argnum = int(spec[i + 1:j])
+            i = j + 1
+        j = i
+        while j < n and spec[j].isdigit():
+            j += 1
+        if j > i:
+            if spec[i] == "0":
+                _err(f"invalid format string starting at offset {start}")
+            v.width = int(spec[i:j])
+            i = j
+        if i < n and spec[i] == ".":
+            j = i + 1
+            while j < n and spec[j].isdigit():
+                j += 1
+            v.prec = int(spec[i + 1:j]) if j > i + 1 else 0
+            i = j
+        if i >= n:
+            _err(f"invalid format string starting at offset {start}")
+        if not (spec[i].isascii() and spec[i].isalpha()):
+            _err(f"unrecognized format character {spec[i]!r} at offset {i}")
+        v.mode = spec[i]
+        i += 1
+        v.raw = spec[start:i]
+        out.append(_append(v, args))
+        next_arg = v.argnum + 1
+        used = max(used, v.argnum)
+    if used < len(args) and next_arg <= len(args):
+        _err(f"too many arguments; only {used} used by format string")
+    return "".join(out)
+
+
+@register("format", 1, None, "format(spec, values...)")
+def format_(spec, *args):
+    return format_values(to_str(spec, 0), list(args))
+
+
+@register("formatlist", 1, None, "formatlist(spec, values...)", unknown_aware=True)
+def formatlist(spec, *args):
+    from releasemgr.template.values import UNKNOWN  # noqa: PLC0415
+    if is_unknown(spec) or any(a is UNKNOWN for a in args):
+        return UNKNOWN
+    spec = to_str(spec, 0)
+    if not args:
+        return [format_values(spec, [])]
+    length = -1
+    chooser = -1
+    for k, a in enumerate(args):
+        if isinstance(a, list):
+            if length == -1:
+                length, chooser = len(a), k
+            elif len(a) != length:
+                raise FunctionError(
+                    f"argument {k + 2} has length {len(a)}, which is inconsistent with "
+                    f"argument {chooser + 2} of length {length}", k + 1)
+    if length == 0:
+        return []
+    if length == -1:
+        length = 1
+    out = []
+    for it in range(length):
+        row = [a[it] if isinstance(a, list) else a for a in args]
+        if any(is_unknown(x) for x in row):
+            out.append(UNKNOWN)
+            continue
+        try:
+            out.append(format_values(spec, row))
+        except FunctionError as e:
+            raise FunctionError(f"error on format iteration {it}: {e.message}", 0) from None
+    return out
