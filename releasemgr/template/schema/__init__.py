@@ -1,0 +1,181 @@
+"""The schema of every builder, provisioner and post-processor releasemgr runs natively.
+
+The template loader evaluates each component block and calls ``check_component`` with the
+body; it maps each ``Finding.path`` back to a file:line:column. Nothing here talks to a
+cloud or reads files: ``release validate`` stays offline and fast.
+
+    findings = check_component("source", "amazon-ebs", Body(attrs={...}, blocks={...}),
+                               environ=os.environ)
+
+Types outside ``known_types(kind)`` are delegated to an installed packer (``--engine
+packer``): they get one warning and no option checks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Mapping, Sequence
+
+from . import amazon, builders, postprocessors, provisioners
+from ._check import check_body
+from ._model import (
+    ANY,
+    BOOL,
+    DURATION,
+    LIST_NUMBER,
+    LIST_STRING,
+    MAP_STRING,
+    NUMBER,
+    STRING,
+    BlockSpec,
+    Body,
+    Finding,
+    Group,
+    Option,
+    Schema,
+    warning,
+)
+from ._types import duration_seconds, is_duration, suggest
+from .provisioners import check_provisioner_sequence
+
+__all__ = [
+    "Body",
+    "Finding",
+    "Option",
+    "BlockSpec",
+    "Group",
+    "Schema",
+    "check_component",
+    "check_provisioner_sequence",
+    "known_types",
+    "option_names",
+    "is_sensitive_option",
+    "schema_for",
+    "render_markdown",
+    "is_duration",
+    "duration_seconds",
+    "KINDS",
+    "STRING",
+    "NUMBER",
+    "BOOL",
+    "DURATION",
+    "LIST_STRING",
+    "LIST_NUMBER",
+    "MAP_STRING",
+    "ANY",
+]
+
+SOURCES: dict[str, Schema] = {"amazon-ebs": amazon.SCHEMA, "local": builders.LOCAL, "null": builders.NULL}
+
+REGISTRY: dict[str, dict[str, Schema]] = {
+    "source": SOURCES,
+    "provisioner": provisioners.SCHEMAS,
+    "post-processor": postprocessors.SCHEMAS,
+}
+KINDS = tuple(REGISTRY)
+_ALIASES = {"builder": "source", "postprocessor": "post-processor", "post_processor": "post-processor"}
+
+
+def _kind(kind: str) -> str:
+    kind = _ALIASES.get(kind, kind)
+    if kind not in REGISTRY:
+        raise ValueError(f"unknown component kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return kind
+
+
+def known_types(kind: str) -> list[str]:
+    """The types of `kind` ("source", "provisioner", "post-processor") run natively."""
+    return sorted(REGISTRY[_kind(kind)])
+
+
+def schema_for(kind: str, type_name: str) -> Schema | None:
+    return REGISTRY[_kind(kind)].get(type_name)
+
+
+def option_names(kind: str, type_name: str) -> list[str]:
+    """Top-level argument and block names of a component, sorted; [] for a non-native type."""
+    schema = schema_for(kind, type_name)
+    return sorted(schema.names()) if schema else []
+
+
+_SENSITIVE_EXACT = {"access_key", "secret_key", "token", "mfa_code", "ssh_private_key"}
+_SENSITIVE_WORDS = {"password", "passwd", "secret", "token", "passphrase", "credentials"}
+
+
+def is_sensitive_option(name: str) -> bool:
+    """Whether an option's value is a secret: to warn about in templates and to redact elsewhere.
+
+    access_key, secret_key, token, ssh_private_key, and any name with a word such as
+    password, secret or token (``ssh_password``, ``winrm_password``, ``client_secret``,
+    ``vault_token``). ``http_tokens`` (a mode, not a token) is not.
+    """
+    lowered = name.lower()
+    if lowered in _SENSITIVE_EXACT:
+        return True
+    words = set(re.split(r"[_\-.]", lowered))
+    return bool(words & _SENSITIVE_WORDS)
+
+
+def check_component(kind: str, type_name: str, body: Body, *, environ: Mapping[str, str] | None = None) -> list[Finding]:
+    """Every error and warning of one evaluated component block.
+
+    `kind` is "source", "provisioner" or "post-processor". `environ` (default: os.environ)
+    is consulted where Packer does (``region`` may come from AWS_REGION). Values may be
+    UNKNOWN: they satisfy "required" and are never a type error.
+    """
+    kind = _kind(kind)
+    env = os.environ if environ is None else environ
+    where = f"{kind} {type_name}"
+    schema = REGISTRY[kind].get(type_name)
+    if schema is None:
+        return [_not_native(kind, type_name)]
+    findings = check_body(schema, body, where, env)
+    findings.extend(_credential_warnings(body, where, ()))
+    return findings
+
+
+def _not_native(kind: str, type_name: str) -> Finding:
+    noun = {"source": "Source", "provisioner": "Provisioner", "post-processor": "Post-processor"}[kind]
+    natives = known_types(kind)
+    detail = (
+        f'releasemgr runs {", ".join(natives)} itself; "{type_name}" is handed to an installed packer '
+        f"(release build --engine packer), so its options are not checked here."
+    )
+    close = suggest(type_name, natives)
+    if close:
+        detail = f'Did you mean "{close}"? ' + detail
+    return warning(f'{noun} type "{type_name}" can only be built with --engine packer', detail)
+
+
+def _credential_warnings(body: Body, where: str, prefix: tuple) -> list[Finding]:
+    out = []
+    for name, value in body.attrs.items():
+        if not is_sensitive_option(name) or not isinstance(value, str) or not value:
+            continue
+        if body.literal is not None and name not in body.literal:
+            continue
+        if name in ("access_key", "secret_key", "token"):
+            advice = (
+                "Remove it and let the standard AWS credential chain find credentials "
+                "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role)."
+            )
+        else:
+            advice = "Pass it in a variable marked sensitive = true (set with -var, a .pkrvars.hcl file kept out of git, or PKR_VAR_...)."
+        out.append(
+            warning(
+                f'Credential "{name}" written in the template ({where})',
+                "Templates end up in version control and build logs. " + advice,
+                prefix + (name,),
+            )
+        )
+    for name, bodies in body.blocks.items():
+        for i, nested in enumerate(bodies):
+            out.extend(_credential_warnings(nested, where, prefix + (name, i)))
+    return out
+
+
+def render_markdown() -> str:
+    from ._markdown import render
+
+    return render(REGISTRY)
