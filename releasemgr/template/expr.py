@@ -1,0 +1,735 @@
+"""Evaluate HCL expressions from the parser's tree, with HCL's type rules.
+
+`Evaluator.eval(node, scope)` returns a plain value (see `values.py`) or raises
+`EvalError` carrying one Diagnostic at the offending expression. `try()` and `can()`
+are implemented here because they need the unevaluated arguments; every other function
+comes from `releasemgr.template.functions`.
+
+Types are written as: "string" | "number" | "bool" | "any" | ("list", T) | ("set", T) |
+("map", T) | ("object", {name: T}) | ("tuple", [T, ...]).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from typing import Any, Callable, Mapping
+
+from releasemgr.template import parser as P
+from releasemgr.template.diagnostics import Diagnostic
+from releasemgr.template.values import UNKNOWN, is_unknown, type_name
+
+
+class EvalError(Exception):
+    def __init__(self, diag: Diagnostic):
+        super().__init__(diag.summary)
+        self.diag = diag
+
+
+class ConversionError(Exception):
+    pass
+
+
+def suggest(name: str, candidates) -> str:
+    m = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f' Did you mean "{m[0]}"?' if m else ""
+
+
+# -- scalar conversions -----------------------------------------------------------------
+def fmt_number(n) -> str:
+    if isinstance(n, float):
+        if math.isinf(n) or math.isnan(n):
+            return str(n)
+        if n.is_integer() and abs(n) < 2 ** 63:
+            return str(int(n))
+        return repr(n)
+    return str(n)
+
+
+def norm_number(n):
+    if isinstance(n, float) and n.is_integer() and abs(n) < 2 ** 53:
+        return int(n)
+    return n
+
+
+def parse_number(s: str):
+    s2 = s.strip()
+    try:
+        if s2 and all(c in "0123456789+-" for c in s2):
+            return int(s2)
+        v = float(s2)
+        if math.isnan(v) or math.isinf(v):
+            raise ValueError
+        return norm_number(v)
+    except ValueError:
+        raise ConversionError(f'a number is required, but "{s}" is not a number') from None
+
+
+def to_string(v) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return fmt_number(v)
+    if v is None:
+        raise ConversionError("a string is required, but the value is null")
+    raise ConversionError(f"a string is required, but the value is a {type_name(v)}")
+
+
+def to_number(v):
+    if isinstance(v, bool):
+        raise ConversionError("a number is required, but the value is a bool")
+    if isinstance(v, (int, float)):
+        return v
+    if isinstance(v, str):
+        return parse_number(v)
+    if v is None:
+        raise ConversionError("a number is required, but the value is null")
+    raise ConversionError(f"a number is required, but the value is a {type_name(v)}")
+
+
+def to_bool(v) -> bool:
+    if isinstance(v, bool):
+        return v
+    if v == "true":
+        return True
+    if v == "false":
+        return False
+    if v is None:
+        raise ConversionError("a bool is required, but the value is null")
+    raise ConversionError(f"a bool is required, but the value is a {type_name(v)}")
+
+
+def hcl_equal(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(hcl_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(hcl_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+# -- type constraints -------------------------------------------------------------------
+PRIMITIVES = ("string", "number", "bool", "any")
+
+
+def type_to_str(ty) -> str:
+    if isinstance(ty, str):
+        return ty
+    kind = ty[0]
+    if kind in ("list", "set", "map"):
+        return f"{kind}({type_to_str(ty[1])})"
+    if kind == "object":
+        return "object({" + ", ".join(f"{k} = {type_to_str(v)}" for k, v in ty[1].items()) + "})"
+    return "tuple([" + ", ".join(type_to_str(t) for t in ty[1]) + "])"
+
+
+def parse_type(node: P.Node):
+    """A type constraint expression -> type; raises EvalError at the bad part."""
+    if isinstance(node, P.Variable):
+        if node.name in PRIMITIVES:
+            return node.name
+        if node.name in ("list", "set", "map"):
+            return (node.name, "any")
+        raise EvalError(node.rng.diag("Invalid type specification",
+                                      f'The keyword "{node.name}" is not a valid type specification.'
+                                      + suggest(node.name, PRIMITIVES + ("list", "set", "map", "object", "tuple"))))
+    if isinstance(node, P.Call):
+        name = node.name
+        if name in ("list", "set", "map"):
+            if len(node.args) != 1:
+                raise EvalError(node.rng.diag("Invalid type specification",
+                                              f"The {name} type constructor requires one argument specifying the element type."))
+            return (name, parse_type(node.args[0]))
+        if name == "object":
+            if len(node.args) != 1 or not isinstance(node.args[0], P.ObjectExpr):
+                raise EvalError(node.rng.diag("Invalid type specification",
+                                              "The object type constructor requires one argument specifying the "
+                                              "attribute types as a map, e.g. object({name = string})."))
+            attrs = {}
+            for item in node.args[0].items:
+                key = item.bare_key
+                if key is None and isinstance(item.key, P.TemplateExpr) and all(isinstance(p, str) for p in item.key.parts):
+                    key = "".join(item.key.parts)
+                if key is None:
+                    raise EvalError(item.key.rng.diag("Invalid type specification", "Object attribute names must be literal names."))
+                attrs[key] = parse_type(item.value)
+            return ("object", attrs)
+        if name == "tuple":
+            if len(node.args) != 1 or not isinstance(node.args[0], P.TupleExpr):
+                raise EvalError(node.rng.diag("Invalid type specification",
+                                              "The tuple type constructor requires one argument specifying the "
+                                              "element types as a list, e.g. tuple([string, number])."))
+            return ("tuple", [parse_type(x) for x in node.args[0].items])
+        raise EvalError(node.rng.diag("Invalid type specification",
+                                      f'The keyword "{name}" is not a valid type constructor.'
+                                      + suggest(name, ("list", "set", "map", "object", "tuple"))))
+    if isinstance(node, P.Parens):
+        return parse_type(node.expr)
+    raise EvalError(node.rng.diag("Invalid type specification",
+                                  "A type specification is a keyword such as string, number, bool, any, or a "
+                                  "constructor such as list(string); it is not a quoted string or expression."))
+
+
+def convert(value, ty, where: str = ""):
+    """Convert `value` to type `ty` like cty does; raises ConversionError."""
+    if value is UNKNOWN or ty == "any" or value is None:
+        return value
+    at = f" at {where}" if where else ""
+    try:
+        if ty == "string":
+            if isinstance(value, (list, dict)):
+                raise ConversionError(f"string required, got {type_name(value)}")
+            return to_string(value)
+        if ty == "number":
+            return to_number(value)
+        if ty == "bool":
+            return to_bool(value)
+    except ConversionError as exc:
+        raise ConversionError(f"{exc}{at}") from None
+    kind, arg = ty
+    if kind in ("list", "set", "tuple"):
+        if not isinstance(value, list):
+            raise ConversionError(f"{type_to_str(ty)} required, got {type_name(value)}{at}")
+        if kind == "tuple":
+            if len(value) != len(arg):
+                raise ConversionError(f"tuple of {len(arg)} elements required, got {len(value)}{at}")
+            return [convert(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, arg))]
+        out = [convert(v, arg, f"{where}[{i}]") for i, v in enumerate(value)]
+        if kind == "set":
+            uniq = []
+            for v in out:
+                if not any(hcl_equal(v, u) for u in uniq):
+                    uniq.append(v)
+            out = uniq
+        return out
+    if not isinstance(value, dict):
+        raise ConversionError(f"{type_to_str(ty)} required, got {type_name(value)}{at}")
+    if kind == "map":
+        return {k: convert(v, arg, f"{where}[{k!r}]") for k, v in value.items()}
+    out = {}
+    for name, t in arg.items():
+        if name not in value:
+            raise ConversionError(f'attribute "{name}" is required{at}')
+        out[name] = convert(value[name], t, f"{where}.{name}" if where else name)
+    return out
+
+
+# -- scopes -----------------------------------------------------------------------------
+class Scope:
+    """Names visible to an expression. `local` is resolved lazily through `local_lookup`."""
+
+    def __init__(self, roots: Mapping[str, Any], local_lookup: Callable[[str, P.Range], Any] | None = None,
+                 local_names: Callable[[], list] | None = None, allow_env: bool = False,
+                 parent: "Scope | None" = None):
+        self.roots = dict(roots)
+        self.local_lookup = local_lookup
+        self.local_names = local_names
+        self.allow_env = allow_env
+        self.parent = parent
+
+    def child(self, names: dict) -> "Scope":
+        s = Scope(names, parent=self)
+        s.allow_env = self.allow_env
+        return s
+
+    def find(self, name: str):
+        s = self
+        while s is not None:
+            if name in s.roots:
+                return True, s.roots[name]
+            s = s.parent
+        return False, None
+
+    def root_names(self) -> list[str]:
+        names, s = set(), self
+        while s is not None:
+            names.update(s.roots)
+            if s.local_lookup is not None:
+                names.add("local")
+            s = s.parent
+        return sorted(names)
+
+    def locals_(self):
+        s = self
+        while s is not None:
+            if s.local_lookup is not None:
+                return s
+            s = s.parent
+        return None
+
+
+# -- the evaluator ----------------------------------------------------------------------
+def _functions():
+    try:
+        from releasemgr.template import functions as F  # noqa: WPS433 - optional until it exists
+
+        return F
+    except ImportError:  # pragma: no cover
+        return None
+
+
+class Evaluator:
+    def __init__(self, base_dir: str = ".", now=None, environ: Mapping[str, str] | None = None):
+        self.base_dir = base_dir
+        self.now = now
+        self.environ = os.environ if environ is None else environ
+        self._fctx = None
+
+    @property
+    def fctx(self):
+        if self._fctx is None:
+            F = _functions()
+            if F is not None:
+                self._fctx = F.FunctionContext(base_dir=self.base_dir, now=self.now, environ=self.environ)
+        return self._fctx
+
+    def eval(self, node: P.Node, scope: Scope):
+        try:
+            return self._eval(node, scope)
+        except RecursionError:
+            raise EvalError(node.rng.diag("Expression too complex", "The expression is nested too deeply to evaluate.")) from None
+
+    def _eval(self, node, scope):
+        m = getattr(self, "_e_" + type(node).__name__)
+        return m(node, scope)
+
+    def _conv(self, fn, value, node, what: str):
+        try:
+            return fn(value)
+        except ConversionError as exc:
+            raise EvalError(node.rng.diag(f"Invalid {what}", f"Unsuitable value: {exc}.")) from None
+
+    # literals and collections
+    def _e_Literal(self, node, scope):
+        return node.value
+
+    def _e_Parens(self, node, scope):
+        return self._eval(node.expr, scope)
+
+    def _e_TupleExpr(self, node, scope):
+        return [self._eval(x, scope) for x in node.items]
+
+    def _e_ObjectExpr(self, node, scope):
+        out = {}
+        unknown_key = False
+        for item in node.items:
+            if item.bare_key is not None:
+                key = item.bare_key
+            else:
+                k = self._eval(item.key, scope)
+                if k is UNKNOWN:
+                    unknown_key = True
+                    self._eval(item.value, scope)
+                    continue
+                key = self._conv(to_string, k, item.key, "object key")
+            out[key] = self._eval(item.value, scope)
+        return UNKNOWN if unknown_key else out
+
+    # templates
+    def _e_TemplateExpr(self, node, scope):
+        parts = node.parts
+        if not node.heredoc and len(parts) == 1 and isinstance(parts[0], P.Interp):
+            return self._eval(parts[0].expr, scope)
+        if all(isinstance(p, str) for p in parts):
+            return "".join(parts)
+        out: list[str] = []
+        unknown = self._template(parts, scope, out)
+        return UNKNOWN if unknown else "".join(out)
+
+    def _template(self, parts, scope, out) -> bool:
+        unknown = False
+        for p in parts:
+            if isinstance(p, str):
+                out.append(p)
+            elif isinstance(p, P.Interp):
+                v = self._eval(p.expr, scope)
+                if v is UNKNOWN:
+                    unknown = True
+                    continue
+                if v is None:
+                    raise EvalError(p.rng.diag("Invalid template interpolation value",
+                                               "The expression result is null. Cannot include a null value in a string template."))
+                if isinstance(v, (list, dict)):
+                    raise EvalError(p.rng.diag("Invalid template interpolation value",
+                                               f"Cannot include the given value in a string template: string required, "
+                                               f"got {type_name(v)}."))
+                out.append(to_string(v))
+            elif isinstance(p, P.IfDirective):
+                c = self._eval(p.cond, scope)
+                if c is UNKNOWN:
+                    unknown = True
+                    continue
+                c = self._conv(to_bool, c, p.cond, "%{if} condition")
+                unknown |= self._template(p.then if c else p.else_, scope, out)
+            elif isinstance(p, P.ForDirective):
+                coll = self._eval(p.coll, scope)
+                if is_unknown(coll):
+                    unknown = True
+                    continue
+                for k, v in self._iterate(coll, p.coll):
+                    names = {p.value_var: v}
+                    if p.key_var:
+                        names[p.key_var] = k
+                    unknown |= self._template(p.body, scope.child(names), out)
+        return unknown
+
+    def _iterate(self, coll, node):
+        if isinstance(coll, list):
+            return list(enumerate(coll))
+        if isinstance(coll, dict):
+            return sorted(coll.items())
+        raise EvalError(node.rng.diag("Iteration over non-iterable value",
+                                      f"A value of type {type_name(coll)} cannot be used as the collection in a "
+                                      "'for' expression; a list, set, map or object is required."))
+
+    # references
+    def _e_Variable(self, node, scope):
+        found, value = scope.find(node.name)
+        if found:
+            return value
+        if node.name == "local":
+            ls = scope.locals_()
+            if ls is not None:
+                return {n: ls.local_lookup(n, node.rng) for n in (ls.local_names() if ls.local_names else [])}
+        raise EvalError(node.rng.diag("Unknown variable", f'There is no variable named "{node.name}".'
+                                      + suggest(node.name, scope.root_names())))
+
+    def _e_GetAttr(self, node, scope):
+        obj = node.obj
+        if isinstance(obj, P.Variable) and obj.name in ("var", "local"):
+            if obj.name == "local" and not scope.find("local")[0]:
+                ls = scope.locals_()
+                if ls is not None:
+                    return ls.local_lookup(node.name, node.rng)
+            if obj.name == "var":
+                found, variables = scope.find("var")
+                if found and isinstance(variables, dict):
+                    if node.name in variables:
+                        return variables[node.name]
+                    raise EvalError(node.rng.diag("Reference to undeclared input variable",
+                                                  f'An input variable with the name "{node.name}" has not been declared.'
+                                                  + suggest(node.name, variables)))
+        value = self._eval(obj, scope)
+        return self._get_attr(value, node.name, node)
+
+    def _get_attr(self, value, name, node):
+        if value is UNKNOWN:
+            return UNKNOWN
+        if isinstance(value, dict):
+            if name in value:
+                return value[name]
+            what = ""
+            if isinstance(node.obj if isinstance(node, P.GetAttr) else None, P.Variable):
+                what = f' "{node.obj.name}"'
+            raise EvalError(node.rng.diag("Unsupported attribute",
+                                          f'This object{what} does not have an attribute named "{name}".'
+                                          + suggest(name, value)))
+        if value is None:
+            raise EvalError(node.rng.diag("Attempt to get attribute from null value",
+                                          f'This value is null, so it does not have any attribute named "{name}".'))
+        if isinstance(value, list):
+            raise EvalError(node.rng.diag("Unsupported attribute",
+                                          f'Can\'t access attribute "{name}" on a list. Did you mean to access an attribute '
+                                          f'of a specific element (x[0].{name}) or of all elements (x[*].{name})?'))
+        raise EvalError(node.rng.diag("Unsupported attribute",
+                                      f"Can't access attributes on a primitive-typed value ({type_name(value)})."))
+
+    def _e_Index(self, node, scope):
+        coll = self._eval(node.obj, scope)
+        key = self._eval(node.key, scope)
+        return self._index(coll, key, node)
+
+    def _index(self, coll, key, node):
+        if coll is UNKNOWN or key is UNKNOWN:
+            return UNKNOWN
+        if isinstance(coll, list):
+            try:
+                k = to_number(key)
+            except ConversionError:
+                raise EvalError(node.rng.diag("Invalid index", "A list index must be a whole number.")) from None
+            if not float(k).is_integer():
+                raise EvalError(node.rng.diag("Invalid index", "A list index must be a whole number."))
+            k = int(k)
+            if k < 0 or k >= len(coll):
+                raise EvalError(node.rng.diag("Invalid index",
+                                              f"The given key does not identify an element in this collection value: "
+                                              f"index {k} is out of range for a list of {len(coll)} elements."))
+            return coll[k]
+        if isinstance(coll, dict):
+            if isinstance(key, (list, dict)) or key is None:
+                raise EvalError(node.rng.diag("Invalid index", "A map key must be a string."))
+            k = to_string(key)
+            if k not in coll:
+                raise EvalError(node.rng.diag("Invalid index",
+                                              f'The given key does not identify an element in this collection value: '
+                                              f'there is no key "{k}".' + suggest(k, coll)))
+            return coll[k]
+        if coll is None:
+            raise EvalError(node.rng.diag("Attempt to index null value", "This value is null, so it cannot be indexed."))
+        raise EvalError(node.rng.diag("Invalid index", f"A value of type {type_name(coll)} cannot be indexed."))
+
+    def _e_Splat(self, node, scope):
+        src = self._eval(node.obj, scope)
+        if src is UNKNOWN:
+            return UNKNOWN
+        if src is None:
+            return []
+        items = src if isinstance(src, list) else [src]
+        out = []
+        for it in items:
+            v = it
+            for kind, arg in node.ops:
+                if kind == "attr":
+                    v = self._get_attr(v, arg, node)
+                else:
+                    v = self._index(v, self._eval(arg, scope), node)
+            out.append(v)
+        return out
+
+    # operators
+    def _e_Unary(self, node, scope):
+        v = self._eval(node.operand, scope)
+        if v is UNKNOWN:
+            return UNKNOWN
+        if node.op == "-":
+            return norm_number(-self._conv(to_number, v, node.operand, "operand"))
+        return not self._conv(to_bool, v, node.operand, "operand")
+
+    def _e_Binary(self, node, scope):
+        a = self._eval(node.left, scope)
+        b = self._eval(node.right, scope)
+        op = node.op
+        if op in ("==", "!="):
+            if is_unknown(a) or is_unknown(b):
+                return UNKNOWN
+            eq = hcl_equal(a, b)
+            return eq if op == "==" else not eq
+        if op in ("&&", "||"):
+            x = a if a is UNKNOWN else self._conv(to_bool, a, node.left, "operand")
+            y = b if b is UNKNOWN else self._conv(to_bool, b, node.right, "operand")
+            if x is UNKNOWN or y is UNKNOWN:
+                return UNKNOWN
+            return (x and y) if op == "&&" else (x or y)
+        x = a if a is UNKNOWN else self._conv(to_number, a, node.left, "operand")
+        y = b if b is UNKNOWN else self._conv(to_number, b, node.right, "operand")
+        if x is UNKNOWN or y is UNKNOWN:
+            return UNKNOWN
+        if op == "+":
+            return norm_number(x + y)
+        if op == "-":
+            return norm_number(x - y)
+        if op == "*":
+            return norm_number(x * y)
+        if op in ("/", "%"):
+            if y == 0:
+                raise EvalError(node.rng.diag("Division by zero" if op == "/" else "Modulo by zero",
+                                              "The right operand is zero."))
+            if op == "/":
+                return norm_number(x / y)
+            return norm_number(math.fmod(x, y))
+        if op == "<":
+            return x < y
+        if op == ">":
+            return x > y
+        if op == "<=":
+            return x <= y
+        return x >= y
+
+    def _e_Conditional(self, node, scope):
+        c = self._eval(node.cond, scope)
+        t = self._eval(node.then, scope)
+        f = self._eval(node.else_, scope)
+        if c is UNKNOWN:
+            return UNKNOWN
+        c = self._conv(to_bool, c, node.cond, "condition")
+        return t if c else f
+
+    def _e_ForExpr(self, node, scope):
+        coll = self._eval(node.coll, scope)
+        if coll is UNKNOWN:
+            return UNKNOWN
+        pairs = self._iterate(coll, node.coll)
+        is_obj = node.key_expr is not None
+        out_list, out_obj = [], {}
+        for k, v in pairs:
+            names = {node.value_var: v}
+            if node.key_var:
+                names[node.key_var] = k
+            s = scope.child(names)
+            if node.cond is not None:
+                c = self._eval(node.cond, s)
+                if c is UNKNOWN:
+                    return UNKNOWN
+                if not self._conv(to_bool, c, node.cond, "for condition"):
+                    continue
+            if is_obj:
+                key = self._eval(node.key_expr, s)
+                if key is UNKNOWN:
+                    return UNKNOWN
+                key = self._conv(to_string, key, node.key_expr, "object key")
+                val = self._eval(node.value_expr, s)
+                if node.group:
+                    out_obj.setdefault(key, []).append(val)
+                elif key in out_obj:
+                    raise EvalError(node.key_expr.rng.diag(
+                        "Duplicate object key",
+                        f'Two different items produced the key "{key}" in this for expression. If duplicates are '
+                        'expected, use the ellipsis (...) after the value expression to enable grouping by key.'))
+                else:
+                    out_obj[key] = val
+            else:
+                out_list.append(self._eval(node.value_expr, s))
+        return out_obj if is_obj else out_list
+
+    # functions
+    def _e_Call(self, node, scope):
+        name = node.name
+        if name in ("try", "can"):
+            return self._try_can(node, scope)
+        F = _functions()
+        fn = F.FUNCTIONS.get(name) if F is not None else None
+        if name == "env" and not scope.allow_env:
+            raise EvalError(node.name_rng.diag(
+                "Call to unavailable function",
+                'The function "env" can only be used in the default value of a variable (as in Packer). '
+                "Declare a variable with default = env(\"NAME\") and use var.<name> here."))
+        if fn is None:
+            known = list(F.FUNCTIONS) if F is not None else []
+            raise EvalError(node.name_rng.diag("Call to unknown function",
+                                               f'There is no function named "{name}".' + suggest(name, known + ["try", "can"])))
+        args = [self._eval(a, scope) for a in node.args]
+        if node.expand_final:
+            last = args.pop() if args else None
+            if last is UNKNOWN:
+                return UNKNOWN
+            if not isinstance(last, list):
+                raise EvalError(node.args[-1].rng.diag("Invalid expanding argument value",
+                                                       "The expanding argument (indicated by ...) must be a list or tuple."))
+            args.extend(last)
+        n = len(args)
+        if n < fn.min_args or (fn.max_args is not None and n > fn.max_args):
+            want = (f"exactly {fn.min_args}" if fn.max_args == fn.min_args else
+                    f"at least {fn.min_args}" if fn.max_args is None else f"{fn.min_args} to {fn.max_args}")
+            raise EvalError(node.rng.diag(f"{'Not enough' if n < fn.min_args else 'Too many'} function arguments",
+                                          f"Function \"{name}\" expects {want} argument(s), got {n}."
+                                          + (f" Signature: {fn.signature}." if getattr(fn, "signature", "") else "")))
+        try:
+            return F.call_function(name, args, self.fctx)
+        except F.FunctionError as exc:
+            i = exc.arg_index
+            target = node.args[i] if i is not None and 0 <= i < len(node.args) and not node.expand_final else node
+            raise EvalError(target.rng.diag("Error in function call",
+                                            f'Call to function "{name}" failed: {exc.message}.')) from None
+        except RecursionError:
+            raise
+        except Exception as exc:  # a function bug must not become a traceback
+            raise EvalError(node.rng.diag("Error in function call",
+                                          f'Call to function "{name}" failed: {type(exc).__name__}: {exc}.')) from None
+
+    def _try_can(self, node, scope):
+        if node.name == "can":
+            if len(node.args) != 1:
+                raise EvalError(node.rng.diag("Wrong number of function arguments",
+                                              'Function "can" expects exactly 1 argument.'))
+            try:
+                v = self._eval(node.args[0], scope)
+            except EvalError:
+                return False
+            return UNKNOWN if v is UNKNOWN else True
+        if not node.args:
+            raise EvalError(node.rng.diag("Not enough function arguments",
+                                          'Function "try" expects at least 1 argument.'))
+        last = None
+        for a in node.args:
+            try:
+                v = self._eval(a, scope)
+                return v
+            except EvalError as exc:
+                last = exc
+        raise EvalError(node.rng.diag("Error in function call",
+                                      "Call to function \"try\" failed: no expression succeeded; the last error was: "
+                                      f"{last.diag.summary}: {last.diag.detail}"))
+
+    def _e_Interp(self, node, scope):  # pragma: no cover - handled by templates
+        return self._eval(node.expr, scope)
+
+
+def references(node) -> list[tuple[str, str | None, P.Range]]:
+    """Every `root.attr` reference in an expression: (root, attr or None, range)."""
+    out: list = []
+    _refs(node, out, set())
+    return out
+
+
+def _refs(node, out, bound):
+    if node is None or isinstance(node, str):
+        return
+    if isinstance(node, P.GetAttr) and isinstance(node.obj, P.Variable):
+        if node.obj.name not in bound:
+            out.append((node.obj.name, node.name, node.rng))
+        return
+    if isinstance(node, P.Variable):
+        if node.name not in bound:
+            out.append((node.name, None, node.rng))
+        return
+    if isinstance(node, P.ForExpr):
+        _refs(node.coll, out, bound)
+        b = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
+        for x in (node.key_expr, node.value_expr, node.cond):
+            _refs(x, out, b)
+        return
+    if isinstance(node, P.ForDirective):
+        _refs(node.coll, out, bound)
+        b = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
+        for x in node.body:
+            _refs(x, out, b)
+        return
+    if isinstance(node, P.TemplateExpr):
+        for x in node.parts:
+            _refs(x, out, bound)
+    elif isinstance(node, P.Interp):
+        _refs(node.expr, out, bound)
+    elif isinstance(node, P.IfDirective):
+        _refs(node.cond, out, bound)
+        for x in node.then + node.else_:
+            _refs(x, out, bound)
+    elif isinstance(node, (P.GetAttr,)):
+        _refs(node.obj, out, bound)
+    elif isinstance(node, P.Index):
+        _refs(node.obj, out, bound)
+        _refs(node.key, out, bound)
+    elif isinstance(node, P.Splat):
+        _refs(node.obj, out, bound)
+        for kind, arg in node.ops:
+            if kind == "index":
+                _refs(arg, out, bound)
+    elif isinstance(node, P.Call):
+        for a in node.args:
+            _refs(a, out, bound)
+    elif isinstance(node, P.TupleExpr):
+        for a in node.items:
+            _refs(a, out, bound)
+    elif isinstance(node, P.ObjectExpr):
+        for it in node.items:
+            if it.bare_key is None:
+                _refs(it.key, out, bound)
+            _refs(it.value, out, bound)
+    elif isinstance(node, P.Unary):
+        _refs(node.operand, out, bound)
+    elif isinstance(node, P.Binary):
+        _refs(node.left, out, bound)
+        _refs(node.right, out, bound)
+    elif isinstance(node, P.Conditional):
+        _refs(node.cond, out, bound)
+        _refs(node.then, out, bound)
+        _refs(node.else_, out, bound)
+    elif isinstance(node, P.Parens):
+        _refs(node.expr, out, bound)
