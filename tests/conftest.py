@@ -1,0 +1,145 @@
+"""Shared fixtures: a fresh state folder and ledger per test, on SQLite and PostgreSQL,
+and a `cli` helper that runs `release` in-process as a user types it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("RELEASE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("RELEASE_REQUIRE_POSTGRES") == "1"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self):
+        return f"Result(code={self.code}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
+
+
+class Cli:
+    """Runs `release ...` in this process (fast) with its own state folder and ledger."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]):
+        self.cwd = cwd
+        self.env = env
+
+    def __call__(self, *args: str, actor: str | None = None, input: str | None = None) -> Result:
+        from releasemgr.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        old_env = {k: os.environ.get(k) for k in self.env}
+        old_cwd = os.getcwd()
+        os.environ.update(self.env)
+        if actor:
+            os.environ["RELEASE_ACTOR"] = actor
+        try:
+            os.chdir(self.cwd)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main([str(a) for a in args])
+        finally:
+            os.chdir(old_cwd)
+            for k, v in old_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            if actor:
+                os.environ["RELEASE_ACTOR"] = self.env.get("RELEASE_ACTOR", "")
+        return Result(code, out.getvalue(), err.getvalue())
+
+    def ok(self, *args: str, **kw) -> Result:
+        r = self(*args, **kw)
+        assert r.code == 0, r
+        assert "Traceback" not in r.err, r
+        return r
+
+    def json(self, *args: str, **kw):
+        return self.ok(*args, "--json", **kw).json
+
+    def proc(self, *args: str, actor: str | None = None, **kw) -> subprocess.Popen:
+        """A real `release` process (for concurrency and signal tests)."""
+        env = {**os.environ, **self.env}
+        if actor:
+            env["RELEASE_ACTOR"] = actor
+        return subprocess.Popen([sys.executable, "-m", "releasemgr", *map(str, args)], cwd=self.cwd, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _pg_answers() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    if not _pg_answers():
+        msg = (f"PostgreSQL does not answer at {PG_ADMIN_URL}: start it "
+               "(pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "
+               "or apt-get install postgresql")
+        if REQUIRE_PG:
+            pytest.fail(msg)
+        pytest.skip(msg + " (optional here; mandatory in CI via RELEASE_REQUIRE_POSTGRES=1)")
+    import psycopg
+
+    name = f"release_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path):
+    """The ledger test suite runs against both backends."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state' / 'ledger.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def cli(tmp_path, ledger_url) -> Cli:
+    env = {"RELEASE_STATE": str(tmp_path / "state"), "RELEASE_LEDGER": ledger_url, "RELEASE_ACTOR": "alice",
+           "NO_COLOR": "1"}
+    return Cli(tmp_path, env)
+
+
+@pytest.fixture
+def sqlite_cli(tmp_path) -> Cli:
+    """SQLite only (process-level tests that are about SQLite's locking)."""
+    env = {"RELEASE_STATE": str(tmp_path / "state"), "RELEASE_LEDGER": f"sqlite:///{tmp_path / 'state' / 'ledger.db'}",
+           "RELEASE_ACTOR": "alice", "NO_COLOR": "1"}
+    return Cli(tmp_path, env)
+
+
+def need_binary(name: str, package: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    if not path:
+        pytest.fail(f"{name} is not installed: apt-get install {package}")
+    return path
