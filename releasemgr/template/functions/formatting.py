@@ -59,8 +59,12 @@ def _pad_number(v: _Verb, sign: str, body: str) -> str:
     return text
 
 
-def _decimal(n) -> Decimal:
-    return Decimal(n) if isinstance(n, int) else Decimal(repr(n))
+def _decimal(n, exact: bool = True) -> Decimal:
+    """The number as a Decimal: the float's exact binary value (what rounding must see:
+    2.675 is really 2.67499…), or its shortest decimal form for shortest output."""
+    if isinstance(n, int):
+        return Decimal(n)
+    return Decimal(n) if exact else Decimal(repr(n))
 
 
 def _digits(d: Decimal, sig: int | None):
@@ -116,7 +120,7 @@ def _fmt_g(d: Decimal, prec: int, upper: bool) -> str:
 
 def format_number_shortest(n) -> str:
     """cty's %v for numbers: big.Float's Text('g', -1)."""
-    d = _decimal(n)
+    d = _decimal(n, exact=False)
     return ("-" if d < 0 else "") + _fmt_g(d, -1, False)
 
 
@@ -148,7 +152,7 @@ def _append_number(v: _Verb, arg) -> str:
         if v.sharp:
             body = {"b": "0b", "o": "0", "x": "0x", "X": "0X", "d": ""}[v.mode] + body
         return _pad_number(v, _sign(v, n < 0), body)
-    d = _decimal(n)
+    d = _decimal(n, exact=not (v.mode in "gG" and v.prec < 0))
     if v.mode in "eE":
         body = _fmt_e(d, 6 if v.prec < 0 else v.prec, v.mode == "E")
     elif v.mode == "f":

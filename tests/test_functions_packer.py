@@ -1,0 +1,254 @@
+"""Differential tests: our functions against Packer 1.6.6's own (cty) implementations.
+
+All cases go into one template's ``locals`` block; a ``null`` source with a ``shell-local``
+provisioner writes ``jsonencode(local.r)`` (base64, to survive the shell) to a file, which
+we compare with our results case by case. Needs Debian's packer (apt-get install packer).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from releasemgr.template.functions import FunctionContext, FunctionError, call_function, json_encode
+
+pytestmark = pytest.mark.packer
+
+# (HCL expression for Packer, our function name, our arguments)
+CASES = [
+    ('lower("HeLLo ÀÉ")', "lower", ["HeLLo ÀÉ"]),
+    ('upper("straße")', "upper", ["straße"]),
+    ('upper(5)', "upper", [5]),
+    ('title("hello wORLD-foo_bar x.y")', "title", ["hello wORLD-foo_bar x.y"]),
+    ('trimspace("  \\t x y \\n")', "trimspace", [" \t x y \n"]),
+    ('trim("?!hello?!", "!?")', "trim", ["?!hello?!", "!?"]),
+    ('trimprefix("helloworld", "hello")', "trimprefix", ["helloworld", "hello"]),
+    ('trimsuffix("helloworld", "world")', "trimsuffix", ["helloworld", "world"]),
+    ('chomp("hello\\r\\n\\n")', "chomp", ["hello\r\n\n"]),
+    ('indent(2, "a\\nb\\n")', "indent", [2, "a\nb\n"]),
+    ('substr("hello world", 1, 4)', "substr", ["hello world", 1, 4]),
+    ('substr("hello world", -5, -1)', "substr", ["hello world", -5, -1]),
+    ('substr("abc", 10, 2)', "substr", ["abc", 10, 2]),
+    ('strrev("héllo")', "strrev", ["héllo"]),
+    ('replace("a-b-c", "-", "+")', "replace", ["a-b-c", "-", "+"]),
+    ('regex_replace("abxd", "x*", "-")', "regex_replace", ["abxd", "x*", "-"]),
+    ('regex_replace("hello world", "(\\\\w+) (\\\\w+)", "$2 $1")', "regex_replace",
+     ["hello world", r"(\w+) (\w+)", "$2 $1"]),
+    ('regex_replace("a1b22c", "[0-9]+", "<$${0}>")', "regex_replace", ["a1b22c", "[0-9]+", "<${0}>"]),
+    ('regex_replace("k=v", "(?P<key>\\\\w+)=(?P<val>\\\\w+)", "$val:$key $2x $$")', "regex_replace",
+     ["k=v", r"(?P<key>\w+)=(?P<val>\w+)", "$val:$key $2x $$"]),
+    ('regex_replace("x", "^x$", "$$")', "regex_replace", ["x", "^x$", "$$"]),
+    ('split(",", "a,,b")', "split", [",", "a,,b"]),
+    ('split(",", "")', "split", [",", ""]),
+    ('join("-", ["a", "b"], ["c"])', "join", ["-", ["a", "b"], ["c"]]),
+    ('join(", ", [])', "join", [", ", []]),
+    ('format("%v", 1000000)', "format", ["%v", 1000000]),
+    ('format("%v|%v|%v|%v", 100000, 0.000012345, 1.5, true)', "format",
+     ["%v|%v|%v|%v", 100000, 0.000012345, 1.5, True]),
+    ('format("%d|%5d|%-5d|%05d|%+d", 42, 42, 42, -42, 7)', "format",
+     ["%d|%5d|%-5d|%05d|%+d", 42, 42, 42, -42, 7]),
+    ('format("%f|%.2f|%8.3f|%e|%E|%.3e", 3.14159, 2.675, -1.5, 123456.789, 0.0001, 1)', "format",
+     ["%f|%.2f|%8.3f|%e|%E|%.3e", 3.14159, 2.675, -1.5, 123456.789, 0.0001, 1]),
+    ('format("%g|%g|%.3g|%G|%g", 1234567, 0.00001234, 3.14159, 1e-10, 100)', "format",
+     ["%g|%g|%.3g|%G|%g", 1234567, 0.00001234, 3.14159, 1e-10, 100]),
+    ('format("%b|%o|%x|%X|%#x", 5, 8, 255, 255, 255)', "format", ["%b|%o|%x|%X|%#x", 5, 8, 255, 255, 255]),
+    ('format("%s|%q|%.2s|%6s|%-6s|", "ab", "q\\"<", "hello", "x", "y")', "format",
+     ["%s|%q|%.2s|%6s|%-6s|", "ab", 'q"<', "hello", "x", "y"]),
+    ('format("%[2]s %[1]s %s", "a", "b")', "format", ["%[2]s %[1]s %s", "a", "b"]),
+    ('format("%#v %v %v %t %%", {b = 1, a = [true]}, null, [1, "x"], true)', "format",
+     ["%#v %v %v %t %%", {"b": 1, "a": [True]}, None, [1, "x"], True]),
+    ('format("%s %d", 12, "7")', "format", ["%s %d", 12, "7"]),
+    ('formatlist("%s=%s", ["a", "b"], "x")', "formatlist", ["%s=%s", ["a", "b"], "x"]),
+    ('formatlist("%s-%d", ["a", "b"], [1, 2])', "formatlist", ["%s-%d", ["a", "b"], [1, 2]]),
+    ('formatdate("YYYY-MM-DD\'T\'hh:mm:ssZ", "2026-01-02T03:04:05Z")', "formatdate",
+     ["YYYY-MM-DD'T'hh:mm:ssZ", "2026-01-02T03:04:05Z"]),
+    ('formatdate("EEEE, DD-MMM-YY hh:mm:ss ZZZ", "2026-11-25T18:00:00Z")', "formatdate",
+     ["EEEE, DD-MMM-YY hh:mm:ss ZZZ", "2026-11-25T18:00:00Z"]),
+    ('formatdate("EEE MMMM D, H:m:s aa AA ZZZZ ZZZZZ Z ZZZ", "2026-07-04T00:05:09+05:30")',
+     "formatdate", ["EEE MMMM D, H:m:s aa AA ZZZZ ZZZZZ Z ZZZ", "2026-07-04T00:05:09+05:30"]),
+    ('formatdate("h \'o\'\'clock\' \'\' YYYY", "2026-07-04T13:00:00-08:00")', "formatdate",
+     ["h 'o''clock' '' YYYY", "2026-07-04T13:00:00-08:00"]),
+    ('timeadd("2026-01-31T23:00:00Z", "1h30m")', "timeadd", ["2026-01-31T23:00:00Z", "1h30m"]),
+    ('timeadd("2026-01-01T00:00:00+01:00", "-1.5h")', "timeadd", ["2026-01-01T00:00:00+01:00", "-1.5h"]),
+    ('concat([1, 2], [], ["a"])', "concat", [[1, 2], [], ["a"]]),
+    ('merge({a = 1, b = 2}, {b = 3, c = 4})', "merge", [{"a": 1, "b": 2}, {"b": 3, "c": 4}]),
+    ('lookup({a = "x"}, "a", "d")', "lookup", [{"a": "x"}, "a", "d"]),
+    ('lookup({a = "x"}, "b", "d")', "lookup", [{"a": "x"}, "b", "d"]),
+    ('element(["a", "b", "c"], 4)', "element", [["a", "b", "c"], 4]),
+    ('length("héllo")', "length", ["héllo"]),
+    ('length([1, [2, 3]])', "length", [[1, [2, 3]]]),
+    ('length({a = 1})', "length", [{"a": 1}]),
+    ('coalesce("", null, "b", "c")', "coalesce", ["", None, "b", "c"]),
+    ('coalesce(null, 2, 3)', "coalesce", [None, 2, 3]),
+    ('coalescelist([], ["x"])', "coalescelist", [[], ["x"]]),
+    ('contains(["a", "b"], "b")', "contains", [["a", "b"], "b"]),
+    ('contains([1, 2], 3)', "contains", [[1, 2], 3]),
+    ('keys({b = 1, a = 2})', "keys", [{"b": 1, "a": 2}]),
+    ('values({b = 1, a = 2})', "values", [{"b": 1, "a": 2}]),
+    ('distinct(["b", "a", "b"])', "distinct", [["b", "a", "b"]]),
+    ('flatten([[1, [2]], [], 3])', "flatten", [[[1, [2]], [], 3]]),
+    ('reverse([1, 2, 3])', "reverse", [[1, 2, 3]]),
+    ('sort(["b", "a", "C", "10", "9"])', "sort", [["b", "a", "C", "10", "9"]]),
+    ('slice(["a", "b", "c", "d"], 1, 3)', "slice", [["a", "b", "c", "d"], 1, 3]),
+    ('zipmap(["a", "b"], [1, 2])', "zipmap", [["a", "b"], [1, 2]]),
+    ('range(3)', "range", [3]),
+    ('range(1, 4)', "range", [1, 4]),
+    ('range(5, 0, -2)', "range", [5, 0, -2]),
+    ('range(0, 1, 0.25)', "range", [0, 1, 0.25]),
+    ('compact(["a", "", "b"])', "compact", [["a", "", "b"]]),
+    ('chunklist([1, 2, 3, 4, 5], 2)', "chunklist", [[1, 2, 3, 4, 5], 2]),
+    ('setunion(["b", "a"], ["c", "a"])', "setunion", [["b", "a"], ["c", "a"]]),
+    ('setintersection(["b", "a"], ["a", "c"])', "setintersection", [["b", "a"], ["a", "c"]]),
+    ('min(3, 1.5, 2)', "min", [3, 1.5, 2]),
+    ('max(3, "7", 2)', "max", [3, "7", 2]),
+    ('abs(-3.5)', "abs", [-3.5]),
+    ('ceil(1.2)', "ceil", [1.2]),
+    ('floor(-1.2)', "floor", [-1.2]),
+    ('log(8, 2)', "log", [8, 2]),
+    ('pow(2, 10)', "pow", [2, 10]),
+    ('pow(4, 0.5)', "pow", [4, 0.5]),
+    ('signum(-7)', "signum", [-7]),
+    ('parseint("FF", 16)', "parseint", ["FF", 16]),
+    ('parseint("-101", 2)', "parseint", ["-101", 2]),
+    ('parseint("zZ", 62)', "parseint", ["zZ", 62]),
+    ('jsonencode({b = [1, 2.5, "<&>", null, true], a = "é\\n"})', "jsonencode",
+     [{"b": [1, 2.5, "<&>", None, True], "a": "é\n"}]),
+    ('jsondecode("{\\"a\\": [1, 2.5, null, true, \\"x\\"]}")', "jsondecode",
+     ['{"a": [1, 2.5, null, true, "x"]}']),
+    ('base64encode("héllo")', "base64encode", ["héllo"]),
+    ('base64decode("aMOpbGxv")', "base64decode", ["aMOpbGxv"]),
+    ('md5("hello")', "md5", ["hello"]),
+    ('sha1("hello")', "sha1", ["hello"]),
+    ('sha256("hello")', "sha256", ["hello"]),
+    ('sha512("hello")', "sha512", ["hello"]),
+    ('urlencode("a b&c=d/é~_.-")', "urlencode", ["a b&c=d/é~_.-"]),
+    ('uuidv5("dns", "example.com")', "uuidv5", ["dns", "example.com"]),
+    ('uuidv5("6ba7b811-9dad-11d1-80b4-00c04fd430c8", "x")', "uuidv5",
+     ["6ba7b811-9dad-11d1-80b4-00c04fd430c8", "x"]),
+    ('basename("a/b/c.txt")', "basename", ["a/b/c.txt"]),
+    ('basename("a/b/")', "basename", ["a/b/"]),
+    ('dirname("a/b/c.txt")', "dirname", ["a/b/c.txt"]),
+    ('dirname("c.txt")', "dirname", ["c.txt"]),
+    ('dirname("/a")', "dirname", ["/a"]),
+    ('file("data/hello.txt")', "file", ["data/hello.txt"]),
+    ('fileexists("data/hello.txt")', "fileexists", ["data/hello.txt"]),
+    ('fileset(".", "data/**/*.txt")', "fileset", [".", "data/**/*.txt"]),
+    ('fileset("data", "*")', "fileset", ["data", "*"]),
+    ('fileset("data", "**")', "fileset", ["data", "**"]),
+    ('fileset("data", "{sub,other}/?.txt")', "fileset", ["data", "{sub,other}/?.txt"]),
+    ('yamldecode("a: [1, x, true]\\nb: null\\n")', "yamldecode", ["a: [1, x, true]\nb: null\n"]),
+    ('csvdecode("a,b\\n1,2\\n")', "csvdecode", ["a,b\n1,2\n"]),
+]
+
+# Calls Packer 1.6.6 rejects; we must reject them too (each needs its own packer run).
+ERROR_CASES = [
+    ('lower(["x"])', "lower", [["x"]]),
+    ('element([], 0)', "element", [[], 0]),
+    ('lookup({a = 1}, "b")', "lookup", [{"a": 1}, "b"]),
+    ('format("%d", 1.5)', "format", ["%d", 1.5]),
+    ('format("%s")', "format", ["%s"]),
+    ('formatdate("YYY", "2026-01-01T00:00:00Z")', "formatdate", ["YYY", "2026-01-01T00:00:00Z"]),
+    ('formatdate("YYYY", "2026-01-01")', "formatdate", ["YYYY", "2026-01-01"]),
+    ('base64decode("!!")', "base64decode", ["!!"]),
+    ('zipmap(["a"], [1, 2])', "zipmap", [["a"], [1, 2]]),
+    ('file("data/missing.txt")', "file", ["data/missing.txt"]),
+    ('parseint("12", 1)', "parseint", ["12", 1]),
+]
+
+
+def _packer() -> str:
+    exe = shutil.which("packer")
+    if exe is None:
+        pytest.fail("packer is not installed; these tests compare against Packer 1.6.6: "
+                    "apt-get install packer")
+    return exe
+
+
+def _make_tree(root: Path) -> None:
+    (root / "data" / "sub").mkdir(parents=True)
+    (root / "data" / "other").mkdir()
+    (root / "data" / "hello.txt").write_text("héllo\nworld\n")
+    (root / "data" / "top.md").write_text("x")
+    (root / "data" / "sub" / "a.txt").write_text("a")
+    (root / "data" / "sub" / "bb.txt").write_text("b")
+    (root / "data" / "other" / "c.txt").write_text("c")
+    (root / "data" / "sub" / "deeper").mkdir()
+    (root / "data" / "sub" / "deeper" / "d.txt").write_text("d")
+
+
+def _template(exprs: dict[str, str], out: Path) -> str:
+    body = "\n".join(f"    {k} = {v}" for k, v in exprs.items())
+    return f'''source "null" "x" {{
+  communicator = "none"
+}}
+locals {{
+  r = {{
+{body}
+  }}
+}}
+build {{
+  sources = ["source.null.x"]
+  provisioner "shell-local" {{
+    environment_vars = ["OUT=${{base64encode(jsonencode(local.r))}}"]
+    inline           = ["echo \\"$OUT\\" | base64 -d > {out}"]
+  }}
+}}
+'''
+
+
+def _run_packer(root: Path, exprs: dict[str, str]) -> subprocess.CompletedProcess:
+    out = root / "out.json"
+    (root / "t.pkr.hcl").write_text(_template(exprs, out))
+    return subprocess.run([_packer(), "build", "-color=false", "t.pkr.hcl"], cwd=root,
+                          capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(root),
+                               "CHECKPOINT_DISABLE": "1", "PACKER_LOG": ""})
+
+
+@pytest.fixture(scope="module")
+def packer_results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pk")
+    _make_tree(root)
+    exprs = {f"c{i}": expr for i, (expr, _, _) in enumerate(CASES)}
+    proc = _run_packer(root, exprs)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return root, json.loads((root / "out.json").read_text())
+
+
+def _ours(root: Path, name: str, args: list):
+    value = call_function(name, args, FunctionContext(base_dir=str(root)))
+    return json.loads(json_encode(value))
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[c[0][:60] for c in CASES])
+def test_same_result_as_packer(packer_results, index):
+    root, results = packer_results
+    expr, name, args = CASES[index]
+    assert _ours(root, name, args) == results[f"c{index}"], expr
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_same_rejections_as_packer(tmp_path, case):
+    expr, name, args = case
+    _make_tree(tmp_path)
+    proc = _run_packer(tmp_path, {"x": expr})
+    assert proc.returncode != 0, f"packer accepted {expr}"
+    assert "Error" in proc.stdout + proc.stderr
+    with pytest.raises(FunctionError) as exc:
+        call_function(name, args, FunctionContext(base_dir=str(tmp_path)))
+    assert exc.value.message.startswith(f"{name}: ")
+
+
+def test_timestamp_has_packers_shape(tmp_path):
+    proc = _run_packer(tmp_path, {"t": "timestamp()"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    theirs = json.loads((tmp_path / "out.json").read_text())["t"]
+    ours = call_function("timestamp", [], FunctionContext(base_dir=str(tmp_path)))
+    assert len(ours) == len(theirs) == len("2026-11-25T18:00:00Z")
+    assert ours[:13] == theirs[:13] or ours[:10] == theirs[:10]  # same day and hour, modulo a tick
+    assert ours.endswith("Z") and theirs.endswith("Z")
