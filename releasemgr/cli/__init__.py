@@ -17,6 +17,8 @@ from releasemgr.errors import ExitStatus, ReleaseError
 
 # name -> "module:attribute"; the order is the order of `release --help`.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    # images
+    "build": ("releasemgr.cli.build_cmd:build", "Build an image from a Packer HCL2 template into a new version."),
     # versions and the release lifecycle
     "register": ("releasemgr.cli.lifecycle:register", "Record a version from existing artifacts or a Packer manifest."),
     "images": ("releasemgr.cli.lifecycle:images", "List images with their newest version."),
@@ -28,6 +30,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "unrevoke": ("releasemgr.cli.lifecycle:unrevoke", "Lift a revocation."),
     "history": ("releasemgr.cli.lifecycle:history", "Show how channel pointers moved."),
     "status": ("releasemgr.cli.lifecycle:status", "Show which version each environment runs."),
+    "deploy": ("releasemgr.cli.fleet_cmds:deploy", "Bring an environment's servers to a version."),
+    "servers": ("releasemgr.cli.fleet_cmds:servers", "List the servers of an image in an environment."),
+    "retire": ("releasemgr.cli.fleet_cmds:retire", "Stop the servers built from older versions."),
+    "prune": ("releasemgr.cli.fleet_cmds:prune", "Delete artifacts of old versions nothing uses."),
     "audit": ("releasemgr.cli.audit_cmd:audit", "Query and verify the tamper-evident audit log."),
     "ledger": ("releasemgr.cli.ledger_cmd:ledger", "Inspect and upgrade the ledger database."),
     # templates
