@@ -136,9 +136,6 @@ _SIGNALS = {s.name for s in signal.Signals if not s.name.startswith("CTRL_")}
 def check_local(body: Body, environ: Mapping[str, str]):
     where = "source local"
     a = body.attrs
-    command = a.get("command")
-    if isinstance(command, list) and not command:
-        yield error(f'Invalid value for "command" in {where}', 'The command needs at least the program, e.g. ["python3", "app.py"].', ("command",))
     base = a.get("base")
     if isinstance(base, str) and base and base.lower().endswith((".zip", ".tar.bz2", ".tar.xz", ".tbz2", ".txz")):
         yield error(
@@ -179,7 +176,7 @@ LOCAL = Schema(
     groups=(at_most_one("port_env", "port_arg"),),
     checks=(check_local,),
     notes=(
-        "`command` has at least one element; `base` is a folder or a .tar, .tar.gz or .tgz file.",
+        "`command` has at least one element (an empty list counts as missing); `base` is a folder or a .tar, .tar.gz or .tgz file.",
         "`port_env` is an environment variable name; `stop_signal` a signal name (`SIGTERM` or `TERM`).",
     ),
     doc="releasemgr's own builder: an image is a reproducible tarball of a root folder; a server is a local process started from it.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._model import BOOL, LIST_STRING, MAP_STRING, NUMBER, STRING, Body, Option, Schema, error, exactly_one, merge
+from ._model import BOOL, LIST_STRING, MAP_STRING, NUMBER, STRING, Body, Option, Schema, exactly_one, merge, warning
 from .provisioners import SHELL_LOCAL_OPTIONS, _check_environment
 
 # Accepted by every post-processor block.
@@ -25,9 +25,10 @@ def _level_check(low: int, high: int, where: str):
             except ValueError:
                 return
         if isinstance(level, (int, float)) and not isinstance(level, bool) and not low <= level <= high:
-            yield error(
-                f'Invalid value for "compression_level" in {where}',
-                f"compression_level must be between {low} and {high}; got {level:g}.",
+            used = low if level < low else high
+            yield warning(
+                f'"compression_level" out of range in {where}',
+                f"compression_level goes from {low} to {high}; {level:g} is treated as {used}, as Packer does.",
                 ("compression_level",),
             )
 

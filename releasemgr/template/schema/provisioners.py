@@ -38,10 +38,8 @@ COMMON = (
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-GOOS = (
-    "aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux",
-    "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows",
-)  # fmt: skip
+# The operating systems Packer's shell-local accepts in `only_on`.
+GOOS = ("darwin", "freebsd", "linux", "openbsd", "solaris", "windows")
 
 
 def _check_environment(body: Body, environ):
