@@ -1,0 +1,117 @@
+"""`release validate` and `release inspect`: read a template, report, never touch a cloud."""
+
+from __future__ import annotations
+
+import click
+
+from releasemgr.cli.context import app_ctx, command
+from releasemgr.errors import TemplateError
+
+
+def _var_options(f):
+    f = click.option("--var-file", "-var-file", "var_files", multiple=True, metavar="FILE",
+                     help="A .pkrvars.hcl file of variable values (repeatable; later files win).")(f)
+    f = click.option("--var", "-var", "var_pairs", multiple=True, metavar="NAME=VALUE",
+                     help="Set a variable (repeatable). Lists and maps are written in HCL: --var 'regions=[\"a\",\"b\"]'.")(f)
+    return f
+
+
+def _load(path, var_pairs, var_files, syntax_only=False):
+    from releasemgr.template.loader import load_template, load_var_assignments, validate_template
+
+    vars_, diags = load_var_assignments(var_pairs)
+    if syntax_only:
+        from releasemgr.template.loader import check_syntax
+
+        return None, diags + check_syntax(path)
+    template, more = load_template(path, vars=vars_, var_files=list(var_files))
+    diags = diags + more
+    if template is not None and not any(d.is_error for d in diags):
+        diags = diags + validate_template(template)
+    return template, diags
+
+
+def _finish(ui, template, diags, ok_text: str | None):
+    errors = [d for d in diags if d.is_error]
+    warnings = [d for d in diags if not d.is_error]
+    if template is not None:
+        for s in template.sensitive_values:
+            ui.add_secret(s)
+    if errors:
+        if not ui.json:
+            for d in warnings:
+                ui.err(d.render())
+                ui.err("")
+        n = len(errors)
+        raise TemplateError(f"the template has {n} error{'s' if n != 1 else ''}"
+                            + (f" and {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""),
+                            errors if not ui.json else errors + warnings)
+    if not ui.json:
+        for d in warnings:
+            ui.err(d.render())
+            ui.err("")
+        if ok_text:
+            ui.out(ok_text)
+    return errors, warnings
+
+
+@command("validate")
+@_var_options
+@click.option("--syntax-only", is_flag=True, help="Only check the HCL syntax; do not evaluate.")
+@click.argument("path", type=click.Path())
+def validate(var_pairs, var_files, syntax_only, path):
+    """Check a Packer HCL2 template: syntax, references, variable values and validation
+    rules, and the options of every builder, provisioner and post-processor.
+
+    PATH is a .pkr.hcl file or a folder of them (*.auto.pkrvars.hcl files there are
+    loaded too). Errors are printed with file:line:column and exit with 2; warnings
+    (credentials in the template, an AMI filter without owners, ...) keep exit 0.
+    Nothing here talks to a cloud.
+
+    \b
+    Example:
+      release validate templates/web.pkr.hcl
+      release validate --var region=eu-west-1 --var-file prod.pkrvars.hcl templates/
+      release validate --json templates/ | jq .errors
+    """
+    ui = app_ctx().ui
+    template, diags = _load(path, var_pairs, var_files, syntax_only)
+    errors = [d for d in diags if d.is_error]
+    warnings = [d for d in diags if not d.is_error]
+    if ui.json:
+        import json
+        import sys
+
+        doc = {"valid": not errors, "errors": [d.to_json() for d in errors],
+               "warnings": [d.to_json() for d in warnings]}
+        ui.out(json.dumps(doc, indent=2))
+        if errors:
+            raise click.exceptions.Exit(2)
+        return
+    _finish(ui, template, diags, "Syntax-only check passed. Everything looks okay." if syntax_only
+            else "The configuration is valid.")
+
+
+@command("inspect")
+@_var_options
+@click.argument("path", type=click.Path())
+def inspect(var_pairs, var_files, path):
+    """Show a template's variables (sensitive values masked), locals, sources, builds
+    with their provisioners and post-processors, and required plugins.
+
+    \b
+    Example:
+      release inspect templates/web.pkr.hcl
+      release inspect --json templates/ | jq '.variables'
+    """
+    from releasemgr.template.inspect import inspect_data, render_inspect
+
+    ui = app_ctx().ui
+    template, diags = _load(path, var_pairs, var_files)
+    diags = [d for d in diags if d.is_error or template is None]
+    if template is None or any(d.is_error for d in diags):
+        _finish(ui, template, diags, None)
+        return
+    for s in template.sensitive_values:
+        ui.add_secret(s)
+    ui.emit(inspect_data(template), render_inspect)

@@ -1,0 +1,181 @@
+"""The loaded template as typed dataclasses.
+
+Component configurations (sources, provisioners, post-processors) are kept twice: the
+syntax `body` (for re-evaluation in each build's context by the pipeline, and for
+positions) and `config`, the body evaluated at load time as plain values (`values.py`;
+what is only known during a build is UNKNOWN). `position_of(path)` maps an option path
+such as ``("source_ami_filter", 0, "owners")`` to where it is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from releasemgr.template.diagnostics import Diagnostic
+from releasemgr.template.parser import Body, Range
+
+
+def body_position(body: Body | None, path: tuple) -> Range | None:
+    """The range of the attribute or block at `path` inside `body`, or the closest enclosing one."""
+    if body is None:
+        return None
+    best = body.rng
+    i = 0
+    cur = body
+    while i < len(path) and cur is not None:
+        name = path[i]
+        if isinstance(name, str) and name in cur.attributes:
+            return cur.attributes[name].name_rng
+        blocks = cur.blocks_of(name) if isinstance(name, str) else []
+        if not blocks:
+            return best
+        idx = 0
+        if i + 1 < len(path) and isinstance(path[i + 1], int):
+            idx = path[i + 1]
+            i += 1
+        if idx >= len(blocks):
+            return blocks[-1].rng
+        best = blocks[idx].rng
+        cur = blocks[idx].body
+        i += 1
+    return best
+
+
+@dataclass
+class Component:
+    """A builder source, provisioner or post-processor: its type, config and where it is."""
+
+    type: str
+    body: Body
+    pos: Range
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def position_of(self, path: tuple) -> Range:
+        return body_position(self.body, path) or self.pos
+
+
+@dataclass
+class RequiredPlugin:
+    name: str
+    source: str | None
+    version: str | None
+    pos: Range | None = None
+
+
+@dataclass
+class PackerBlock:
+    required_version: str | None = None
+    required_plugins: dict[str, RequiredPlugin] = field(default_factory=dict)
+    pos: Range | None = None
+
+
+@dataclass
+class Validation:
+    condition: Any  # parser.Node
+    error_message: str
+    pos: Range  # the condition's range
+
+
+@dataclass
+class Variable:
+    name: str
+    type: Any = "any"  # see expr.parse_type
+    default: Any = None
+    has_default: bool = False
+    description: str = ""
+    sensitive: bool = False
+    nullable: bool = True
+    validations: list[Validation] = field(default_factory=list)
+    value: Any = None
+    value_source: str = "default"  # default | env | auto-file:<path> | var-file:<path> | var | unset
+    pos: Range | None = None
+
+    @property
+    def type_name(self) -> str:
+        from releasemgr.template.expr import type_to_str
+
+        return type_to_str(self.type)
+
+
+@dataclass
+class Local:
+    name: str
+    expr: Any  # parser.Node
+    value: Any = None
+    sensitive: bool = False
+    pos: Range | None = None
+
+
+@dataclass
+class Source(Component):
+    name: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.type}.{self.name}"
+
+
+@dataclass
+class BuildSource:
+    ref: str  # "type.name"
+    name: str | None = None  # the `name` override inside a build's source block
+    overrides: Body | None = None
+    pos: Range | None = None
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.ref.split('.', 1)[0]}.{self.name}" if self.name else self.ref
+
+
+@dataclass
+class Provisioner(Component):
+    name: str | None = None
+    only: list[str] = field(default_factory=list)
+    except_: list[str] = field(default_factory=list)
+    pause_before: str | None = None
+    max_retries: int | None = None
+    timeout: str | None = None
+    override: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PostProcessor(Component):
+    name: str | None = None
+    only: list[str] = field(default_factory=list)
+    except_: list[str] = field(default_factory=list)
+    keep_input_artifact: bool | None = None
+
+
+@dataclass
+class Build:
+    name: str | None = None
+    description: str | None = None
+    sources: list[BuildSource] = field(default_factory=list)
+    provisioners: list[Provisioner] = field(default_factory=list)
+    post_processors: list[list[PostProcessor]] = field(default_factory=list)  # each inner list is a chain
+    error_cleanup_provisioner: Provisioner | None = None
+    pos: Range | None = None
+
+
+@dataclass
+class Template:
+    path: str
+    files: list[str]
+    packer: PackerBlock
+    variables: dict[str, Variable]
+    locals: dict[str, Local]
+    sources: dict[str, Source]  # keyed "type.name"
+    builds: list[Build]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    base_dir: str = "."
+    var_files: list[str] = field(default_factory=list)
+
+    @property
+    def sensitive_values(self) -> list[str]:
+        """String forms of sensitive variable and local values, for masking output."""
+        out = []
+        for v in list(self.variables.values()) + list(self.locals.values()):
+            if v.sensitive and isinstance(v.value, (str, int, float)) and not isinstance(v.value, bool):
+                out.append(str(v.value))
+        return out
