@@ -12,6 +12,7 @@ import difflib
 import math
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -98,13 +99,14 @@ def call_function(name: str, args: list, ctx: FunctionContext) -> Any:
     if not fn.unknown_aware and any(is_unknown(a) for a in args):
         return UNKNOWN
     try:
-        if fn.needs_context:
-            return fn.impl(ctx, *args)
-        return fn.impl(*args)
+        result = fn.impl(ctx, *args) if fn.needs_context else fn.impl(*args)
     except FunctionError as e:
         raise FunctionError(f"{name}: {e.message}", e.arg_index) from None
     except RecursionError:
         raise FunctionError(f"{name}: value is nested too deeply") from None
+    if isinstance(result, str) and not result.isascii():
+        result = unicodedata.normalize("NFC", result)  # cty strings are always NFC
+    return result
 
 
 # --- conversions -------------------------------------------------------------------

@@ -129,7 +129,7 @@ def values(m):
 @register("distinct", 1, 1, "distinct(list)")
 def distinct(lst):
     out: list = []
-    for x in to_list(lst, 0):
+    for x in unify_primitives(to_list(lst, 0), 0):
         if not any(hcl_equal(x, y) for y in out):
             out.append(x)
     return out
@@ -194,7 +194,8 @@ _RANGE_LIMIT = 1024
 def range_(*args):
     nums = [to_num(a, i) for i, a in enumerate(args)]
     if len(nums) == 1:
-        start, limit, step = 0, nums[0], 1
+        start, limit = 0, nums[0]
+        step = 1 if limit >= 0 else -1
     elif len(nums) == 2:
         start, limit = nums
         step = 1 if start <= limit else -1

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from releasemgr.template.functions._core import FunctionError, register, to_str
 
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:([Zz])|([+-])(\d{2}):(\d{2}))")
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:(Z)|([+-])(\d{2}):(\d{2}))")
 
 
 def parse_rfc3339(text: str, i: int) -> datetime:
@@ -16,9 +16,9 @@ def parse_rfc3339(text: str, i: int) -> datetime:
     if not m:
         if not re.match(r"\d{4}-\d{2}-\d{2}", text):
             why = "cannot use it as year-month-day"
-        elif not re.match(r"\d{4}-\d{2}-\d{2}[Tt]", text):
+        elif not re.match(r"\d{4}-\d{2}-\d{2}T", text):
             why = "missing required time introducer 'T'"
-        elif not re.match(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}", text):
+        elif not re.match(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", text):
             why = "cannot use it as hour:minute:second"
         else:
             why = "missing or invalid UTC offset (use Z or +hh:mm)"

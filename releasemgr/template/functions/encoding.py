@@ -5,6 +5,7 @@ uuidv4 uuidv5 csvdecode."""
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import binascii
 import csv
 import gzip
@@ -115,7 +116,14 @@ def _plain(v):
         return [_plain(x) for x in v]
     if v is None or isinstance(v, (str, bool, int, float)):
         return v
-    return str(v)  # dates and the like become strings, as in cty-yaml
+    if isinstance(v, _dt.datetime):  # YAML timestamps become RFC 3339 strings, as in cty-yaml
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=_dt.timezone.utc)
+        text = v.isoformat().replace("+00:00", "Z")
+        return text
+    if isinstance(v, _dt.date):
+        return v.isoformat() + "T00:00:00Z"
+    return str(v)
 
 
 @register("base64encode", 1, 1, "base64encode(string)")

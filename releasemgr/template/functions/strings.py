@@ -35,10 +35,15 @@ def graphemes(s: str) -> list[str]:
 
 def _case(s: str, upper: bool) -> str:
     # Go maps code point by code point ("ß" stays "ß"); Python's full mapping gives "SS".
+    # "İ".lower() is "i" + a combining dot in Python, plain "i" in Go.
+    if s.isascii():
+        return s.upper() if upper else s.lower()
     out = []
     for c in s:
         m = c.upper() if upper else c.lower()
-        out.append(m if len(m) == 1 else c)
+        if len(m) > 1:
+            m = m[0] if all(unicodedata.combining(x) for x in m[1:]) else c
+        out.append(m)
     return "".join(out)
 
 
