@@ -8,6 +8,18 @@ from releasemgr.cli.context import app_ctx, command
 from releasemgr.errors import TemplateError
 
 
+class TemplateInvalid(TemplateError):
+    """Exit 2 whose --json document is the validate report itself."""
+
+    def __init__(self, doc: dict, errors):
+        n = len(errors)
+        super().__init__(f"the template has {n} error{'s' if n != 1 else ''}", errors)
+        self.doc = doc
+
+    def to_json(self) -> dict:
+        return {**self.doc, "error": self.kind, "message": self.message, "exit_code": int(self.status)}
+
+
 def _var_options(f):
     f = click.option("--var-file", "-var-file", "var_files", multiple=True, metavar="FILE",
                      help="A .pkrvars.hcl file of variable values (repeatable; later files win).")(f)
@@ -26,8 +38,9 @@ def _load(path, var_pairs, var_files, syntax_only=False):
         return None, diags + check_syntax(path)
     template, more = load_template(path, vars=vars_, var_files=list(var_files))
     diags = diags + more
-    if template is not None and not any(d.is_error for d in diags):
+    if template is not None:
         diags = diags + validate_template(template)
+    diags.sort(key=lambda d: (d.file or "", d.start.line if d.start else 0, d.start.column if d.start else 0))
     return template, diags
 
 
@@ -80,13 +93,12 @@ def validate(var_pairs, var_files, syntax_only, path):
     warnings = [d for d in diags if not d.is_error]
     if ui.json:
         import json
-        import sys
 
         doc = {"valid": not errors, "errors": [d.to_json() for d in errors],
                "warnings": [d.to_json() for d in warnings]}
-        ui.out(json.dumps(doc, indent=2))
         if errors:
-            raise click.exceptions.Exit(2)
+            raise TemplateInvalid(doc, errors)
+        ui.out(json.dumps(doc, indent=2))
         return
     _finish(ui, template, diags, "Syntax-only check passed. Everything looks okay." if syntax_only
             else "The configuration is valid.")

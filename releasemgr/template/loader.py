@@ -322,6 +322,10 @@ class _Loader:
                              f'The argument "{missing}" is required in a validation block.')
                     continue
                 text = self.literal(msg, "string") or ""
+                if not _looks_like_sentence(text):
+                    self.err(msg.expr.rng, "Invalid validation error message",
+                             "Validation error message must be at least one full sentence starting with an "
+                             "uppercase letter and ending with a period or question mark.")
                 refs = [r for r in _refs(cond.expr) if r[0] == "var"]
                 if not any(r[1] == name for r in refs):
                     self.err(cond.expr.rng, "Invalid variable validation condition",
@@ -711,6 +715,14 @@ def _has_call(node) -> bool:
                 if isinstance(x, P.ObjectItem) and (_has_call(x.key) or _has_call(x.value)):
                     return True
     return False
+
+
+def _looks_like_sentence(text: str) -> bool:
+    text = text.strip()
+    if not text or text[-1] not in ".?":
+        return False
+    first = text[0]
+    return not first.isalpha() or first.isupper() or first.lower() == first.upper()
 
 
 def _valid_name(name: str) -> bool:

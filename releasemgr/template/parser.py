@@ -884,13 +884,11 @@ class Parser:
                 f"The heredoc that starts here has no closing marker: a line containing only \"{marker}\"."))
         body_start, body_end = t.end, em.start()
         self.pos = body_start
-        parts = self.parse_template_parts(body_start, quoted=False, limit=body_end)
+        parts = self.parse_template_parts(body_start, quoted=False, limit=body_end, flush=flush)
         self.pos = em.start() + len(em.group(0).rstrip("\r"))
-        if flush:
-            parts = _flush_heredoc(parts)
         return TemplateExpr(Range(self.src, t.start, m.end() - 1), parts, heredoc=True)
 
-    def parse_template_parts(self, qstart: int, quoted: bool, limit: int | None = None) -> list:
+    def parse_template_parts(self, qstart: int, quoted: bool, limit: int | None = None, flush: bool = False) -> list:
         """Parse template text from self.pos up to the closing quote (or `limit`)."""
         text = self.text
         end = len(text) if limit is None else limit
@@ -980,6 +978,8 @@ class Parser:
         if buf:
             flat.append("".join(buf))
         self.pos = pos
+        if flush:
+            flat = _flush_heredoc(flat)
         return self._nest(flat, qstart)
 
     def parse_directive(self, start: int):

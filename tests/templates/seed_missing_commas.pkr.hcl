@@ -6,10 +6,12 @@ packer {
     }
   }
 }
+
 variable "region" {
   type    = string
   default = "us-east-1"
 }
+
 source "amazon-ebs" "ubuntu" {
   ami_name      = "web-{{timestamp}}"
   instance_type = "t3.micro"
@@ -22,19 +24,26 @@ source "amazon-ebs" "ubuntu" {
       virtualization-type = "hvm"
     }
     most_recent = true
-    owners      = ["099720109477" "12"]
+    owners      = ["099720109477" "amazon"]
   }
   ssh_username = "ubuntu"
-  tags = { Name = "web" }
+  tags = {
+    Name = "web"
+  }
 }
+
 build {
   name    = "web"
   sources = ["source.amazon-ebs.ubuntu"]
+
   provisioner "shell" {
     inline = [
       "sudo apt-get update"
-      "sudo apt-get install -y nginx ${var.region} %{ if true }x%{ else }y%{ endif }",
+      "sudo apt-get install -y nginx",
     ]
   }
-  post-processor "manifest" { output = "manifest.json" }
+
+  post-processor "manifest" {
+    output = "manifest.json"
+  }
 }
