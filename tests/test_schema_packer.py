@@ -1,0 +1,228 @@
+"""Differential test: our schema against Debian's `packer validate` 1.6.6.
+
+Each case is one template, written from the same Python values that we hand to
+``check_component``; packer decides accept/reject on the file, we decide on the bodies,
+and the two decisions must agree. The cases stay within what 1.6.6 knows (no `env` map,
+no file `content`, none of the newer amazon options). Where we are deliberately stricter
+or more lenient than 1.6.6, the case is listed in DIFFERENT with the reason, and the test
+checks that the difference is exactly the documented one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from releasemgr.template.schema import Body, check_component
+
+pytestmark = pytest.mark.packer
+
+PACKER = shutil.which("packer") or ("/usr/bin/packer" if Path("/usr/bin/packer").exists() else None)
+
+NONE = {"communicator": "none"}
+SSH = {"ssh_host": "127.0.0.1", "ssh_username": "root", "ssh_password": "pw"}
+EBS = {
+    "region": "us-east-1",
+    "instance_type": "t3.micro",
+    "ami_name": "web-1",
+    "source_ami": "ami-12345678",
+    "ssh_username": "ubuntu",
+    # keep `packer validate` offline
+    "custom_endpoint_ec2": "http://127.0.0.1:9",
+    "skip_credential_validation": True,
+    "skip_region_validation": True,
+    "skip_metadata_api_check": True,
+}
+
+
+@dataclass
+class Case:
+    name: str
+    source: tuple[str, dict, dict] = ("null", NONE, {})  # type, attrs, blocks
+    provisioners: list[tuple[str, dict]] = field(default_factory=list)
+    post_processors: list[tuple[str, dict]] = field(default_factory=list)
+
+
+def ebs(**over):
+    attrs = dict(EBS)
+    attrs.update(over)
+    return ("amazon-ebs", {k: v for k, v in attrs.items() if v is not None}, {})
+
+
+CASES = [
+    # accepted
+    Case(
+        "everything-valid",
+        provisioners=[
+            ("shell", {"inline": ["echo hi"], "environment_vars": ["A=1"], "valid_exit_codes": [0, 2], "pause_before": "1s"}),
+            ("file", {"source": "app.txt", "destination": "/tmp/app.txt"}),
+            ("shell-local", {"command": "true", "only_on": ["linux"]}),
+            ("breakpoint", {"disable": True, "note": "x"}),
+        ],
+        post_processors=[
+            ("manifest", {"output": "m.json", "strip_path": True, "custom_data": {"k": "v"}}),
+            ("checksum", {"checksum_types": ["sha256", "md5"]}),
+            ("compress", {"output": "out.tar.gz", "compression_level": 6}),
+            ("shell-local", {"inline": ["true"], "keep_input_artifact": True}),
+        ],
+    ),
+    Case("null-ssh-password", source=("null", SSH, {})),
+    Case("shell-scripts", provisioners=[("shell", {"scripts": ["a.sh", "b.sh"], "execute_command": "sh {{.Path}}", "expect_disconnect": True})]),
+    Case("shell-script-string-number", provisioners=[("shell", {"script": "a.sh", "max_retries": "3", "skip_clean": "true"})]),
+    Case("file-sources", provisioners=[("file", {"sources": ["a.sh", "b.sh"], "destination": "/tmp/"})]),
+    Case("file-download", provisioners=[("file", {"source": "/etc/hostname", "destination": "out.txt", "direction": "download"})]),
+    Case("ebs-valid", source=ebs(ami_regions=["eu-west-1"], tags={"Name": "web"}, ssh_timeout="10m")),
+    Case("ebs-filter", source=("amazon-ebs", dict(EBS, source_ami=""), {"source_ami_filter": [{"filters": {"name": "u/*"}, "owners": ["self"], "most_recent": True}]})),
+    Case("ebs-block-devices", source=("amazon-ebs", EBS, {"launch_block_device_mappings": [{"device_name": "/dev/sda1", "volume_size": 20, "volume_type": "gp2"}]})),
+    Case("ebs-communicator-none", source=ebs(ssh_username=None, communicator="none")),
+    # rejected: unknown options and blocks
+    Case("shell-unknown-option", provisioners=[("shell", {"inline": ["x"], "inlin": ["y"]})]),
+    Case("null-unknown-option", source=("null", dict(NONE, ssh_hots="h"), {})),
+    Case("manifest-unknown-option", post_processors=[("manifest", {"outptu": "m.json"})]),
+    Case("ebs-unknown-option", source=ebs(ssh_usernme="ubuntu")),
+    Case("ebs-unknown-block", source=("amazon-ebs", EBS, {"source_ami_filtr": [{"owners": ["self"]}]})),
+    Case("ebs-tags-as-block", source=("amazon-ebs", EBS, {"tags": [{"Name": "web"}]})),
+    # rejected: missing required / groups
+    Case("shell-nothing-to-run", provisioners=[("shell", {"remote_folder": "/tmp"})]),
+    Case("shell-inline-and-script", provisioners=[("shell", {"inline": ["x"], "script": "a.sh"})]),
+    Case("file-no-destination", provisioners=[("file", {"source": "app.txt"})]),
+    Case("shell-local-two", provisioners=[("shell-local", {"command": "true", "inline": ["true"]})]),
+    Case("shell-local-none", post_processors=[("shell-local", {"keep_input_artifact": True})]),
+    Case("null-ssh-no-host", source=("null", {"ssh_username": "root", "ssh_password": "pw"}, {})),
+    Case("null-ssh-no-auth", source=("null", {"ssh_host": "h", "ssh_username": "root"}, {})),
+    Case("null-ssh-two-auth", source=("null", dict(SSH, ssh_agent_auth=True), {})),
+    Case("ebs-no-ami-name", source=ebs(ami_name=None)),
+    Case("ebs-no-instance-type", source=ebs(instance_type=None)),
+    Case("ebs-no-source-ami", source=ebs(source_ami=None)),
+    Case("ebs-no-ssh-username", source=ebs(ssh_username=None)),
+    # rejected: values
+    Case("shell-inline-string", provisioners=[("shell", {"inline": "echo hi"})]),
+    Case("shell-bad-env", provisioners=[("shell", {"inline": ["x"], "environment_vars": ["NOEQUALS"]})]),
+    Case("file-bad-direction", provisioners=[("file", {"source": "app.txt", "destination": "d", "direction": "sideways"})]),
+    Case("checksum-bad-type", post_processors=[("checksum", {"checksum_types": ["md7"]})]),
+    Case("shell-local-bad-os", provisioners=[("shell-local", {"command": "true", "only_on": ["linuxx"]})]),
+    Case("bad-communicator", source=("null", {"communicator": "telnet"}, {})),
+    Case("bad-transfer-method", source=("null", dict(SSH, ssh_file_transfer_method="rsync"), {})),
+    Case("bad-duration", source=("null", dict(SSH, ssh_timeout="5 minutes"), {})),
+    Case("ebs-short-ami-name", source=ebs(ami_name="we")),
+    Case("ebs-ami-name-chars", source=ebs(ami_name="web:1")),
+    Case("ebs-bad-interface", source=ebs(ssh_interface="public-ip")),
+    Case("ebs-session-manager-no-profile", source=ebs(ssh_interface="session_manager")),
+    Case("ebs-kms-no-encrypt", source=ebs(kms_key_id="alias/x")),
+    Case("ebs-regions-string", source=ebs(ami_regions="eu-west-1")),
+    Case("ebs-port-not-a-number", source=ebs(ssh_port="twenty")),
+]
+
+# case name -> (packer 1.6.6 accepts?, we accept?, why they differ)
+DIFFERENT = {
+    "ebs-filter-no-owners": (False, True, "the issue asks for a warning; Packer errors"),
+    "ebs-bad-key-type": (True, False, "1.6.6 accepts any temporary_key_pair_type; newer Packer allows only rsa|ed25519"),
+}
+CASES += [
+    Case("ebs-filter-no-owners", source=("amazon-ebs", dict(EBS, source_ami=""), {"source_ami_filter": [{"filters": {"name": "u/*"}, "most_recent": True}]})),
+    Case("ebs-bad-key-type", source=ebs(temporary_key_pair_type="dsa")),
+]
+
+
+# --- writing a case as HCL ---------------------------------------------------------------------
+
+
+def hcl(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(hcl(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {hcl(v)}" for k, v in value.items()) + " }"
+    raise TypeError(value)
+
+
+def block(header: str, attrs: dict, blocks: dict, indent: str = "") -> str:
+    lines = [f"{indent}{header} {{"]
+    for k, v in attrs.items():
+        lines.append(f"{indent}  {k} = {hcl(v)}")
+    for name, bodies in blocks.items():
+        for b in bodies:
+            lines.append(block(name, b, {}, indent + "  "))
+    lines.append(f"{indent}}}")
+    return "\n".join(lines)
+
+
+def template(case: Case) -> str:
+    type_name, attrs, blocks = case.source
+    parts = [block(f'source "{type_name}" "t"', attrs, blocks)]
+    inner = [f'  sources = ["source.{type_name}.t"]']
+    inner += [block(f'provisioner "{t}"', a, {}, "  ") for t, a in case.provisioners]
+    inner += [block(f'post-processor "{t}"', a, {}, "  ") for t, a in case.post_processors]
+    parts.append("build {\n" + "\n".join(inner) + "\n}")
+    return "\n\n".join(parts) + "\n"
+
+
+def we_accept(case: Case) -> tuple[bool, list]:
+    type_name, attrs, blocks = case.source
+    bodies = {k: [Body(attrs=dict(b)) for b in v] for k, v in blocks.items()}
+    findings = check_component("source", type_name, Body(attrs=dict(attrs), blocks=bodies), environ={})
+    for t, a in case.provisioners:
+        findings += check_component("provisioner", t, Body(attrs=dict(a)), environ={})
+    for t, a in case.post_processors:
+        findings += check_component("post-processor", t, Body(attrs=dict(a)), environ={})
+    errs = [f for f in findings if f.severity == "error"]
+    return not errs, errs
+
+
+@pytest.fixture(scope="module")
+def packer_verdicts(tmp_path_factory):
+    if PACKER is None:
+        pytest.fail("packer is not installed: apt-get install packer (Debian's packer 1.6.6)")
+    root = tmp_path_factory.mktemp("packer-diff")
+
+    def run(case: Case):
+        folder = root / case.name
+        folder.mkdir()
+        for name in ("app.txt", "a.sh", "b.sh"):  # packer stats local sources and scripts
+            (folder / name).write_text("#!/bin/sh\ntrue\n")
+        (folder / "t.pkr.hcl").write_text(template(case))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PKR_VAR_"))}
+        env.update(CHECKPOINT_DISABLE="1", PACKER_CACHE_DIR=str(folder / "cache"), HOME=str(folder))
+        proc = subprocess.run([PACKER, "validate", "t.pkr.hcl"], cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+        return case.name, (proc.returncode == 0, proc.stdout + proc.stderr)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(run, CASES))
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.name not in DIFFERENT], ids=lambda c: c.name)
+def test_same_decision_as_packer(case, packer_verdicts):
+    packer_ok, packer_out = packer_verdicts[case.name]
+    ours, errs = we_accept(case)
+    assert ours == packer_ok, (
+        f"packer {'accepts' if packer_ok else 'rejects'} and we {'accept' if ours else 'reject'}\n"
+        f"--- template\n{template(case)}--- packer\n{packer_out}--- ours\n{errs}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(DIFFERENT))
+def test_documented_differences_are_exactly_these(name, packer_verdicts):
+    case = next(c for c in CASES if c.name == name)
+    packer_expected, ours_expected, why = DIFFERENT[name]
+    assert packer_verdicts[name][0] is packer_expected, why
+    assert we_accept(case)[0] is ours_expected, why
+
+
+def test_unknown_option_message_names_the_same_argument_as_packer(packer_verdicts):
+    _, out = packer_verdicts["shell-unknown-option"]
+    assert 'An argument named "inlin" is not expected here' in " ".join(out.split())  # packer wraps lines
+    _, errs = we_accept(next(c for c in CASES if c.name == "shell-unknown-option"))
+    assert [e.summary for e in errs] == ['Unsupported argument "inlin" in provisioner shell']
+    assert errs[0].detail == 'Did you mean "inline"?'
