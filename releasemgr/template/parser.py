@@ -756,6 +756,11 @@ class Parser:
                 if t.kind == "]":
                     self.advance()
                     break
+                if t.kind == "IDENT" and self.peek2().kind in ("=", "{") and self._newline_between(items[-1].rng.end, t.start):
+                    raise self.error(t, "Unterminated list",
+                                     f"Expected a comma \",\" or a closing bracket \"]\" to end the list that starts at "
+                                     f"line {self.src.position(open_.start).line}, but found {describe(t)}, which looks "
+                                     "like the next argument. Is the closing bracket missing?")
                 if t.kind in _EXPR_START:
                     # the classic: ["us-east-1" "us-west-2"]; report, then read on as if the comma were there
                     prev = items[-1].rng
@@ -1057,25 +1062,23 @@ class Parser:
 
 def _flush_heredoc(parts: list) -> list:
     """`<<-`: remove the smallest common indentation of the heredoc's lines."""
-    # reconstruct line starts: a literal at the beginning or one following a newline
     lines_indent = []
-    at_line_start = True
+    cur_ws, in_lead, has_content = 0, True, False
     for p in parts:
         if isinstance(p, str):
-            segs = p.split("\n")
-            for i, seg in enumerate(segs):
-                if i > 0:
-                    at_line_start = True
-                if at_line_start and (seg.strip() or i < len(segs) - 1 and False):
-                    lines_indent.append(len(seg) - len(seg.lstrip(" \t")))
-                if seg:
-                    at_line_start = False
-            # trailing: if p ends with "\n", next part starts a line
-            at_line_start = p.endswith("\n")
-        else:
-            if at_line_start:
-                lines_indent.append(0)
-            at_line_start = False
+            for ch in p:
+                if ch == "\n":
+                    if has_content:
+                        lines_indent.append(cur_ws)
+                    cur_ws, in_lead, has_content = 0, True, False
+                elif in_lead and ch in " \t":
+                    cur_ws += 1
+                else:
+                    in_lead, has_content = False, True
+        elif in_lead:
+            in_lead, has_content = False, True
+    if has_content:
+        lines_indent.append(cur_ws)
     n = min(lines_indent) if lines_indent else 0
     if n == 0:
         return parts
