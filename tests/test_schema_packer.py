@@ -226,3 +226,75 @@ def test_unknown_option_message_names_the_same_argument_as_packer(packer_verdict
     _, errs = we_accept(next(c for c in CASES if c.name == "shell-unknown-option"))
     assert [e.summary for e in errs] == ['Unsupported argument "inlin" in provisioner shell']
     assert errs[0].detail == 'Did you mean "inline"?'
+
+
+# --- every option name we accept exists in Packer ------------------------------------------
+
+SAMPLE = {
+    "string": "x",
+    "number": 1,
+    "bool": True,
+    "duration": "1s",
+    "list(string)": ["a=b"],
+    "list(number)": [0],
+    "map(string)": {"A": "b"},
+    "any": {},
+}
+
+# Options newer than Packer 1.6.6 (accepted by current Packer; 1.6.6 calls them unsupported).
+NEWER_THAN_1_6_6 = {
+    ("provisioner", "shell"): {"env"},
+    ("provisioner", "file"): {"content"},
+    ("provisioner", "shell-local"): {"env"},
+    ("post-processor", "shell-local"): {"env"},
+    ("source", "amazon-ebs"): {
+        "ami_org_arns", "ami_ou_arns", "snapshot_copy_duration_minutes", "imds_support", "deprecate_at",
+        "elastic_ip_allocation_id", "capacity_reservation_preference", "capacity_reservation_id",
+        "capacity_reservation_group_arn", "enable_nitro_enclave", "enable_unlimited_credits", "fleet_tags",
+        "spot_allocation_strategy", "temporary_security_group_source_public_ip", "skip_create_ami",
+        "skip_ami_run_tags",
+        # blocks
+        "deregistration_protection", "fast_launch", "fleet_tag", "license_specifications", "metadata_options",
+        "placement",
+    },
+    ("post-processor", "vagrant"): {"architecture"},
+}  # fmt: skip
+
+
+def _unsupported(out: str) -> set[str]:
+    import re
+
+    flat = " ".join(out.split())
+    return set(re.findall(r'An argument named "([^"]+)" is not expected here', flat)) | set(
+        re.findall(r'Blocks of type "([^"]+)" are not expected here', flat)
+    )
+
+
+@pytest.mark.parametrize(
+    "kind,type_name",
+    [("source", "null"), ("source", "amazon-ebs")]
+    + [("provisioner", t) for t in ("shell", "file", "shell-local", "breakpoint")]
+    + [("post-processor", t) for t in ("manifest", "checksum", "compress", "shell-local", "vagrant")],
+)
+def test_every_top_level_option_name_is_one_packer_knows(kind, type_name, tmp_path):
+    if PACKER is None:
+        pytest.fail("packer is not installed: apt-get install packer (Debian's packer 1.6.6)")
+    from releasemgr.template.schema import schema_for
+
+    schema = schema_for(kind, type_name)
+    # only/except are checked by Packer's core before the plugin sees the body; they would
+    # also filter the component out of the (one-source) build.
+    attrs = {o.name: SAMPLE[o.type] for o in schema.options if o.name not in ("only", "except")}
+    blocks = {b.name: [{o.name: SAMPLE[o.type] for o in b.schema.options}] for b in schema.blocks}
+    if kind == "source":
+        case = Case("all", source=(type_name, attrs, blocks))
+    elif kind == "provisioner":
+        case = Case("all", provisioners=[(type_name, attrs)])
+    else:
+        case = Case("all", post_processors=[(type_name, attrs)])
+    (tmp_path / "t.pkr.hcl").write_text(template(case))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PKR_VAR_"))}
+    env.update(CHECKPOINT_DISABLE="1", HOME=str(tmp_path))
+    proc = subprocess.run([PACKER, "validate", "t.pkr.hcl"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    unsupported = _unsupported(proc.stdout + proc.stderr)
+    assert unsupported == NEWER_THAN_1_6_6.get((kind, type_name), set()), proc.stdout + proc.stderr
