@@ -761,3 +761,26 @@ def test_upper_lower_keep_length_and_strrev_reverses(text):
     assert len(call("lower", text)) == len(text)
     rev = call("strrev", call("strrev", text))
     assert rev == unicodedata.normalize("NFC", text)
+
+
+any_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8)
+    | st.floats(allow_nan=False, allow_infinity=False, width=32)
+    | st.sampled_from(["%", "%d", "%[3]s", "[", "(", "*", "**", "YYYY", "1.5", "-2", "true",
+                       "2026-01-01T00:00:00Z", "1h", "/a/", "dns", "{", "a,b"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(sorted(FUNCTIONS)), st.lists(any_values, max_size=4))
+def test_any_input_gives_a_value_or_a_function_error(tmp_path_factory, name, args):
+    """Bad input never escapes as anything but FunctionError (no tracebacks for users)."""
+    ctx = FunctionContext(base_dir=str(tmp_path_factory.getbasetemp()), environ={})
+    try:
+        result = call_function(name, args, ctx)
+    except FunctionError as e:
+        assert e.message and (e.arg_index is None or 0 <= e.arg_index < max(len(args), 1))
+    else:
+        call("jsonencode", result)  # every result is a valid HCL value
