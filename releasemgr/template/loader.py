@@ -352,7 +352,7 @@ class _Loader:
 
     def _parse_cli_value(self, var: Variable, raw: str, origin: str, rng: P.Range | None):
         ty = var.type
-        if ty in ("string", "any"):
+        if isinstance(ty, str):  # primitives take the text as it is; convert() checks it
             return raw, True
         expr, d = P.parse_expression_text(raw, origin)
         if expr is None:

@@ -1,0 +1,370 @@
+"""Loading templates: blocks, variables and their precedence, locals, builds, validate, inspect."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from releasemgr.cli import main
+from releasemgr.template.loader import load_template, validate_template
+from releasemgr.template.values import UNKNOWN
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+VARS = '''
+variable "region" {
+  type    = string
+  default = "default-region"
+}
+variable "regions" {
+  type    = list(string)
+  default = []
+}
+variable "size" {
+  type    = number
+  default = 1
+}
+source "null" "a" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.a"]
+}
+'''
+
+
+def write(dir_: Path, name: str, text: str) -> Path:
+    p = dir_ / name
+    p.write_text(text)
+    return p
+
+
+def load(path, **kw):
+    t, diags = load_template(str(path), **kw)
+    return t, [d for d in diags if d.is_error], [d for d in diags if not d.is_error]
+
+
+def run(args, capsys):
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# -- variables: precedence -------------------------------------------------------------------
+def test_default_value(tmp_path):
+    t, errs, _ = load(write(tmp_path, "t.pkr.hcl", VARS), environ={})
+    assert not errs
+    assert t.variables["region"].value == "default-region"
+    assert t.variables["region"].value_source == "default"
+
+
+def test_precedence_env_auto_varfile_var(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", VARS)
+    write(tmp_path, "a.auto.pkrvars.hcl", 'region = "auto-a"\nsize = 2\n')
+    write(tmp_path, "b.auto.pkrvars.hcl", 'region = "auto-b"\n')
+    vf1 = write(tmp_path, "one.pkrvars.hcl", 'region = "file-1"\nregions = ["x"]\n')
+    vf2 = write(tmp_path, "two.pkrvars.hcl", 'region = "file-2"\n')
+    env = {"PKR_VAR_region": "from-env", "PKR_VAR_size": "9", "PKR_VAR_undeclared": "ignored"}
+
+    t, errs, _ = load(tpl, environ=env)
+    assert not errs
+    assert t.variables["region"].value == "auto-b"  # auto files (sorted) beat the environment
+    assert t.variables["size"].value == 2
+
+    t, errs, _ = load(tpl, environ=env, var_files=[str(vf1), str(vf2)])
+    assert t.variables["region"].value == "file-2"  # -var-file in order beats auto files
+    assert t.variables["regions"].value == ["x"]
+
+    t, errs, _ = load(tpl, environ=env, var_files=[str(vf1)], vars={"region": "cli"})
+    assert t.variables["region"].value == "cli"
+    assert t.variables["region"].value_source == "var"
+
+
+def test_env_beats_default_and_is_parsed_per_type(tmp_path):
+    t, errs, _ = load(write(tmp_path, "t.pkr.hcl", VARS),
+                      environ={"PKR_VAR_size": "42", "PKR_VAR_regions": '["eu-west-1", "eu-west-2"]'})
+    assert not errs
+    assert t.variables["size"].value == 42
+    assert t.variables["regions"].value == ["eu-west-1", "eu-west-2"]
+    assert t.variables["regions"].value_source == "env"
+
+
+def test_cli_list_value_parsed_as_hcl(tmp_path):
+    t, errs, _ = load(write(tmp_path, "t.pkr.hcl", VARS), environ={}, vars={"regions": '["a", "b"]'})
+    assert not errs
+    assert t.variables["regions"].value == ["a", "b"]
+
+
+def test_cli_value_of_wrong_type_is_an_error(tmp_path):
+    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", VARS), environ={}, vars={"size": "big"})
+    assert errs[0].summary == 'Invalid value for variable "size"'
+    assert "number" in errs[0].detail
+
+
+def test_undeclared_cli_var_is_an_error_var_file_a_warning(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", VARS)
+    vf = write(tmp_path, "v.pkrvars.hcl", 'regoin = "x"\n')
+    _, errs, warns = load(tpl, environ={}, vars={"regon": "x"}, var_files=[str(vf)])
+    assert [e.summary for e in errs] == ["Undefined -var variable"]
+    assert 'Did you mean "region"?' in errs[0].detail
+    assert [w.summary for w in warns] == ["Undefined variable"]
+    assert warns[0].start.line == 1 and warns[0].file.endswith("v.pkrvars.hcl")
+
+
+def test_unset_variable_is_an_error_at_its_block(tmp_path):
+    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", 'variable "x" {\n  type = string\n}\n'), environ={})
+    assert errs[0].summary == 'Unset variable "x"'
+    assert errs[0].start.line == 1
+
+
+def test_var_file_value_of_wrong_type_is_reported_in_the_var_file(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", VARS)
+    vf = write(tmp_path, "v.pkrvars.hcl", '\nsize = "many"\n')
+    _, errs, _ = load(tpl, environ={}, var_files=[str(vf)])
+    assert errs[0].file.endswith("v.pkrvars.hcl") and errs[0].start.line == 2
+
+
+def test_validation_failure_at_the_condition_line(tmp_path, capsys):
+    tpl = write(tmp_path, "t.pkr.hcl", '''variable "size" {
+  type    = string
+  default = "small"
+  validation {
+    condition     = contains(["small", "large"], var.size)
+    error_message = "The size must be small or large."
+  }
+}
+''')
+    code, _, err = run(["validate", str(tpl)], capsys)
+    assert code == 0
+    code, _, err = run(["validate", "--var", "size=medium", str(tpl)], capsys)
+    assert code == 2
+    assert "t.pkr.hcl:5:21" in err
+    assert "The size must be small or large." in err
+
+
+def test_validation_message_must_be_a_sentence(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'variable "x" {\n  default = "a"\n  validation {\n'
+                '    condition = var.x != ""\n    error_message = "bad"\n  }\n}\n')
+    _, errs, _ = load(tpl, environ={})
+    assert errs[0].summary == "Invalid validation error message" and errs[0].start.line == 5
+
+
+def test_sensitive_and_nullable(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'variable "pw" {\n  sensitive = true\n  default = "hunter22"\n}\n'
+                'variable "n" {\n  type = string\n  nullable = false\n  default = null\n}\n')
+    t, errs, _ = load(tpl, environ={})
+    assert t.variables["pw"].sensitive
+    assert errs[0].summary == 'Invalid value for variable "n"' and "nullable" in errs[0].detail
+
+
+def test_variables_block_and_env_default(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'variables {\n  a = 1\n  b = "x"\n}\n'
+                'variable "home" {\n  default = env("MY_HOME")\n}\n')
+    t, errs, _ = load(tpl, environ={"MY_HOME": "/h"})
+    assert not errs
+    assert t.variables["a"].value == 1 and t.variables["home"].value == "/h"
+
+
+def test_default_not_matching_type(tmp_path):
+    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", 'variable "x" {\n  type = number\n  default = "abc"\n}\n'), environ={})
+    assert errs[0].summary == "Invalid default value for variable" and errs[0].start.line == 3
+
+
+# -- locals ------------------------------------------------------------------------------------------
+def test_locals_in_any_order_and_local_blocks(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'locals {\n  c = "${local.b}-c"\n  b = "${local.a}-b"\n}\n'
+                'local "a" {\n  expression = "a"\n  sensitive = true\n}\n')
+    t, errs, _ = load(tpl, environ={})
+    assert not errs
+    assert t.locals["c"].value == "a-b-c"
+    assert t.locals["a"].sensitive
+
+
+def test_local_cycle_names_the_cycle(tmp_path):
+    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", 'locals {\n  a = local.b\n  b = local.c\n  c = local.a\n}\n'),
+                      environ={})
+    assert len(errs) == 1
+    assert errs[0].summary == "Cycle in local values"
+    assert "local.a -> local.b -> local.c -> local.a" in errs[0].detail
+
+
+def test_duplicate_local_and_variable(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\n'
+                'variable "v" {\n  default = 1\n}\nvariable "v" {\n  default = 2\n}\n')
+    _, errs, _ = load(tpl, environ={})
+    assert sorted(e.summary for e in errs) == ["Duplicate local definition", "Duplicate variable"]
+
+
+# -- blocks ------------------------------------------------------------------------------------------
+def test_full_template_model(tmp_path):
+    t, errs, _ = load(TEMPLATES / "null_full.pkr.hcl", environ={})
+    assert not errs
+    assert sorted(t.sources) == ["null.one", "null.two"]
+    b = t.builds[0]
+    assert (b.name, b.description) == ("demo", "A build with two null sources.")
+    assert [s.display_name for s in b.sources] == ["null.one", "null.second"]
+    assert [p.type for p in b.provisioners] == ["shell-local", "shell-local"]
+    p = b.provisioners[1]
+    assert (p.only, p.pause_before, p.max_retries, p.timeout) == (["null.one"], "1s", 2, "5m")
+    assert [[pp.type for pp in chain] for chain in b.post_processors] == [["manifest", "checksum"]]
+    assert b.provisioners[0].config["inline"] == ["echo hello-0 hello-1 hello-2", "echo web"]
+    assert b.provisioners[0].position_of(("inline",)).line == 51
+
+
+def test_source_name_and_build_values_in_components(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'source "null" "a" {\n  communicator = "none"\n}\nbuild {\n  name = "bb"\n'
+                '  sources = ["source.null.a"]\n  provisioner "shell-local" {\n'
+                '    inline = ["${source.name} ${source.type} ${build.name}", build.ID]\n  }\n'
+                '  error-cleanup-provisioner "shell-local" {\n    inline = ["cleanup"]\n  }\n}\n')
+    t, errs, _ = load(tpl, environ={})
+    assert not errs
+    assert t.builds[0].provisioners[0].config["inline"] == ["a null bb", UNKNOWN]
+    assert t.builds[0].error_cleanup_provisioner.type == "shell-local"
+
+
+def test_data_block_is_reported_as_unsupported(tmp_path):
+    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", '\ndata "amazon-ami" "x" {\n}\n'), environ={})
+    assert errs[0].summary == "Data sources are not supported" and errs[0].start.line == 2
+
+
+def test_unknown_blocks_and_arguments_have_suggestions(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'sorce "null" "a" {\n}\nfoo = 1\nbuild {\n  nmae = "x"\n'
+                '  sources = ["source.null.a"]\n  provisoner "shell" {\n  }\n}\nsource "null" "a" {\n'
+                '  communicator = "none"\n}\n')
+    _, errs, _ = load(tpl, environ={})
+    got = {(e.summary, e.start.line) for e in errs}
+    assert ("Unsupported block type", 1) in got
+    assert ("Unsupported argument", 3) in got
+    assert ("Unsupported argument", 5) in got
+    assert ("Unsupported block type", 7) in got
+    assert any('Did you mean "source"?' in e.detail for e in errs)
+    assert any('Did you mean "name"?' in e.detail for e in errs)
+    assert any('Did you mean "provisioner"?' in e.detail for e in errs)
+
+
+def test_unknown_source_reference_at_the_string(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'source "null" "a" {\n  communicator = "none"\n}\nbuild {\n'
+                '  sources = [\n    "source.null.a",\n    "source.null.b",\n  ]\n}\n')
+    _, errs, _ = load(tpl, environ={})
+    assert errs[0].summary == "Unknown source" and (errs[0].start.line, errs[0].start.column) == (7, 5)
+
+
+def test_folder_template(tmp_path):
+    write(tmp_path, "vars.pkr.hcl", 'variable "x" {\n  default = "folder"\n}\n')
+    write(tmp_path, "main.pkr.hcl", 'source "null" "a" {\n  communicator = "none"\n}\n'
+          'build {\n  sources = ["source.null.a"]\n  provisioner "shell-local" {\n    inline = [var.x]\n  }\n}\n')
+    write(tmp_path, "x.auto.pkrvars.hcl", 'x = "auto"\n')
+    t, errs, _ = load(tmp_path, environ={})
+    assert not errs
+    assert len(t.files) == 2
+    assert t.builds[0].provisioners[0].config["inline"] == ["auto"]
+
+
+def test_missing_path(tmp_path):
+    t, errs, _ = load(tmp_path / "nope.pkr.hcl")
+    assert t is None and errs[0].summary == "Template not found"
+
+
+def test_packer_block(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'packer {\n  required_version = ">= 1.7.0"\n  required_plugins {\n'
+                '    amazon = {\n      version = ">= 1.2.0"\n      source = "github.com/hashicorp/amazon"\n    }\n  }\n}\n')
+    t, errs, _ = load(tpl, environ={})
+    assert not errs
+    assert t.packer.required_version == ">= 1.7.0"
+    assert t.packer.required_plugins["amazon"].source == "github.com/hashicorp/amazon"
+    tpl = write(tmp_path, "t.pkr.hcl", 'packer {\n  required_version = "soon"\n}\n')
+    _, errs, _ = load(tpl, environ={})
+    assert errs[0].summary == "Invalid version constraint"
+
+
+# -- validate: schema findings at their own lines ------------------------------------------------------
+def test_schema_unknown_option_and_missing_required(capsys):
+    code, _, err = run(["validate", str(TEMPLATES / "semantic_errors.pkr.hcl")], capsys)
+    assert code == 2
+    assert 'semantic_errors.pkr.hcl:18:3' in err and "instance_typo" in err and 'instance_type' in err
+    assert "semantic_errors.pkr.hcl:16:1" in err  # missing instance_type: at the source block
+    assert "semantic_errors.pkr.hcl:5:21" in err  # validation rule
+    assert "semantic_errors.pkr.hcl:11:17" in err and 'Did you mean "size"?' in err
+    assert "semantic_errors.pkr.hcl:24:1" in err  # data source
+    assert "semantic_errors.pkr.hcl:29:39" in err  # missing source
+    assert "semantic_errors.pkr.hcl:31:23" in err and 'Did you mean "name"?' in err
+    assert "local.loop -> local.loop2 -> local.loop" in err
+
+
+def test_warnings_keep_exit_zero(capsys):
+    code, out, err = run(["validate", str(TEMPLATES / "warnings_only.pkr.hcl")], capsys)
+    assert code == 0
+    assert "The configuration is valid." in out
+    assert "warnings_only.pkr.hcl:5:3" in err and "access_key" in err
+    assert "warnings_only.pkr.hcl:8:3" in err and "owners" in err
+
+
+def test_json_output(capsys):
+    code, out, _ = run(["validate", "--json", str(TEMPLATES / "warnings_only.pkr.hcl")], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["valid"] is True and doc["errors"] == []
+    assert {w["line"] for w in doc["warnings"]} >= {5, 8}
+    code, out, _ = run(["validate", "--json", str(TEMPLATES / "seed_missing_commas.pkr.hcl")], capsys)
+    doc = json.loads(out)
+    assert code == 2 and doc["valid"] is False
+    assert [e["line"] for e in doc["errors"]] == [19, 27, 41]
+
+
+def test_syntax_only_skips_evaluation(tmp_path, capsys):
+    tpl = write(tmp_path, "t.pkr.hcl", 'locals {\n  a = var.nope\n}\n')
+    assert run(["validate", "--syntax-only", str(tpl)], capsys)[0] == 0
+    assert run(["validate", str(tpl)], capsys)[0] == 2
+    assert run(["validate", "--syntax-only", str(TEMPLATES / "seed_missing_commas.pkr.hcl")], capsys)[0] == 2
+
+
+def test_packer_spelling_of_options(tmp_path, capsys):
+    tpl = write(tmp_path, "t.pkr.hcl", VARS)
+    vf = write(tmp_path, "v.pkrvars.hcl", 'region = "x"\n')
+    code, out, err = run(["validate", "-var", "size=3", "-var-file", str(vf), str(tpl)], capsys)
+    assert code == 0, err
+    code, out, err = run(["validate", "-var", "size", str(tpl)], capsys)
+    assert code == 2 and "Invalid -var option" in err
+
+
+def test_validate_via_a_real_process():
+    proc = subprocess.run([sys.executable, "-m", "releasemgr", "validate", str(TEMPLATES / "seed_missing_commas.pkr.hcl")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.count("Missing comma between list items") == 3
+    assert "Traceback" not in proc.stderr
+
+
+# -- inspect -----------------------------------------------------------------------------------------
+def test_inspect_text_masks_sensitive(capsys):
+    code, out, _ = run(["inspect", str(TEMPLATES / "null_full.pkr.hcl")], capsys)
+    assert code == 0
+    assert 'var.greeting: "hello"' in out
+    assert "var.api_token: <sensitive>" in out
+    assert "s3cr3t-value" not in out
+    assert 'local.message: "hello-0 hello-1 hello-2"' in out
+    assert "> demo:" in out and "null.second" in out and "manifest" in out and "checksum" in out
+
+
+def test_inspect_json(capsys):
+    code, out, _ = run(["inspect", "--json", str(TEMPLATES / "seed_fixed.pkr.hcl")], capsys)
+    doc = json.loads(out)
+    assert code == 0
+    assert doc["variables"]["region"]["value"] == "us-east-1"
+    assert doc["required_plugins"]["amazon"]["version"] == ">= 1.2.0"
+    assert doc["builds"][0]["sources"] == ["amazon-ebs.ubuntu"]
+    assert doc["builds"][0]["provisioners"][0]["type"] == "shell"
+
+
+def test_inspect_of_broken_template_exits_2(capsys):
+    code, _, err = run(["inspect", str(TEMPLATES / "seed_missing_commas.pkr.hcl")], capsys)
+    assert code == 2 and "Missing comma" in err
+
+
+def test_validate_template_api(tmp_path):
+    t, _ = load_template(str(TEMPLATES / "semantic_errors.pkr.hcl"), environ={})
+    diags = validate_template(t, environ={})
+    assert any(d.summary.startswith('Unsupported argument "instance_typo"') and d.start.line == 18 for d in diags)
