@@ -8,14 +8,12 @@ bools. Anything else is a ``FunctionError`` naming the function and the argument
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from releasemgr.template.values import UNKNOWN, is_unknown, type_name
@@ -80,6 +78,8 @@ def call_function(name: str, args: list, ctx: FunctionContext) -> Any:
     """
     fn = FUNCTIONS.get(name)
     if fn is None:
+        import difflib  # noqa: PLC0415
+
         hint = difflib.get_close_matches(name, FUNCTIONS.keys(), n=1, cutoff=0.6)
         msg = f"call to unknown function {name!r}"
         if hint:
@@ -129,8 +129,9 @@ def number_to_string(n) -> str:
         return "+Inf" if n > 0 else "-Inf"
     if n.is_integer():
         return str(int(n))
-    text = format(Decimal(repr(n)), "f")
-    return text
+    from decimal import Decimal  # noqa: PLC0415
+
+    return format(Decimal(repr(n)), "f")
 
 
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")

@@ -5,15 +5,12 @@ uuidv4 uuidv5 csvdecode."""
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import binascii
-import csv
-import gzip
+import datetime as _dt
 import hashlib
-import io
-import json
-import urllib.parse
-import uuid
+
+# json, csv, gzip, io, urllib.parse and uuid are imported where they are used: importing
+# this package is on the start-up path of `release validate`.
 
 from releasemgr.template.functions._core import (
     FunctionError, is_number, number_to_string, parse_number, register, to_str,
@@ -84,6 +81,8 @@ def _json_number(text):
 
 @register("jsondecode", 1, 1, "jsondecode(string)")
 def jsondecode(s):
+    import json  # noqa: PLC0415
+
     text = to_str(s, 0)
     try:
         return json.loads(text, parse_float=_json_number, parse_int=int,
@@ -147,12 +146,16 @@ def base64decode(s):
 
 @register("base64gzip", 1, 1, "base64gzip(string)")
 def base64gzip(s):
+    import gzip  # noqa: PLC0415
+
     data = gzip.compress(to_str(s, 0).encode("utf-8"), mtime=0)
     return base64.b64encode(data).decode("ascii")
 
 
 @register("urlencode", 1, 1, "urlencode(string)")
 def urlencode(s):
+    import urllib.parse  # noqa: PLC0415
+
     return urllib.parse.quote_plus(to_str(s, 0), safe="-_.~")
 
 
@@ -179,19 +182,22 @@ for _name in ("sha256", "sha512"):
 
 @register("uuidv4", 0, 0, "uuidv4()")
 def uuidv4():
+    import uuid  # noqa: PLC0415
+
     return str(uuid.uuid4())
 
 
 register("uuid", 0, 0, "uuid()")(uuidv4)
 
-_NAMESPACES = {"dns": uuid.NAMESPACE_DNS, "url": uuid.NAMESPACE_URL,
-               "oid": uuid.NAMESPACE_OID, "x500": uuid.NAMESPACE_X500}
+_NAMESPACES = ("dns", "url", "oid", "x500")
 
 
 @register("uuidv5", 2, 2, "uuidv5(namespace, name)")
 def uuidv5(namespace, name):
+    import uuid  # noqa: PLC0415
+
     ns_text = to_str(namespace, 0)
-    ns = _NAMESPACES.get(ns_text)
+    ns = getattr(uuid, f"NAMESPACE_{ns_text.upper()}") if ns_text in _NAMESPACES else None
     if ns is None:
         try:
             ns = uuid.UUID(ns_text)
@@ -204,6 +210,9 @@ def uuidv5(namespace, name):
 
 @register("csvdecode", 1, 1, "csvdecode(string)")
 def csvdecode(s):
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
     text = to_str(s, 0)
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:

@@ -8,7 +8,6 @@ Go's ``big.Float`` formats cty numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from releasemgr.template.functions._core import (
@@ -19,19 +18,16 @@ from releasemgr.template.functions.strings import graphemes
 from releasemgr.template.values import is_unknown, type_name
 
 
-@dataclass
 class _Verb:
-    raw: str
-    offset: int
-    argnum: int
-    mode: str
-    zero: bool = False
-    sharp: bool = False
-    plus: bool = False
-    minus: bool = False
-    space: bool = False
-    width: int = -1
-    prec: int = -1
+    """One %-sequence: where it is, which argument, flags, width, precision, verb."""
+
+    __slots__ = ("raw", "offset", "argnum", "mode", "zero", "sharp", "plus", "minus", "space",
+                 "width", "prec")
+
+    def __init__(self, raw: str, offset: int, argnum: int, mode: str):
+        self.raw, self.offset, self.argnum, self.mode = raw, offset, argnum, mode
+        self.zero = self.sharp = self.plus = self.minus = self.space = False
+        self.width = self.prec = -1
 
 
 def _err(msg: str):
