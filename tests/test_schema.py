@@ -554,6 +554,14 @@ def test_local_health_check_rules():
     assert paths == sorted(map(str, [("health_check", 0, "type"), ("health_check", 0, "expected_status"), ("health_check", 0, "timeout")]))
 
 
+def test_local_health_check_default_type_is_tcp_like_the_fleet():
+    body = Body(attrs={"command": ["x"]}, blocks={"health_check": [Body(attrs={"path": "/healthz"})]})
+    f = only(check("source", "local", body), "warning")
+    assert f.summary == 'Argument "path" does not apply to a tcp health check'
+    body = Body(attrs={"command": ["x"]}, blocks={"health_check": [Body(attrs={"type": "process", "timeout": "5s"})]})
+    assert check("source", "local", body) == []
+
+
 def test_local_other_rules():
     findings = errors(check("source", "local", Body(attrs={"command": [], "stop_signal": "SIGSTOPP", "port_env": "MY-PORT", "base": "a.zip"})))
     assert sorted(f.path for f in findings) == [(), ("base",), ("port_env",), ("stop_signal",)]

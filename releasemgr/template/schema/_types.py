@@ -8,7 +8,6 @@ UNKNOWN (known only at build time) and null (unset) are accepted everywhere.
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from releasemgr.template.values import UNKNOWN, type_name
@@ -134,6 +133,8 @@ def choice_problems(choices: tuple, value) -> list[tuple[tuple, str]]:
 
 def suggest(name: str, candidates) -> str | None:
     """The candidate closest to `name`, if one is close enough to be a likely typo."""
+    import difflib  # only needed when something is misspelt
+
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
 

@@ -74,18 +74,18 @@ NULL = Schema(
 
 # --- local -----------------------------------------------------------------------------------
 
-HEALTH_TYPES = ("http", "tcp", "command")
+HEALTH_TYPES = ("http", "tcp", "command", "process")
 
 
 def _check_health(body: Body, environ):
     a = body.attrs
-    kind = a.get("type") if is_set(a.get("type")) else "http"
+    kind = a.get("type") if is_set(a.get("type")) else "tcp"  # providers.base.HealthCheck's default
     if kind == "command" and not is_set(a.get("command")):
         yield error(
             'Missing required argument "command" in health_check block',
             'A health check of type "command" needs command = ["prog", "arg", ...].',
         )
-    if kind in ("tcp", "command"):
+    if kind in ("tcp", "command", "process"):
         for name in ("path", "expected_status", "body_contains"):
             if is_set(a.get(name)):
                 yield warning(
@@ -93,7 +93,7 @@ def _check_health(body: Body, environ):
                     f'"{name}" is only used by health checks of type "http".',
                     (name,),
                 )
-    if kind in ("http", "tcp") and is_set(a.get("command")):
+    if kind in ("http", "tcp", "process") and is_set(a.get("command")):
         yield warning(
             f'Argument "command" does not apply to a {kind} health check',
             '"command" is only used by health checks of type "command".',
@@ -113,7 +113,13 @@ def _check_health(body: Body, environ):
 
 HEALTH_CHECK = Schema(
     (
-        Option("type", STRING, default="http", choices=HEALTH_TYPES, doc="http: GET path on the server's port; tcp: connect to it; command: run a command."),
+        Option(
+            "type",
+            STRING,
+            default="tcp",
+            choices=HEALTH_TYPES,
+            doc="http: GET path on the server's port; tcp: connect to the port; command: run a command; process: the process is alive.",
+        ),
         Option("path", STRING, default="/", doc="URL path of an http check."),
         Option("port", NUMBER, doc="Port to check (default: the server's port)."),
         Option("expected_status", NUMBER, default=200, doc="HTTP status an http check expects."),
