@@ -104,41 +104,46 @@ def _next_semver(s: Session, img: Image | None, explicit: str | None, bump: str 
     return None
 
 
-def register(ledger: Ledger, image: str, artifacts: list[ArtifactSpec], *, actor: str,
-             semver: str | None = None, bump: str | None = None, origin: str = "register",
-             details: dict | None = None, parent: str | None = None, build_id: str | None = None,
-             template_digest: str | None = None, git_commit: str | None = None, git_dirty: bool | None = None,
-             variables: dict | None = None) -> dict:
+def register(ledger: Ledger, image: str, artifacts: list[ArtifactSpec], *, actor: str, **kw) -> dict:
+    with ledger.write() as s:
+        return register_in(s, image, artifacts, actor=actor, **kw)
+
+
+def register_in(s: Session, image: str, artifacts: list[ArtifactSpec], *, actor: str,
+                semver: str | None = None, bump: str | None = None, origin: str = "register",
+                details: dict | None = None, parent: str | None = None, build_id: str | None = None,
+                template_digest: str | None = None, git_commit: str | None = None, git_dirty: bool | None = None,
+                variables: dict | None = None) -> dict:
+    """Create the next version of `image` inside an open write transaction."""
     check_image_name(image)
     if not artifacts:
         raise UsageError("a version needs at least one artifact", hint="--artifact PROVIDER:REGION:ID or --from-manifest")
-    with ledger.write() as s:
-        img = s.exec(select(Image).where(Image.name == image)).first()
-        sv = _next_semver(s, img, semver, bump)
-        now = now_iso()
-        if img is None:
-            img = Image(name=image, created_at=now, created_by=actor)
-            s.add(img)
-            s.flush()
-            audit.append(s, "image.created", actor=actor, image=image, at=now)
-        if sv and s.exec(select(Version.id).where(Version.image_id == img.id, Version.semver == sv)).first():
-            raise Conflict(f"{image} already has a version {sv}", hint="semantic versions are unique per image")
-        number = next_number(s, img.id)
-        v = Version(image_id=img.id, number=number, semver=sv, origin=origin, created_at=now, created_by=actor,
-                    parent=parent, build_id=build_id, template_digest=template_digest, git_commit=git_commit,
-                    git_dirty=git_dirty, variables=json.dumps(variables or {}, sort_keys=True))
-        s.add(v)
+    img = s.exec(select(Image).where(Image.name == image)).first()
+    sv = _next_semver(s, img, semver, bump)
+    now = now_iso()
+    if img is None:
+        img = Image(name=image, created_at=now, created_by=actor)
+        s.add(img)
         s.flush()
-        for a in artifacts:
-            s.add(Artifact(version_id=v.id, provider=a.provider, region=a.region, external_id=a.id,
-                           builder_type=a.builder_type, files=json.dumps(a.files or []),
-                           extra=json.dumps(a.extra or {}, sort_keys=True)))
-        s.flush()
-        audit.append(s, "version.created", actor=actor, image=image, version=f"v{number}", at=now,
-                     details={"semver": sv, "origin": origin,
-                              "artifacts": [f"{a.provider}:{a.region}:{a.id}" for a in artifacts],
-                              **(details or {})})
-        return version_json(s, img, v)
+        audit.append(s, "image.created", actor=actor, image=image, at=now)
+    if sv and s.exec(select(Version.id).where(Version.image_id == img.id, Version.semver == sv)).first():
+        raise Conflict(f"{image} already has a version {sv}", hint="semantic versions are unique per image")
+    number = next_number(s, img.id)
+    v = Version(image_id=img.id, number=number, semver=sv, origin=origin, created_at=now, created_by=actor,
+                parent=parent, build_id=build_id, template_digest=template_digest, git_commit=git_commit,
+                git_dirty=git_dirty, variables=json.dumps(variables or {}, sort_keys=True))
+    s.add(v)
+    s.flush()
+    for a in artifacts:
+        s.add(Artifact(version_id=v.id, provider=a.provider, region=a.region, external_id=a.id,
+                       builder_type=a.builder_type, files=json.dumps(a.files or []),
+                       extra=json.dumps(a.extra or {}, sort_keys=True)))
+    s.flush()
+    audit.append(s, "version.created", actor=actor, image=image, version=f"v{number}", at=now,
+                 details={"semver": sv, "origin": origin, "build_id": build_id, "template_digest": template_digest,
+                          "artifacts": [f"{a.provider}:{a.region}:{a.id}" for a in artifacts],
+                          **(details or {})})
+    return version_json(s, img, v)
 
 
 # -- promote and rollback -----------------------------------------------------------------

@@ -59,6 +59,12 @@ def _entries(root: Path):
 
 def pack(root: str | Path, dest_dir: str | Path) -> tuple[str, Path]:
     """Write the image of `root` into `dest_dir`; returns (artifact id, path). Atomic."""
+    artifact_id, path, _created = pack_image(root, dest_dir)
+    return artifact_id, path
+
+
+def pack_image(root: str | Path, dest_dir: str | Path) -> tuple[str, Path, bool]:
+    """Like `pack`, and says whether the file is new (False: an identical image was there)."""
     root = Path(root)
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -91,9 +97,13 @@ def pack(root: str | Path, dest_dir: str | Path) -> tuple[str, Path]:
                     # sockets, fifos and devices are not part of an image
         digest = h.hexdigest()
         final = dest_dir / f"{digest}.tar"
-        os.replace(tmp_name, final)
-        os.chmod(final, 0o444)
-        return f"sha256:{digest}", final
+        created = not final.exists()
+        if created:
+            os.replace(tmp_name, final)
+            os.chmod(final, 0o444)
+        else:
+            os.unlink(tmp_name)
+        return f"sha256:{digest}", final, created
     except BaseException:
         with _suppress():
             os.unlink(tmp_name)

@@ -1,0 +1,61 @@
+"""The typed build context shared by the steps of one source's build."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass
+class Artifact:
+    """What a builder or post-processor produced."""
+
+    builder_type: str
+    provider: str  # local | aws | null | docker ...
+    id: str  # sha256:..., ami-..., region-qualified ids are separate artifacts
+    region: str = ""
+    files: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    produced_by: str = "builder"  # builder | post-processor type
+
+    def manifest_id(self) -> str:
+        return f"{self.region}:{self.id}" if self.region else self.id
+
+
+@dataclass
+class BuildContext:
+    build_id: str
+    build_name: str  # the build block's name (or the image name)
+    source_type: str  # "local", "null", "amazon-ebs"
+    source_name: str  # "web"
+    source_config: dict[str, Any]
+    state_dir: Path
+    work_dir: Path  # temporary, removed by cleanup
+    template_dir: Path
+    say_fn: Callable[[str], None]
+    output_fn: Callable[[str, str], None]  # (stream, line) of a provisioner's command
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    on_error: str = "cleanup"
+    provisioners: list = field(default_factory=list)  # releasemgr.template.model.Provisioner
+    error_cleanup_provisioner: Any = None
+    communicator: Any = None
+    artifacts: list[Artifact] = field(default_factory=list)
+    parent: str | None = None  # the base the image started from
+    generated: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    @property
+    def display(self) -> str:
+        return f"{self.source_type}.{self.source_name}"
+
+    def say(self, text: str) -> None:
+        self.say_fn(text)
+
+    def check_cancel(self) -> None:
+        from releasemgr.pipeline.runner import Cancelled
+
+        if self.cancel_event.is_set():
+            raise Cancelled()

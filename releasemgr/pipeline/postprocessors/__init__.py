@@ -1,0 +1,12 @@
+"""Post-processors: manifest, checksum, compress, shell-local, vagrant.
+
+Each takes the artifact of the step before it (the builder's, or the previous one in a
+`post-processors` chain) and returns the artifact it produced, or the input when it
+produced none. A post-processor that cannot handle an artifact type raises StepFailed
+saying so.
+"""
+
+from __future__ import annotations
+
+from releasemgr.pipeline.postprocessors.base import POST_PROCESSORS, run_chain  # noqa: F401
+from releasemgr.pipeline.postprocessors import builtin as _builtin  # noqa: E402,F401

@@ -1,0 +1,33 @@
+"""Steps every builder shares: provisioning (with the error-cleanup provisioner)."""
+
+from __future__ import annotations
+
+from releasemgr.pipeline.provisioners import run_provisioner
+from releasemgr.pipeline.provisioners.base import applies
+from releasemgr.pipeline.runner import Cancelled, Step, StepFailed
+
+
+class StepProvision(Step):
+    name = "provision"
+
+    def run(self, ctx) -> None:
+        for p in ctx.provisioners:
+            if not applies(p, ctx):
+                continue
+            try:
+                run_provisioner(p, ctx)
+            except StepFailed as exc:
+                self._error_cleanup(ctx)
+                raise StepFailed(f"provisioner {p.type} failed: {exc}") from None
+            except Cancelled:
+                raise
+
+    def _error_cleanup(self, ctx) -> None:
+        p = ctx.error_cleanup_provisioner
+        if p is None or ctx.on_error == "abort":
+            return
+        ctx.say(f"Provisioning step had errors: running the error-cleanup-provisioner ({p.type})")
+        try:
+            run_provisioner(p, ctx)
+        except Exception as exc:  # best effort
+            ctx.say(f"error-cleanup-provisioner failed: {exc}")

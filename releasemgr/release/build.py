@@ -1,0 +1,481 @@
+"""The build use case: template -> pipeline -> a new immutable version in the ledger.
+
+Every attempt is a `build` row (running | succeeded | failed | cancelled) with who, where
+(host, pid, heartbeat) and its log; only a successful build makes a version, in the same
+transaction that closes the build row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from releasemgr.errors import OperationFailed, TemplateError, UsageError
+from releasemgr.pipeline.context import Artifact, BuildContext
+from releasemgr.pipeline.runner import Outcome, Runner, StepFailed
+
+SECRET_NAME = re.compile(r"secret|password|passwd|token|(^|_)key($|_)|private|credential", re.I)
+REDACTED = "<sensitive>"
+
+
+@dataclass
+class BuildRequest:
+    path: str
+    actor: str
+    image: str | None = None
+    vars: dict[str, str] = field(default_factory=dict)
+    var_files: list[str] = field(default_factory=list)
+    only: list[str] = field(default_factory=list)
+    except_: list[str] = field(default_factory=list)
+    force: bool = False
+    on_error: str = "cleanup"
+    parallel: int = 0
+    engine: str = "native"
+    semver: str | None = None
+    bump: str | None = None
+    build_name: str | None = None
+
+
+@dataclass
+class SourceResult:
+    display: str
+    outcome: Outcome
+    error: str | None
+    artifacts: list[Artifact]
+    post_artifacts: list[Artifact]
+    parent: str | None
+    cleanup_failures: list[str]
+
+
+class BuildLog:
+    """Prefixed, secret-masked lines to the terminal (or JSON lines) and to the build's log file."""
+
+    def __init__(self, ui, path: Path, secrets: list[str]):
+        self.ui, self.path = ui, path
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(path, "a", encoding="utf-8")
+        self.lock = threading.Lock()
+
+    def mask(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, REDACTED)
+        return text
+
+    def line(self, source: str | None, text: str, *, kind: str = "say") -> None:
+        text = self.mask(text)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if source is None:
+            shown = f"==> {text}" if kind == "say" else text
+        elif kind == "say":
+            shown = f"==> {source}: {text}"
+        else:
+            shown = f"    {source}: {text}"
+        with self.lock:
+            self.fh.write(f"{stamp} {shown}\n")
+            self.fh.flush()
+            if self.ui.json:
+                self.ui.emit_line({"type": "log", "source": source, "kind": kind, "line": text, "at": stamp})
+            else:
+                self.ui.out(shown)
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+def load(req: BuildRequest, ui):
+    from releasemgr.template.diagnostics import Severity
+    from releasemgr.template.loader import load_template, validate_template
+
+    if not Path(req.path).exists():
+        raise UsageError(f"template {req.path} not found")
+    template, diags = load_template(req.path, vars=req.vars, var_files=req.var_files)
+    if template is not None and not any(d.severity is Severity.ERROR for d in diags):
+        diags = diags + validate_template(template)
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if errors or template is None:
+        raise TemplateError(f"{len(errors)} error(s) in {req.path}", diagnostics=diags)
+    for d in diags:
+        ui.err(d.render())
+    return template
+
+
+def pick_build(template, req: BuildRequest):
+    builds = template.builds
+    if not builds:
+        raise UsageError(f"{req.path} has no build block")
+    if req.build_name:
+        chosen = [b for b in builds if b.name == req.build_name]
+        if not chosen:
+            raise UsageError(f"no build named {req.build_name!r} in {req.path}",
+                             hint="builds: " + ", ".join(str(b.name) for b in builds))
+        return chosen[0]
+    if len(builds) > 1:
+        raise UsageError(f"{req.path} has {len(builds)} build blocks; choose one with --build NAME",
+                         hint="builds: " + ", ".join(str(b.name) for b in builds))
+    return builds[0]
+
+
+def image_name(template, build, req: BuildRequest) -> str:
+    if req.image:
+        return req.image
+    if build.name:
+        return str(build.name)
+    stem = Path(template.path).name
+    for suffix in (".pkr.hcl", ".hcl"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return stem or "image"
+
+
+def _selected(bs, req) -> bool:
+    names = {bs.display_name, bs.ref, bs.name or bs.ref.split(".", 1)[1]}
+    if req.only and not names & set(req.only):
+        return False
+    if req.except_ and names & set(req.except_):
+        return False
+    return True
+
+
+def source_config(template, bs) -> dict:
+    """The source's config with the build block's overrides applied."""
+    src = template.sources.get(bs.ref)
+    if src is None:
+        raise UsageError(f"build refers to {bs.ref}, which is not defined")
+    config = dict(src.config)
+    if bs.overrides is not None and (bs.overrides.attributes or bs.overrides.blocks):
+        from releasemgr.template.expr import Evaluator, Scope
+
+        ev = Evaluator(base_dir=template.base_dir)
+        roots = {"var": {n: v.value for n, v in template.variables.items()},
+                 "source": {"name": bs.name or src.name, "type": src.type},
+                 "build": {"name": None}, "path": {"root": template.base_dir, "cwd": os.getcwd()}}
+        scope = Scope(roots, local_lookup=lambda name, rng: template.locals[name].value,
+                      local_names=lambda: list(template.locals))
+        for name, attr in bs.overrides.attributes.items():
+            if name == "name":
+                continue
+            config[name] = ev.eval(attr.expr, scope)
+    return config
+
+
+def redacted_variables(template) -> dict:
+    out = {}
+    for name, v in sorted(template.variables.items()):
+        out[name] = REDACTED if (v.sensitive or SECRET_NAME.search(name)) else v.value
+    return out
+
+
+def secrets_of(template) -> list[str]:
+    vals = list(template.sensitive_values)
+    for name, v in template.variables.items():
+        if SECRET_NAME.search(name) and isinstance(v.value, str):
+            vals.append(v.value)
+    for src in template.sources.values():
+        for k in ("access_key", "secret_key", "token", "ssh_password", "winrm_password"):
+            if isinstance(src.config.get(k), str):
+                vals.append(src.config[k])
+    return vals
+
+
+def _hash_path(h, path: Path) -> None:
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                h.update(p.relative_to(path).as_posix().encode() + b"\0")
+                h.update(hashlib.sha256(p.read_bytes()).digest())
+    elif path.is_file():
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+def template_digest(template, build, configs: dict[str, dict]) -> str:
+    """sha256 over the template files, the resolved non-sensitive inputs, and the content of
+    local files the build reads (a `base`, scripts, file sources)."""
+    h = hashlib.sha256()
+    base = Path(template.base_dir)
+    for f in sorted(set(template.files) | set(template.var_files)):
+        p = Path(f)
+        h.update(p.name.encode() + b"\0")
+        h.update(p.read_bytes() if p.exists() else b"")
+    inputs = {n: ("<sensitive>" if (v.sensitive or SECRET_NAME.search(n)) else v.value)
+              for n, v in template.variables.items()}
+    h.update(json.dumps(inputs, sort_keys=True, default=str).encode())
+    referenced: list[str] = []
+    for cfg in configs.values():
+        if isinstance(cfg.get("base"), str):
+            referenced.append(cfg["base"])
+    for p in build.provisioners:
+        c = p.config or {}
+        for key in ("script", "source"):
+            if isinstance(c.get(key), str):
+                referenced.append(c[key])
+        for key in ("scripts", "sources"):
+            if isinstance(c.get(key), list):
+                referenced += [s for s in c[key] if isinstance(s, str)]
+    for ref in sorted(set(referenced)):
+        for cand in (Path(ref), base / ref):
+            if cand.exists():
+                h.update(ref.encode() + b"\0")
+                _hash_path(h, cand)
+                break
+    return "sha256:" + h.hexdigest()
+
+
+def git_info(path: str) -> tuple[str | None, bool | None]:
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10)
+        if commit.returncode != 0:
+            return None, None
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, timeout=10)
+        return commit.stdout.strip(), bool(dirty.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+
+
+# -- running -----------------------------------------------------------------------------------
+
+class _Signals:
+    """SIGINT/SIGTERM cancel the build: every step's cleanup runs, then we exit 1."""
+
+    def __init__(self, cancel: threading.Event, on_cancel):
+        self.cancel, self.on_cancel, self.old = cancel, on_cancel, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if not self.cancel.is_set():
+            self.cancel.set()
+            self.on_cancel(signal.Signals(signum).name)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+
+def run_build(ledger, config, req: BuildRequest, ui) -> dict:
+    from sqlmodel import select
+
+    from releasemgr.ledger import audit
+    from releasemgr.ledger.clock import now_iso
+    from releasemgr.ledger.models import Build as BuildRow, Image, Version
+    from releasemgr.providers.registry import PROVIDER_OF, builder_steps
+    from releasemgr.release import lifecycle
+
+    if req.on_error not in ("cleanup", "abort", "run-cleanup-provisioner"):
+        raise UsageError("--on-error takes cleanup, abort or run-cleanup-provisioner")
+    template = load(req, ui)
+    build = pick_build(template, req)
+    image = image_name(template, build, req)
+    from releasemgr.release.refs import check_image_name
+
+    check_image_name(image)
+    selected = [bs for bs in build.sources if _selected(bs, req)]
+    if not selected:
+        raise UsageError("no source left to build after --only/--except",
+                         hint="sources: " + ", ".join(bs.display_name for bs in build.sources))
+    configs = {bs.display_name: source_config(template, bs) for bs in selected}
+    for bs in selected:
+        if req.engine == "native" and builder_steps(bs.ref.split(".", 1)[0]) is None:
+            raise UsageError(f"builder {bs.ref.split('.', 1)[0]!r} is not built natively",
+                             hint="use --engine packer to delegate it to an installed packer")
+    digest = template_digest(template, build, configs)
+    commit, dirty = git_info(req.path)
+    variables = redacted_variables(template)
+    secrets = secrets_of(template)
+    for s in secrets:
+        ui.add_secret(s)
+
+    with ledger.read() as s:
+        img = s.exec(select(Image).where(Image.name == image)).first()
+        newest = s.exec(select(Version).where(Version.image_id == img.id).order_by(Version.number.desc())
+                        .limit(1)).first() if img else None
+    if newest is not None and newest.template_digest == digest and not req.force:
+        doc = {"image": image, "skipped": True, "identical_to": f"v{newest.number}", "template_digest": digest}
+        ui.emit(doc, lambda d: f"{image}: identical to {image}@{d['identical_to']} (template digest "
+                               f"{digest[:19]}...); nothing to build. Use --force to build anyway.")
+        return doc
+
+    build_id = str(uuid.uuid4())
+    logs = Path(config.state_dir) / "builds"
+    log_path = logs / f"{build_id}.log"
+    now = now_iso()
+    with ledger.write() as s:
+        img = s.exec(select(Image).where(Image.name == image)).first()
+        if img is None:
+            img = Image(name=image, created_at=now, created_by=req.actor)
+            s.add(img)
+            s.flush()
+            audit.append(s, "image.created", actor=req.actor, image=image, at=now)
+        s.add(BuildRow(id=build_id, image_id=img.id, status="running", actor=req.actor, host=socket.gethostname(),
+                       pid=os.getpid(), started_at=now, heartbeat_at=now, template_path=str(Path(req.path).resolve()),
+                       template_digest=digest, inputs=json.dumps(variables, sort_keys=True, default=str),
+                       log_path=str(log_path)))
+        audit.append(s, "build.started", actor=req.actor, image=image, at=now,
+                     details={"build_id": build_id, "template": str(req.path), "template_digest": digest,
+                              "sources": [bs.display_name for bs in selected], "engine": req.engine})
+
+    log = BuildLog(ui, log_path, secrets)
+    cancel = threading.Event()
+    contexts: list[BuildContext] = []
+    stop_heartbeat = threading.Event()
+
+    def heartbeat():
+        while not stop_heartbeat.wait(15):
+            with contextlib.suppress(Exception):
+                with ledger.write() as s:
+                    row = s.get(BuildRow, build_id)
+                    row.heartbeat_at = now_iso()
+                    s.add(row)
+
+    def on_cancel(signame):
+        log.line(None, f"Cancelling the build ({signame})... cleaning up")
+        for c in list(contexts):
+            if c.communicator is not None:
+                with contextlib.suppress(Exception):
+                    c.communicator.cancel()
+
+    hb = threading.Thread(target=heartbeat, daemon=True)
+    hb.start()
+    run_uuid = str(uuid.uuid4())
+    results: list[SourceResult] = []
+    try:
+        with _Signals(cancel, on_cancel):
+            if req.engine == "packer":
+                from releasemgr.release.packer_engine import run_packer
+
+                results = run_packer(template, build, selected, req, log, cancel, config.state_dir)
+            else:
+                work_root = Path(config.state_dir) / "tmp"
+                work_root.mkdir(parents=True, exist_ok=True)
+
+                def one(bs):
+                    return _build_source(template, build, bs, configs[bs.display_name], req, log, cancel,
+                                         config.state_dir, work_root, build_id, image, run_uuid, contexts)
+
+                workers = req.parallel or len(selected)
+                if workers <= 1 or len(selected) == 1:
+                    results = [one(bs) for bs in selected]
+                else:
+                    with ThreadPoolExecutor(max_workers=workers) as pool:
+                        results = list(pool.map(one, selected))
+    finally:
+        stop_heartbeat.set()
+
+    outcome = Outcome.SUCCEEDED
+    if cancel.is_set() or any(r.outcome is Outcome.CANCELLED for r in results):
+        outcome = Outcome.CANCELLED
+    elif any(r.outcome is Outcome.FAILED for r in results):
+        outcome = Outcome.FAILED
+    artifacts = [a for r in results for a in r.artifacts]
+    errors = [f"{r.display}: {r.error}" for r in results if r.error and r.outcome is not Outcome.SUCCEEDED]
+    finished = now_iso()
+    doc: dict[str, Any] = {"build_id": build_id, "image": image, "status": outcome.value, "log": str(log_path),
+                           "template_digest": digest, "sources": [r.display for r in results]}
+    with ledger.write() as s:
+        row = s.get(BuildRow, build_id)
+        row.finished_at, row.status = finished, outcome.value
+        row.error = "; ".join(errors) or None
+        s.add(row)
+        version_doc = None
+        if outcome is Outcome.SUCCEEDED and artifacts:
+            specs = [lifecycle.ArtifactSpec(a.provider, a.region, a.id, a.builder_type, a.files,
+                                            {**a.extra, "source": r.display,
+                                             "post_processors": [{"type": p.builder_type, "files": p.files}
+                                                                 for p in r.post_artifacts]})
+                     for r in results for a in r.artifacts]
+            parents = sorted({r.parent for r in results if r.parent})
+            version_doc = lifecycle.register_in(
+                s, image, specs, actor=req.actor, semver=req.semver, bump=req.bump, origin="build",
+                parent=", ".join(parents) or None, build_id=build_id, template_digest=digest,
+                git_commit=commit, git_dirty=dirty, variables=variables)
+        audit.append(s, f"build.{outcome.value}", actor=req.actor, image=image,
+                     version=version_doc["version"] if version_doc else None, at=finished,
+                     details={"build_id": build_id, "error": "; ".join(errors) or None})
+    log.line(None, {Outcome.SUCCEEDED: "Build finished.", Outcome.FAILED: "Build failed.",
+                    Outcome.CANCELLED: "Build was cancelled; everything it created was cleaned up."}[outcome]
+             if req.on_error != "abort" or outcome is Outcome.SUCCEEDED else f"Build {outcome.value}.")
+    log.close()
+    if outcome is Outcome.CANCELLED:
+        raise OperationFailed("build cancelled", hint=f"log: {log_path}", build_id=build_id, status="cancelled")
+    if outcome is Outcome.FAILED:
+        raise OperationFailed("build failed: " + "; ".join(errors), hint=f"log: {log_path}", build_id=build_id,
+                              status="failed")
+    doc["version"] = version_doc
+    return doc
+
+
+def _build_source(template, build, bs, cfg, req, log, cancel, state_dir, work_root, build_id, image, run_uuid,
+                  contexts) -> SourceResult:
+    from releasemgr.pipeline.postprocessors import run_chain
+    from releasemgr.providers.registry import PROVIDER_OF, builder_steps
+
+    stype = bs.ref.split(".", 1)[0]
+    sname = bs.name or bs.ref.split(".", 1)[1]
+    display = f"{stype}.{sname}"
+    work = Path(tempfile.mkdtemp(prefix=f"build-{build_id[:8]}-{sname}-", dir=work_root))
+    ctx = BuildContext(build_id=build_id, build_name=str(build.name or image), source_type=stype, source_name=sname,
+                       source_config=cfg, state_dir=Path(state_dir), work_dir=work,
+                       template_dir=Path(template.base_dir), say_fn=lambda t: log.line(display, t),
+                       output_fn=lambda kind, line: log.line(display, line, kind=kind), cancel_event=cancel,
+                       on_error=req.on_error, provisioners=list(build.provisioners),
+                       error_cleanup_provisioner=build.error_cleanup_provisioner)
+    contexts.append(ctx)
+    post: list[Artifact] = []
+    try:
+        result = Runner(builder_steps(stype)(ctx)).run(ctx)
+        outcome, error = result.outcome, result.error
+        if outcome is Outcome.SUCCEEDED and ctx.artifacts:
+            run_info = {"run_uuid": run_uuid, "outputs": [],
+                        "artifact_ids": lambda a: ",".join(sorted(x.manifest_id() for x in ctx.artifacts))
+                        if a.produced_by == "builder" else a.id,
+                        "region_map": lambda a: {x.region: x.id for x in ctx.artifacts if x.region}}
+            try:
+                for chain in build.post_processors:
+                    post += run_chain(chain, ctx.artifacts[0], ctx, run_info)
+            except StepFailed as exc:
+                outcome, error = Outcome.FAILED, f"post-processor: {exc}"
+                _discard_new_local_images(ctx)
+            except Exception as exc:  # noqa: BLE001 - a cancel or a bug: do not leave the image behind
+                outcome = Outcome.CANCELLED if cancel.is_set() else Outcome.FAILED
+                error = str(exc) or type(exc).__name__
+                _discard_new_local_images(ctx)
+        if outcome is Outcome.SUCCEEDED and ctx.source_type != "null" and not ctx.artifacts:
+            outcome, error = Outcome.FAILED, "the builder produced no artifact"
+        if error and outcome is Outcome.FAILED:
+            log.line(display, f"Error: {error}")
+        return SourceResult(display, outcome, error, ctx.artifacts if outcome is Outcome.SUCCEEDED else [],
+                            post, ctx.parent, result.cleanup_failures)
+    finally:
+        from releasemgr.providers.local.image import remove_tree
+
+        if req.on_error != "abort" or not work.exists():
+            remove_tree(work)
+
+
+def _discard_new_local_images(ctx) -> None:
+    for f in ctx.generated.get("new_images", []):  # only images this build created
+        with contextlib.suppress(OSError):
+            os.unlink(f)

@@ -1,0 +1,138 @@
+"""`--engine packer`: delegate the build to an installed `packer` and read its manifest back.
+
+The template is copied to a temporary folder and, in the build block, a `manifest`
+post-processor writing to a temporary file is added, so the artifacts are known whatever
+the template says. Packer's output is streamed line by line into the build log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from releasemgr.errors import UsageError
+from releasemgr.pipeline.context import Artifact
+from releasemgr.pipeline.runner import Outcome
+
+
+def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
+    """Copy the template's files into dest, adding a manifest post-processor to `build`."""
+    body_rng = build.pos and None
+    files = [Path(f) for f in template.files]
+    target_file = None
+    end_offset = None
+    # the build block's body range: find it through the parser's tree
+    from releasemgr.template import parser as P
+
+    for f in files:
+        tree, _diags = P.parse_file(str(f))
+        if tree is None:
+            continue
+        for b in tree.blocks_of("build"):
+            if b.rng.start == build.pos.start and b.rng.src.name == build.pos.src.name:
+                target_file, end_offset = f, b.body.rng.end
+    if target_file is None:
+        raise UsageError("cannot locate the build block to add a manifest post-processor")
+    for f in files:
+        text = f.read_text()
+        if f == target_file:
+            close = text.rfind("}", 0, end_offset)
+            addition = f'\n  post-processor "manifest" {{\n    output = "{manifest_path}"\n  }}\n'
+            text = text[:close] + addition + text[close:]
+        (dest / f.name).write_text(text)
+    for vf in template.var_files:
+        p = Path(vf)
+        if p.exists() and p.parent == Path(template.base_dir) and p.name.endswith(".auto.pkrvars.hcl"):
+            shutil.copy(p, dest / p.name)
+    _ = body_rng
+    return dest
+
+
+def run_packer(template, build, selected, req, log, cancel: threading.Event, state_dir) -> list:
+    from releasemgr.release.build import SourceResult
+
+    packer = shutil.which("packer")
+    if not packer:
+        raise UsageError("--engine packer needs the packer binary",
+                         hint="install it: apt-get install packer (Debian) or from HashiCorp's releases")
+    work = Path(tempfile.mkdtemp(prefix="packer-run-", dir=Path(state_dir)))
+    try:
+        manifest = work / "release-manifest.json"
+        tdir = work / "template"
+        tdir.mkdir()
+        _with_manifest(template, build, manifest, tdir)
+        argv = [packer, "build", "-color=false"]
+        for k, v in req.vars.items():
+            argv += ["-var", f"{k}={v}"]
+        for vf in req.var_files:
+            argv += ["-var-file", str(Path(vf).resolve())]
+        if req.only:
+            argv += ["-only", ",".join(req.only)]
+        if req.except_:
+            argv += ["-except", ",".join(req.except_)]
+        if req.force:
+            argv += ["-force"]
+        if req.on_error != "cleanup":
+            argv += [f"-on-error={req.on_error}"]
+        argv.append(str(tdir))
+        log.line(None, f"Running {' '.join(argv[:2])} on {template.path}")
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                                cwd=os.getcwd(), start_new_session=True)
+
+        def forward():
+            cancel.wait()
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGINT)  # packer cleans up on its own SIGINT
+                except ProcessLookupError:
+                    pass
+
+        threading.Thread(target=forward, daemon=True).start()
+        for line in proc.stdout:
+            log.line("packer", line.rstrip("\n"), kind="out")
+        code = proc.wait()
+        displays = [bs.display_name for bs in selected]
+        if cancel.is_set():
+            return [SourceResult(d, Outcome.CANCELLED, "cancelled", [], [], None, []) for d in displays]
+        if code != 0:
+            return [SourceResult(d, Outcome.FAILED, f"packer exited with status {code}", [], [], None, [])
+                    for d in displays]
+        return _read_manifest(manifest, displays)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _read_manifest(path: Path, displays) -> list:
+    from releasemgr.release.build import SourceResult
+    from releasemgr.release.lifecycle import _BUILDER_PROVIDERS
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return [SourceResult(d, Outcome.SUCCEEDED, None, [], [], None, []) for d in displays]
+    last = doc.get("last_run_uuid")
+    out = []
+    for b in doc.get("builds", []):
+        if last and b.get("packer_run_uuid") != last:
+            continue
+        btype = b.get("builder_type", "")
+        provider = _BUILDER_PROVIDERS.get(btype.split("-")[0], btype)
+        files = [f["name"] for f in (b.get("files") or [])]
+        arts = []
+        aid = str(b.get("artifact_id") or "")
+        if provider == "aws":
+            for part in aid.split(","):
+                region, _, ami = part.partition(":")
+                arts.append(Artifact(btype, "aws", ami, region=region, files=files))
+        elif provider == "null" or not aid or aid == "Null":
+            arts = []
+        else:
+            arts.append(Artifact(btype, provider, aid, files=files))
+        out.append(SourceResult(f"{btype}.{b.get('name')}", Outcome.SUCCEEDED, None, arts, [], None, []))
+    return out or [SourceResult(d, Outcome.SUCCEEDED, None, [], [], None, []) for d in displays]
