@@ -1,0 +1,274 @@
+"""The user documentation stays true: every command's help has an example, docs/cli.md is
+the commands' --help, the docs index links only to files that exist, command lines shown
+in the docs parse with today's options, and help never imports the heavy libraries."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from releasemgr.cli import LAZY_COMMANDS, cli
+from releasemgr.cli.context import AppContext
+from releasemgr.cli.docgen import collect_help, render_cli_reference
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+# The docs written by this suite's owner; the link and command-line checks cover them.
+OWN_DOCS = ["README.md", "concepts.md", "config.md", "policies.md", "json.md"]
+# Every doc the project has; docs/README.md must index each of them.
+ALL_DOCS = OWN_DOCS + ["cli.md", "templates.md", "fmt.md", "functions.md", "template-options.md",
+                       "ledger.md", "audit.md", "benchmarks.md"]
+HEAVY = ("boto3", "botocore", "paramiko", "sqlmodel", "sqlalchemy")
+# Commands that exist since the foundation: the reference must have them, not a placeholder.
+FOUNDATION = ["register", "images", "versions", "show", "promote", "rollback", "revoke", "unrevoke",
+              "history", "status", "audit", "audit verify", "ledger", "ledger info", "ledger upgrade"]
+
+
+@pytest.fixture(scope="module")
+def entries():
+    return collect_help()
+
+
+# -- help texts -----------------------------------------------------------------------------
+
+def test_reference_covers_every_command_in_order(entries):
+    top = [" ".join(e.path) for e in entries if len(e.path) == 1]
+    assert top == list(LAZY_COMMANDS), "the reference must list LAZY_COMMANDS in their order"
+    available = {" ".join(e.path) for e in entries if e.help is not None}
+    missing = [name for name in FOUNDATION if name not in available]
+    assert not missing, f"these commands have no help in the reference: {missing}"
+    assert entries[0].path == () and entries[0].help.startswith("Usage: release [OPTIONS] COMMAND")
+
+
+def test_every_command_and_subcommand_help_has_an_example(entries):
+    without = []
+    for e in entries:
+        if e.help is None:
+            continue  # not in this build yet; checked once its module lands
+        m = re.search(r"^  Example:\n((?:    .+\n)+)", e.help, re.M)
+        if not m or not any(line.strip().startswith("release ") for line in m.group(1).splitlines()):
+            without.append(e.name)
+    assert not without, f"help without an 'Example:' block of `release ...` lines: {without}"
+
+
+def test_every_command_has_a_description(entries):
+    empty = []
+    for e in entries:
+        if e.help is None:
+            continue
+        body = e.help.split("\n\n", 1)[1] if "\n\n" in e.help else ""
+        if not body.strip() or body.lstrip().startswith("Options:"):
+            empty.append(e.name)
+    assert not empty, f"commands without a description: {empty}"
+
+
+def test_subcommands_of_groups_are_in_the_reference(entries):
+    names = [e.name for e in entries]
+    assert names.index("release audit") < names.index("release audit verify") < names.index("release ledger")
+    assert names.index("release ledger") < names.index("release ledger info") < names.index("release ledger upgrade")
+    verify = next(e for e in entries if e.name == "release audit verify")
+    assert verify.help.startswith("Usage: release audit verify [OPTIONS]")
+
+
+# -- docs/cli.md ----------------------------------------------------------------------------
+
+def test_cli_reference_is_up_to_date():
+    path = DOCS / "cli.md"
+    assert path.is_file(), "docs/cli.md is missing: run python -m releasemgr.cli.docgen"
+    assert path.read_text(encoding="utf-8") == render_cli_reference(), \
+        "docs/cli.md differs from the commands' --help: run python -m releasemgr.cli.docgen"
+
+
+def test_reference_contains_each_help_verbatim(entries):
+    text = render_cli_reference()
+    for e in entries:
+        if e.help is not None:
+            assert "```text\n" + e.help.rstrip("\n") + "\n```" in text, e.name
+    promote = next(e for e in entries if e.name == "release promote")
+    assert "--approved-by NAME" in promote.help and "--override" in promote.help
+
+
+def test_reference_is_the_same_whatever_the_terminal(tmp_path):
+    """Fixed width: a narrow terminal, another folder and NO_COLOR change nothing."""
+    env = {**os.environ, "COLUMNS": "41", "LINES": "10", "NO_COLOR": "1"}
+    out = tmp_path / "cli.md"
+    r = subprocess.run([sys.executable, "-m", "releasemgr.cli.docgen", "--output", str(out)],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text(encoding="utf-8") == render_cli_reference()
+    widest = max(len(line) for line in out.read_text(encoding="utf-8").split("```text")[1].splitlines())
+    assert widest > 60, "help was wrapped to the terminal, not to the fixed width"
+
+
+def test_docgen_check_exits_1_when_stale_and_0_when_current(tmp_path):
+    out = tmp_path / "cli.md"
+    out.write_text("# CLI reference\n\nstale\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "releasemgr.cli.docgen", "--check", "--output", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "run python -m releasemgr.cli.docgen" in r.stderr
+    assert out.read_text(encoding="utf-8") == "# CLI reference\n\nstale\n", "--check must not write"
+    r = subprocess.run([sys.executable, "-m", "releasemgr.cli.docgen", "--output", str(out)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "wrote" in r.stdout
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "up to date" in r.stdout
+
+
+def test_a_command_whose_module_is_missing_is_listed_as_not_available(monkeypatch):
+    monkeypatch.setitem(LAZY_COMMANDS, "teleport", ("releasemgr.cli.no_such_module:teleport",
+                                                    "Move servers between clouds."))
+    text = render_cli_reference()
+    assert "| [`release teleport`](#release-teleport) | Move servers between clouds. " \
+           "*(not available in this build)* |" in text
+    section = text.split('<a id="release-teleport"></a>', 1)[1]
+    assert section.lstrip().startswith("## `release teleport`")
+    assert "Not available in this build" in section.split("<a id=", 1)[0]
+
+
+# -- docs/README.md and links ---------------------------------------------------------------
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _local_links(path: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    return [t for t in _LINK.findall(text) if not re.match(r"^[a-z]+:", t) and not t.startswith("#")]
+
+
+def test_every_doc_linked_from_the_index_exists():
+    index = DOCS / "README.md"
+    assert index.is_file(), "docs/README.md (the index of the docs) is missing"
+    links = [t.split("#", 1)[0] for t in _local_links(index)]
+    assert links, "docs/README.md links to nothing"
+    missing = sorted({t for t in links if not (DOCS / t).exists()})
+    assert not missing, f"docs/README.md links to files that do not exist: {missing}"
+
+
+def test_the_index_names_every_doc():
+    linked = {t.split("#", 1)[0] for t in _local_links(DOCS / "README.md")}
+    unlisted = [name for name in ALL_DOCS if name not in linked]
+    assert not unlisted, f"docs/README.md does not link to {unlisted}"
+    on_disk = sorted(p.name for p in DOCS.glob("*.md") if p.name != "README.md")
+    assert not [n for n in on_disk if n not in linked], "a file in docs/ is not in the index"
+
+
+@pytest.mark.parametrize("name", OWN_DOCS)
+def test_links_between_docs_resolve(name):
+    path = DOCS / name
+    assert path.is_file(), f"docs/{name} is missing"
+    anchors_cache: dict[Path, set[str]] = {}
+    broken = []
+    for target in _local_links(path):
+        file_part, _, anchor = target.partition("#")
+        dest = (path.parent / file_part) if file_part else path
+        if not dest.exists():
+            if file_part in ALL_DOCS:
+                continue  # another engineer's doc, checked by the index test
+            broken.append(target)
+            continue
+        if anchor and dest.suffix == ".md":
+            if dest not in anchors_cache:
+                anchors_cache[dest] = _anchors(dest)
+            if anchor not in anchors_cache[dest]:
+                broken.append(target)
+    assert not broken, f"docs/{name} has broken links: {broken}"
+
+
+def _anchors(path: Path) -> set[str]:
+    text = path.read_text(encoding="utf-8")
+    out = set(re.findall(r'<a id="([^"]+)"', text))
+    for heading in re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", text, flags=re.S), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        out.add(slug)
+    return out
+
+
+# -- command lines in the docs parse --------------------------------------------------------
+
+def _doc_command_lines() -> list[tuple[str, str]]:
+    found = []
+    for name in OWN_DOCS:
+        path = DOCS / name
+        if not path.is_file():
+            continue
+        for block in re.findall(r"```(?:console|sh|shell|bash)\n(.*?)```", path.read_text(encoding="utf-8"), re.S):
+            for line in block.splitlines():
+                line = line.strip()
+                if line.startswith("$ "):
+                    line = line[2:]
+                line = line.split(" | ", 1)[0].split(" > ", 1)[0].split(" && ", 1)[0]
+                if line.startswith("release "):
+                    found.append((name, line))
+    return found
+
+
+def test_the_docs_show_command_lines():
+    assert len(_doc_command_lines()) >= 20, "the docs should show real command lines in ```console blocks"
+
+
+@pytest.mark.parametrize("doc,line", _doc_command_lines())
+def test_every_command_line_in_the_docs_parses(doc, line):
+    """Each `release ...` line shown in the docs names a command and options that exist."""
+    args = shlex.split(line)[1:]
+    root = click.Context(cli, info_name="release", obj=AppContext())
+    # global options may come first
+    while args and args[0].startswith("-"):
+        args = args[2:] if args[0] in ("--state", "--ledger", "--config", "--actor") else args[1:]
+    if not args or args[0] in ("--help", "-h", "--version"):
+        return
+    name = args[0]
+    assert name in LAZY_COMMANDS, f"docs/{doc}: `{line}` uses an unknown command {name!r}"
+    command = cli.get_command(root, name)
+    if command is None:
+        return  # the command's module is not in this build; the line is checked once it lands
+    ctx = command.make_context(name, list(args[1:]), parent=root)
+    while isinstance(command, click.Group) and _pending(ctx):
+        sub_name, *rest = _pending(ctx)
+        sub = command.get_command(ctx, sub_name)
+        assert sub is not None, f"docs/{doc}: `{line}`: no sub-command {sub_name!r}"
+        command, ctx = sub, sub.make_context(sub_name, rest, parent=ctx)
+
+
+def _pending(ctx: click.Context) -> list[str]:
+    """What a group left for its sub-command (click 9 keeps all of it in `args`)."""
+    return [*getattr(ctx, "_protected_args", []), *ctx.args]
+
+
+# -- help is light ---------------------------------------------------------------------------
+
+_PROBE = """
+import contextlib, io, json, sys
+from releasemgr.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(sys.argv[1:])
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+print(json.dumps({{"code": code, "heavy": heavy, "help": out.getvalue()}}))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["fmt", "--help"], ["validate", "--help"], ["inspect", "--help"]])
+def test_help_imports_no_heavy_library(argv):
+    r = subprocess.run([sys.executable, "-c", _PROBE.format(heavy=set(HEAVY)), *argv],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout.strip().splitlines()[-1])
+    assert doc["code"] == 0
+    assert doc["help"].startswith("Usage: release"), doc["help"][:200]
+    assert doc["heavy"] == [], f"`release {' '.join(argv)}` imported {doc['heavy']}"
+
+
+def test_docgen_imports_no_heavy_library():
+    probe = ("import sys; import releasemgr.cli.docgen; "
+             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {set(HEAVY)!r}))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
