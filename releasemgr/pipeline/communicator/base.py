@@ -1,0 +1,157 @@
+"""The communicator interface: how the pipeline runs commands and moves files on the
+machine being built, whatever that machine is (a local folder, a host over SSH).
+
+What is *not* guaranteed: a command that was cancelled or timed out may have done part of
+its work; an aborted transfer may leave a partial file or directory behind.
+"""
+
+from __future__ import annotations
+
+import abc
+import codecs
+import os
+import posixpath
+import threading
+from pathlib import Path
+from typing import Callable, Mapping
+
+from releasemgr.errors import OperationFailed
+
+LineCallback = Callable[[str], None]
+
+
+class CommunicatorError(OperationFailed):
+    """One clear message: which host, what failed, what to check. Never a library traceback."""
+
+    def __init__(self, message: str, hint: str | None = None, **details):
+        super().__init__(message, hint, **details)
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class CommunicatorCancelled(CommunicatorError):
+    """The running command or transfer was aborted by `cancel()`."""
+
+
+class LineSplitter:
+    """Turns a byte stream into lines (without their newline) for a callback.
+
+    Bytes are decoded as UTF-8 (invalid bytes replaced); a trailing carriage return
+    is dropped so pty output and CRLF scripts read like the rest."""
+
+    def __init__(self, callback: LineCallback | None):
+        self.callback = callback
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buf = ""
+
+    def feed(self, data: bytes) -> None:
+        if self.callback is None:
+            return
+        self._buf += self._decoder.decode(data)
+        if "\n" not in self._buf:
+            return
+        *lines, self._buf = self._buf.split("\n")
+        for line in lines:
+            self.callback(line[:-1] if line.endswith("\r") else line)
+
+    def close(self) -> None:
+        if self.callback is None:
+            return
+        self._buf += self._decoder.decode(b"", final=True)
+        if self._buf:
+            line, self._buf = self._buf, ""
+            self.callback(line[:-1] if line.endswith("\r") else line)
+
+
+def shell_quote(value: str) -> str:
+    """POSIX single-quoting (what Packer does for environment_vars)."""
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def env_prefix(env: Mapping[str, str] | None) -> str:
+    """`export K='v'` lines; sshd drops most client-sent variables (AcceptEnv), so
+    variables travel inside the command, as Packer's shell provisioner does."""
+    if not env:
+        return ""
+    parts = []
+    for key, value in env.items():
+        if not key or not (key[0].isalpha() or key[0] == "_") or not all(c.isalnum() or c == "_" for c in key):
+            raise CommunicatorError(f"invalid environment variable name {key!r}",
+                                    "names are letters, digits and underscores, not starting with a digit")
+        parts.append(f"export {key}={shell_quote(str(value))}")
+    return "; ".join(parts) + "\n"
+
+
+def upload_target(local: str | Path, remote: str) -> tuple[bool, str]:
+    """Packer's file-provisioner rule for where an upload lands.
+
+    Returns (contents_only, target):
+    - a directory whose source path ends with "/" -> its *contents* go into `remote`;
+    - a directory without the trailing "/" -> the directory itself is created inside
+      `remote` (`remote/<name>`);
+    - a file -> `remote`, or `remote/<name>` when `remote` ends with "/".
+    """
+    source = str(local)  # a Path has lost its trailing "/": pass a str to mean "contents"
+    path = Path(local)
+    if path.is_dir():
+        if source.endswith(("/", os.sep)):
+            return True, remote
+        return True, posixpath.join(remote, path.resolve().name)
+    if remote.endswith("/"):
+        return False, posixpath.join(remote, path.name)
+    return False, remote
+
+
+class Communicator(abc.ABC):
+    """Runs commands and transfers files on the machine being built.
+
+    `cancel()` may be called from any thread (a signal handler's helper thread, the
+    runner); the call it interrupts raises `CommunicatorCancelled`."""
+
+    def __init__(self) -> None:
+        self._cancel = threading.Event()
+
+    @abc.abstractmethod
+    def run(self, command: str, *, env: Mapping[str, str] | None = None, on_stdout: LineCallback | None = None,
+            on_stderr: LineCallback | None = None, timeout: float | None = None) -> int:
+        """Run `command` through the shell (`sh -c`), streaming each output line to the
+        callbacks as it comes; return its exit status. On timeout the command (and its
+        children) are killed and CommunicatorError is raised."""
+
+    @abc.abstractmethod
+    def upload(self, local: str | Path, remote: str) -> None:
+        """Upload a file or a directory; see `upload_target` for where it lands."""
+
+    @abc.abstractmethod
+    def upload_bytes(self, data: bytes, remote: str, mode: int = 0o644) -> None:
+        """Write `data` to the file `remote` with permissions `mode`."""
+
+    @abc.abstractmethod
+    def download(self, remote: str, local: str | Path) -> None:
+        """Download a file or a directory (same trailing-"/" rule as `upload`)."""
+
+    def cancel(self) -> None:
+        """Abort the running command or transfer promptly (thread-safe)."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def reset_cancel(self) -> None:
+        """Allow new calls after a cancel (the runner's cleanup may still need the machine)."""
+        self._cancel.clear()
+
+    def _check_cancel(self, what: str) -> None:
+        if self._cancel.is_set():
+            raise CommunicatorCancelled(f"{what} cancelled")
+
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
