@@ -301,3 +301,117 @@ build {{
     assert v["origin"] == "build" and v["artifacts"][0]["builder_type"] == "file"
     r = sqlite_cli("build", str(t), "--engine", "native")
     assert r.code == 2 and "--engine packer" in r.err
+
+
+def two_sources(tmp_path: Path, provisioners: str = "") -> Path:
+    return write(tmp_path / "multi.pkr.hcl", f"""
+source "local" "a" {{
+  command  = ["sleep", "1"]
+  port_arg = true
+}}
+
+source "local" "b" {{
+  command  = ["sleep", "1"]
+  port_arg = true
+}}
+
+build {{
+  name    = "multi"
+  sources = ["source.local.a", "source.local.b"]
+{provisioners}
+}}
+""")
+
+
+def test_parallel_sources_only_except_and_provisioner_filters(sqlite_cli, tmp_path):
+    t = two_sources(tmp_path, provisioners="""
+  provisioner "shell" {
+    inline = ["echo $PACKER_BUILD_NAME > who.txt", "sleep 1"]
+  }
+  provisioner "shell" {
+    only   = ["local.b"]
+    inline = ["echo only-b > only.txt"]
+  }
+  provisioner "shell" {
+    except = ["local.b"]
+    inline = ["echo not-b > except.txt"]
+  }
+""")
+    t0 = time.time()
+    sqlite_cli.ok("build", str(t))
+    assert time.time() - t0 < 2 * 1.0 + 6  # the two sources ran side by side
+    v = sqlite_cli.json("show", "multi@v1")
+    by_source = {a["extra"]["source"]: a["files"][0] for a in v["artifacts"]}
+    assert set(by_source) == {"local.a", "local.b"}
+    assert read_member(by_source["local.a"], "who.txt") == "a\n"
+    assert "only.txt" in members(by_source["local.b"]) and "only.txt" not in members(by_source["local.a"])
+    assert "except.txt" in members(by_source["local.a"]) and "except.txt" not in members(by_source["local.b"])
+    v2 = json.loads(sqlite_cli.ok("build", str(t), "--only", "local.a", "--force", "--json").out.strip()
+                    .splitlines()[-1])["version"]
+    assert [a["extra"]["source"] for a in v2["artifacts"]] == ["local.a"]
+    v3 = json.loads(sqlite_cli.ok("build", str(t), "--except", "local.a", "--force", "--json").out.strip()
+                    .splitlines()[-1])["version"]
+    assert [a["extra"]["source"] for a in v3["artifacts"]] == ["local.b"]
+    r = sqlite_cli("build", str(t), "--only", "local.zzz")
+    assert r.code == 2 and "no source left" in r.err
+
+
+def test_retries_pause_and_timeout(sqlite_cli, tmp_path):
+    counter = tmp_path / "count"
+    t = template(tmp_path, provisioners=f"""
+  provisioner "shell-local" {{
+    max_retries  = 2
+    pause_before = "100ms"
+    inline       = ["echo x >> {counter}", "test $(wc -l < {counter}) -ge 2"]
+  }}
+""")
+    sqlite_cli.ok("build", str(t))
+    assert counter.read_text().count("x") == 2  # failed once, succeeded on the retry
+    t2 = template(tmp_path / "t", provisioners="""
+  provisioner "shell" {
+    timeout = "1s"
+    inline  = ["sleep 30"]
+  }
+""")
+    t0 = time.time()
+    r = sqlite_cli("build", str(t2))
+    assert r.code == 1 and time.time() - t0 < 20 and "Traceback" not in r.err
+
+
+def test_on_error_abort_keeps_the_work_folder_and_says_so(sqlite_cli, tmp_path):
+    t = template(tmp_path, provisioners='  provisioner "shell" {\n    inline = ["exit 1"]\n  }\n')
+    r = sqlite_cli("build", str(t), "--on-error", "abort")
+    assert r.code == 1
+    kept = [p for p in (tmp_path / "state" / "tmp").iterdir()]
+    assert len(kept) == 1 and "remove it by hand" in r.out
+    assert str(kept[0]) in r.out
+
+
+def test_shell_local_post_processor_sees_the_artifact(sqlite_cli, tmp_path):
+    t = template(tmp_path, post=f"""
+  post-processor "shell-local" {{
+    inline = ["echo $RELEASE_ARTIFACT_ID $PACKER_BUILDER_TYPE > {tmp_path}/pp.txt"]
+  }}
+""")
+    sqlite_cli.ok("build", str(t))
+    v = sqlite_cli.json("show", "web@v1")
+    assert (tmp_path / "pp.txt").read_text() == f"{v['artifacts'][0]['id']} local\n"
+    t2 = write(tmp_path / "null.pkr.hcl", """
+source "null" "web" {
+  communicator = "none"
+}
+
+build {
+  name    = "nothing"
+  sources = ["source.null.web"]
+  provisioner "shell-local" {
+    inline = ["echo ran"]
+  }
+  post-processor "checksum" {
+    checksum_types = ["sha256"]
+  }
+}
+""")
+    r = sqlite_cli("build", str(t2))
+    assert r.code == 0, r  # a null build with no artifact makes no version and runs no post-processor
+    assert "no version" in r.out
