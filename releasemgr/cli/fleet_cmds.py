@@ -1,0 +1,200 @@
+"""Commands that change or show servers: deploy, servers, retire, prune."""
+
+from __future__ import annotations
+
+import click
+
+from releasemgr.cli.context import app_ctx, command
+
+
+def _lock_option(f):
+    return click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                        metavar="SECONDS",
+                        help="Wait this long for another deploy/rollback/retire of the environment to finish, "
+                             "then refuse (exit 1).")(f)
+
+
+def deploy_text(d: dict) -> str:
+    if d.get("dry_run"):
+        lines = [f"dry run: {d['image']}@{d['version']} to {d['env']} ({d['strategy']}, count {d['count']}, "
+                 f"batch {d['batch_size']}, max unavailable {d['max_unavailable']})"]
+        if d["instant"]:
+            lines.append(f"  would switch the route to the running servers {', '.join(d['would_reuse'])}")
+        else:
+            lines.append(f"  would start {d['would_launch']} server(s)"
+                         + (f", reuse {len(d['would_reuse'])}" if d["would_reuse"] else ""))
+        if d["would_retire"]:
+            lines.append(f"  would stop {', '.join(d['would_retire'])}")
+        if d["would_standby"]:
+            lines.append(f"  would keep standing by: {', '.join(d['would_standby'])}")
+        return "\n".join(lines)
+    how = "switched the route back to running servers" if d["instant"] else d["strategy"]
+    lines = [f"deployed {d['image']}@{d['version']} to {d['env']}: {d['count']} server(s) ({how}, {d['seconds']}s)"]
+    if d["launched"]:
+        lines.append(f"  started: {len(d['launched'])}")
+    if d["retired"]:
+        lines.append(f"  stopped: {len(d['retired'])}")
+    if d["standby"]:
+        lines.append(f"  standing by for rollback: {len(d['standby'])} (`release retire {d['image']} --env "
+                     f"{d['env']}` removes them)")
+    if d["healed"]:
+        lines.append(f"  healed drift: {', '.join(d['healed'])}")
+    lines.append(f"  route: {' '.join(a for a in d['route'] if a) or '-'}")
+    lines += [f"warning: {w}" for w in d["warnings"]]
+    return "\n".join(lines)
+
+
+def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: bool = True, **kw) -> dict:
+    """Used by `deploy` and by `promote`/`rollback --deploy`."""
+    from releasemgr.release import deploy as deploy_mod
+
+    return deploy_mod.deploy(app.ledger, app.config, image, env, actor=app.actor, progress=app.ui.info,
+                             cause=cause, hold_lock=hold_lock, **kw)
+
+
+@command()
+@click.argument("image")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment.")
+@click.option("--version", "version", metavar="REF",
+              help="Version to deploy (v3, web@v3, web@1.4.0). Default: the environment's current version.")
+@click.option("--count", type=click.IntRange(min=1), help="Number of servers. Default: [deploy.ENV] count, "
+              "else as many as run now, else 1.")
+@click.option("--strategy", type=click.Choice(["rolling", "blue-green"]), help="Default: [deploy.ENV] strategy, "
+              "else rolling.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Rolling: servers replaced at a time (default 1).")
+@click.option("--max-unavailable", type=click.IntRange(min=0),
+              help="Rolling: old servers that may stop before their replacements are healthy (default 0).")
+@click.option("--health-timeout", metavar="SECONDS", help="How long new servers may take to become healthy "
+              "(30, 30s, 2m). Default: the image's health_check timeout, else 30s.")
+@click.option("--retire-old", is_flag=True, default=None,
+              help="Blue-green: stop the old set right after the switch instead of keeping it for rollback.")
+@click.option("--dry-run", is_flag=True, help="Show what would start and stop; change nothing.")
+@_lock_option
+def deploy(image, env, version, count, strategy, batch_size, max_unavailable, health_timeout, retire_old,
+           dry_run, lock_timeout):
+    """Bring IMAGE's servers in ENV to a version, replacing servers instead of changing them.
+
+    rolling replaces --batch-size servers at a time and never has fewer than
+    count - max_unavailable healthy servers; blue-green starts the whole new set, checks
+    it, switches the route, and keeps the old set until `release retire`. When the
+    environment still runs a full set of the target version (after a rollback), the route
+    switches back to it without starting anything. If new servers do not become healthy in
+    time, everything this deployment started is removed, the old servers keep serving, and
+    the command exits 1. Also heals drift: dead servers are replaced, unrecorded ones stopped.
+
+    \b
+    Example:
+      release deploy web --env prod
+      release deploy web --env prod --version v4 --strategy blue-green --count 4
+      release deploy web --env staging --count 6 --batch-size 2 --max-unavailable 1 --dry-run
+    """
+    from releasemgr.pipeline.durations import parse_duration
+    from releasemgr.errors import UsageError
+
+    app = app_ctx()
+    try:
+        timeout = parse_duration(health_timeout) if health_timeout is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--health-timeout: {exc}") from None
+    doc = run_deploy(app, image, env, version=version, count=count, strategy=strategy, batch_size=batch_size,
+                     max_unavailable=max_unavailable, health_timeout=timeout, retire_old=retire_old,
+                     dry_run=dry_run, lock_timeout=lock_timeout)
+    app.ui.emit(doc, deploy_text)
+
+
+@command()
+@click.argument("image")
+@click.option("--env", "env", metavar="ENV", help="Only this environment.")
+@click.option("--all", "all_states", is_flag=True, help="Also retired and failed servers.")
+def servers(image, env, all_states):
+    """List the servers of IMAGE (in ENV): id, version, address, state, pid, launch time.
+
+    States: pending, healthy (in the route), standby (a blue-green set kept for rollback),
+    draining, unhealthy, and with --all retired and failed.
+
+    \b
+    Example:
+      release servers web --env prod
+      release servers web --env prod --json | jq -r '.servers[].address'
+    """
+    from releasemgr.release.deploy import list_servers
+
+    app = app_ctx()
+    doc = list_servers(app.ledger, app.config, image, env, all_states=all_states)
+    app.ui.emit(doc, lambda d: app.ui.table(
+        ["id", "env", "version", "address", "state", "pid", "launched"],
+        [[x["id"], x["env"], x["version"], x["address"] or "-", x["state"], x["pid"], x["launched_at"][:19]]
+         for x in d["servers"]]) if d["servers"] else f"no servers of {image}" + (f" in {env}" if env else ""))
+
+
+@command()
+@click.argument("image")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment.")
+@click.option("--older-than", metavar="REF", help="Only servers of versions older than this one (v3, web@v3). "
+              "Default: older than the current version.")
+@click.option("--keep-previous", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Keep the servers of the N newest older versions (for an instant rollback).")
+@click.option("--dry-run", is_flag=True, help="Show what would stop; change nothing.")
+@_lock_option
+def retire(image, env, older_than, keep_previous, dry_run, lock_timeout):
+    """Stop the servers of IMAGE in ENV that were built from older versions.
+
+    Never stops the current version's servers (nor newer ones) and refuses (exit 3) to
+    leave the environment without healthy servers.
+
+    \b
+    Example:
+      release retire web --env prod --dry-run
+      release retire web --env prod --keep-previous 1
+    """
+    from releasemgr.release.retire import retire as retire_fn
+
+    app = app_ctx()
+    doc = retire_fn(app.ledger, app.config, image, env, actor=app.actor, older_than=older_than,
+                    keep_previous=keep_previous, dry_run=dry_run, lock_timeout=lock_timeout, progress=app.ui.info)
+
+    def text(d):
+        if not d["retire"]:
+            return f"nothing to retire: {image} in {env} runs no servers older than its current {d['current']}"
+        verb = "would stop" if d["dry_run"] else "stopped"
+        lines = [f"{verb} {len(d['retire'])} server(s) of {image} in {env} (current {d['current']}):"]
+        lines += [f"  {x['id']}  {x['version']}  {x['address'] or '-'}" for x in d["retire"]]
+        lines += [f"warning: {w}" for w in d.get("warnings", [])]
+        return "\n".join(lines)
+
+    app.ui.emit(doc, text)
+
+
+@command()
+@click.argument("image")
+@click.option("--keep", type=click.IntRange(min=0), help="Keep the N newest versions' artifacts.")
+@click.option("--older-than", metavar="AGE", help="Only versions older than this (14d, 2w, 1y, 36h).")
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+def prune(image, keep, older_than, dry_run):
+    """Delete the artifacts of IMAGE's old versions that nothing uses.
+
+    Never deleted: versions current in an environment, rollback targets, versions that
+    run servers. Version rows stay for the audit (their artifacts are marked deleted).
+    Without --keep/--older-than the [retention] rules of release.toml apply.
+
+    \b
+    Example:
+      release prune web --keep 5 --dry-run
+      release prune web            # apply [retention] from release.toml
+    """
+    from releasemgr.release.retire import prune as prune_fn
+
+    app = app_ctx()
+    doc = prune_fn(app.ledger, app.config, image, actor=app.actor, keep=keep, older_than=older_than,
+                   dry_run=dry_run)
+
+    def text(d):
+        verb = "would delete" if d["dry_run"] else "deleted"
+        lines = [f"{verb} the artifacts of {v['version']}: {', '.join(v['artifacts'])}" for v in d["pruned"]]
+        if not lines:
+            lines = [f"nothing to prune for {image}"]
+        lines += [f"  kept {k['version']}: {k['why']}" for k in d["kept"]]
+        lines += [f"warning: {s['version']}: {s['why']}: {', '.join(s['artifacts'])}" for s in d["skipped"]]
+        return "\n".join(lines)
+
+    app.ui.emit(doc, text)

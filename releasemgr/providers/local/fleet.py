@@ -1,0 +1,286 @@
+"""The local fleet: a server is a detached process started from an unpacked, read-only copy
+of one local image, on its own port, with its log under the state folder.
+
+Layout per server: `<state>/servers/<id>/root` (the read-only image copy, the process's cwd),
+`server.log` (stdout and stderr), `server.json` (what the fleet knows: pid, the process's
+start time, port, image, version, env). A server is identified by its pid *and* the start
+time the kernel recorded for it (`/proc/<pid>/stat`, field 22), so a pid reused by another
+process is never taken for our server, never signalled and never reported alive.
+
+Servers are started in their own session (`start_new_session=True`): they outlive the
+`release` process, and stopping one signals its whole process group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from releasemgr.providers.base import (Fleet, FleetError, HealthCheck, LaunchedServer, ManagedServer, ServerState,
+                                       TerminateResult)
+from releasemgr.providers.local import health
+from releasemgr.providers.local.image import ImageError, image_path, read_metadata, remove_tree, unpack
+
+_recent_ports: set[int] = set()
+_port_lock = threading.Lock()
+
+
+def servers_dir(state_dir) -> Path:
+    return Path(state_dir) / "servers"
+
+
+def process_start_time(pid: int) -> int | None:
+    """The kernel's start time of `pid` in clock ticks since boot, or None when there is no
+    such live process (zombies count as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[-1].split()
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def is_ours(pid: int | None, start_time: int | None) -> bool:
+    return bool(pid) and start_time is not None and process_start_time(pid) == start_time
+
+
+def free_port() -> int:
+    """A free loopback port, not one handed out moments ago by this process."""
+    with _port_lock:
+        for _ in range(50):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _recent_ports:
+                _recent_ports.add(port)
+                return port
+        return port
+
+
+def _signal_number(name: str | int | None) -> int:
+    if isinstance(name, int):
+        return name
+    name = (name or "TERM").upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    return int(getattr(signal, name, signal.SIGTERM))
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except (ChildProcessError, OSError):
+        pass
+
+
+class LocalFleet(Fleet):
+    provider = "local"
+
+    def __init__(self, state_dir):
+        self.state_dir = Path(state_dir)
+
+    # -- launch ------------------------------------------------------------------------------
+    def launch(self, artifact: dict, *, server_id: str, image: str, version: str, env: str,
+               port: int | None = None) -> LaunchedServer:
+        if artifact.get("provider") != "local":
+            raise FleetError(f"the local fleet cannot launch a {artifact.get('provider')} artifact")
+        try:
+            tar = image_path(self.state_dir, artifact["id"])
+        except ImageError as exc:
+            raise FleetError(str(exc)) from None
+        if not tar.is_file():
+            raise FleetError(f"image {artifact['id']} is not in {tar.parent} (pruned or never built here)")
+        try:
+            meta = read_metadata(tar)
+        except ImageError as exc:
+            raise FleetError(str(exc)) from None
+        command = meta.get("command")
+        if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
+            raise FleetError(f"image {artifact['id']} declares no command to run")
+        home = servers_dir(self.state_dir) / server_id
+        home.mkdir(parents=True, exist_ok=False)
+        root = home / "root"
+        try:
+            unpack(tar, root, read_only=True)
+        except ImageError as exc:
+            remove_tree(home)
+            raise FleetError(str(exc)) from None
+        wants_port = bool(meta.get("port_env")) or bool(meta.get("port_arg"))
+        if wants_port and port is None:
+            port = free_port()
+        run_env = {**os.environ, **{str(k): str(v) for k, v in (meta.get("env") or {}).items()},
+                   "RELEASE_SERVER_ID": server_id, "RELEASE_IMAGE": image, "RELEASE_VERSION": version,
+                   "RELEASE_ENV": env, "IMAGE_ROOT": str(root)}
+        argv = list(command)
+        if wants_port:
+            if meta.get("port_env"):
+                run_env[str(meta["port_env"])] = str(port)
+            if meta.get("port_arg"):
+                argv.append(str(port))
+        log_path = home / "server.log"
+        try:
+            with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+                proc = subprocess.Popen(argv, cwd=root, env=run_env, stdin=devnull, stdout=log, stderr=log,
+                                        start_new_session=True, close_fds=True)
+        except OSError as exc:
+            remove_tree(home)
+            raise FleetError(f"cannot start {argv[0]!r} for {server_id}: {exc.strerror or exc}") from None
+        start = process_start_time(proc.pid)
+        if start is None:  # died at once: still record it, so the deploy sees it as unhealthy
+            start = -1
+        address = f"127.0.0.1:{port}" if wants_port else None
+        extra = {"pid": proc.pid, "start_time": start, "port": port, "root": str(root), "log": str(log_path),
+                 "stop_signal": meta.get("stop_signal", "TERM"), "stop_timeout": meta.get("stop_timeout", "10s"),
+                 "image_meta_health": meta.get("health_check")}
+        record = {"id": server_id, "image": image, "version": version, "env": env, "address": address,
+                  "artifact": artifact["id"], "launched_at": time.time(), "retired": False, **extra}
+        _write_json(home / "server.json", record)
+        proc.returncode = 0  # detached: we never wait on it here (terminate reaps it)
+        return LaunchedServer(id=server_id, provider="local", provider_id=f"{proc.pid}@{start}",
+                              address=address, extra=extra)
+
+    # -- describe and health -------------------------------------------------------------------
+    def describe(self, servers: list[LaunchedServer]) -> dict[str, ServerState]:
+        out = {}
+        for s in servers:
+            pid, st = s.extra.get("pid"), s.extra.get("start_time")
+            if is_ours(pid, st):
+                out[s.id] = ServerState(s.id, True, f"pid {pid}")
+            else:
+                _reap(pid) if pid else None
+                out[s.id] = ServerState(s.id, False, f"pid {pid} is gone" if pid else "no pid recorded")
+        return out
+
+    def check_health(self, server: LaunchedServer, check: HealthCheck, timeout: float) -> bool:
+        return self.health_detail(server, check, timeout)[0]
+
+    def health_detail(self, server: LaunchedServer, check: HealthCheck, timeout: float) -> tuple[bool, str]:
+        if not is_ours(server.extra.get("pid"), server.extra.get("start_time")):
+            return False, "process exited"
+        if check.type == "process":
+            return True, "running"
+        if check.type == "command":
+            env = {"RELEASE_SERVER_ADDRESS": server.address or ""}
+            if server.extra.get("port"):
+                env["PORT"] = str(server.extra["port"])
+            return health.check_command(list(check.command or []), cwd=server.extra.get("root"), env=env,
+                                        timeout=timeout)
+        if not server.address:
+            return False, f"a {check.type} check needs an address (the image declares no port_env/port_arg)"
+        if check.type == "http":
+            return health.check_http(server.address, check.path, check.expected_status, check.body_contains,
+                                     timeout)
+        return health.check_tcp(server.address, timeout)
+
+    # -- terminate ----------------------------------------------------------------------------
+    def terminate(self, servers: list[LaunchedServer], *, grace: float | None = None) -> TerminateResult:
+        from releasemgr.pipeline.durations import parse_duration
+
+        result = TerminateResult()
+        waiting: dict[str, tuple[LaunchedServer, float]] = {}
+        now = time.monotonic()
+        for s in servers:
+            pid, st = s.extra.get("pid"), s.extra.get("start_time")
+            if is_ours(pid, st):
+                try:
+                    os.killpg(pid, _signal_number(s.extra.get("stop_signal")))
+                except ProcessLookupError:
+                    pass
+                except PermissionError as exc:
+                    result.failed[s.id] = f"cannot signal pid {pid}: {exc}"
+                    continue
+                try:
+                    limit = grace if grace is not None else parse_duration(s.extra.get("stop_timeout"), 10.0)
+                except ValueError:
+                    limit = 10.0
+                waiting[s.id] = (s, now + limit)
+        while waiting:
+            for sid, (s, deadline) in list(waiting.items()):
+                pid, st = s.extra["pid"], s.extra["start_time"]
+                _reap(pid)
+                if not is_ours(pid, st):
+                    del waiting[sid]
+                elif time.monotonic() >= deadline:
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    waiting[sid] = (s, float("inf"))  # KILL cannot be ignored; wait for it to land
+            if waiting:
+                time.sleep(0.01)
+        for s in servers:
+            if s.id in result.failed:
+                continue
+            home = servers_dir(self.state_dir) / s.id
+            remove_tree(home / "root")
+            rec = _read_json(home / "server.json")
+            if rec is not None:
+                rec["retired"] = True
+                rec["retired_at"] = time.time()
+                _write_json(home / "server.json", rec)
+            result.stopped.append(s.id)
+        return result
+
+    # -- what runs ----------------------------------------------------------------------------
+    def list_managed(self, image: str | None = None, env: str | None = None) -> list[ManagedServer]:
+        out = []
+        base = servers_dir(self.state_dir)
+        if not base.is_dir():
+            return out
+        for home in sorted(base.iterdir()):
+            rec = _read_json(home / "server.json")
+            if rec is None or rec.get("retired"):
+                continue
+            if (image and rec.get("image") != image) or (env and rec.get("env") != env):
+                continue
+            alive = is_ours(rec.get("pid"), rec.get("start_time"))
+            out.append(ManagedServer(id=rec["id"], image=rec.get("image"), env=rec.get("env"),
+                                     version=rec.get("version"), alive=alive, address=rec.get("address"),
+                                     extra={k: rec.get(k) for k in ("pid", "start_time", "port", "root", "log",
+                                                                     "stop_signal", "stop_timeout")}))
+        return out
+
+    def server_from_record(self, server_id: str) -> LaunchedServer | None:
+        rec = _read_json(servers_dir(self.state_dir) / server_id / "server.json")
+        if rec is None:
+            return None
+        return LaunchedServer(id=server_id, provider="local", provider_id=f"{rec.get('pid')}@{rec.get('start_time')}",
+                              address=rec.get("address"),
+                              extra={k: rec.get(k) for k in ("pid", "start_time", "port", "root", "log",
+                                                              "stop_signal", "stop_timeout")})
+
+
+def delete_image(state_dir, artifact_id: str) -> bool:
+    """The local image store: delete one image tarball; False when it was not there."""
+    try:
+        path = image_path(state_dir, artifact_id)
+    except ImageError:
+        return False
+    try:
+        os.chmod(path, 0o644)
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, sort_keys=True, indent=2))
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

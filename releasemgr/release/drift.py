@@ -1,0 +1,108 @@
+"""What runs where, as the providers see it, against what the ledger says.
+
+Drift kinds:
+- `dead`: the ledger has a live server the provider no longer runs (killed from outside);
+- `unrecorded`: the provider runs a releasemgr server the ledger has no live record of;
+- `stale_version`: a server in the route runs a version the environment no longer points at
+  (standby blue-green sets are expected and are not drift);
+- `unhealthy`: a server in the route fails its health check.
+
+`release deploy IMAGE --env ENV` heals all of them for that environment.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from sqlmodel import select
+
+from releasemgr.config import Config
+from releasemgr.ledger.clock import parse_iso
+from releasemgr.ledger.db import Ledger
+from releasemgr.ledger.models import Channel, EnvironmentRow, Image, Server
+from releasemgr.providers.base import FleetError, fleet_for
+from releasemgr.release.deploy import LIVE_STATES, handle_of, health_check_from, server_json, version_labels
+
+CHECK_TIMEOUT = 2.0
+
+
+def check(ledger: Ledger, config: Config, image: str | None = None, env: str | None = None, *,
+          health: bool = True) -> dict:
+    env_names = [env] if env else config.environment_names
+    if env:
+        config.environment(env)
+    now = datetime.now(timezone.utc)
+    with ledger.read() as s:
+        envs = {e.id: e.name for e in s.exec(select(EnvironmentRow))}
+        imgs = {i.id: i.name for i in s.exec(select(Image))}
+        q = select(Server).where(Server.state.in_(LIVE_STATES))
+        rows = [r for r in s.exec(q.order_by(Server.launched_at))
+                if envs.get(r.environment_id) in env_names and (image is None or imgs[r.image_id] == image)]
+        labels: dict[int, str] = {}
+        for img_id in {r.image_id for r in rows}:
+            labels.update(version_labels(s, img_id))
+        current = {(ch.image_id, ch.environment_id): ch.version_id for ch in s.exec(select(Channel))}
+
+    servers, drift = [], []
+    by_provider: dict[str, list[Server]] = {}
+    for r in rows:
+        by_provider.setdefault(r.provider, []).append(r)
+    providers = {(config.deploy.get(e) or {}).get("provider", "local") for e in env_names} | set(by_provider)
+    for provider in sorted(providers):
+        try:
+            fleet = fleet_for(provider, config.state_dir)
+        except FleetError as exc:
+            drift.append({"kind": "unknown_provider", "provider": provider, "detail": str(exc)})
+            continue
+        mine = by_provider.get(provider, [])
+        states = fleet.describe([handle_of(r) for r in mine])
+        detail_of = getattr(fleet, "health_detail", None)
+        for r in mine:
+            img_name, env_name, label = imgs[r.image_id], envs[r.environment_id], labels.get(r.version_id, "?")
+            doc = server_json(r, img_name, label, env_name)
+            doc["age_seconds"] = round((now - parse_iso(r.launched_at)).total_seconds(), 1)
+            alive = states[r.id].alive
+            if not alive:
+                doc["health"] = "dead"
+                drift.append({"kind": "dead", "image": img_name, "env": env_name, "server": r.id, "version": label,
+                              "detail": f"recorded as {r.state} but {states[r.id].detail}"})
+            elif health:
+                extra = json.loads(r.extra or "{}")
+                try:
+                    hc = health_check_from({"health_check": extra.get("image_meta_health")},
+                                           (config.deploy.get(env_name) or {}).get("health_check"),
+                                           has_port=bool(r.address))
+                    ok, why = (detail_of(handle_of(r), hc, CHECK_TIMEOUT) if detail_of
+                               else (fleet.check_health(handle_of(r), hc, CHECK_TIMEOUT), "unhealthy"))
+                except Exception as exc:  # a bad health check setting: report, do not crash status
+                    ok, why = False, str(exc)
+                doc["health"] = "healthy" if ok else "unhealthy"
+                if not ok and r.state == "healthy":
+                    drift.append({"kind": "unhealthy", "image": img_name, "env": env_name, "server": r.id,
+                                  "version": label, "detail": why})
+            else:
+                doc["health"] = "alive"
+            cur = current.get((r.image_id, r.environment_id))
+            if alive and r.state in ("healthy", "pending", "unhealthy") and cur is not None and cur != r.version_id:
+                drift.append({"kind": "stale_version", "image": img_name, "env": env_name, "server": r.id,
+                              "version": label, "detail": f"{env_name} points at {labels.get(cur, '?')}"})
+            servers.append(doc)
+        known = {r.id for r in rows}
+        with ledger.read() as s:
+            recorded_live = set(s.exec(select(Server.id).where(Server.state.in_(LIVE_STATES))))
+        for m in fleet.list_managed(image, None):
+            if m.env not in env_names or not m.alive or m.id in known or m.id in recorded_live:
+                continue
+            drift.append({"kind": "unrecorded", "image": m.image, "env": m.env, "server": m.id,
+                          "version": m.version, "detail": f"{provider} runs it (pid {m.extra.get('pid')}) but the "
+                                                          f"ledger has no live record of it"})
+    return {"servers": servers, "drift": drift, "ok": not drift}
+
+
+def drift_text(d: dict) -> str:
+    lines = []
+    for item in d["drift"]:
+        where = f"{item.get('image')}@{item.get('version')} in {item.get('env')}" if item.get("image") else ""
+        lines.append(f"drift: {item['kind']}: {item.get('server', '')} {where}: {item['detail']}".replace("  ", " "))
+    return "\n".join(lines)

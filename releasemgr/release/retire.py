@@ -1,0 +1,278 @@
+"""Retire servers of older versions; prune artifacts of versions nothing needs any more.
+
+`retire` never touches the current version's servers (nor servers of versions newer than
+the current one: after a rollback without `--deploy` they may be the ones serving) and never
+leaves the environment without healthy servers in its route.
+
+`prune` deletes artifacts (local tarballs; AMIs once the aws image store exists) of versions
+that are current nowhere, are no environment's rollback target, run no server, and are
+outside the retention rules. The version rows stay, with `deleted_at` on their artifacts.
+
+Retention (release.toml):
+
+    [retention]              # versions that were never promoted anywhere
+    keep = 10
+    max_age = "30d"
+    [retention.prod]         # versions that were ever current in prod
+    keep = 5
+    max_age = "1y"
+
+A version is kept when any rule that applies to it keeps it: it is among the `keep` newest
+versions of that rule's scope, or younger than `max_age` (for an environment: it left the
+environment less than `max_age` ago). Ages take s, m, h, d, w, y units ("14d", "2w", "1y").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+from sqlmodel import select
+
+from releasemgr.config import Config
+from releasemgr.errors import NotFound, PolicyRefused, UsageError
+from releasemgr.ledger import audit
+from releasemgr.ledger.clock import now_iso, parse_iso
+from releasemgr.ledger.db import Ledger
+from releasemgr.ledger.models import Artifact, Channel, ChannelHistory, EnvironmentRow, Server, Version
+from releasemgr.providers.base import FleetError, fleet_for
+from releasemgr.release.deploy import (DeploySettings, LIVE_STATES, Progress, Rollout, _Target, live_rows,
+                                       server_json, version_labels)
+from releasemgr.providers.base import HealthCheck
+from releasemgr.release.lifecycle import previous_good
+from releasemgr.release.refs import check_image_name, parse_ref
+from releasemgr.release.versions import get_env, get_image, resolve
+
+_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)")
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def parse_age(text) -> timedelta:
+    """'14d', '2w', '1y', '36h', '1d12h' or a number of seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return timedelta(seconds=float(text))
+    s = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return timedelta(seconds=float(s))
+    pos, total = 0, 0.0
+    for m in _AGE.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _AGE_UNITS[m.group(2)]
+        pos = m.end()
+    if not s or pos != len(s):
+        raise UsageError(f"{text!r} is not an age", hint="e.g. 14d, 2w, 1y, 36h")
+    return timedelta(seconds=total)
+
+
+# -- retire -------------------------------------------------------------------------------------
+
+def retire(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, older_than: str | None = None,
+           keep_previous: int = 0, dry_run: bool = False, lock_timeout: float = 0.0,
+           progress: Progress | None = None) -> dict:
+    check_image_name(image)
+    config.environment(env)
+    if keep_previous < 0:
+        raise UsageError("--keep-previous must be 0 or more")
+
+    def plan():
+        with ledger.read() as s:
+            img = get_image(s, image)
+            env_row = get_env(s, env)
+            ch = s.exec(select(Channel).where(Channel.image_id == img.id,
+                                              Channel.environment_id == env_row.id)).first()
+            if ch is None:
+                raise NotFound(f"{image} has no current version in {env}: nothing decides what is older")
+            current = s.get(Version, ch.version_id)
+            numbers = {v.id: v.number for v in s.exec(select(Version).where(Version.image_id == img.id))}
+            limit = current.number
+            if older_than:
+                ref = parse_ref(older_than if "@" in older_than else f"{image}@{older_than}")
+                if ref.image != image:
+                    raise UsageError(f"--older-than {older_than} names another image than {image}")
+                _, lim = resolve(s, ref)
+                if lim.number > current.number:
+                    raise PolicyRefused(f"--older-than {image}@v{lim.number} would include the current version "
+                                        f"v{current.number} of {env}: retire never stops the current version's "
+                                        f"servers", rule="retire-current")
+                limit = lim.number
+            rows = live_rows(s, img.id, env_row.id)
+            labels = version_labels(s, img.id)
+        older = sorted({numbers[r.version_id] for r in rows if numbers[r.version_id] < limit}, reverse=True)
+        kept_versions = set(older[:keep_previous])
+        victims = [r for r in rows if numbers[r.version_id] < limit and numbers[r.version_id] not in kept_versions]
+        remaining = [r for r in rows if r not in victims and r.state == "healthy"]
+        return img, env_row, current, rows, victims, remaining, labels
+
+    img, env_row, current, rows, victims, remaining, labels = plan()
+    doc = {"image": image, "env": env, "current": f"v{current.number}", "dry_run": dry_run,
+           "retire": [server_json(r, image, labels[r.version_id], env) for r in victims]}
+    if victims and not remaining:
+        raise PolicyRefused(f"retiring {len(victims)} server(s) would leave {image} in {env} without healthy "
+                            f"servers", rule="last-healthy-servers",
+                            hint=f"deploy first: `release deploy {image} --env {env}`")
+    if dry_run or not victims:
+        doc["retired"] = []
+        return doc
+    from releasemgr.ledger.locks import env_lock
+
+    with env_lock(ledger, config.state_dir, image, env, actor=actor, operation="retire", timeout=lock_timeout,
+                  on_wait=progress):
+        img, env_row, current, rows, victims, remaining, labels = plan()  # again, under the lock
+        if victims and not remaining:
+            raise PolicyRefused(f"retiring would leave {image} in {env} without healthy servers",
+                                rule="last-healthy-servers")
+        provider = (config.deploy.get(env) or {}).get("provider", "local")
+        try:
+            fleet = fleet_for(provider, config.state_dir)
+        except FleetError as exc:
+            raise UsageError(str(exc)) from None
+        t = _Target(img, current, env_row, {}, current.id)
+        ro = Rollout(ledger, config, fleet, t, DeploySettings(1, "rolling", 1, 0, HealthCheck(), 0.0),
+                     actor=actor, progress=progress, cause="retire")
+        ro.dep_id = None
+        if progress:
+            progress(f"retiring {len(victims)} server(s) of {image} in {env}")
+        ro.retire(victims, reason="retire")
+        ro.publish(version=f"v{current.number}")
+    doc["retired"] = ro.out.retired
+    doc["warnings"] = ro.out.warnings
+    return doc
+
+
+# -- prune --------------------------------------------------------------------------------------
+
+def _rule(raw, where: str) -> tuple[int | None, timedelta | None]:
+    if not isinstance(raw, dict):
+        raise UsageError(f"[{where}] must be a table with keep and/or max_age")
+    keep = raw.get("keep")
+    if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 0):
+        raise UsageError(f"{where}.keep must be a whole number >= 0")
+    age = parse_age(raw["max_age"]) if raw.get("max_age") is not None else None
+    return keep, age
+
+
+def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int | None = None,
+          older_than: str | None = None, dry_run: bool = False, now: datetime | None = None) -> dict:
+    check_image_name(image)
+    now = now or datetime.now(timezone.utc)
+    if keep is not None and keep < 0:
+        raise UsageError("--keep must be 0 or more")
+    explicit = keep is not None or older_than is not None
+    max_age = parse_age(older_than) if older_than is not None else None
+    retention = config.retention or {}
+    if not explicit and not retention:
+        raise UsageError("prune needs --keep N and/or --older-than AGE, or a [retention] table in release.toml")
+    env_names = set(config.environment_names)
+
+    with ledger.read() as s:
+        img = get_image(s, image)
+        versions = list(s.exec(select(Version).where(Version.image_id == img.id).order_by(Version.number.desc())))
+        arts: dict[int, list[Artifact]] = {}
+        for a in s.exec(select(Artifact).join(Version, Version.id == Artifact.version_id)
+                        .where(Version.image_id == img.id)):
+            arts.setdefault(a.version_id, []).append(a)
+        protected: dict[int, str] = {}
+        envs = {e.id: e.name for e in s.exec(select(EnvironmentRow))}
+        for ch in s.exec(select(Channel).where(Channel.image_id == img.id)):
+            protected.setdefault(ch.version_id, f"current in {envs[ch.environment_id]}")
+            prev = previous_good(s, ch.environment_id, img.id, ch.version_id)
+            if prev is not None:
+                protected.setdefault(prev.id, f"rollback target of {envs[ch.environment_id]}")
+        for r in s.exec(select(Server).where(Server.image_id == img.id, Server.state.in_(LIVE_STATES))):
+            protected.setdefault(r.version_id, f"runs servers in {envs[r.environment_id]}")
+        history = list(s.exec(select(ChannelHistory).where(ChannelHistory.image_id == img.id)
+                              .order_by(ChannelHistory.id)))
+
+    candidates = [v for v in versions if any(not a.deleted_at for a in arts.get(v.id, []))]
+    kept: dict[int, str] = {}
+    if explicit:
+        for i, v in enumerate(versions):
+            if keep is not None and i < keep:
+                kept[v.id] = f"among the {keep} newest"
+            elif max_age is not None and now - parse_iso(v.created_at) < max_age:
+                kept[v.id] = f"younger than {older_than}"
+    else:
+        # when each version was in each environment: [entered, left or None]
+        stays: dict[tuple[str, int], datetime | None] = {}
+        for h in history:
+            e = envs[h.environment_id]
+            stays[(e, h.to_version_id)] = None  # there now (until a later move says otherwise)
+            if h.from_version_id is not None:
+                stays[(e, h.from_version_id)] = parse_iso(h.at)
+        been = {}
+        for (e, vid) in stays:
+            been.setdefault(e, set()).add(vid)
+        default = {k: v for k, v in retention.items() if not isinstance(v, dict)}
+        scopes: list[tuple[str, list[Version], tuple]] = []
+        if default:
+            never = [v for v in versions if not any(v.id in ids for ids in been.values())]
+            scopes.append(("never promoted", never, _rule(default, "retention")))
+        for e, raw in retention.items():
+            if isinstance(raw, dict) and e not in env_names:
+                raise UsageError(f"[retention.{e}] names an unknown environment")
+        for e in config.environment_names:
+            raw = retention.get(e)
+            if not isinstance(raw, dict):
+                if not default:
+                    continue
+                raw = default  # an environment without its own table follows [retention]
+            in_env = [v for v in versions if v.id in been.get(e, set())]
+            scopes.append((e, in_env, _rule(raw, f"retention.{e}")))
+        covered = set()
+        for scope, vs, (k, age) in scopes:
+            for i, v in enumerate(vs):
+                covered.add(v.id)
+                if k is not None and i < k:
+                    kept.setdefault(v.id, f"retention {scope}: among the {k} newest")
+                    continue
+                if age is not None:
+                    since = parse_iso(v.created_at) if scope == "never promoted" else stays.get((scope, v.id))
+                    if since is None or now - since < age:
+                        kept.setdefault(v.id, f"retention {scope}: younger than max_age")
+        for v in versions:  # no rule speaks about it (an environment without [retention.<env>])
+            if v.id not in covered:
+                kept.setdefault(v.id, "no retention rule applies")
+
+    doomed = [v for v in candidates if v.id not in protected and v.id not in kept]
+    doc = {"image": image, "dry_run": dry_run, "pruned": [], "kept": [], "skipped": []}
+    for v in candidates:
+        if v.id in protected or v.id in kept:
+            doc["kept"].append({"version": f"v{v.number}", "why": protected.get(v.id) or kept[v.id]})
+    if dry_run:
+        doc["pruned"] = [{"version": f"v{v.number}", "artifacts": [_art(a) for a in arts[v.id] if not a.deleted_at]}
+                         for v in doomed]
+        return doc
+    from releasemgr.providers.local.fleet import delete_image
+
+    for v in doomed:
+        done, skipped = [], []
+        for a in arts[v.id]:
+            if a.deleted_at:
+                continue
+            if a.provider == "local":
+                delete_image(config.state_dir, a.external_id)
+                done.append(a)
+            else:
+                skipped.append(_art(a))
+        if skipped:
+            doc["skipped"].append({"version": f"v{v.number}", "artifacts": skipped,
+                                   "why": "no image store for this provider yet; delete by hand"})
+        if not done:
+            continue
+        at = now_iso()
+        with ledger.write() as s:
+            for a in done:
+                row = s.get(Artifact, a.id)
+                row.deleted_at = at
+                s.add(row)
+            audit.append(s, "artifact.pruned", actor=actor, image=image, version=f"v{v.number}", at=at,
+                         details={"artifacts": [_art(a) for a in done],
+                                  "rule": "explicit" if explicit else "retention"})
+        doc["pruned"].append({"version": f"v{v.number}", "artifacts": [_art(a) for a in done]})
+    return doc
+
+
+def _art(a: Artifact) -> str:
+    return f"{a.provider}:{a.region}:{a.external_id}"

@@ -1,0 +1,94 @@
+"""Routes: per (image, environment) the list of servers that take traffic.
+
+The route file `<state>/routes/<image>@<env>.json` is replaced atomically (write + rename),
+so a reader (a proxy's reload script) never sees half a file. When its server list changes,
+the hook command from release.toml runs (`[deploy.<env>] route_hook`, else `[routes] hook`)
+with the route in its environment:
+
+    RELEASE_ROUTE_FILE   the route file's path
+    RELEASE_IMAGE, RELEASE_ENV, RELEASE_VERSION
+    RELEASE_ADDRESSES    the servers' host:port, space separated
+
+A failing hook does not undo the change (the servers are already switched); it is reported
+as a warning and recorded in the audit event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from releasemgr.ledger.clock import now_iso
+
+HOOK_TIMEOUT = 60.0
+
+
+@dataclass
+class RouteChange:
+    changed: bool
+    path: Path
+    servers: list[dict]
+    hook: str | None = None
+    hook_ok: bool = True
+    hook_output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def route_path(state_dir, image: str, env: str) -> Path:
+    return Path(state_dir) / "routes" / f"{image}@{env}.json"
+
+
+def read_route(state_dir, image: str, env: str) -> dict | None:
+    try:
+        return json.loads(route_path(state_dir, image, env).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def hook_command(config, env: str) -> str | None:
+    hook = (config.deploy.get(env) or {}).get("route_hook")
+    if not hook:
+        routes = config.raw.get("routes") or {}
+        hook = routes.get("hook") if isinstance(routes, dict) else None
+    return hook or None
+
+
+def publish(state_dir, config, image: str, env: str, servers: list[dict], *, version: str | None) -> RouteChange:
+    """Write the route of (image, env) if its servers changed, then run the hook.
+    `servers`: [{"id", "address", "version"}], in the order a proxy should list them."""
+    path = route_path(state_dir, image, env)
+    servers = sorted(({"id": s["id"], "address": s["address"], "version": s["version"]} for s in servers),
+                     key=lambda s: (s["version"], s["id"]))
+    old = read_route(state_dir, image, env)
+    if old is not None and old.get("servers") == servers:
+        return RouteChange(False, path, servers)
+    doc = {"image": image, "env": env, "version": version, "updated_at": now_iso(), "servers": servers}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, path)
+    change = RouteChange(True, path, servers)
+    hook = hook_command(config, env)
+    if hook:
+        change.hook = hook
+        env_vars = {**os.environ, "RELEASE_ROUTE_FILE": str(path), "RELEASE_IMAGE": image, "RELEASE_ENV": env,
+                    "RELEASE_VERSION": version or "",
+                    "RELEASE_ADDRESSES": " ".join(s["address"] for s in servers if s["address"])}
+        try:
+            proc = subprocess.run(hook, shell=True, env=env_vars, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=HOOK_TIMEOUT,
+                                  cwd=str(config.path.parent) if config.path else None)
+            change.hook_ok = proc.returncode == 0
+            change.hook_output = (proc.stdout + proc.stderr).strip()[-2000:]
+            if not change.hook_ok:
+                change.warnings.append(f"route hook exited {proc.returncode}: {change.hook_output[-300:]}")
+        except subprocess.TimeoutExpired:
+            change.hook_ok = False
+            change.warnings.append(f"route hook did not finish within {HOOK_TIMEOUT:g}s")
+        except OSError as exc:
+            change.hook_ok = False
+            change.warnings.append(f"route hook could not run: {exc}")
+    return change
