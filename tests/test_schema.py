@@ -14,6 +14,7 @@ from releasemgr.template.diagnostics import Severity
 from releasemgr.template.schema import (
     Body,
     check_component,
+    check_local_paths,
     check_provisioner_sequence,
     duration_seconds,
     is_duration,
@@ -591,6 +592,39 @@ def test_expect_disconnect_then_no_pause_before():
     out = check_provisioner_sequence(seq)
     assert [(i, f.severity) for i, f in out] == [(1, "warning")]
     assert "pause_before" in out[0][1].detail
+
+
+# --- local files ---------------------------------------------------------------------------------
+
+
+def test_missing_local_files(tmp_path):
+    (tmp_path / "setup.sh").write_text("true\n")
+    (tmp_path / "app").mkdir()
+    f = only(check_local_paths("provisioner", "shell", Body(attrs={"scripts": ["setup.sh", "gone.sh"]}), tmp_path))
+    assert f.summary == 'File not found for "scripts" in provisioner shell'
+    assert f.path == ("scripts", 1)
+    assert f.detail == f'"gone.sh" does not exist (looked for {tmp_path / "gone.sh"}).'
+    assert check_local_paths("provisioner", "file", Body(attrs={"source": "app/", "destination": "/opt"}), tmp_path) == []
+    assert check_local_paths("source", "local", Body(attrs={"command": ["x"], "base": str(tmp_path / "app")}), "/") == []
+    f = only(check_local_paths("source", "null", Body(attrs={"ssh_private_key_file": "id_rsa"}), tmp_path))
+    assert f.path == ("ssh_private_key_file",)
+
+
+def test_local_files_that_need_not_exist(tmp_path):
+    # downloads name remote paths; generated sources appear during the build; UNKNOWN is unknown
+    assert check_local_paths("provisioner", "file", Body(attrs={"source": "/remote/log", "destination": "x", "direction": "download"}), tmp_path) == []
+    assert check_local_paths("provisioner", "file", Body(attrs={"source": "later", "destination": "x", "generated": True}), tmp_path) == []
+    assert check_local_paths("provisioner", "file", Body(attrs={"source": "later", "destination": "x", "direction": UNKNOWN}), tmp_path) == []
+    assert check_local_paths("provisioner", "shell", Body(attrs={"scripts": [UNKNOWN]}), tmp_path) == []
+    assert check_local_paths("post-processor", "vagrant", Body(attrs={"vagrantfile_template": "V", "vagrantfile_template_generated": True}), tmp_path) == []
+    assert check_local_paths("source", "docker", Body(attrs={"anything": "x"}), tmp_path) == []
+
+
+def test_local_files_relative_to_the_current_directory_by_default(tmp_path, monkeypatch):
+    (tmp_path / "run.sh").write_text("true\n")
+    monkeypatch.chdir(tmp_path)
+    assert check_local_paths("provisioner", "shell-local", Body(attrs={"script": "run.sh"})) == []
+    assert len(check_local_paths("provisioner", "shell-local", Body(attrs={"script": "walk.sh"}))) == 1
 
 
 # --- UNKNOWN ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from releasemgr.template.schema import Body, check_component
+from releasemgr.template.schema import Body, check_component, check_local_paths
 
 pytestmark = pytest.mark.packer
 
@@ -118,6 +118,14 @@ CASES = [
     Case("ebs-kms-no-encrypt", source=ebs(kms_key_id="alias/x")),
     Case("ebs-regions-string", source=ebs(ami_regions="eu-west-1")),
     Case("ebs-port-not-a-number", source=ebs(ssh_port="twenty")),
+    # local files (check_local_paths)
+    Case("shell-missing-script", provisioners=[("shell", {"script": "missing.sh"})]),
+    Case("shell-missing-one-of-scripts", provisioners=[("shell", {"scripts": ["a.sh", "missing.sh"]})]),
+    Case("file-missing-source", provisioners=[("file", {"source": "missing.txt", "destination": "/tmp/x"})]),
+    Case("file-generated-source", provisioners=[("file", {"source": "later.txt", "destination": "/tmp/x", "generated": True})]),
+    Case("shell-local-missing-script", provisioners=[("shell-local", {"script": "missing.sh"})]),
+    Case("null-missing-key", source=("null", {"ssh_host": "h", "ssh_username": "u", "ssh_private_key_file": "missing_key"}, {})),
+    Case("ebs-missing-user-data-file", source=ebs(user_data_file="missing.yml")),
 ]
 
 # case name -> (packer 1.6.6 accepts?, we accept?, why they differ)
@@ -169,14 +177,16 @@ def template(case: Case) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def we_accept(case: Case) -> tuple[bool, list]:
+def we_accept(case: Case, folder: Path) -> tuple[bool, list]:
     type_name, attrs, blocks = case.source
     bodies = {k: [Body(attrs=dict(b)) for b in v] for k, v in blocks.items()}
-    findings = check_component("source", type_name, Body(attrs=dict(attrs), blocks=bodies), environ={})
-    for t, a in case.provisioners:
-        findings += check_component("provisioner", t, Body(attrs=dict(a)), environ={})
-    for t, a in case.post_processors:
-        findings += check_component("post-processor", t, Body(attrs=dict(a)), environ={})
+    components = [("source", type_name, Body(attrs=dict(attrs), blocks=bodies))]
+    components += [("provisioner", t, Body(attrs=dict(a))) for t, a in case.provisioners]
+    components += [("post-processor", t, Body(attrs=dict(a))) for t, a in case.post_processors]
+    findings = []
+    for kind, t, body in components:
+        findings += check_component(kind, t, body, environ={})
+        findings += check_local_paths(kind, t, body, folder)
     errs = [f for f in findings if f.severity == "error"]
     return not errs, errs
 
@@ -196,7 +206,7 @@ def packer_verdicts(tmp_path_factory):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PKR_VAR_"))}
         env.update(CHECKPOINT_DISABLE="1", PACKER_CACHE_DIR=str(folder / "cache"), HOME=str(folder))
         proc = subprocess.run([PACKER, "validate", "t.pkr.hcl"], cwd=folder, env=env, capture_output=True, text=True, timeout=60)
-        return case.name, (proc.returncode == 0, proc.stdout + proc.stderr)
+        return case.name, (proc.returncode == 0, proc.stdout + proc.stderr, folder)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(run, CASES))
@@ -204,8 +214,8 @@ def packer_verdicts(tmp_path_factory):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.name not in DIFFERENT], ids=lambda c: c.name)
 def test_same_decision_as_packer(case, packer_verdicts):
-    packer_ok, packer_out = packer_verdicts[case.name]
-    ours, errs = we_accept(case)
+    packer_ok, packer_out, folder = packer_verdicts[case.name]
+    ours, errs = we_accept(case, folder)
     assert ours == packer_ok, (
         f"packer {'accepts' if packer_ok else 'rejects'} and we {'accept' if ours else 'reject'}\n"
         f"--- template\n{template(case)}--- packer\n{packer_out}--- ours\n{errs}"
@@ -217,13 +227,13 @@ def test_documented_differences_are_exactly_these(name, packer_verdicts):
     case = next(c for c in CASES if c.name == name)
     packer_expected, ours_expected, why = DIFFERENT[name]
     assert packer_verdicts[name][0] is packer_expected, why
-    assert we_accept(case)[0] is ours_expected, why
+    assert we_accept(case, packer_verdicts[name][2])[0] is ours_expected, why
 
 
 def test_unknown_option_message_names_the_same_argument_as_packer(packer_verdicts):
-    _, out = packer_verdicts["shell-unknown-option"]
+    _, out, folder = packer_verdicts["shell-unknown-option"]
     assert 'An argument named "inlin" is not expected here' in " ".join(out.split())  # packer wraps lines
-    _, errs = we_accept(next(c for c in CASES if c.name == "shell-unknown-option"))
+    _, errs = we_accept(next(c for c in CASES if c.name == "shell-unknown-option"), folder)
     assert [e.summary for e in errs] == ['Unsupported argument "inlin" in provisioner shell']
     assert errs[0].detail == 'Did you mean "inline"?'
 

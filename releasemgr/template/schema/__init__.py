@@ -48,6 +48,7 @@ __all__ = [
     "Schema",
     "check_component",
     "check_provisioner_sequence",
+    "check_local_paths",
     "known_types",
     "option_names",
     "is_sensitive_option",
@@ -133,6 +134,24 @@ def check_component(kind: str, type_name: str, body: Body, *, environ: Mapping[s
     findings = check_body(schema, body, where, env)
     findings.extend(_credential_warnings(body, where, ()))
     return findings
+
+
+def check_local_paths(kind: str, type_name: str, body: Body, base_dir: str | os.PathLike | None = None) -> list[Finding]:
+    """Errors for local files the component names that do not exist (scripts, upload
+    sources, SSH keys, user_data_file, the local builder's base...).
+
+    Relative paths are taken from `base_dir` (default: the current directory, as Packer
+    does). Separate from ``check_component`` because it reads the file system.
+    """
+    from pathlib import Path
+
+    from ._paths import missing_paths
+
+    kind = _kind(kind)
+    schema = REGISTRY[kind].get(type_name)
+    if schema is None:
+        return []
+    return missing_paths(schema, body, f"{kind} {type_name}", Path(base_dir) if base_dir is not None else Path.cwd())
 
 
 def _not_native(kind: str, type_name: str) -> Finding:

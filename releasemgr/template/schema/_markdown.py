@@ -69,6 +69,10 @@ def _table(schema: Schema) -> list[str]:
     lines = ["| Option | Type | Required | Default | Description |", "| --- | --- | --- | --- | --- |"]
     for o in schema.options:
         desc = o.doc
+        if o.local_path:
+            desc += " A local path; it must exist" + (
+                " (unless " + " or ".join(f"`{n} = {_hcl(v)}`" for n, v in o.unless) + ")" if o.unless else ""
+            ) + "."
         if o.choices:
             desc += " One of: " + ", ".join(f"`{c}`" for c in o.choices) + "."
         default = f"`{_hcl(o.default)}`" if o.default is not None else ""

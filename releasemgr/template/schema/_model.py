@@ -32,6 +32,10 @@ class Option:
     default: Any = None
     choices: tuple | None = None  # allowed values (for list types: of each element)
     doc: str = ""
+    # The value names a file (or folder) on the machine running the build, which must exist
+    # -- unless one of `unless` holds: (option, value) pairs such as ("generated", True).
+    local_path: bool = False
+    unless: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self):
         if self.type not in TYPES:

@@ -207,7 +207,7 @@ ACCESS = (
     Option("secret_key", STRING, doc="AWS secret key. Prefer the standard credential chain; never write it in the template."),
     Option("token", STRING, doc="AWS session token."),
     Option("profile", STRING, doc="Profile of the shared credentials file."),
-    Option("shared_credentials_file", STRING, doc="Path of the shared credentials file."),
+    Option("shared_credentials_file", STRING, doc="Path of the shared credentials file."),  # may be created later: not checked
     Option("region", STRING, doc="Region to build in (required unless AWS_REGION or AWS_DEFAULT_REGION is set)."),
     Option("custom_endpoint_ec2", STRING, doc="EC2 endpoint URL (for moto, LocalStack or private endpoints)."),
     Option("decode_authorization_messages", BOOL, default=False, doc="Decode 'encoded authorization' error messages (needs sts:DecodeAuthorizationMessage)."),
@@ -283,7 +283,7 @@ RUN = (
     Option("temporary_security_group_source_cidrs", LIST_STRING, doc="CIDRs the temporary security group lets in (default 0.0.0.0/0)."),
     Option("temporary_security_group_source_public_ip", BOOL, default=False, doc="Let in only this machine's public IP."),
     Option("user_data", STRING, doc="User data of the build instance."),
-    Option("user_data_file", STRING, doc="File holding the user data."),
+    Option("user_data_file", STRING, doc="File holding the user data.", local_path=True),
     Option("vpc_id", STRING, doc="VPC to launch into."),
     Option("windows_password_timeout", DURATION, default="20m", doc="How long to wait for the Windows password."),
 )

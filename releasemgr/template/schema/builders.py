@@ -169,7 +169,7 @@ def check_local(body: Body, environ: Mapping[str, str]):
 
 LOCAL = Schema(
     (
-        Option("base", STRING, doc="Folder or .tar/.tar.gz file the image root starts from (default: empty)."),
+        Option("base", STRING, doc="Folder or .tar/.tar.gz file the image root starts from (default: empty).", local_path=True),
         Option("command", LIST_STRING, required=True, doc="How a server of this image runs, as a list of arguments; cwd is the image root."),
         Option("port_env", STRING, doc="Environment variable that passes the server's port."),
         Option("port_arg", BOOL, default=False, doc="Append the server's port as the last argument of command."),

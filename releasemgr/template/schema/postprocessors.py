@@ -84,8 +84,14 @@ VAGRANT = Schema(
         (
             Option("output", STRING, default="packer_{{ .BuildName }}_{{.Provider}}.box", doc="Path of the .box file."),
             Option("compression_level", NUMBER, default=6, doc="0 (none) to 9 (best)."),
-            Option("include", LIST_STRING, doc="Extra files to put in the box."),
-            Option("vagrantfile_template", STRING, doc="Vagrantfile template to put in the box."),
+            Option("include", LIST_STRING, doc="Extra files to put in the box.", local_path=True),
+            Option(
+                "vagrantfile_template",
+                STRING,
+                doc="Vagrantfile template to put in the box.",
+                local_path=True,
+                unless=(("vagrantfile_template_generated", True),),
+            ),
             Option("vagrantfile_template_generated", BOOL, default=False, doc="The template is created during the build: do not check that it exists."),
             Option("provider_override", STRING, doc="Vagrant provider to record instead of the one the builder implies."),
             Option("architecture", STRING, doc="Architecture recorded in the box metadata (e.g. amd64, arm64)."),

@@ -64,8 +64,8 @@ SHELL = Schema(
     merge(
         (
             Option("inline", LIST_STRING, doc="Commands to run, one shell line each, in one script."),
-            Option("script", STRING, doc="Local script to upload and run."),
-            Option("scripts", LIST_STRING, doc="Local scripts to upload and run, in order."),
+            Option("script", STRING, doc="Local script to upload and run.", local_path=True),
+            Option("scripts", LIST_STRING, doc="Local scripts to upload and run, in order.", local_path=True),
             Option("environment_vars", LIST_STRING, doc='Environment of the scripts, as "KEY=value" strings.'),
             Option("env", MAP_STRING, doc="Environment of the scripts, as a map."),
             Option("execute_command", STRING, default="chmod +x {{.Path}}; {{.Vars}} {{.Path}}", doc="How the uploaded script is run."),
@@ -107,11 +107,20 @@ def _check_file(body: Body, environ):
             yield error('"generated" cannot be used with direction "download"', "generated only applies to uploads.", ("generated",))
 
 
+# A download's sources are on the machine being built; a generated source appears during the build.
+_NOT_LOCAL = (("direction", "download"), ("generated", True))
+
 FILE = Schema(
     merge(
         (
-            Option("source", STRING, doc="Local file or folder to upload (a trailing / uploads the folder's contents)."),
-            Option("sources", LIST_STRING, doc="Several local files to upload into destination."),
+            Option(
+                "source",
+                STRING,
+                doc="Local file or folder to upload (a trailing / uploads the folder's contents).",
+                local_path=True,
+                unless=_NOT_LOCAL,
+            ),
+            Option("sources", LIST_STRING, doc="Several local files to upload into destination.", local_path=True, unless=_NOT_LOCAL),
             Option("content", STRING, doc="Text to write to destination."),
             Option("destination", STRING, required=True, doc="Path on the machine (for `local`: inside the image root)."),
             Option("direction", STRING, default="upload", choices=("upload", "download"), doc="upload to the machine, or download from it."),
@@ -128,8 +137,8 @@ FILE = Schema(
 SHELL_LOCAL_OPTIONS = (
     Option("command", STRING, doc="One command to run on the machine running the build."),
     Option("inline", LIST_STRING, doc="Commands to run, one shell line each, in one script."),
-    Option("script", STRING, doc="Local script to run."),
-    Option("scripts", LIST_STRING, doc="Local scripts to run, in order."),
+    Option("script", STRING, doc="Local script to run.", local_path=True),
+    Option("scripts", LIST_STRING, doc="Local scripts to run, in order.", local_path=True),
     Option("environment_vars", LIST_STRING, doc='Environment, as "KEY=value" strings.'),
     Option("env", MAP_STRING, doc="Environment, as a map."),
     Option("execute_command", LIST_STRING, default=["/bin/sh", "-c", "{{.Vars}} {{.Script}}"], doc="How the script is run, as a list of arguments."),
