@@ -508,6 +508,14 @@ def test_jsondecode():
     assert "not valid JSON" in error("jsondecode", "1 2").message
 
 
+def test_yamlencode_writes_go_yaml_block_style():
+    assert call("yamlencode", {"b": [1, {"x": "y"}], "a": "multi\nline", "c": {}}) == (
+        '"a": |-\n  multi\n  line\n"b":\n- 1\n- "x": "y"\n"c": {}\n')
+    assert call("yamlencode", [[1, 2], "tab\t"]) == '- - 1\n  - 2\n- "tab\\t"\n'
+    assert call("yamlencode", None) == "null\n...\n"
+    assert call("yamlencode", "x") == '"x"\n'
+
+
 def test_yamldecode_and_csvdecode():
     assert call("yamldecode", "a: [1, x, true]\nb: null\nd: 2020-01-01\n") == \
         {"a": [1, "x", True], "b": None, "d": "2020-01-01T00:00:00Z"}
@@ -784,3 +792,9 @@ def test_any_input_gives_a_value_or_a_function_error(tmp_path_factory, name, arg
         assert e.message and (e.arg_index is None or 0 <= e.arg_index < max(len(args), 1))
     else:
         call("jsonencode", result)  # every result is a valid HCL value
+
+
+@settings(max_examples=150, deadline=None)
+@given(json_values)
+def test_yamlencode_yamldecode_round_trip(value):
+    assert _normalized(call("yamldecode", call("yamlencode", value))) == _normalized(value)

@@ -143,6 +143,15 @@ CASES = [
     ('fileset("data", "{sub,other}/?.txt")', "fileset", ["data", "{sub,other}/?.txt"]),
     ('yamldecode("a: [1, x, true]\\nb: null\\n")', "yamldecode", ["a: [1, x, true]\nb: null\n"]),
     ('csvdecode("a,b\\n1,2\\n")', "csvdecode", ["a,b\n1,2\n"]),
+    ('yamlencode({a = "b", c = 1, d = [1, "x", true, null], e = {f = "g h", i = []}, j = {}, '
+     'k = "multi\\nline", n = 1.5, o = "", q = [[1, 2], {x = 1, y = [3]}]})', "yamlencode",
+     [{"a": "b", "c": 1, "d": [1, "x", True, None], "e": {"f": "g h", "i": []}, "j": {},
+       "k": "multi\nline", "n": 1.5, "o": "", "q": [[1, 2], {"x": 1, "y": [3]}]}]),
+    ('yamlencode(["a", {b = 1}, "two\\nlines\\n", "three\\n\\n", "tab\\t\\"q\\" \\\\ é \\u0001"])',
+     "yamlencode", [["a", {"b": 1}, "two\nlines\n", "three\n\n", 'tab\t"q" \\ é \x01']]),
+    ('yamlencode(null)', "yamlencode", [None]),
+    ('yamlencode(1.5)', "yamlencode", [1.5]),
+    ('yamlencode("x\\ny")', "yamlencode", ["x\ny"]),
 ]
 
 # Edge cases found while comparing (kept so they stay the same).

@@ -226,3 +226,112 @@ def csvdecode(s):
                 f"got {len(row)})", 0)
         out.append(dict(zip(header, row)))
     return out
+
+
+# --- yamlencode: the block style of go-yaml v2 as used by cty-yaml -----------------------
+
+def _yaml_printable(c: str) -> bool:
+    """YAML's printable set (minus BOM, NEL and line/paragraph separators)."""
+    return (" " <= c <= "~" or "\xa0" <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd"
+            or c >= "\U00010000") and c not in "\ufeff\u2028\u2029"
+
+
+def _yaml_quote(s: str) -> str:
+    out = ['"']
+    for c in s:
+        if c == '"':
+            out.append('\\"')
+        elif c == "\\":
+            out.append("\\\\")
+        elif c == "\t":
+            out.append("\\t")
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif not _yaml_printable(c):
+            code = ord(c)
+            out.append(f"\\x{code:02X}" if code <= 0xFF else f"\\u{code:04X}")
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+def _yaml_literal(s: str) -> bool:
+    """go-yaml writes strings holding a newline as a literal block (|-, |, |+)."""
+    return "\n" in s and not s.startswith((" ", "\n")) and all(
+        c == "\n" or _yaml_printable(c) for c in s)
+
+
+def _yaml_scalar(v) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if is_number(v):
+        return number_to_string(v)
+    if isinstance(v, str):
+        return _yaml_quote(v)
+    if isinstance(v, list):
+        return "[]"
+    if isinstance(v, dict):
+        return "{}"
+    raise FunctionError(f"cannot encode a {type(v).__name__} as YAML", 0)
+
+
+def _literal_lines(s: str, ind: int) -> tuple[str, list[str]]:
+    body = s.rstrip("\n")
+    trailing = len(s) - len(body)
+    chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
+    lines = [(" " * ind + line) if line else "" for line in body.split("\n")]
+    lines.extend([""] * (trailing - 1 if trailing > 1 else 0))
+    return "|" + chomp, lines
+
+
+def _yaml_block(v, ind: int) -> list[str]:
+    pad = " " * ind
+    out: list[str] = []
+    if isinstance(v, dict):
+        for k in sorted(v):
+            key, item = _yaml_quote(str(k)), v[k]
+            if isinstance(item, dict) and item:
+                out.append(f"{pad}{key}:")
+                out.extend(_yaml_block(item, ind + 2))
+            elif isinstance(item, list) and item:
+                out.append(f"{pad}{key}:")
+                out.extend(_yaml_block(item, ind))
+            elif isinstance(item, str) and _yaml_literal(item):
+                head, lines = _literal_lines(item, ind + 2)
+                out.append(f"{pad}{key}: {head}")
+                out.extend(lines)
+            else:
+                out.append(f"{pad}{key}: {_yaml_scalar(item)}")
+        return out
+    for item in v:
+        if isinstance(item, (dict, list)) and item:
+            sub = _yaml_block(item, ind + 2)
+            sub[0] = pad + "- " + sub[0][ind + 2:]
+            out.extend(sub)
+        elif isinstance(item, str) and _yaml_literal(item):
+            head, lines = _literal_lines(item, ind + 2)
+            out.append(f"{pad}- {head}")
+            out.extend(lines)
+        else:
+            out.append(f"{pad}- {_yaml_scalar(item)}")
+    return out
+
+
+@register("yamlencode", 1, 1, "yamlencode(value)")
+def yamlencode(v):
+    if isinstance(v, (dict, list)) and v:
+        return "\n".join(_yaml_block(v, 0)) + "\n"
+    if isinstance(v, str) and _yaml_literal(v):
+        head, lines = _literal_lines(v, 2)
+        return head + "\n" + "\n".join(lines) + "\n"
+    text = _yaml_scalar(v) + "\n"
+    if v is None or isinstance(v, (bool, int, float)):
+        text += "...\n"  # go-yaml ends a document holding only a plain scalar
+    return text
