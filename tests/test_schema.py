@@ -388,6 +388,14 @@ def test_amazon_instance_type_or_spot_types_not_both():
     assert check("source", "amazon-ebs", ebs(instance_type=None, spot_instance_types=["t3.micro"], spot_price="auto")) == []
 
 
+def test_empty_source_ami_filter_is_like_no_filter():
+    body = ebs(source_ami=None)
+    body.blocks["source_ami_filter"] = [Body(attrs={"most_recent": True})]
+    f = only(check("source", "amazon-ebs", body))
+    assert f.summary == "Empty source_ami_filter in source amazon-ebs"
+    assert f.path == ("source_ami_filter", 0)
+
+
 def test_source_ami_filter_block_satisfies_the_source_group():
     body = ebs(source_ami=None)
     body.blocks["source_ami_filter"] = [Body(attrs={"filters": {"name": "x"}, "owners": ["self"]})]

@@ -101,6 +101,7 @@ CASES = [
     Case("ebs-no-ami-name", source=ebs(ami_name=None)),
     Case("ebs-no-instance-type", source=ebs(instance_type=None)),
     Case("ebs-no-source-ami", source=ebs(source_ami=None)),
+    Case("ebs-empty-filter", source=("amazon-ebs", dict(EBS, source_ami=""), {"source_ami_filter": [{"most_recent": True}]})),
     Case("ebs-no-ssh-username", source=ebs(ssh_username=None)),
     # rejected: values
     Case("shell-inline-string", provisioners=[("shell", {"inline": "echo hi"})]),

@@ -366,6 +366,16 @@ def check_amazon_ebs(body: Body, environ: Mapping[str, str]):
                 ("ami_name",),
             )
 
+    filters = body.blocks.get("source_ami_filter") or []
+    if not is_set(a.get("source_ami")) and filters:
+        flt = filters[0].attrs
+        if not is_set(flt.get("filters")) and not is_set(flt.get("owners")) and not filters[0].blocks:
+            yield error(
+                f"Empty source_ami_filter in {WHERE}",
+                "A source_ami or source_ami_filter must be specified: give the filter `filters` or `owners`.",
+                ("source_ami_filter", 0),
+            )
+
     if is_set(a.get("ssh_keypair_name")) and communicator.communicator_type(body) == "ssh":
         if not is_set(a.get("ssh_private_key_file")) and not is_true(a.get("ssh_agent_auth")):
             yield error(
