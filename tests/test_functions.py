@@ -735,12 +735,17 @@ def test_base64_round_trip(text):
         assert call("base64decode", encoded) == text
 
 
+no_marks = st.text(alphabet=st.characters(blacklist_categories=("Mn", "Mc", "Me", "Cs")))
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.text(min_size=1, max_size=3), st.lists(st.text(), max_size=6))
+@given(no_marks.filter(lambda s: 1 <= len(s) <= 3), st.lists(no_marks, max_size=6))
 def test_split_join_round_trip(sep, parts):
+    nfc = [unicodedata.normalize("NFC", p) for p in parts]
+    sep_nfc = unicodedata.normalize("NFC", sep)
     joined = call("join", sep, parts)
-    if all(sep not in p for p in parts) and parts:
-        assert call("split", sep, joined) == parts
+    if all(sep_nfc not in p for p in nfc) and parts:
+        assert call("split", sep, joined) == nfc
     assert call("join", sep, call("split", sep, joined)) == joined
 
 

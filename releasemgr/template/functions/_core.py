@@ -158,7 +158,8 @@ def normalize_number(n):
 
 def to_str(v, i: int) -> str:
     if isinstance(v, str):
-        return v
+        # cty strings are NFC; normalising here keeps e.g. split(join(...)) consistent
+        return v if v.isascii() else unicodedata.normalize("NFC", v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if is_number(v):
