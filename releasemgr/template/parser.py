@@ -283,6 +283,8 @@ class Parser:
         self.nl_stack: list[bool] = [False]  # True: newlines are insignificant
         self.diags: list[Diagnostic] = []
         self.depth = 0
+        self._cache_key: tuple | None = None
+        self._cache_tok: Token | None = None
 
     # -- token access -------------------------------------------------------------------
     def _lex(self, pos: int, skip_nl: bool) -> Token:
@@ -317,7 +319,12 @@ class Parser:
         return Token("BAD", ch, pos, pos + 1)
 
     def peek(self) -> Token:
-        return self._lex(self.pos, self.nl_stack[-1])
+        key = (self.pos, self.nl_stack[-1])
+        if self._cache_key == key:
+            return self._cache_tok
+        tok = self._lex(self.pos, self.nl_stack[-1])
+        self._cache_key, self._cache_tok = key, tok
+        return tok
 
     def peek2(self) -> Token:
         t = self.peek()
