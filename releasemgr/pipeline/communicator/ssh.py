@@ -69,6 +69,7 @@ class SSHConfig:
     pty: bool = False
     bastion_host_key: str | None = None  # like host_key, for the bastion
     directory_transfer: str = "auto"  # auto (tar stream when the host has tar) | tar | sftp
+    remote_tar: str = "tar"  # the tar program on the host (e.g. "gtar" on BSDs)
 
 
 def fingerprint(key) -> str:
@@ -110,6 +111,7 @@ class SSHCommunicator(Communicator):
         self._bastion = None
         self._sftp = None
         self._has_tar: bool | None = None
+        self.last_directory_transfer: str | None = None  # "tar" or "sftp": how the last directory moved
         self._lock = threading.RLock()
         self._active: set = set()  # channels of running transfers, closed by cancel()
         self._wake_r, self._wake_w = os.pipe()
@@ -638,11 +640,14 @@ class SSHCommunicator(Communicator):
         if mode not in ("auto", "tar", "sftp"):
             raise CommunicatorError(f"directory_transfer must be auto, tar or sftp, not {mode!r}")
         if mode == "sftp":
+            self.last_directory_transfer = "sftp"
             return False
         if self._has_tar is None:
-            self._has_tar = self.run("command -v tar >/dev/null 2>&1") == 0
+            self._has_tar = self.run(f"command -v {shell_quote(self.config.remote_tar)} >/dev/null 2>&1") == 0
         if mode == "tar" and not self._has_tar:
-            raise CommunicatorError(f"{self.where}: directory_transfer = tar, but the host has no tar")
+            raise CommunicatorError(f"{self.where}: directory_transfer = tar, but the host has no "
+                                    f"{self.config.remote_tar}")
+        self.last_directory_transfer = "tar" if self._has_tar else "sftp"
         return self._has_tar
 
     def _open_for_write(self, sftp, remote: str):
@@ -732,7 +737,7 @@ class SSHCommunicator(Communicator):
         transport = self._conn()
         chan = transport.open_session(timeout=self.config.connect_timeout)
         q = shell_quote(target)
-        chan.exec_command(f"mkdir -p {q} && tar -xf - -C {q}")
+        chan.exec_command(f"mkdir -p {q} && {shell_quote(self.config.remote_tar)} -xf - -C {q}")
         self._active.add(chan)
         try:
             writer = _ChannelWriter(chan, self)
@@ -752,7 +757,7 @@ class SSHCommunicator(Communicator):
     def _get_tree_tar(self, remote: str, dest: Path) -> None:
         transport = self._conn()
         chan = transport.open_session(timeout=self.config.connect_timeout)
-        chan.exec_command(f"tar -cf - -C {shell_quote(remote)} .")
+        chan.exec_command(f"{shell_quote(self.config.remote_tar)} -cf - -C {shell_quote(remote)} .")
         chan.shutdown_write()
         self._active.add(chan)
         dest.mkdir(parents=True, exist_ok=True)
@@ -870,7 +875,7 @@ def _load_key(path: str):
         return paramiko.PKey.from_path(os.path.expanduser(path))
     except FileNotFoundError:
         raise CommunicatorError(f"private key file {path} does not exist", "check ssh_private_key_file") from None
-    except paramiko.PasswordRequiredException:
+    except (paramiko.PasswordRequiredException, TypeError):  # cryptography raises TypeError for OpenSSH keys
         raise CommunicatorError(f"private key file {path} is encrypted",
                                 "use an unencrypted key for builds, or load it into ssh-agent") from None
     except (OSError, ValueError, paramiko.SSHException) as e:

@@ -1,0 +1,408 @@
+"""The ssh communicator against a real OpenSSH sshd on a loopback port.
+
+The "remote" host is this machine, so the tests check remote files directly on disk and
+remote processes with pgrep."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from releasemgr.pipeline.communicator import CommunicatorCancelled, CommunicatorError, SSHCommunicator, SSHConfig
+from sshd_fixture import Sshd, free_port, keygen, sshd  # noqa: F401
+
+
+def config_for(server: Sshd, **kw) -> SSHConfig:
+    base = dict(host=server.host, port=server.port, username=server.username, private_key_file=str(server.client_key),
+                known_hosts_file=str(server.known_hosts), agent_auth=False, timeout=10, connect_timeout=5)
+    base.update(kw)
+    return SSHConfig(**base)
+
+
+def connect(server: Sshd, **kw) -> tuple[SSHCommunicator, list[str]]:
+    info: list[str] = []
+    comm = SSHCommunicator(config_for(server, **kw), on_info=info.append)
+    comm.connect()
+    return comm, info
+
+
+def run(comm, command: str, **kw):
+    events: list[tuple[str, str]] = []
+    code = comm.run(command, on_stdout=lambda l: events.append(("out", l)),
+                    on_stderr=lambda l: events.append(("err", l)), **kw)
+    return code, events
+
+
+def pgrep(pattern: str) -> str:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.strip()
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every entry under root: files by content and mode, links by target, dirs by mode."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        if p.is_symlink():
+            out[rel] = "link:" + os.readlink(p)
+        elif p.is_dir():
+            out[rel] = f"dir:{p.stat().st_mode & 0o777:o}"
+        else:
+            out[rel] = f"{p.stat().st_mode & 0o777:o}:" + hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def make_tree(root: Path, files: int = 60) -> Path:
+    (root / "empty").mkdir(parents=True)
+    for i in range(files):
+        d = root / f"d{i % 7}" / f"s{i % 3}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{i}.txt").write_bytes(os.urandom(i * 97 % 5000))
+    (root / "run.sh").write_text("#!/bin/sh\necho ran\n")
+    os.chmod(root / "run.sh", 0o750)
+    (root / "name with spaces 'quoted'.txt").write_text("x")
+    os.symlink("run.sh", root / "link-to-run")
+    return root
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def test_key_auth_exit_codes_env_and_host_key_info(sshd):
+    comm, info = connect(sshd)
+    with comm:
+        assert info[0] == "Waiting for SSH to become available..."
+        assert info[-1] == "Connected to SSH!"
+        assert any("verified against" in line and str(sshd.known_hosts) in line for line in info)
+        assert comm.host_key_fingerprint and comm.host_key_fingerprint.startswith("SHA256:")
+        keygen_fp = subprocess.run(["ssh-keygen", "-lf", str(sshd.host_key) + ".pub"], capture_output=True,
+                                   text=True, check=True).stdout.split()[1]
+        assert comm.host_key_fingerprint == keygen_fp
+
+        code, events = run(comm, 'echo "$GREETING"; echo "$EMPTY|$WEIRD"; whoami; exit 42',
+                           env={"GREETING": "hello world", "EMPTY": "", "WEIRD": "it's $HOME `x` \"q\""})
+        assert code == 42
+        assert events == [("out", "hello world"), ("out", "|it's $HOME `x` \"q\""), ("out", sshd.username)]
+        assert comm.run("true") == 0
+        assert comm.run("exit 255") == 255
+        code, events = run(comm, "cat")  # no stdin: reads EOF instead of hanging
+        assert (code, events) == (0, [])
+
+
+def test_lines_stream_in_order_as_they_come(sshd):
+    comm, _ = connect(sshd)
+    seen: list[tuple[float, str]] = []
+    with comm:
+        start = time.monotonic()
+        code = comm.run("echo one; echo err1 >&2; sleep 0.7; for i in 1 2 3; do echo line$i; done; "
+                        "printf 'partial'",
+                        on_stdout=lambda l: seen.append((time.monotonic() - start, "out:" + l)),
+                        on_stderr=lambda l: seen.append((time.monotonic() - start, "err:" + l)))
+    assert code == 0
+    lines = [s for _, s in seen]
+    assert lines[2:] == ["out:line1", "out:line2", "out:line3", "out:partial"]
+    assert sorted(lines[:2]) == ["err:err1", "out:one"]
+    assert max(t for t, _ in seen[:2]) < 0.6 <= seen[2][0]  # streamed, not collected at the end
+
+
+def test_pty_mode_runs_commands(sshd):
+    comm, _ = connect(sshd, pty=True)
+    with comm:
+        code, events = run(comm, "test -t 1 && echo tty; exit 3")
+    assert (code, events) == (3, [("out", "tty")])
+
+
+def test_command_timeout_kills_remote_process_group(sshd):
+    marker = f"sleep 41.{uuid.uuid4().int % 10**6}"
+    comm, _ = connect(sshd)
+    with comm:
+        start = time.monotonic()
+        with pytest.raises(CommunicatorError, match=r"127\.0\.0\.1:\d+: command timed out after 1s"):
+            comm.run(f"echo start; {marker}; echo never", timeout=1)
+        assert time.monotonic() - start < 3
+        time.sleep(0.2)
+        assert pgrep(marker) == ""
+        assert comm.run("true") == 0  # the connection is still usable
+
+
+def test_cancel_during_long_command_returns_fast_and_kills_it(sshd):
+    marker = f"sleep 42.{uuid.uuid4().int % 10**6}"
+    comm, _ = connect(sshd)
+    started = threading.Event()
+    result: dict = {}
+
+    def worker():
+        try:
+            result["code"] = comm.run(f"echo started; {marker}; echo never",
+                                      on_stdout=lambda l: started.set())
+        except CommunicatorCancelled as e:
+            result["error"] = e
+
+    with comm:
+        t = threading.Thread(target=worker)
+        t.start()
+        assert started.wait(10)
+        assert pgrep(marker) != ""
+        t0 = time.monotonic()
+        comm.cancel()
+        t.join(5)
+        assert not t.is_alive() and time.monotonic() - t0 < 2
+        assert isinstance(result.get("error"), CommunicatorCancelled), result
+        time.sleep(0.2)
+        assert pgrep(marker) == ""
+        comm.reset_cancel()
+        assert comm.run("true") == 0
+
+
+# -- files ---------------------------------------------------------------------------------
+
+def test_large_file_upload_and_download_keep_every_byte(sshd, tmp_path):
+    data = os.urandom((24 << 20) + 12345)  # not a multiple of any request size
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    os.chmod(src, 0o640)
+    comm, _ = connect(sshd)
+    with comm:
+        comm.upload(src, str(tmp_path / "remote" / "big.bin"))  # missing parent folders are created
+        assert hashlib.sha256((tmp_path / "remote" / "big.bin").read_bytes()).digest() == hashlib.sha256(data).digest()
+        assert (tmp_path / "remote" / "big.bin").stat().st_mode & 0o777 == 0o640
+        comm.download(str(tmp_path / "remote" / "big.bin"), str(tmp_path / "back") + "/")
+        assert hashlib.sha256((tmp_path / "back" / "big.bin").read_bytes()).digest() == hashlib.sha256(data).digest()
+
+        comm.upload_bytes(b"token=abc\n", str(tmp_path / "remote" / "conf"), mode=0o600)
+        assert (tmp_path / "remote" / "conf").read_bytes() == b"token=abc\n"
+        assert (tmp_path / "remote" / "conf").stat().st_mode & 0o777 == 0o600
+        comm.upload_bytes(b"", str(tmp_path / "remote" / "empty"))
+        assert (tmp_path / "remote" / "empty").read_bytes() == b""
+
+        comm.upload(src, "big-in-home.bin")  # relative remote paths are relative to the login directory
+        home = Path(os.path.expanduser("~" + sshd.username))
+        try:
+            assert (home / "big-in-home.bin").stat().st_size == len(data)
+        finally:
+            (home / "big-in-home.bin").unlink()
+
+
+@pytest.mark.parametrize("method", ["tar", "sftp", "auto"])
+def test_directory_upload_and_download(sshd, tmp_path, method):
+    src = make_tree(tmp_path / "src")
+    comm, _ = connect(sshd, directory_transfer=method)
+    with comm:
+        comm.upload(str(src) + "/", str(tmp_path / "contents"))  # "src/": its contents go into the target
+        assert comm.last_directory_transfer == ("tar" if method == "auto" else method)
+        comm.upload(str(src), str(tmp_path / "inside"))          # "src": the folder is created inside
+        assert tree_digest(tmp_path / "contents") == tree_digest(src)
+        assert tree_digest(tmp_path / "inside" / "src") == tree_digest(src)
+        code, events = run(comm, f"{tmp_path}/contents/run.sh")
+        assert (code, events) == (0, [("out", "ran")])
+
+        comm.download(str(tmp_path / "contents") + "/", str(tmp_path / "down"))
+        assert tree_digest(tmp_path / "down") == tree_digest(src)
+        comm.download(str(tmp_path / "contents"), str(tmp_path / "down2"))
+        assert tree_digest(tmp_path / "down2" / "contents") == tree_digest(src)
+
+
+def test_auto_falls_back_to_sftp_per_file_when_the_host_has_no_tar(sshd, tmp_path):
+    src = make_tree(tmp_path / "src", files=10)
+    comm, _ = connect(sshd, remote_tar="no-such-tar")  # as on a host without tar
+    with comm:
+        comm.upload(str(src) + "/", str(tmp_path / "dest"))
+        assert comm.last_directory_transfer == "sftp"
+        assert tree_digest(tmp_path / "dest") == tree_digest(src)
+        comm.download(str(tmp_path / "dest"), str(tmp_path / "back"))
+        assert tree_digest(tmp_path / "back" / "dest") == tree_digest(src)
+    with pytest.raises(CommunicatorError, match="directory_transfer = tar, but the host has no no-such-tar"):
+        with SSHCommunicator(config_for(sshd, directory_transfer="tar", remote_tar="no-such-tar")) as comm:
+            comm.upload(str(src), str(tmp_path / "x"))
+
+
+def test_transfer_errors_are_one_clear_message(sshd, tmp_path):
+    comm, _ = connect(sshd)
+    with comm:
+        with pytest.raises(CommunicatorError, match=r"download source /nonexistent/x does not exist") as e:
+            comm.download("/nonexistent/x", str(tmp_path / "x"))
+        assert "Traceback" not in str(e.value)
+        (tmp_path / "f").write_text("x")
+        (tmp_path / "ro").mkdir()
+        with pytest.raises(CommunicatorError, match=r"127\.0\.0\.1:\d+: upload of .* failed"):
+            comm.upload(tmp_path / "f", "/proc/not-writable/f")
+
+
+# -- host keys -----------------------------------------------------------------------------
+
+def test_pinned_host_key_is_accepted_and_a_different_one_refused(sshd, tmp_path):
+    comm, info = connect(sshd, known_hosts_file=None, host_key=sshd.host_key_line)
+    with comm:
+        assert comm.run("true") == 0
+    assert any("matches the key the builder learned" in line for line in info)
+
+    other = keygen(tmp_path / "other_host_key")
+    other_line = " ".join(Path(str(other) + ".pub").read_text().split()[:2])
+    comm = SSHCommunicator(config_for(sshd, known_hosts_file=None, host_key=other_line))
+    with pytest.raises(CommunicatorError, match="host key verification failed") as e:
+        comm.connect()
+    assert comm.host_key_fingerprint in str(e.value) and "nothing was sent" in str(e.value)
+
+
+def test_wrong_known_hosts_entry_is_refused_clearly(sshd, tmp_path):
+    other = keygen(tmp_path / "other_host_key")
+    bad = tmp_path / "known_hosts_bad"
+    bad.write_text(f"[127.0.0.1]:{sshd.port} " + Path(str(other) + ".pub").read_text())
+    comm = SSHCommunicator(config_for(sshd, known_hosts_file=str(bad)))
+    start = time.monotonic()
+    with pytest.raises(CommunicatorError) as e:
+        comm.connect()
+    assert time.monotonic() - start < 3  # a wrong key is not retried
+    msg = str(e.value)
+    assert f"127.0.0.1:{sshd.port}" in msg and "does not match" in msg and str(bad) in msg
+    assert comm.host_key_fingerprint in msg
+
+    unknown = tmp_path / "known_hosts_empty"
+    unknown.write_text("")
+    with pytest.raises(CommunicatorError, match=r"is not in .*known_hosts_empty.*ssh-keyscan"):
+        SSHCommunicator(config_for(sshd, known_hosts_file=str(unknown))).connect()
+
+
+def test_no_host_key_policy_says_how_to_configure_one(sshd):
+    with pytest.raises(CommunicatorError) as e:
+        SSHCommunicator(config_for(sshd, known_hosts_file=None)).connect()
+    msg = str(e.value)
+    assert "no way to check the host key" in msg
+    assert "known_hosts" in msg and "trust_on_first_use" in msg
+
+
+def test_trust_on_first_use_accepts_once_and_refuses_a_changed_key(tmp_path):
+    server = Sshd(tmp_path / "a").start()
+    try:
+        comm, info = connect(server, known_hosts_file=None, trust_on_first_use=True)
+        assert any("Trusting host key" in line and "on first use" in line for line in info)
+        assert comm.learned_host_key == server.host_key_line
+        comm.close()
+        assert comm.run("true") == 0  # reconnects (after a reboot, say) and sees the same key
+        comm.close()
+        server.stop()
+        # another host answers on the same address, with another key
+        impostor = Sshd(tmp_path / "b", port=server.port, client_key=server.client_key).start()
+        try:
+            with pytest.raises(CommunicatorError, match="trusted .* on first use"):
+                comm.run("true")
+        finally:
+            impostor.stop()
+    finally:
+        server.stop()
+
+
+# -- connecting --------------------------------------------------------------------------------
+
+def test_retries_while_the_host_boots(tmp_path):
+    server = Sshd(tmp_path / "late")
+    server.known_hosts.write_text(f"[127.0.0.1]:{server.port} {server.host_key_line}\n")
+    timer = threading.Timer(1.5, server.start, kwargs={"keyscan": False})
+    timer.start()
+    try:
+        start = time.monotonic()
+        comm, info = connect(server, timeout=20)
+        with comm:
+            assert time.monotonic() - start >= 1.4
+            assert comm.run("echo up", on_stdout=info.append) == 0
+        assert info[0] == "Waiting for SSH to become available..." and info[-1] == "up"
+    finally:
+        timer.join()
+        server.stop()
+
+
+def test_clear_timeout_when_ssh_never_comes_up(tmp_path):
+    port = free_port()
+    comm = SSHCommunicator(SSHConfig(host="127.0.0.1", port=port, private_key_file="/nonexistent",
+                                     known_hosts_file="/nonexistent", timeout=1.5))
+    start = time.monotonic()
+    with pytest.raises(CommunicatorError) as e:
+        comm.connect()
+    assert 1.4 <= time.monotonic() - start < 4
+    msg = str(e.value)
+    assert f"timed out after 1.5s waiting for SSH on 127.0.0.1:{port}" in msg and "connection refused" in msg
+
+
+def test_a_port_that_is_not_ssh_fails_after_the_handshake_attempts(tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        port = listener.getsockname()[1]
+        comm = SSHCommunicator(SSHConfig(host="127.0.0.1", port=port, known_hosts_file="/dev/null",
+                                         handshake_attempts=2, timeout=30, connect_timeout=3))
+        with pytest.raises(CommunicatorError, match=r"SSH handshake failed.*\(2 attempts\)"):
+            comm.connect()
+    finally:
+        stop.set()
+        t.join()
+        listener.close()
+
+
+def test_wrong_key_and_wrong_password_fail_without_leaking_secrets(tmp_path):
+    server = Sshd(tmp_path / "pw", extra_config="PasswordAuthentication yes").start()
+    try:
+        stranger = keygen(tmp_path / "stranger")
+        secret = "s3cret-Pa55word"
+        info: list[str] = []
+        comm = SSHCommunicator(config_for(server, private_key_file=str(stranger), password=secret,
+                                          handshake_attempts=2), on_info=info.append)
+        with pytest.raises(CommunicatorError) as e:
+            comm.connect()
+        msg = str(e.value)
+        assert f"SSH authentication failed for {server.username}@127.0.0.1:{server.port}" in msg
+        assert "publickey" in msg and "password" in msg and "(2 attempts)" in msg
+        assert secret not in msg and secret not in repr(comm.config) and not any(secret in i for i in info)
+        assert stranger.read_text().splitlines()[1] not in msg
+    finally:
+        server.stop()
+
+
+def test_missing_or_encrypted_private_key_is_a_clear_error(sshd, tmp_path):
+    with pytest.raises(CommunicatorError, match="private key file /nonexistent/key does not exist"):
+        SSHCommunicator(config_for(sshd, private_key_file="/nonexistent/key")).connect()
+    enc = tmp_path / "enc"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "passphrase", "-f", str(enc)], check=True)
+    with pytest.raises(CommunicatorError, match="is encrypted"):
+        SSHCommunicator(config_for(sshd, private_key_file=str(enc))).connect()
+
+
+def test_bastion_forwards_through_a_direct_tcpip_channel(sshd, tmp_path):
+    bastion = Sshd(tmp_path / "bastion", client_key=sshd.client_key).start()
+    try:
+        known = tmp_path / "known_hosts_both"
+        known.write_text(bastion.known_hosts.read_text() + sshd.known_hosts.read_text())
+        comm, info = connect(sshd, known_hosts_file=str(known), bastion_host=bastion.host, bastion_port=bastion.port)
+        with comm:
+            assert f"via 127.0.0.1:{bastion.port}" in comm.where
+            code, events = run(comm, "echo through; echo $SSH_CONNECTION")
+            assert code == 0 and events[0] == ("out", "through")
+            assert events[1][1].split()[2:] == ["127.0.0.1", str(sshd.port)]
+            assert any(f"bastion 127.0.0.1:{bastion.port}" in line for line in info)
+            # this process talks to the bastion only; the bastion's sshd carries the channel to the target
+            out = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True).stdout
+            mine = [line.split()[3] for line in out.splitlines() if f"pid={os.getpid()}," in line]
+            assert f"127.0.0.1:{bastion.port}" in mine
+            assert f"127.0.0.1:{sshd.port}" not in mine
+    finally:
+        bastion.stop()
