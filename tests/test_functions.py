@@ -661,6 +661,25 @@ def test_fileset(tree, ctx, path, pattern, expected):
     assert call("fileset", path, pattern, ctx=ctx) == expected
 
 
+@pytest.mark.parametrize("path,pattern,expected", [
+    (".", "./data/*.txt", ["data/hello.txt"]),
+    ("data/sub", "../*.txt", ["../hello.txt"]),
+    ("./data/", "/sub/a.txt", ["sub/a.txt"]),
+    ("data", "sub/a.txt", ["sub/a.txt"]),
+    ("data", "sub/zz.txt", []),
+])
+def test_fileset_joins_and_cleans_the_pattern_like_terraform(tree, ctx, path, pattern, expected):
+    assert call("fileset", path, pattern, ctx=ctx) == expected
+
+
+def test_fileset_follows_symlinks_without_looping(tree, ctx):
+    (tree / "data" / "sub" / "loop").symlink_to(tree / "data")
+    (tree / "data" / "sub" / "link.txt").symlink_to(tree / "data" / "top.md")
+    result = call("fileset", "data", "**", ctx=ctx)
+    assert "sub/link.txt" in result and "sub/loop" not in result
+    assert not any(r.startswith("sub/loop/") for r in result)
+
+
 def test_fileset_bad_pattern(tree, ctx):
     assert "missing ]" in error("fileset", ".", "[ab", ctx=ctx).message
 

@@ -141,6 +141,10 @@ CASES = [
     ('fileset("data", "*")', "fileset", ["data", "*"]),
     ('fileset("data", "**")', "fileset", ["data", "**"]),
     ('fileset("data", "{sub,other}/?.txt")', "fileset", ["data", "{sub,other}/?.txt"]),
+    ('fileset(".", "./data/*.txt")', "fileset", [".", "./data/*.txt"]),
+    ('fileset("data/sub", "../*.txt")', "fileset", ["data/sub", "../*.txt"]),
+    ('fileset("./data/", "/sub/*.txt")', "fileset", ["./data/", "/sub/*.txt"]),
+    ('fileset("data", "sub/a.txt")', "fileset", ["data", "sub/a.txt"]),
     ('yamldecode("a: [1, x, true]\\nb: null\\n")', "yamldecode", ["a: [1, x, true]\nb: null\n"]),
     ('csvdecode("a,b\\n1,2\\n")', "csvdecode", ["a,b\n1,2\n"]),
     ('yamlencode({a = "b", c = 1, d = [1, "x", true, null], e = {f = "g h", i = []}, j = {}, '

@@ -125,23 +125,40 @@ def glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
+_GLOB_META = re.compile(r"[*?\[{\\]")
+
+
 @register("fileset", 2, 2, "fileset(path, pattern)", needs_context=True)
 def fileset(ctx, path, pattern):
-    """Sorted paths, relative to ``path``, of the files (not folders) matching pattern."""
+    """Sorted paths, relative to ``path``, of the files (not folders) matching pattern.
+
+    As in Terraform, the pattern is joined to the path and cleaned first, so "./x/*",
+    "/x/*" and "../*.txt" work; symbolic links are followed, each real folder once.
+    """
     path_s, pattern_s = to_str(path, 0), to_str(pattern, 1)
-    root = _resolve(ctx, path_s)
-    rx = re.compile(glob_to_regex(pattern_s) + r"\Z")
-    if not os.path.isdir(root):
-        return []
+    root = os.path.normpath(os.path.abspath(_resolve(ctx, path_s)))
+    joined = _go_clean(root.replace(os.sep, "/") + "/" + pattern_s)
+    segments = joined.split("/")
+    static = 0
+    while static < len(segments) - 1 and not _GLOB_META.search(segments[static]):
+        static += 1
+    start = "/".join(segments[:static]) or "/"
+    rx = re.compile(glob_to_regex(joined) + r"\Z")
+    if not _GLOB_META.search(joined):  # a plain path: just that file
+        return [posixpath.relpath(joined, root)] if os.path.isfile(joined) else []
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, root)
-        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(start, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        base = dirpath.replace(os.sep, "/").rstrip("/")
         for name in filenames:
-            rel = rel_dir + name
-            if rx.match(rel):
-                found.append(rel)
+            full = f"{base}/{name}"
+            if rx.match(full) and os.path.isfile(full):
+                found.append(posixpath.relpath(full, root.replace(os.sep, "/")))
     return sorted(found)
 
 
