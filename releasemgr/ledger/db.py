@@ -74,6 +74,8 @@ class Ledger:
                 session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=WRITE_LOCK_KEY))
             try:
                 yield session
+                session.flush()
+                _debug_pause()
                 session.commit()
             except BaseException:
                 session.rollback()
@@ -101,6 +103,18 @@ class Ledger:
             for pos, name in enumerate(names):
                 if name not in known:
                     s.add(EnvironmentRow(name=name, position=pos, created_at=now_iso()))
+
+
+def _debug_pause() -> None:
+    """Test hook: `RELEASE_DEBUG_PAUSE_IN_TX=<seconds>` sleeps inside every write transaction,
+    after its changes are flushed and before the commit, and says so on stderr, so that the
+    kill tests can SIGKILL a process in the middle of a change. Unset in normal use."""
+    pause = os.environ.get("RELEASE_DEBUG_PAUSE_IN_TX")
+    if pause:
+        import time
+
+        os.write(2, b"release-debug: paused in transaction\n")
+        time.sleep(float(pause))
 
 
 def _make_engine(url: str) -> Engine:
