@@ -710,6 +710,26 @@ def test_basename_dirname(name, arg, expected):
     assert call(name, arg) == expected
 
 
+def test_templatefile_reads_relative_and_delegates_rendering(tree):
+    seen = []
+
+    def render(text, variables, filename):
+        seen.append((text, variables, filename))
+        return text.replace("${name}", variables["name"])
+
+    (tree / "greet.tpl").write_text("hello ${name}\n")
+    rctx = FunctionContext(base_dir=str(tree), render_template=render)
+    assert call("templatefile", "greet.tpl", {"name": "web"}, ctx=rctx) == "hello web\n"
+    assert seen == [("hello ${name}\n", {"name": "web"}, str(tree / "greet.tpl"))]
+    assert "invalid template variable name '1x'" in error(
+        "templatefile", "greet.tpl", {"1x": 1}, ctx=rctx).message
+    assert error("templatefile", "greet.tpl", [1], ctx=rctx).arg_index == 1
+    assert error("templatefile", "missing.tpl", {}, ctx=rctx).message.startswith(
+        "templatefile: no file exists at 'missing.tpl'")
+    bare = FunctionContext(base_dir=str(tree))
+    assert "not available in this context" in error("templatefile", "greet.tpl", {}, ctx=bare).message
+
+
 def test_env(ctx):
     assert call("env", "GREETING", ctx=ctx) == "hi"
     assert call("env", "NOT_SET", ctx=ctx) == ""

@@ -54,6 +54,10 @@ class FunctionContext:
     base_dir: str  # template folder, for file/fileset/abspath
     now: datetime | None = None  # fixed time for timestamp(); set on first use if None
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)  # the live os.environ
+    # For templatefile(): renders a template string with the given variables, e.g.
+    # ``lambda text, variables, filename: evaluator.render(...)``. Provided by the
+    # expression evaluator; without it templatefile() reports that it is unavailable.
+    render_template: Callable[[str, dict, str], Any] | None = None
 
 
 FUNCTIONS: dict[str, Function] = {}

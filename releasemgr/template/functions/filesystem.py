@@ -14,6 +14,7 @@ import posixpath
 import re
 
 from releasemgr.template.functions._core import FunctionError, register, to_str
+from releasemgr.template.values import type_name
 
 
 def _resolve(ctx, path: str) -> str:
@@ -203,3 +204,24 @@ def pathexpand(ctx, path):
         home = ctx.environ.get("HOME") or os.path.expanduser("~")
         return home + p[1:]
     return p
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
+
+@register("templatefile", 2, 2, "templatefile(path, vars)", needs_context=True)
+def templatefile(ctx, path, variables):
+    """Reads the file (relative to the template's folder) and renders it with ``vars``
+    through ``ctx.render_template``, which the expression evaluator provides."""
+    if not isinstance(variables, dict):
+        raise FunctionError(f"argument 2 must be a map or object, got {type_name(variables)}", 1)
+    for key in variables:
+        if not _IDENT.match(key):
+            raise FunctionError(f"argument 2: invalid template variable name {key!r}: must "
+                                "start with a letter and contain only letters, digits, "
+                                "underscores and dashes", 1)
+    text = file(ctx, path)
+    if ctx.render_template is None:
+        raise FunctionError("templatefile is not available in this context (no template "
+                            "renderer was provided)")
+    return ctx.render_template(text, variables, _resolve(ctx, to_str(path, 0)))
