@@ -406,3 +406,46 @@ def test_bastion_forwards_through_a_direct_tcpip_channel(sshd, tmp_path):
             assert f"127.0.0.1:{sshd.port}" not in mine
     finally:
         bastion.stop()
+
+
+def test_cancel_during_an_upload_aborts_it_and_the_next_one_works(sshd, tmp_path):
+    src = tmp_path / "big.bin"
+    with open(src, "wb") as f:
+        f.truncate(400 << 20)  # sparse locally, so the test is cheap to set up but slow to send
+    comm, _ = connect(sshd)
+    result: dict = {}
+
+    def worker():
+        try:
+            comm.upload(src, str(tmp_path / "remote.bin"))
+            result["done"] = True
+        except CommunicatorCancelled as e:
+            result["error"] = e
+
+    with comm:
+        t = threading.Thread(target=worker)
+        t.start()
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "remote.bin").exists() or (tmp_path / "remote.bin").stat().st_size == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        comm.cancel()
+        t.join(5)
+        assert not t.is_alive() and time.monotonic() - t0 < 2
+        assert "error" in result and "cancelled" in str(result["error"]), result
+        assert (tmp_path / "remote.bin").stat().st_size < 400 << 20
+        comm.reset_cancel()
+        comm.upload_bytes(b"again", str(tmp_path / "again"))
+        assert (tmp_path / "again").read_bytes() == b"again"
+
+
+def test_a_dropped_connection_is_reported_as_connection_lost_and_reconnects(sshd):
+    from releasemgr.pipeline.communicator.ssh import ConnectionLost
+
+    comm, _ = connect(sshd)
+    with comm:
+        # the shell's parent is this session's sshd process: killing it drops the connection, as a reboot does
+        with pytest.raises(ConnectionLost, match=r"127\.0\.0\.1:\d+: .*(connection|closed)"):
+            comm.run("echo bye; kill -9 $PPID; sleep 5")
+        assert comm.run("echo back", on_stdout=lambda l: None) == 0  # reconnected on demand

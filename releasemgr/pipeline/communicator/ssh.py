@@ -471,12 +471,17 @@ class SSHCommunicator(Communicator):
                     self._kill(chan, pid)
                     raise CommunicatorError(f"{self.where}: command timed out after {timeout:g}s: {_short(command)}")
                 chan.status_event.wait(0.2)
-            if not chan.exit_status_ready():
+            status = chan.recv_exit_status() if chan.exit_status_ready() else -1
+            if status == -1:
+                # no status (paramiko's -1): the command died of a signal (exit-signal), or the
+                # connection dropped, which the transport notices a moment after the channel closes
+                end = time.monotonic() + 0.5
+                while self._transport.is_active() and time.monotonic() < end:
+                    time.sleep(0.02)
                 if not self._transport.is_active():
                     self._drop()
                     raise ConnectionLost(f"{self.where}: the connection closed while running: {_short(command)}")
-                return -1  # killed by a signal: sshd sends exit-signal, which has no status
-            return chan.recv_exit_status()
+            return status
         except (OSError, EOFError, paramiko.SSHException) as e:
             self._lost(e)
             raise ConnectionLost(f"{self.where}: connection lost while running {_short(command)}: "
