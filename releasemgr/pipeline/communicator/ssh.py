@@ -685,7 +685,7 @@ class SSHCommunicator(Communicator):
             fo.MAX_REQUEST_SIZE = SFTP_REQUEST
             self._active.add(sftp.sock)
             try:
-                while chunk := fi.read(READ_CHUNK):
+                while chunk := fi.read(SFTP_REQUEST):  # one request per read: paramiko slices bigger writes
                     self._check_cancel(f"{self.where}: upload of {src}")
                     fo.write(chunk)
             finally:
