@@ -5,20 +5,24 @@
 Measures (medians):
 1. in process: one `check_component` call per component type, on realistic bodies;
 2. start-up: `import releasemgr.template.schema` in a fresh interpreter, against a bare
-   interpreter (the peer), with hyperfine;
+   interpreter (the peer);
 3. end to end: `release validate` against `packer validate` (Debian's 1.6.6, the peer) on
-   the same template with an amazon-ebs source, provisioners and post-processors, with
-   hyperfine. This includes the template loader (not part of the schema); the schema's
-   share is reported from (1).
+   the same template with an amazon-ebs source, provisioners and post-processors. This
+   includes the template loader (not part of the schema); the schema's share is
+   reported from (1).
+
+Processes are timed with subprocess in interleaved rounds (medians of wall and CPU time)
+rather than hyperfine's one-command-after-the-other, because the machine is shared.
 
 Prints a table and writes bench/results/schema.md.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
+import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -112,104 +116,119 @@ BODIES = {
 
 
 def in_process(repeat: int = 2000) -> dict[str, float]:
-    """Median microseconds of one check_component call per component."""
+    """Median CPU microseconds of one check_component call per component."""
     out = {}
     for (kind, type_name), body in BODIES.items():
         samples = []
         for _ in range(7):
-            t0 = time.perf_counter()
+            t0 = time.process_time()  # CPU time: steadier than wall time on a shared machine
             for _ in range(repeat):
                 check_component(kind, type_name, body, environ={})
-            samples.append((time.perf_counter() - t0) / repeat * 1e6)
+            samples.append((time.process_time() - t0) / repeat * 1e6)
         out[f"{kind} {type_name}"] = statistics.median(samples)
     return out
 
 
-def hyperfine(commands: dict[str, str], cwd: Path, runs: int = 30) -> dict[str, float]:
-    """Median milliseconds of each command, measured by hyperfine in one run."""
-    export = cwd / "hf.json"
-    args = ["hyperfine", "--warmup", "3", "--runs", str(runs), "--export-json", str(export), "--style", "none", "-N"]
-    args += ["--ignore-failure"]
-    for name, cmd in commands.items():
-        args += ["-n", name, cmd]
-    # Byte-code cached, as for an installed package (the warm-up runs fill the cache), but
-    # kept out of the work tree.
+def measure(commands: dict[str, list[str]], cwd: Path, rounds: int = 30, warmup: int = 3) -> dict[str, tuple[float, float]]:
+    """Median (wall ms, CPU ms) of each command.
+
+    Rounds are interleaved (every command once per round, in a shuffled order), so a load
+    change on a shared machine hits all commands alike; CPU time (user + system of the
+    child) is reported beside wall time because it is far less sensitive to that load.
+    """
+    # Byte-code cached, as for an installed package (the warm-up rounds fill the cache),
+    # but kept out of the work tree.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(cwd / "pycache")
     env["CHECKPOINT_DISABLE"] = "1"
-    subprocess.run(args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    data = json.loads(export.read_text())
-    return {r["command"]: statistics.median(r["times"]) * 1000 for r in data["results"]}
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    rng = random.Random(7)
+    for round_ in range(warmup + rounds):
+        order = list(commands)
+        rng.shuffle(order)
+        for name in order:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run(commands[name], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            elapsed = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if round_ >= warmup:
+                wall[name].append(elapsed * 1000)
+                cpu[name].append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in commands}
 
 
 def main() -> int:
-    if not shutil.which("hyperfine"):
-        print("hyperfine is not installed: apt-get install hyperfine", file=sys.stderr)
-        return 1
     packer = shutil.which("packer")
     release = shutil.which("release")
     per_call = in_process()
+    py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "web.pkr.hcl").write_text(TEMPLATE)
         (work / "app.txt").write_text("hello\n")
-        py = sys.executable
-        startup = hyperfine(
-            {
-                "python (bare interpreter)": f"{py} -c pass",
-                "python -c 'import releasemgr.template.diagnostics'": f"{py} -c 'import releasemgr.template.diagnostics'",
-                "python -c 'import releasemgr.template.schema'": f"{py} -c 'import releasemgr.template.schema'",
-            },
-            work,
-        )
-        e2e = {}
+        commands = {
+            "bare": [py, "-c", "pass"],
+            "diagnostics": [py, "-c", "import releasemgr.template.diagnostics"],
+            "schema": [py, "-c", "import releasemgr.template.schema"],
+        }
         if packer and release:
-            e2e = hyperfine({"release validate": f"{release} validate web.pkr.hcl", "packer validate (1.6.6)": f"{packer} validate web.pkr.hcl"}, work)
+            commands["release"] = [release, "validate", "web.pkr.hcl"]
+            commands["packer"] = [packer, "validate", "web.pkr.hcl"]
+        results = measure(commands, work)
 
     template_components = [("source", "amazon-ebs"), ("provisioner", "shell"), ("provisioner", "file"), ("post-processor", "manifest"), ("post-processor", "checksum")]
     schema_share_us = sum(per_call[f"{k} {t}"] for k, t in template_components)
-    bare, imported = startup["python (bare interpreter)"], startup["python -c 'import releasemgr.template.schema'"]
 
-    lines = []
-    lines.append("## Component schema (`release validate`'s option checks)")
-    lines.append("")
-    lines.append(f"Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {os.cpu_count()} cores "
-                 f"({platform.machine()}, Python {platform.python_version()}). Reproduce: `python bench/bench_schema.py`.")
-    lines.append("")
-    lines.append("In process, one `check_component` call (median of 7 x 2000 calls):")
-    lines.append("")
-    lines.append("| component | µs per call |")
-    lines.append("| --- | ---: |")
-    for name, us in per_call.items():
-        lines.append(f"| {name} | {us:.1f} |")
-    lines.append("")
-    lines.append("Start-up (hyperfine, median of 30 runs, byte-code cached):")
-    lines.append("")
-    lines.append("| command | ms | ratio |")
-    lines.append("| --- | ---: | ---: |")
-    lines.append(f"| python (bare interpreter), the peer | {bare:.1f} | 1.00 |")
-    base = startup["python -c 'import releasemgr.template.diagnostics'"]
-    lines.append(f"| `import releasemgr.template.diagnostics` (dataclasses, enum: what every template command loads) | {base:.1f} | {base / bare:.2f} |")
-    lines.append(f"| `import releasemgr.template.schema` | {imported:.1f} | {imported / bare:.2f} |")
-    lines.append("")
-    lines.append(f"The schema module adds {imported - bare:.1f} ms to a bare interpreter's start-up, "
-                 f"{imported - base:.1f} ms on top of the diagnostics module every template command imports anyway.")
-    if e2e:
-        ours, peer = e2e["release validate"], e2e["packer validate (1.6.6)"]
-        lines.append("")
-        lines.append("End to end on one amazon-ebs template with two provisioners and two post-processors "
-                     "(hyperfine, median of 30 runs; includes the template loader):")
-        lines.append("")
-        lines.append("| command | ms | ratio to packer |")
-        lines.append("| --- | ---: | ---: |")
-        lines.append(f"| `packer validate` 1.6.6, the peer | {peer:.1f} | 1.00 |")
-        lines.append(f"| `release validate` | {ours:.1f} | {ours / peer:.2f} |")
-        lines.append("")
-        lines.append(f"Of `release validate`'s time, the schema checks of the five components take "
-                     f"{schema_share_us:.0f} µs ({schema_share_us / 1000 / ours * 100:.2f} %).")
+    def row(label, name, peer):
+        wall, cpu = results[name]
+        pwall, pcpu = results[peer]
+        return f"| {label} | {wall:.1f} | {cpu:.1f} | {wall / pwall:.2f} | {cpu / pcpu:.2f} |"
+
+    lines = [
+        "## Component schema (`release validate`'s option checks)",
+        "",
+        f"Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {os.cpu_count()} cores "
+        f"({platform.machine()}, Python {platform.python_version()}). Reproduce: `python bench/bench_schema.py`.",
+        "Processes: median of 30 interleaved rounds after 3 warm-up rounds, byte-code cached; wall and CPU "
+        "(user + system) milliseconds. The machine is shared, so CPU time is the steadier figure.",
+        "",
+        "In process, one `check_component` call (CPU time, median of 7 x 2000 calls):",
+        "",
+        "| component | µs per call |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {name} | {us:.1f} |" for name, us in per_call.items()]
+    lines += [
+        "",
+        "Start-up cost of the module:",
+        "",
+        "| command | wall ms | CPU ms | wall ratio | CPU ratio |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        row("`python -c pass` (the peer)", "bare", "bare"),
+        row("`import releasemgr.template.diagnostics` (what every template command loads)", "diagnostics", "bare"),
+        row("`import releasemgr.template.schema`", "schema", "bare"),
+        "",
+        f"The schema module costs {results['schema'][1] - results['diagnostics'][1]:.1f} ms of CPU on top of the "
+        f"diagnostics module ({results['schema'][0] - results['diagnostics'][0]:.1f} ms wall).",
+    ]
+    if "packer" in results:
+        lines += [
+            "",
+            "End to end on one amazon-ebs template with two provisioners and two post-processors "
+            "(includes the template loader, which is not part of the schema):",
+            "",
+            "| command | wall ms | CPU ms | wall ratio | CPU ratio |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            row("`packer validate` 1.6.6 (the peer)", "packer", "packer"),
+            row("`release validate`", "release", "packer"),
+            "",
+            f"The schema checks of the template's five components take {schema_share_us:.0f} µs in process, "
+            f"{schema_share_us / 1000 / results['release'][0] * 100:.2f} % of `release validate`'s wall time.",
+        ]
     else:
-        lines.append("")
-        lines.append("End to end: skipped (needs `packer` — apt-get install packer — and the `release` command).")
+        lines += ["", "End to end: skipped (needs `packer` -- apt-get install packer -- and the `release` command)."]
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "bench" / "results" / "schema.md"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Mapping, Sequence
+from typing import Mapping
 
 from . import amazon, builders, postprocessors, provisioners
 from ._check import check_body
