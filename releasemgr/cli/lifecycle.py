@@ -140,11 +140,44 @@ def _move_text(d: dict) -> str:
     return f"{verb} {d['image']} in {d['env']} to {d['version']}{frm}{over}"
 
 
+def _deploy_options(f):
+    f = click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
+                     help="With --deploy: wait this long for the environment's lock, then refuse.")(f)
+    f = click.option("--deploy", "do_deploy", is_flag=True,
+                     help="Also move the servers (as `release deploy`); default: auto_deploy of the environment.")(f)
+    return f
+
+
+def _with_deploy(app, image: str, env: str, do_deploy: bool, lock_timeout: float, cause: str, move):
+    """Move the pointer (`move()`), then the servers, under the environment's lock, so a
+    rollback never races a deploy or a retire."""
+    if not (do_deploy or app.config.environment(env).auto_deploy):
+        return move()
+    from releasemgr.cli.fleet_cmds import run_deploy
+    from releasemgr.ledger.locks import env_lock
+
+    with env_lock(app.ledger, app.config.state_dir, image, env, actor=app.actor, operation=cause,
+                  timeout=lock_timeout, on_wait=app.ui.info):
+        doc = move()
+        doc["deployment"] = run_deploy(app, image, env, cause=cause, hold_lock=False)
+    return doc
+
+
+def _move_deploy_text(d: dict) -> str:
+    text = _move_text(d)
+    if d.get("deployment"):
+        from releasemgr.cli.fleet_cmds import deploy_text
+
+        text += "\n" + deploy_text(d["deployment"])
+    return text
+
+
 @command()
 @click.argument("ref")
 @click.option("--to", "to", required=True, metavar="ENV", help="The environment.")
 @_policy_options
-def promote(ref, to, ticket, reason, approved_by, override):
+@_deploy_options
+def promote(ref, to, ticket, reason, approved_by, override, do_deploy, lock_timeout):
     """Make the version REF current in an environment, if its policy allows.
 
     Rules per environment (release.toml): requires (been in an earlier environment),
@@ -154,13 +187,16 @@ def promote(ref, to, ticket, reason, approved_by, override):
     Example:
       release promote web@v3 --to staging
       release promote web@v3 --to prod --ticket CHG-42 --approved-by alice
+      release promote web@v3 --to staging --deploy
     """
     from releasemgr.release import lifecycle
+    from releasemgr.release.refs import parse_ref
 
     app = app_ctx()
-    doc = lifecycle.promote(app.ledger, app.config, ref, to, actor=app.actor, ticket=ticket, reason=reason,
-                            approved_by=list(approved_by), override=override)
-    app.ui.emit(doc, _move_text)
+    doc = _with_deploy(app, parse_ref(ref).image, to, do_deploy, lock_timeout, "promote",
+                       lambda: lifecycle.promote(app.ledger, app.config, ref, to, actor=app.actor, ticket=ticket,
+                                                 reason=reason, approved_by=list(approved_by), override=override))
+    app.ui.emit(doc, _move_deploy_text)
 
 
 @command()
@@ -168,7 +204,8 @@ def promote(ref, to, ticket, reason, approved_by, override):
 @click.option("--env", "env", required=True, metavar="ENV", help="The environment.")
 @click.option("--to", "to", metavar="REF", help="Version to go back to (default: the previous good one).")
 @_policy_options
-def rollback(image, env, to, ticket, reason, approved_by, override):
+@_deploy_options
+def rollback(image, env, to, ticket, reason, approved_by, override, do_deploy, lock_timeout):
     """Move IMAGE in ENV back to the version that was current before (skipping revoked ones).
 
     Repeated rollbacks keep walking back. The environment's ticket, approval and freeze
@@ -178,13 +215,16 @@ def rollback(image, env, to, ticket, reason, approved_by, override):
     Example:
       release rollback web --env prod --ticket CHG-43 --reason "5xx after v4"
       release rollback web --env prod --to web@v2
+      release rollback web --env prod --deploy   # servers too; instant if the old set still runs
     """
     from releasemgr.release import lifecycle
 
     app = app_ctx()
-    doc = lifecycle.rollback(app.ledger, app.config, image, env, actor=app.actor, to=to, ticket=ticket,
-                             reason=reason, approved_by=list(approved_by), override=override)
-    app.ui.emit(doc, _move_text)
+    doc = _with_deploy(app, image, env, do_deploy, lock_timeout, "rollback",
+                       lambda: lifecycle.rollback(app.ledger, app.config, image, env, actor=app.actor, to=to,
+                                                  ticket=ticket, reason=reason, approved_by=list(approved_by),
+                                                  override=override))
+    app.ui.emit(doc, _move_deploy_text)
 
 
 @command()
@@ -263,20 +303,30 @@ def history(image, env, limit):
 @command()
 @click.argument("image", required=False)
 @click.option("--env", "env", metavar="ENV", help="Only this environment.")
-def status(image, env):
+@click.option("--check", "check", is_flag=True,
+              help="Ask the providers: list servers with health and age, report drift (dead servers, servers "
+                   "nobody recorded, servers of a version the environment no longer points at); exit 1 on drift.")
+def status(image, env, check):
     """Show which version of each image is current in each environment.
 
-    A revoked version that is still current is flagged.
+    A revoked version that is still current is flagged. With --check, also every server
+    with its version, health and age, and any drift (`release deploy` heals it).
 
     \b
     Example:
       release status
       release status web --env prod --json
+      release status --check
     """
     from releasemgr.release import queries
 
     app = app_ctx()
     doc = queries.status(app.ledger, app.config, image, env)
+    if check:
+        from releasemgr.release import drift
+
+        found = drift.check(app.ledger, app.config, image, env)
+        doc.update(servers=found["servers"], drift=found["drift"])
 
     def text(d):
         cur = {(c["image"], c["env"]): c for c in d["channels"]}
@@ -292,6 +342,24 @@ def status(image, env):
         out = app.ui.table(["image", *d["environments"]], rows)
         if d["warnings"]:
             out += "\n" + "\n".join(f"warning: {w}" for w in d["warnings"])
+        if check:
+            from releasemgr.release import drift
+
+            srv = d["servers"]
+            out += "\n\n" + (app.ui.table(["env", "image", "version", "server", "address", "state", "health", "age"],
+                                           [[x["env"], x["image"], x["version"], x["id"], x["address"] or "-",
+                                             x["state"], x["health"], _age(x["age_seconds"])] for x in srv])
+                              if srv else "no servers")
+            out += "\n" + (drift.drift_text(d) if d["drift"] else "no drift")
         return out
 
     app.ui.emit(doc, text)
+    if check and doc["drift"]:
+        click.get_current_context().exit(1)
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"

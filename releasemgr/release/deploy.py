@@ -572,8 +572,16 @@ def _fail(ro: Rollout, started: list[LaunchedServer], failed: dict[str, str], er
                 ro.out.warnings.append(f"cannot restore v{v.number} servers: no artifact")
                 continue
             a = arts[0]
-            back, err = ro.launch(n, v, {"provider": a.provider, "region": a.region, "id": a.external_id})
-            ok, bad = wait_healthy(ro.fleet, back, ro.st.health, ro.st.health_timeout)
+            artifact = {"provider": a.provider, "region": a.region, "id": a.external_id}
+            try:  # the old version's own health check (its image may answer differently)
+                meta = image_metadata(ro.config, artifact)
+                check = health_check_from(meta, (ro.config.deploy.get(ro.env) or {}).get("health_check"),
+                                          has_port=bool(meta.get("port_env") or meta.get("port_arg")))
+            except (UsageError, NotFound, OperationFailed) as exc:
+                ro.out.warnings.append(f"cannot restore v{v.number} servers: {exc.message}")
+                continue
+            back, err = ro.launch(n, v, artifact)
+            ok, bad = wait_healthy(ro.fleet, back, check, max(ro.st.health_timeout, check.timeout))
             ro.set_state(ok, "healthy")
             ro.out.restored.extend(ok)
             if bad or err:
