@@ -825,7 +825,7 @@ any_values = st.recursive(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.sampled_from(sorted(FUNCTIONS)), st.lists(any_values, max_size=4))
 def test_any_input_gives_a_value_or_a_function_error(tmp_path_factory, name, args):
     """Bad input never escapes as anything but FunctionError (no tracebacks for users)."""

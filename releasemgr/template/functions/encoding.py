@@ -7,10 +7,9 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
-import hashlib
 
-# json, csv, gzip, io, urllib.parse and uuid are imported where they are used: importing
-# this package is on the start-up path of `release validate`.
+# hashlib, json, csv, gzip, io, urllib.parse and uuid are imported where they are used:
+# importing this package is on the start-up path of `release validate`.
 
 from releasemgr.template.functions._core import (
     FunctionError, is_number, number_to_string, parse_number, register, to_str,
@@ -161,6 +160,8 @@ def urlencode(s):
 
 def _digest(name: str):
     def hexdigest(s):
+        import hashlib  # noqa: PLC0415
+
         return hashlib.new(name, to_str(s, 0).encode("utf-8")).hexdigest()
 
     return hexdigest
@@ -168,6 +169,8 @@ def _digest(name: str):
 
 def _b64digest(name: str):
     def b64(s):
+        import hashlib  # noqa: PLC0415
+
         digest = hashlib.new(name, to_str(s, 0).encode("utf-8")).digest()
         return base64.b64encode(digest).decode("ascii")
 

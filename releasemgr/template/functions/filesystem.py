@@ -8,7 +8,6 @@ Path results use forward slashes, like Go's ``filepath.ToSlash`` on Unix.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import posixpath
 import re
@@ -55,6 +54,8 @@ def filebase64(ctx, path):
 
 def _file_digest(name: str):
     def impl(ctx, path):
+        import hashlib  # noqa: PLC0415
+
         return hashlib.new(name, _read(ctx, path)).hexdigest()
 
     return impl

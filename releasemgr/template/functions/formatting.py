@@ -8,7 +8,10 @@ Go's ``big.Float`` formats cty numbers.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # decimal is imported on first use: it is off the start-up path
+    from decimal import Decimal
 
 from releasemgr.template.functions._core import (
     FunctionError, is_number, register, to_bool, to_num, to_str,
@@ -58,6 +61,8 @@ def _pad_number(v: _Verb, sign: str, body: str) -> str:
 def _decimal(n, exact: bool = True) -> Decimal:
     """The number as a Decimal: the float's exact binary value (what rounding must see:
     2.675 is really 2.67499…), or its shortest decimal form for shortest output."""
+    from decimal import Decimal  # noqa: PLC0415
+
     if isinstance(n, int):
         return Decimal(n)
     return Decimal(n) if exact else Decimal(repr(n))
@@ -66,6 +71,8 @@ def _decimal(n, exact: bool = True) -> Decimal:
 def _digits(d: Decimal, sig: int | None):
     """(digit string without trailing zeros, decimal point position) of |d|, rounded to
     ``sig`` significant digits (None = shortest)."""
+    from decimal import ROUND_HALF_EVEN, localcontext  # noqa: PLC0415
+
     d = abs(d)
     if d == 0:
         return "0", 1
@@ -93,6 +100,8 @@ def _fmt_e(d: Decimal, prec: int, upper: bool) -> str:
 
 
 def _fmt_f(d: Decimal, prec: int) -> str:
+    from decimal import ROUND_HALF_EVEN, Decimal  # noqa: PLC0415
+
     q = abs(d).quantize(Decimal(1).scaleb(-prec), rounding=ROUND_HALF_EVEN)
     return format(q, "f")
 
