@@ -769,3 +769,50 @@ def test_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- through `release validate` ------------------------------------------------------------------
+
+TEMPLATE_WITH_TYPO = """\
+source "amazon-ebs" "web" {
+  region        = "us-east-1"
+  instance_type = "t3.micro"
+  ami_name      = "web-1"
+  source_ami    = "ami-12345678"
+  ssh_usernme   = "ubuntu"
+}
+
+build {
+  sources = ["source.amazon-ebs.web"]
+  provisioner "shell" {
+    inline = ["echo hi"]
+  }
+}
+"""
+
+
+def test_release_validate_shows_the_finding_at_its_line(tmp_path, capsys):
+    from releasemgr.cli import main
+
+    path = tmp_path / "web.pkr.hcl"
+    path.write_text(TEMPLATE_WITH_TYPO)
+    status = main(["validate", str(path)])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert status == 2, text
+    assert 'Unsupported argument "ssh_usernme" in source amazon-ebs' in text
+    assert 'Did you mean "ssh_username"?' in text
+    assert f"{path}:6:3" in text
+    assert "Traceback" not in text
+
+
+def test_release_validate_warnings_keep_exit_status_zero(tmp_path, capsys):
+    from releasemgr.cli import main
+
+    path = tmp_path / "web.pkr.hcl"
+    path.write_text(TEMPLATE_WITH_TYPO.replace("ssh_usernme", "ssh_username").replace('"ami-12345678"', '"ami-12345678"\n  secret_key    = "abc"'))
+    status = main(["validate", str(path)])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert status == 0, text
+    assert 'Credential "secret_key" written in the template (source amazon-ebs)' in text
