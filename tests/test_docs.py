@@ -154,7 +154,7 @@ def test_every_doc_linked_from_the_index_exists():
 
 def test_the_index_names_every_doc():
     linked = {t.split("#", 1)[0] for t in _local_links(DOCS / "README.md")}
-    unlisted = [name for name in ALL_DOCS if name not in linked]
+    unlisted = [name for name in ALL_DOCS if name != "README.md" and name not in linked]
     assert not unlisted, f"docs/README.md does not link to {unlisted}"
     on_disk = sorted(p.name for p in DOCS.glob("*.md") if p.name != "README.md")
     assert not [n for n in on_disk if n not in linked], "a file in docs/ is not in the index"
