@@ -441,7 +441,7 @@ def test_cancel_during_an_upload_aborts_it_and_the_next_one_works(sshd, tmp_path
 
 
 def test_a_dropped_connection_is_reported_as_connection_lost_and_reconnects(sshd):
-    from releasemgr.pipeline.communicator.ssh import ConnectionLost
+    from releasemgr.pipeline.communicator import ConnectionLost
 
     comm, _ = connect(sshd)
     with comm:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Communicator, CommunicatorCancelled, CommunicatorError, upload_target
+from .base import Communicator, CommunicatorCancelled, CommunicatorError, ConnectionLost, upload_target
 from .local import LocalCommunicator
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ssh import SSHCommunicator, SSHConfig
 
-__all__ = ["Communicator", "CommunicatorCancelled", "CommunicatorError", "LocalCommunicator", "SSHCommunicator",
-           "SSHConfig", "upload_target"]
+__all__ = ["Communicator", "CommunicatorCancelled", "CommunicatorError", "ConnectionLost", "LocalCommunicator",
+           "SSHCommunicator", "SSHConfig", "upload_target"]
 
 
 def __getattr__(name: str):

@@ -34,6 +34,12 @@ class CommunicatorCancelled(CommunicatorError):
     """The running command or transfer was aborted by `cancel()`."""
 
 
+class ConnectionLost(CommunicatorError):
+    """The connection dropped while a command or transfer was running (a reboot, a crashed
+    sshd). Provisioners with `expect_disconnect` treat this as success; the next call
+    reconnects."""
+
+
 class LineSplitter:
     """Turns a byte stream into lines (without their newline) for a callback.
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .base import (Communicator, CommunicatorCancelled, CommunicatorError, LineCallback, LineSplitter, env_prefix,
-                   shell_quote, upload_target)
+from .base import (Communicator, CommunicatorCancelled, CommunicatorError, ConnectionLost, LineCallback, LineSplitter,
+                   env_prefix, shell_quote, upload_target)
 
 SFTP_REQUEST = 255 * 1024  # OpenSSH's sftp-server takes messages up to 256 KiB
 READ_CHUNK = 1 << 20
@@ -39,11 +39,6 @@ MAX_PACKET = 1 << 15
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "aes192-ctr")
 PID_LINE = re.compile(rb"^__releasemgr_pid__=(\d+)\r?\n")
 KILL_GRACE = 1.0
-
-
-class ConnectionLost(CommunicatorError):
-    """The SSH connection dropped while a command or transfer was running (a reboot,
-    a crashed sshd). Provisioners with `expect_disconnect` treat this as success."""
 
 
 @dataclass
@@ -158,6 +153,11 @@ class SSHCommunicator(Communicator):
                 continue
             try:
                 transport = self._handshake(sock, cfg.host, cfg.port, min(cfg.connect_timeout, remaining))
+            except paramiko.ssh_exception.IncompatiblePeer as e:
+                sock.close()
+                raise CommunicatorError(f"{self.where}: no algorithm in common with the server: {_describe(e)}",
+                                        "a pinned host_key or known_hosts entry of another key type than the "
+                                        "server's host keys causes this") from None
             except (OSError, EOFError, paramiko.SSHException) as e:
                 sock.close()
                 failures += 1
@@ -171,13 +171,13 @@ class SSHCommunicator(Communicator):
                 self._check_host_key(transport, cfg.host, cfg.port, cfg.host_key, bastion=False)
                 self._authenticate(transport, cfg.username, cfg.private_key_file, cfg.password, cfg.agent_auth,
                                    f"{cfg.host}:{cfg.port}")
-            except _AuthFailed as e:
+            except (_AuthFailed, OSError, EOFError, paramiko.SSHException) as e:
                 transport.close()
                 failures += 1
-                last_error = str(e)
+                last_error = str(e) if isinstance(e, _AuthFailed) else f"SSH authentication failed: {_describe(e)}"
                 if failures >= cfg.handshake_attempts or time.monotonic() >= deadline:
                     raise CommunicatorError(
-                        f"{e} ({failures} attempts)",
+                        f"{last_error} ({failures} attempts)",
                         "check ssh_username, that the public key is in the user's authorized_keys "
                         "(or the password), and ssh_handshake_attempts") from None
                 self._sleep(min(1.0, max(0.0, deadline - time.monotonic())))
@@ -412,7 +412,8 @@ class SSHCommunicator(Communicator):
             chan.shutdown_write()  # no stdin: a command that reads it sees EOF instead of hanging
         except (OSError, EOFError, paramiko.SSHException) as e:
             self._lost(e)
-            raise ConnectionLost(f"{self.where}: cannot start a command: {_describe(e)}") from None
+            cls = CommunicatorError if self._transport is not None else ConnectionLost
+            raise cls(f"{self.where}: cannot start a command: {_describe(e)}") from None
         try:
             return self._pump(chan, command, LineSplitter(on_stdout), LineSplitter(on_stderr), timeout)
         finally:
