@@ -449,3 +449,20 @@ def test_a_dropped_connection_is_reported_as_connection_lost_and_reconnects(sshd
         with pytest.raises(ConnectionLost, match=r"127\.0\.0\.1:\d+: .*(connection|closed)"):
             comm.run("echo bye; kill -9 $PPID; sleep 5")
         assert comm.run("echo back", on_stdout=lambda l: None) == 0  # reconnected on demand
+
+
+def test_agent_auth_with_a_real_ssh_agent(sshd, tmp_path, monkeypatch):
+    sock = tmp_path / "agent.sock"
+    out = subprocess.run(["ssh-agent", "-s", "-a", str(sock)], capture_output=True, text=True, check=True).stdout
+    pid = int(out.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", "-q", str(sshd.client_key)], env=env, check=True, capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        with SSHCommunicator(config_for(sshd, private_key_file=None, agent_auth=True)) as comm:
+            assert comm.run("true") == 0
+        monkeypatch.delenv("SSH_AUTH_SOCK")
+        with pytest.raises(CommunicatorError, match="no SSH credentials"):
+            SSHCommunicator(config_for(sshd, private_key_file=None, agent_auth=True)).connect()
+    finally:
+        os.kill(pid, 15)
