@@ -466,3 +466,61 @@ def test_agent_auth_with_a_real_ssh_agent(sshd, tmp_path, monkeypatch):
             SSHCommunicator(config_for(sshd, private_key_file=None, agent_auth=True)).connect()
     finally:
         os.kill(pid, 15)
+
+
+@pytest.mark.parametrize("method", ["password", "keyboard-interactive"])
+def test_password_login_against_an_ssh_server_that_takes_passwords(tmp_path, method):
+    """OpenSSH here would check the password of a real account of this machine, which a test
+    must not set; paramiko's server side accepts a password we choose, over a real socket."""
+    import paramiko
+
+    secret = "correct horse battery"
+    host_key_path = keygen(tmp_path / "pw_host_key")
+    host_key = paramiko.Ed25519Key.from_private_key_file(str(host_key_path))
+
+    class PasswordServer(paramiko.ServerInterface):
+        def get_allowed_auths(self, username):
+            return method
+
+        def check_auth_password(self, username, password):
+            ok = method == "password" and (username, password) == ("deploy", secret)
+            return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
+
+        def check_auth_interactive(self, username, submethods):
+            return paramiko.InteractiveQuery("", "", ("Password: ", False))
+
+        def check_auth_interactive_response(self, responses):
+            return paramiko.AUTH_SUCCESSFUL if list(responses) == [secret] else paramiko.AUTH_FAILED
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    transports = []
+
+    def serve():
+        for _ in range(2):
+            conn, _ = listener.accept()
+            t = paramiko.Transport(conn)
+            t.add_server_key(host_key)
+            t.start_server(server=PasswordServer())
+            transports.append(t)
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = listener.getsockname()[1]
+    pinned = f"{host_key.get_name()} {host_key.get_base64()}"
+    try:
+        cfg = SSHConfig(host="127.0.0.1", port=port, username="deploy", password=secret, agent_auth=False,
+                        host_key=pinned, timeout=10, handshake_attempts=1)
+        info: list[str] = []
+        comm = SSHCommunicator(cfg, on_info=info.append)
+        comm.connect()
+        assert info[-1] == "Connected to SSH!" and comm._transport.is_authenticated()
+        comm.close()
+        wrong = SSHCommunicator(SSHConfig(**{**cfg.__dict__, "password": "wrong guess"}))
+        with pytest.raises(CommunicatorError, match=r"SSH authentication failed for deploy@127\.0\.0\.1") as e:
+            wrong.connect()
+        assert "wrong guess" not in str(e.value)
+    finally:
+        listener.close()
+        for t in transports:
+            t.close()
