@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Deploy benchmarks with real local servers (stdlib HTTP servers, real health checks).
+
+(a) `release rollback web --env prod --deploy` of 10 servers from v2 to v1:
+    - with the previous blue-green set still running (target <= 1 s), and
+    - with it retired (target <= 5 s plus the servers' own start and health time, measured
+      by the peer: a minimal script that starts the same 10 servers and polls them healthy).
+(b) `release deploy` rolling replacement of 50 servers in batches of 10 (target: orchestration
+    overhead <= 10 % over the peer, a minimal script doing the same five batches: start 10
+    servers, poll them healthy, stop 10 old ones).
+
+    python bench/bench_deploy.py          # BENCH_RUNS=3 by default
+
+Writes bench/results/deploy.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from local_images import SERVER, kill_all_under, make_image  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+
+TOML = """
+[[environments]]
+name = "dev"
+
+[[environments]]
+name = "prod"
+
+[[environments]]
+name = "stage"
+
+[deploy.prod]
+count = 10
+strategy = "blue-green"
+health_check = { type = "http", path = "/", timeout = "30s" }
+
+[deploy.stage]
+count = 50
+strategy = "rolling"
+batch_size = 10
+health_check = { type = "http", path = "/", timeout = "60s" }
+"""
+
+
+class Release:
+    def __init__(self, cwd: Path):
+        self.cwd = cwd
+        self.env = {**os.environ, "RELEASE_STATE": str(cwd / "state"), "RELEASE_ACTOR": "bench", "NO_COLOR": "1",
+                    "RELEASE_LEDGER": f"sqlite:///{cwd / 'state' / 'ledger.db'}"}
+
+    def __call__(self, *args: str) -> tuple[float, dict]:
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, "-m", "releasemgr", *args, "--json"], cwd=self.cwd, env=self.env,
+                           capture_output=True, text=True)
+        took = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise SystemExit(f"release {' '.join(args)} failed ({p.returncode}): {p.stderr[-2000:]}")
+        return took, json.loads(p.stdout)
+
+
+# -- the peer: the same servers, started and health-checked by a minimal script ------------------
+
+def _get_ok(port: int) -> bool:
+    import http.client
+
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c.request("GET", "/")
+        ok = c.getresponse().status == 200
+        c.close()
+        return ok
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peer_start(root: Path, n: int) -> list[subprocess.Popen]:
+    procs = []
+    for _ in range(n):
+        port = _free_port()
+        p = subprocess.Popen(["python3", "server.py"], cwd=root,
+                             env={**os.environ, "PORT": str(port)}, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        p.port = port
+        procs.append(p)
+    pending = list(procs)
+    pause = 0.02
+    while pending:
+        pending = [p for p in pending if not _get_ok(p.port)]
+        if pending:
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+    return procs
+
+
+def peer_stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        p.wait()
+
+
+def peer_root(base: Path) -> Path:
+    root = base / "peer-root"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "server.py").write_text(SERVER)
+    (root / "version.txt").write_text("peer")
+    return root
+
+
+def peer_start_10(root: Path) -> float:
+    t0 = time.perf_counter()
+    procs = peer_start(root, 10)
+    took = time.perf_counter() - t0
+    peer_stop(procs)
+    return took
+
+
+def peer_rolling_50(root: Path) -> float:
+    old = peer_start(root, 50)
+    t0 = time.perf_counter()
+    new = []
+    for _ in range(5):
+        new += peer_start(root, 10)
+        peer_stop(old[:10])
+        old = old[10:]
+    took = time.perf_counter() - t0
+    peer_stop(new)
+    return took
+
+
+# -- the measurements ------------------------------------------------------------------------------
+
+def bench_rollback(base: Path) -> dict:
+    rel = Release(base)
+    state = base / "state"
+    for text in ("v1 says hi", "v2 says hi"):
+        art = make_image(state, text, health={"type": "http", "path": "/", "timeout": "30s"}, work=base / "src")
+        rel("register", "web", "--artifact", f"local::{art}")
+    rel("promote", "web@v1", "--to", "prod", "--deploy")
+    rel("promote", "web@v2", "--to", "prod", "--deploy")  # v1 stands by
+    alive, gone, inner_alive, inner_gone = [], [], [], []
+    for _ in range(RUNS):
+        took, doc = rel("rollback", "web", "--env", "prod", "--deploy")  # to v1, its set is running
+        assert doc["deployment"]["instant"] and not doc["deployment"]["launched"], doc
+        alive.append(took)
+        inner_alive.append(doc["deployment"]["seconds"])
+        rel("promote", "web@v2", "--to", "prod", "--deploy")  # instant again: v2's set was standing by
+        rel("retire", "web", "--env", "prod")  # v1's set is gone now
+        took, doc = rel("rollback", "web", "--env", "prod", "--deploy")
+        assert len(doc["deployment"]["launched"]) == 10, doc
+        gone.append(took)
+        inner_gone.append(doc["deployment"]["seconds"])
+        rel("promote", "web@v2", "--to", "prod", "--deploy")  # back to v2 (instant), v1 standing by
+    return {"alive": statistics.median(alive), "gone": statistics.median(gone),
+            "inner_alive": statistics.median(inner_alive), "inner_gone": statistics.median(inner_gone)}
+
+
+def bench_rolling(base: Path) -> dict:
+    rel = Release(base)
+    state = base / "state"
+    for text in ("r1", "r2"):
+        art = make_image(state, text, health={"type": "http", "path": "/", "timeout": "60s"}, work=base / "src")
+        rel("register", "web", "--artifact", f"local::{art}")
+    rel("promote", "web@v1", "--to", "stage", "--deploy")
+    walls, inner = [], []
+    for i in range(RUNS):
+        target = "v2" if i % 2 == 0 else "v1"
+        took, doc = rel("deploy", "web", "--env", "stage", "--version", target)
+        assert len(doc["launched"]) == 50 and len(doc["retired"]) == 50, doc
+        walls.append(took)
+        inner.append(doc["seconds"])
+    return {"wall": statistics.median(walls), "inner": statistics.median(inner)}
+
+
+def main() -> int:
+    cores = os.cpu_count()
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
+        base = Path(tmp)
+        try:
+            root = peer_root(base)
+            peer10 = statistics.median(peer_start_10(root) for _ in range(RUNS))
+            (base / "rb").mkdir()
+            (base / "rb" / "release.toml").write_text(TOML)
+            rb = bench_rollback(base / "rb")
+            peer50 = statistics.median(peer_rolling_50(root) for _ in range(RUNS))
+            (base / "roll").mkdir()
+            (base / "roll" / "release.toml").write_text(TOML)
+            roll = bench_rolling(base / "roll")
+        finally:
+            kill_all_under(base)
+    gone_budget = 5.0 + peer10
+    overhead_wall = (roll["wall"] / peer50 - 1) * 100
+    overhead_inner = (roll["inner"] / peer50 - 1) * 100
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    rows = [
+        ("peer: start 10 servers + poll healthy", peer10, 1.0, ""),
+        ("(a) `release rollback web --env prod --deploy`, previous set alive (10 servers)", rb["alive"],
+         rb["alive"] / peer10, f"≤ 1 s: {verdict(rb['alive'] <= 1.0)}"),
+        ("(a) same, previous set retired (starts 10 servers)", rb["gone"], rb["gone"] / peer10,
+         f"≤ 5 s + {peer10:.2f} s: {verdict(rb['gone'] <= gone_budget)}"),
+        ("peer: 50 servers replaced in 5 batches of 10", peer50, 1.0, ""),
+        ("(b) `release deploy web --env stage` rolling 50, batches of 10", roll["wall"], roll["wall"] / peer50,
+         f"overhead {overhead_wall:+.0f} % (≤ 10 %: {verdict(overhead_wall <= 10)})"),
+    ]
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    md = [
+        "## Deploy and rollback (`release deploy` / `rollback --deploy` vs starting the servers by hand)",
+        "",
+        f"Measured {now} on {cores} cores (load average {load:.1f} when the run started), median of {RUNS} runs. "
+        "Reproduce: `python bench/bench_deploy.py` (BENCH_RUNS to change the count).",
+        "",
+        "Servers are the same stdlib HTTP server on both sides, health-checked over HTTP. The peer is a "
+        "minimal script that starts the servers and polls them healthy (and, for (b), stops the old ones "
+        "batch by batch); `release` also unpacks a read-only image copy per server, records every server, "
+        "deployment, route change and audit event in the ledger, writes the route file, and pays its own "
+        "start-up (Python + SQLAlchemy imports) because each figure is a whole `release` process.",
+        "",
+        "| what | median s | ratio to peer | target |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    md += [f"| {w} | {s:.3f} | {r:.2f} | {t} |" for w, s, r, t in rows]
+    md += [
+        "",
+        f"Inside the process (the deployment's own `seconds`, without Python start-up): rollback with the set "
+        f"alive {rb['inner_alive']:.3f} s, with it retired {rb['inner_gone']:.3f} s; rolling 50 "
+        f"{roll['inner']:.3f} s = overhead {overhead_inner:+.0f} % over the peer.",
+        "",
+    ]
+    out = HERE / "results" / "deploy.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(md))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
