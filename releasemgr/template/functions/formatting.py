@@ -33,8 +33,10 @@ class _Verb:
         self.width = self.prec = -1
 
 
-def _err(msg: str):
-    raise FunctionError(msg, 0)
+def _err(msg: str, index: int = 0):
+    """A format error; ``index`` is the argument at fault (0 = the format string, n = the
+    value used by a verb with argnum n)."""
+    raise FunctionError(msg, index)
 
 
 def _pad(v: _Verb, text: str) -> str:
@@ -144,11 +146,12 @@ def _append_number(v: _Verb, arg) -> str:
         n = to_num(arg, 0)
     except FunctionError:
         _err(f"unsupported value for {v.raw!r} at {v.offset}: a number is required, "
-             f"got {type_name(arg)}")
+             f"got {type_name(arg)}", v.argnum)
     if v.mode in "bdoxX":
         if isinstance(n, float):
             if not n.is_integer():
-                _err(f"unsupported value for {v.raw!r} at {v.offset}: an integer is required")
+                _err(f"unsupported value for {v.raw!r} at {v.offset}: an integer is required",
+                     v.argnum)
             n = int(n)
         base = {"b": "b", "d": "d", "o": "o", "x": "x", "X": "X"}[v.mode]
         body = format(abs(n), base)
@@ -173,7 +176,8 @@ def _append(v: _Verb, args: list) -> str:
              f"but have {len(args)} total")
     arg = args[v.argnum - 1]
     if v.mode != "v" and arg is None:
-        _err(f"unsupported value for {v.raw!r} at {v.offset}: null value cannot be formatted")
+        _err(f"unsupported value for {v.raw!r} at {v.offset}: null value cannot be formatted",
+             v.argnum)
     if v.mode == "v":
         if not v.sharp and isinstance(arg, str):
             return _pad(v, arg)
@@ -185,13 +189,13 @@ def _append(v: _Verb, args: list) -> str:
             return "true" if to_bool(arg, 0) else "false"
         except FunctionError:
             _err(f"unsupported value for {v.raw!r} at {v.offset}: a bool is required, "
-                 f"got {type_name(arg)}")
+                 f"got {type_name(arg)}", v.argnum)
     if v.mode in "bdoxXeEfgG":
         return _append_number(v, arg)
     if v.mode in "sq":
         if isinstance(arg, (list, dict)):
             _err(f"unsupported value for {v.raw!r} at {v.offset}: a string is required, "
-                 f"got {type_name(arg)}")
+                 f"got {type_name(arg)}", v.argnum)
         s = to_str(arg, 0)
         if v.prec > 0:
             s = "".join(graphemes(s)[: v.prec])
@@ -294,5 +298,5 @@ def formatlist(spec, *args):
         try:
             out.append(format_values(spec, row))
         except FunctionError as e:
-            raise FunctionError(f"error on format iteration {it}: {e.message}", 0) from None
+            raise FunctionError(f"error on format iteration {it}: {e.message}", e.arg_index) from None
     return out
