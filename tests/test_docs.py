@@ -272,3 +272,115 @@ def test_docgen_imports_no_heavy_library():
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+# -- the examples in docs/policies.md are real output ---------------------------------------
+
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
+_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+_DOC_WINDOW = "2026-11-23 00:00 - 2026-11-27 06:00 Europe/Berlin"
+
+# The session behind docs/policies.md, in the order it was typed; the doc shows parts of it.
+POLICY_SESSION = [
+    "release register web --artifact aws:us-east-1:ami-0001",
+    "release register web --artifact aws:us-east-1:ami-0002",
+    "release register web --artifact aws:us-east-1:ami-0003",
+    "release promote web@v1 --to dev",
+    "release promote web@v1 --to staging",
+    "release promote web@v2 --to prod --ticket CHG-41 --approved-by bob",
+    "release promote web@v1 --to prod",
+    "release promote web@v1 --to prod --json",
+    "release promote web@v1 --to prod --ticket CHG-42 --approved-by alice",
+    "release promote web@v1 --to prod --ticket CHG-42 --approved-by bob",
+    "release promote web@v1 --to prod --ticket CHG-42 --approved-by bob --override",
+    'release promote web@v1 --to prod --ticket CHG-42 --approved-by bob --override --reason "INC-7: customer outage fix"',
+    "release audit --action policy.override --json",
+    "release promote web@v2 --to dev",
+    "release promote web@v2 --to staging",
+    "release promote web@v2 --to prod --ticket CHG-50 --approved-by bob --override --reason INC-8",
+    "release promote web@v3 --to dev",
+    'release revoke web@v2 --reason "CVE-2026-1234 in openssl"',
+    "release status",
+    'release rollback web --env prod --ticket CHG-52 --approved-by bob --override --reason "v2 revoked"',
+    "release rollback web --env prod --to web@v2 --ticket X --approved-by bob --override --reason r",
+    'release revoke web@v3 --reason "bad build" --rollback',
+    "release rollback web --env dev",
+    "release rollback web --env staging --to web@v3",
+]
+
+
+def _normalise(text: str) -> str:
+    text = _HASH.sub("<hash>", _STAMP.sub("<time>", text))
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def _doc_examples(text: str) -> list[tuple[str, str]]:
+    """(command line, expected output) for every `$ release ...` line of a console block."""
+    out = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        cmd, lines = None, []
+        for line in block.splitlines() + ["$ "]:
+            if line.startswith("$ "):
+                if cmd is not None:
+                    out.append((cmd, "\n".join(lines)))
+                cmd, lines = line[2:].strip() or None, []
+            else:
+                lines.append(line)
+    return out
+
+
+def _run_session(tmp_path: Path, config: str, session: list[str]) -> list[tuple[list[str], str]]:
+    import contextlib
+    import io
+
+    from releasemgr.cli import main
+
+    (tmp_path / "release.toml").write_text(config, encoding="utf-8")
+    saved = {k: os.environ.get(k) for k in ("RELEASE_ACTOR", "RELEASE_STATE", "RELEASE_LEDGER", "RELEASE_CONFIG")}
+    old_cwd = os.getcwd()
+    results = []
+    try:
+        for k in saved:
+            os.environ.pop(k, None)
+        os.environ["RELEASE_ACTOR"] = "alice"
+        os.chdir(tmp_path)
+        for line in session:
+            argv = shlex.split(line)[1:]
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                main(argv)
+            shown = out.getvalue() if "--json" in argv else out.getvalue() + err.getvalue()
+            results.append((argv, shown))
+    finally:
+        os.chdir(old_cwd)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return results
+
+
+def test_policy_examples_are_real_output(tmp_path):
+    """Replays the session behind docs/policies.md with the doc's own release.toml (its
+    one-off freeze window moved to cover today) and compares every example, times and
+    hashes aside."""
+    from datetime import datetime, timedelta, timezone
+
+    doc = (DOCS / "policies.md").read_text(encoding="utf-8")
+    config = re.search(r"```toml\n(.*?)```", doc, re.S).group(1)
+    assert _DOC_WINDOW in config
+    now = datetime.now(timezone.utc)
+    window = f"{(now - timedelta(days=2)):%Y-%m-%d} 00:00 - {(now + timedelta(days=2)):%Y-%m-%d} 06:00 UTC"
+    # only the one-off window, so the weekly one cannot be the first match on a weekend
+    config = re.sub(r"freeze = \[.*\]", f'freeze = ["{window}"]', config)
+    results = _run_session(tmp_path, config, POLICY_SESSION)
+    examples = _doc_examples(doc)
+    assert len(examples) >= 10
+    for cmd, expected in examples:
+        argv = shlex.split(cmd)[1:]
+        runs = [shown for a, shown in results if a == argv]
+        assert runs, f"docs/policies.md shows `{cmd}`, which the session does not run"
+        want = _normalise(expected.replace(_DOC_WINDOW, window))
+        got = [_normalise(s) for s in runs]
+        assert want in got, f"docs/policies.md: `{cmd}` shows\n{want}\n\nbut it prints\n{got[0]}"
