@@ -91,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: returns the exit status; the one place errors become output."""
     app = AppContext()
     try:
-        cli.main(args=argv, prog_name="release", standalone_mode=False, obj=app)
+        # Without standalone mode click *returns* the code of a `ctx.exit(n)` (and a
+        # command's return value) instead of raising Exit: that is the status.
+        status = cli.main(args=argv, prog_name="release", standalone_mode=False, obj=app)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
     except ReleaseError as exc:
         _report(app, exc)
         return int(exc.status)
