@@ -1,0 +1,3 @@
+variable "no_newline" {
+  default = "the file ends without a newline"
+}

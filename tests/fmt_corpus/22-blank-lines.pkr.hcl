@@ -1,0 +1,15 @@
+
+
+
+variable "a" {
+
+
+  default = 1
+
+}
+
+
+
+variable "b" {}
+
+
