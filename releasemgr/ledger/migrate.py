@@ -51,6 +51,9 @@ def upgrade_to_head(ledger) -> list[str]:
             conn.rollback()
             if before == HEAD:
                 return []
+            if before is not None and before > HEAD:
+                raise OperationFailed(f"the ledger's schema ({before}) is newer than this release understands "
+                                      f"({HEAD})", hint="upgrade releasemgr; never downgrade a ledger")
             if before is None and inspect(conn).has_table("audit_event"):
                 raise OperationFailed("the ledger has tables but no schema revision",
                                       hint="it was not made by releasemgr; refusing to touch it")
