@@ -524,3 +524,48 @@ def test_password_login_against_an_ssh_server_that_takes_passwords(tmp_path, met
         listener.close()
         for t in transports:
             t.close()
+
+
+@pytest.mark.parametrize("port_state", ["refused", "silent"])
+def test_cancel_while_waiting_for_ssh(tmp_path, port_state):
+    listener = None
+    if port_state == "silent":  # accepts TCP, never says a word: the SSH handshake waits
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+    else:
+        port = free_port()
+    comm = SSHCommunicator(SSHConfig(host="127.0.0.1", port=port, known_hosts_file="/dev/null",
+                                     timeout=60, connect_timeout=30))
+    result: dict = {}
+
+    def worker():
+        try:
+            comm.connect()
+        except CommunicatorCancelled as e:
+            result["error"] = e
+
+    t = threading.Thread(target=worker)
+    t.start()
+    try:
+        time.sleep(0.8)
+        t0 = time.monotonic()
+        comm.cancel()
+        t.join(5)
+        assert not t.is_alive() and time.monotonic() - t0 < 2
+        assert "cancelled" in str(result.get("error"))
+    finally:
+        if listener:
+            listener.close()
+
+
+def test_bastion_that_cannot_reach_the_target_says_so(sshd, tmp_path):
+    closed = free_port()
+    comm = SSHCommunicator(config_for(sshd, port=closed, bastion_host=sshd.host, bastion_port=sshd.port,
+                                      known_hosts_file=str(sshd.known_hosts), timeout=1.5))
+    with pytest.raises(CommunicatorError) as e:
+        comm.connect()
+    msg = str(e.value)
+    assert f"waiting for SSH on 127.0.0.1:{closed} via 127.0.0.1:{sshd.port}" in msg
+    assert f"the bastion cannot reach 127.0.0.1:{closed}" in msg

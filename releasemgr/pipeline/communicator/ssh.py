@@ -109,6 +109,7 @@ class SSHCommunicator(Communicator):
         self.last_directory_transfer: str | None = None  # "tar" or "sftp": how the last directory moved
         self._lock = threading.RLock()
         self._active: set = set()  # channels of running transfers, closed by cancel()
+        self._connecting = None  # the transport in its handshake, closed by cancel()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -147,8 +148,8 @@ class SSHCommunicator(Communicator):
                 sock = self._open_socket(min(cfg.connect_timeout, remaining))
             except CommunicatorError:
                 raise
-            except (OSError, EOFError, paramiko.SSHException) as e:
-                last_error = _describe(e)
+            except (_Unreachable, OSError, EOFError, paramiko.SSHException) as e:
+                last_error = str(e) if isinstance(e, _Unreachable) else _describe(e)
                 self._sleep(min(1.0, max(0.0, deadline - time.monotonic())))
                 continue
             try:
@@ -197,12 +198,50 @@ class SSHCommunicator(Communicator):
     def _open_socket(self, timeout: float):
         cfg = self.config
         if not cfg.bastion_host:
-            sock = socket.create_connection((cfg.host, cfg.port), timeout=timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock
-        bastion = self._bastion_transport(timeout)
+            return self._tcp_connect(cfg.host, cfg.port, timeout)
+        try:
+            bastion = self._bastion_transport(timeout)
+        except (OSError, EOFError, paramiko_errors()) as e:
+            raise _Unreachable(f"bastion {cfg.bastion_host}:{cfg.bastion_port}: {_describe(e)}") from None
         # a direct-tcpip channel through the bastion is the socket of the real connection
-        return bastion.open_channel("direct-tcpip", (cfg.host, cfg.port), ("127.0.0.1", 0), timeout=timeout)
+        try:
+            return bastion.open_channel("direct-tcpip", (cfg.host, cfg.port), ("127.0.0.1", 0), timeout=timeout)
+        except (OSError, EOFError, paramiko_errors()) as e:
+            text = getattr(e, "text", None) or _describe(e)
+            raise _Unreachable(f"the bastion cannot reach {cfg.host}:{cfg.port}: {text}") from None
+
+    def _tcp_connect(self, host: str, port: int, timeout: float) -> socket.socket:
+        """A TCP connection that cancel() interrupts (a blocking connect would not notice)."""
+        last: BaseException = OSError(f"{host} has no address")
+        for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                rc = sock.connect_ex(addr)
+                if rc not in (0, errno.EINPROGRESS):
+                    raise OSError(rc, os.strerror(rc))
+                if rc:
+                    with selectors.DefaultSelector() as sel:
+                        sel.register(sock, selectors.EVENT_WRITE)
+                        sel.register(self._wake_r, selectors.EVENT_READ)
+                        ready = sel.select(timeout)
+                    self._check_cancel(f"SSH connection to {self.where}")
+                    if not ready:
+                        raise socket.timeout("timed out")
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        raise OSError(err, os.strerror(err))
+                sock.setblocking(True)
+                sock.settimeout(timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return sock
+            except CommunicatorCancelled:
+                sock.close()
+                raise
+            except OSError as e:
+                sock.close()
+                last = e
+        raise last
 
     def _bastion_transport(self, timeout: float):
         import paramiko
@@ -211,8 +250,7 @@ class SSHCommunicator(Communicator):
         if self._bastion is not None and self._bastion.is_active():
             return self._bastion
         where = f"bastion {cfg.bastion_host}:{cfg.bastion_port}"
-        sock = socket.create_connection((cfg.bastion_host, cfg.bastion_port), timeout=timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = self._tcp_connect(cfg.bastion_host, cfg.bastion_port, timeout)
         try:
             transport = self._handshake(sock, cfg.bastion_host, cfg.bastion_port, timeout)
         except (OSError, EOFError, paramiko.SSHException):
@@ -247,11 +285,15 @@ class SSHCommunicator(Communicator):
             keys = [k for k in opts.key_types if k in allowed]
             if keys:
                 opts.key_types = keys
+        self._connecting = transport  # cancel() closes it, which ends start_client at once
         try:
             transport.start_client(timeout=timeout)
         except BaseException:
             transport.close()
+            self._check_cancel(f"SSH connection to {self.where}")
             raise
+        finally:
+            self._connecting = None
         return transport
 
     def _known_hosts(self):
@@ -524,7 +566,9 @@ class SSHCommunicator(Communicator):
             os.write(self._wake_w, b"x")
         except OSError:
             pass
-        for chan in list(self._active):
+        for chan in [*self._active, self._connecting]:
+            if chan is None:
+                continue
             try:
                 chan.close()
             except Exception:
@@ -809,6 +853,16 @@ class SSHCommunicator(Communicator):
                 break
             chunks.append(data)
         return b"".join(chunks).decode("utf-8", "replace")
+
+
+class _Unreachable(Exception):
+    """The host (or the bastion, or the path through it) does not answer yet: retried."""
+
+
+def paramiko_errors():
+    import paramiko
+
+    return paramiko.SSHException
 
 
 class _AuthFailed(Exception):
