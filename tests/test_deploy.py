@@ -387,3 +387,29 @@ def test_deploy_help_has_example():
         with contextlib.redirect_stdout(out):
             assert main([name, "--help"]) == 0
         assert "Example:" in out.getvalue(), name
+
+
+@pytest.mark.postgres
+def test_environment_lock_on_postgresql_names_the_holder(pg_url, tmp_path):
+    from releasemgr.ledger.db import Ledger
+    from releasemgr.ledger.locks import LockTimeout, env_lock, lock_key
+
+    assert lock_key("web", "prod") == lock_key("web", "prod") != lock_key("web", "dev")
+    a, b = Ledger.open(pg_url), Ledger.open(pg_url)
+    try:
+        assert not a.is_sqlite
+        with env_lock(a, tmp_path, "web", "prod", actor="alice", operation="deploy"):
+            t0 = time.monotonic()
+            with pytest.raises(LockTimeout) as exc:
+                with env_lock(b, tmp_path, "web", "prod", actor="bob", operation="rollback", timeout=0.3):
+                    pass
+            assert time.monotonic() - t0 >= 0.3
+            assert "web in prod is locked by release deploy by alice" in exc.value.message
+            assert exc.value.status == 1
+            with env_lock(b, tmp_path, "web", "dev", actor="bob", operation="deploy"):
+                pass  # another environment is not blocked
+        with env_lock(b, tmp_path, "web", "prod", actor="bob", operation="rollback"):
+            pass  # released when the holder left
+    finally:
+        a.close()
+        b.close()
