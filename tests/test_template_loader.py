@@ -368,3 +368,17 @@ def test_validate_template_api(tmp_path):
     t, _ = load_template(str(TEMPLATES / "semantic_errors.pkr.hcl"), environ={})
     diags = validate_template(t, environ={})
     assert any(d.summary.startswith('Unsupported argument "instance_typo"') and d.start.line == 18 for d in diags)
+
+
+def test_build_source_overrides_are_merged_and_checked(tmp_path, capsys):
+    tpl = write(tmp_path, "t.pkr.hcl", 'source "amazon-ebs" "web" {\n  ami_name = "web"\n  instance_type = "t3.micro"\n'
+                '  region = "us-east-1"\n  source_ami = "ami-12345678"\n  ssh_username = "ubuntu"\n}\n'
+                'build {\n  source "source.amazon-ebs.web" {\n    name = "eu"\n    region = "eu-west-1"\n'
+                '    instance_tpye = "t3.large"\n  }\n}\n')
+    t, errs, _ = load(tpl, environ={})
+    bs = t.builds[0].sources[0]
+    assert bs.display_name == "amazon-ebs.eu"
+    assert bs.config["region"] == "eu-west-1" and bs.config["ami_name"] == "web"
+    code, _, err = run(["validate", str(tpl)], capsys)
+    assert code == 2
+    assert "t.pkr.hcl:12:5" in err and "instance_tpye" in err

@@ -615,7 +615,17 @@ class _Loader:
             na = sb.body.attributes.get("name")
             if na is not None:
                 override_name = self.literal(na, "string", Scope(roots))
-            build.sources.append(BuildSource(ref=ref, name=override_name, overrides=sb.body, pos=sb.rng))
+            bs = BuildSource(ref=ref, name=override_name, overrides=sb.body, pos=sb.rng)
+            if set(sb.body.attributes) - {"name"} or sb.body.blocks:
+                src = sources[ref]
+                scope = self.component_scope(roots, {"name": override_name or src.name, "type": src.type}, build.name)
+                o_attrs, o_blks, o_lit = self.eval_body(sb.body, scope, skip_attrs=("name",))
+                attrs, blks, lit = src._evaluated
+                merged = ({**attrs, **o_attrs}, {**blks, **o_blks}, frozenset((lit - set(o_attrs)) | o_lit))
+                bs.config = _config(merged[0], merged[1])
+                bs._evaluated = merged  # type: ignore[attr-defined]
+                bs._source = src  # type: ignore[attr-defined]
+            build.sources.append(bs)
         if not build.sources:
             self.err(b.type_rng, "Missing sources", "A build needs at least one source: sources = [\"source.TYPE.NAME\"] "
                      "or a source \"source.TYPE.NAME\" { } block.", severity=Severity.ERROR)
@@ -841,6 +851,25 @@ def validate_template(template: Template, environ: Mapping[str, str] | None = No
 
     for src in template.sources.values():
         check("source", src)
+    for b in template.builds:
+        for bs in b.sources:
+            ev = getattr(bs, "_evaluated", None)
+            if ev is None:
+                continue
+            src = bs._source
+            try:
+                findings = schema.check_component("source", src.type, _schema_body(ev), environ=env)
+            except Exception:  # noqa: BLE001
+                continue
+            for f in findings:
+                path = tuple(f.path)
+                if path and path[0] in bs.overrides.attributes or path and any(x.type == path[0] for x in bs.overrides.blocks):
+                    rng = body_position(bs.overrides, path)
+                elif path:
+                    rng = body_position(src.body, path)
+                else:
+                    rng = bs.pos
+                out.append((rng or bs.pos).diag(f.summary, f.detail, severity=Severity(f.severity)))
     for b in template.builds:
         for p in b.provisioners:
             check("provisioner", p)

@@ -122,6 +122,7 @@ class BuildSource:
     name: str | None = None  # the `name` override inside a build's source block
     overrides: Body | None = None
     pos: Range | None = None
+    config: dict[str, Any] | None = None  # the source's config with the overrides applied, when there are any
 
     @property
     def display_name(self) -> str:
