@@ -6,8 +6,8 @@ are those of hclwrite's `format.go` (HCL 2.8), in the same order:
 
 1. split the token stream into lines (a newline token or a `#`/`//` comment ends one);
    each line has a *lead* cell, an *assign* cell (from the first `=` after the first
-   token, when the rest of the line opens no bracket) and a *comment* cell (a trailing
-   comment after other tokens);
+   token, when the brackets from there to the end of the line balance) and a *comment*
+   cell (a trailing comment after other tokens);
 2. indent each line by two spaces per open bracket level (counted per line, with a stack
    so that lines opening or closing several brackets at once step one level);
 3. set the blanks between tokens inside each cell (`_space_after`);

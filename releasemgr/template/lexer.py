@@ -32,14 +32,13 @@ STAR, SLASH, PLUS, MINUS, PERCENT = map(ord, "*/+-%")
 EQUAL, EQUALOP, NOTEQUAL, LT, LE, GT, GE = map(ord, "=≔≠<≤>≥")
 AND, OR, BANG, DOT, COMMA, ELLIPSIS, FATARROW, QUESTION, COLON = map(ord, "∧∨!.,…⇒?:")
 INTERP, CONTROL, SEQEND = map(ord, "∫λ∎")
-QUOTEDLIT, STRINGLIT, NUMBER, IDENT, COMMENT, NEWLINE, EOF = map(ord, "QSNIC\n␄")
-BITAND, BITOR, BITNOT, BITXOR, APOSTROPHE, BACKTICK, SEMICOLON = map(ord, "&|~^'`;")
+QUOTEDLIT, STRINGLIT, NUMBER, IDENT, COMMENT, NEWLINE = map(ord, "QSNIC\n")
 NIL = 0  # "no token", as before the first token of a cell
 
 _OPERATORS = {
     "...": ELLIPSIS, "==": EQUALOP, "!=": NOTEQUAL, ">=": GE, "<=": LE, "&&": AND, "||": OR,
     "=>": FATARROW,
-    **{c: ord(c) for c in "[]().,*/%+-=<>!?:"},
+    **{c: ord(c) for c in ".,*/%+-=<>!?:"},
 }
 # Characters the scanner knows but the language rejects (hclsyntax checkInvalidTokens).
 _REJECTED = {
@@ -87,7 +86,7 @@ _SIMPLE = {"id": IDENT, "nl": NEWLINE, "cm": COMMENT, "num": NUMBER}
 # Inside "...": a literal run (escapes, $${ and %%{ escapes, lone $ and %), a template
 # sequence opener, the closing quote, or a line break (not allowed in quoted strings).
 _QUOTED = re.compile(
-    r"(?P<lit>(?:[^\"\\$%\r\n]|\\[^\r\n]|\$\$\{~?|%%\{~?|\$(?!\{)|%(?!\{))+)"
+    rf"(?P<lit>{_STRING_CHARS}+)"
     r"|(?P<seq>[$%]\{~?)"
     r"|(?P<end>\")"
     r"|(?P<nl>[\r\n])"
@@ -108,9 +107,6 @@ class Tokens:
     kinds: list[int] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     trailing_spaces: int = 0
-
-    def __len__(self) -> int:
-        return len(self.kinds)
 
 
 def lex(text: str, filename: str = "<stdin>") -> tuple[Tokens, list[Diagnostic]]:
