@@ -145,3 +145,12 @@ def test_bad_type_specifications(type_text):
     with pytest.raises(EvalError) as exc:
         parse_type(expr)
     assert exc.value.diag.summary == "Invalid type specification"
+
+
+@pytest.mark.parametrize("text", ["1" + "0" * 5000 + " / 3", '"x${' + "9" * 5000 + '}"', "9" * 400 + " * 10.5",
+                                  "-" + "9" * 5000, '"' + "9" * 5000 + '" + 1'])
+def test_huge_numbers_never_crash(text):
+    try:
+        ev(text)
+    except EvalError as exc:
+        assert exc.diag.start.line == 1

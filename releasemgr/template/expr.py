@@ -38,6 +38,13 @@ def suggest(name: str, candidates) -> str:
 
 # -- scalar conversions -----------------------------------------------------------------
 def fmt_number(n) -> str:
+    try:
+        return _fmt_number(n)
+    except (ValueError, OverflowError):  # an integer too long to print
+        return repr(float(n)) if abs(n) < 10 ** 308 else ("-" if n < 0 else "") + "1e+308"
+
+
+def _fmt_number(n) -> str:
     if isinstance(n, float):
         if math.isinf(n) or math.isnan(n):
             return str(n)
@@ -500,10 +507,17 @@ class Evaluator:
         if v is UNKNOWN:
             return UNKNOWN
         if node.op == "-":
-            return norm_number(-self._conv(to_number, v, node.operand, "operand"))
+            n = self._conv(to_number, v, node.operand, "operand")
+            return norm_number(-n)
         return not self._conv(to_bool, v, node.operand, "operand")
 
     def _e_Binary(self, node, scope):
+        try:
+            return self._binary(node, scope)
+        except (OverflowError, ValueError) as exc:
+            raise EvalError(node.rng.diag("Number out of range", f"The result of this operation cannot be computed: {exc}.")) from None
+
+    def _binary(self, node, scope):
         a = self._eval(node.left, scope)
         b = self._eval(node.right, scope)
         op = node.op

@@ -661,7 +661,10 @@ class Parser:
         if k == "NUMBER":
             self.advance()
             v = t.value
-            num: Any = float(v) if any(c in v for c in ".eE") else int(v)
+            try:
+                num: Any = float(v) if any(c in v for c in ".eE") else int(v)
+            except ValueError:  # more digits than Python converts
+                num = float(v)
             if isinstance(num, float) and num.is_integer() and abs(num) < 2 ** 53:
                 num = int(num)
             return Literal(self.rng(t.start), num)
