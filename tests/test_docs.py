@@ -309,7 +309,12 @@ POLICY_SESSION = [
 ]
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{12,64}")
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+
+
 def _normalise(text: str) -> str:
+    text = _DIGEST.sub("sha256:<digest>", _UUID.sub("<uuid>", text))
     text = _HASH.sub("<hash>", _STAMP.sub("<time>", text))
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
@@ -317,9 +322,9 @@ def _normalise(text: str) -> str:
 def _doc_examples(text: str) -> list[tuple[str, str]]:
     """(command line, expected output) for every `$ release ...` line of a console block."""
     out = []
-    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+    for indent, block in re.findall(r"^( *)```console\n(.*?)^ *```", text, re.S | re.M):
         cmd, lines = None, []
-        for line in block.splitlines() + ["$ "]:
+        for line in [x[len(indent):] for x in block.splitlines()] + ["$ "]:
             if line.startswith("$ "):
                 if cmd is not None:
                     out.append((cmd, "\n".join(lines)))
@@ -329,22 +334,26 @@ def _doc_examples(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _run_session(tmp_path: Path, config: str, session: list[str]) -> list[tuple[list[str], str]]:
+def _run_session(tmp_path: Path, config: str | None, session: list, actor: str = "alice") -> list[tuple[list[str], str]]:
     import contextlib
     import io
 
     from releasemgr.cli import main
 
-    (tmp_path / "release.toml").write_text(config, encoding="utf-8")
+    if config is not None:
+        (tmp_path / "release.toml").write_text(config, encoding="utf-8")
     saved = {k: os.environ.get(k) for k in ("RELEASE_ACTOR", "RELEASE_STATE", "RELEASE_LEDGER", "RELEASE_CONFIG")}
     old_cwd = os.getcwd()
     results = []
     try:
         for k in saved:
             os.environ.pop(k, None)
-        os.environ["RELEASE_ACTOR"] = "alice"
+        os.environ["RELEASE_ACTOR"] = actor
         os.chdir(tmp_path)
         for line in session:
+            if callable(line):  # a step of the session that is not a command (editing a file)
+                line(tmp_path)
+                continue
             argv = shlex.split(line)[1:]
             out, err = io.StringIO(), io.StringIO()
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -375,12 +384,52 @@ def test_policy_examples_are_real_output(tmp_path):
     # only the one-off window, so the weekly one cannot be the first match on a weekend
     config = re.sub(r"freeze = \[.*\]", f'freeze = ["{window}"]', config)
     results = _run_session(tmp_path, config, POLICY_SESSION)
+    _compare("policies.md", doc.replace(_DOC_WINDOW, window), results, at_least=10)
+
+
+def _compare(name: str, doc: str, results, *, at_least: int) -> None:
     examples = _doc_examples(doc)
-    assert len(examples) >= 10
+    assert len(examples) >= at_least, f"docs/{name} has fewer examples than expected"
     for cmd, expected in examples:
         argv = shlex.split(cmd)[1:]
         runs = [shown for a, shown in results if a == argv]
-        assert runs, f"docs/policies.md shows `{cmd}`, which the session does not run"
-        want = _normalise(expected.replace(_DOC_WINDOW, window))
+        assert runs, f"docs/{name} shows `{cmd}`, which the session does not run"
+        want = _normalise(expected)
         got = [_normalise(s) for s in runs]
-        assert want in got, f"docs/policies.md: `{cmd}` shows\n{want}\n\nbut it prints\n{got[0]}"
+        assert want in got, f"docs/{name}: `{cmd}` shows\n{want}\n\nbut it prints\n" + "\n--\n".join(got)
+
+
+def _change_template(folder: Path) -> None:
+    path = folder / "templates" / "local.pkr.hcl"
+    path.write_text(path.read_text(encoding="utf-8") + "\n# a change: the next build is a new version\n",
+                    encoding="utf-8")
+
+
+# The session behind docs/concepts.md: the shipped local template, default environments.
+CONCEPTS_SESSION = [
+    "release build templates/local.pkr.hcl",
+    "release build templates/local.pkr.hcl",
+    "release promote web@v1 --to dev",
+    "release promote web@v1 --to prod",
+    "release promote web@v1 --to staging",
+    "release promote web@v1 --to prod",
+    _change_template,
+    "release build templates/local.pkr.hcl --bump minor",
+    "release promote web@v2 --to dev",
+    "release status",
+    "release show web@dev",
+    "release versions web",
+    "release rollback web --env dev",
+    "release history web --env dev",
+    "release audit --image web --limit 3",
+]
+
+
+def test_concepts_examples_are_real_output(tmp_path):
+    """Replays the session behind docs/concepts.md (real builds of templates/local.pkr.hcl
+    with the local builder) and compares every example, times, ids and digests aside."""
+    import shutil
+
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    results = _run_session(tmp_path, None, CONCEPTS_SESSION, actor="alice@laptop")
+    _compare("concepts.md", (DOCS / "concepts.md").read_text(encoding="utf-8"), results, at_least=12)
