@@ -414,6 +414,8 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
         audit.append(s, f"build.{outcome.value}", actor=req.actor, image=image,
                      version=version_doc["version"] if version_doc else None, at=finished,
                      details={"build_id": build_id, "error": "; ".join(errors) or None})
+    if version_doc:
+        _tag_version(results, version_doc["version"], log)
     log.line(None, {Outcome.SUCCEEDED: "Build finished.", Outcome.FAILED: "Build failed.",
                     Outcome.CANCELLED: "Build was cancelled; everything it created was cleaned up."}[outcome]
              if req.on_error != "abort" or outcome is Outcome.SUCCEEDED else f"Build {outcome.value}.")
@@ -442,6 +444,7 @@ def _build_source(template, build, bs, cfg, req, log, cancel, state_dir, work_ro
                        output_fn=lambda kind, line: log.line(display, line, kind=kind), cancel_event=cancel,
                        on_error=req.on_error, provisioners=list(build.provisioners),
                        error_cleanup_provisioner=build.error_cleanup_provisioner)
+    ctx.generated["image"] = image
     contexts.append(ctx)
     post: list[Artifact] = []
     try:
@@ -473,6 +476,19 @@ def _build_source(template, build, bs, cfg, req, log, cancel, state_dir, work_ro
 
         if req.on_error != "abort" or not work.exists():
             remove_tree(work)
+
+
+def _tag_version(results, version: str, log) -> None:
+    """AMIs get `release:version` once the ledger has numbered the version."""
+    aws_arts = [a for r in results for a in r.artifacts if a.provider == "aws"]
+    if not aws_arts:
+        return
+    from releasemgr.providers.aws.images import tag_version
+
+    try:
+        tag_version(aws_arts, version)
+    except Exception as exc:  # noqa: BLE001 - the version exists; a missing tag is reported, not fatal
+        log.line(None, f"Could not tag the AMIs with release:version={version}: {exc}")
 
 
 def _discard_new_local_images(ctx) -> None:

@@ -1,0 +1,48 @@
+"""Connect to the instance over SSH: the pipeline's paramiko communicator."""
+
+from __future__ import annotations
+
+from releasemgr.pipeline.runner import Cancelled, Step, StepFailed
+
+
+class StepConnect(Step):
+    name = "connect"
+
+    def run(self, ctx) -> None:
+        cfg = ctx.source_config
+        if cfg.get("communicator") == "none":
+            return
+        from releasemgr.pipeline.communicator import CommunicatorError, SSHCommunicator
+        from releasemgr.providers.null_builder import ssh_config_from
+
+        host = ctx.generated.get("ssh_host")
+        if not host:
+            raise StepFailed("the instance has no address to connect to (set ssh_interface or ssh_host)")
+        conf = ssh_config_from({**cfg, "ssh_private_key_file": ctx.generated.get("private_key_file")},
+                               default_host=host)
+        conf.host = str(cfg.get("ssh_host") or host)
+        learned = ctx.generated.get("host_key")
+        if learned and not cfg.get("ssh_host_key"):
+            conf.host_key = learned
+        elif not conf.known_hosts_file and not conf.host_key:
+            conf.trust_on_first_use = True
+            ctx.say("No host key in the console output: trusting the first key seen, for this build only")
+        ctx.say(f"Waiting for SSH to become available on {conf.host}:{conf.port}...")
+        comm = SSHCommunicator(conf, on_info=ctx.say)
+        ctx.communicator = comm
+        try:
+            comm.connect()
+        except CommunicatorError as exc:
+            if ctx.cancel_event.is_set():
+                raise Cancelled() from None
+            raise StepFailed(str(exc)) from None
+        fp = getattr(comm, "host_key_fingerprint", None)
+        if fp:
+            ctx.say(f"Connected to SSH! Host key {fp} ({'learned from the console' if conf.host_key else 'trusted on first use'})")
+
+    def cleanup(self, ctx) -> None:
+        if ctx.communicator is not None:
+            try:
+                ctx.communicator.close()
+            finally:
+                ctx.communicator = None

@@ -1,0 +1,158 @@
+"""amazon-ebs against moto's server, provisioning over a real OpenSSH sshd on loopback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from aws_fixture import aws  # noqa: F401
+from sshd_fixture import sshd  # noqa: F401
+
+
+def seed_template(tmp_path: Path, sshd, *, provisioner: str = 'inline = ["echo provisioned-on-$(hostname)"]',
+                  keypair: bool = True, extra: str = "") -> Path:
+    key = f'''
+  ssh_keypair_name     = "release-test"
+  ssh_private_key_file = "{sshd.folder / 'id_rsa'}"''' if keypair else ""
+    t = tmp_path / "web.pkr.hcl"
+    t.write_text(f"""
+variable "region" {{
+  type    = string
+  default = "us-east-1"
+}}
+
+source "amazon-ebs" "ubuntu" {{
+  ami_name      = "web-${{uuidv4()}}"
+  instance_type = "t3.micro"
+  region        = var.region
+  ami_regions   = ["us-east-1", "us-west-2"]
+
+  source_ami_filter {{
+    filters = {{
+      name                = "ubuntu/images/*ubuntu-jammy-22.04-amd64-server-*"
+      root-device-type    = "ebs"
+      virtualization-type = "hvm"
+    }}
+    most_recent = true
+    owners      = ["099720109477"]
+  }}
+
+  ssh_username = "{sshd.username}"
+  ssh_host     = "127.0.0.1"
+  ssh_port     = {sshd.port}
+  ssh_timeout  = "20s"{key}
+  {extra}
+
+  tags = {{
+    Name = "web"
+    Team = "platform"
+  }}
+  snapshot_tags = {{
+    Kind = "root"
+  }}
+}}
+
+build {{
+  name    = "web"
+  sources = ["source.amazon-ebs.ubuntu"]
+
+  provisioner "shell" {{
+    {provisioner}
+  }}
+}}
+""")
+    return t
+
+
+def import_key(aws, sshd):
+    """An RSA key (moto imports RSA public keys) authorised on the sshd and imported as a key pair."""
+    key = sshd.folder / "id_rsa"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f", str(key)],
+                       check=True)
+        with open(sshd.authorized_keys, "a") as fh:
+            fh.write(Path(str(key) + ".pub").read_text())
+    for region in ("us-east-1", "us-west-2"):
+        aws.ec2(region).import_key_pair(KeyName="release-test", PublicKeyMaterial=Path(str(key) + ".pub").read_bytes())
+    return key
+
+
+def assert_nothing_left(aws, *, images_too: bool):
+    assert aws.running_instances() == []
+    managed = aws.managed()
+    assert managed["key_pairs"] == [] and managed["security_groups"] == []
+    if images_too:
+        for region in ("us-east-1", "us-west-2"):
+            m = aws.managed(region)
+            assert m["images"] == [] and m["snapshots"] == [], (region, m)
+
+
+def test_seed_template_builds_amis_in_two_regions(sqlite_cli, tmp_path, aws, sshd):
+    import_key(aws, sshd)
+    t = seed_template(tmp_path, sshd)
+    r = sqlite_cli.ok("build", str(t))
+    assert "provisioned-on-" in r.out  # the shell provisioner really ran over SSH
+    v = sqlite_cli.json("show", "web@v1")
+    arts = {a["region"]: a["id"] for a in v["artifacts"]}
+    assert set(arts) == {"us-east-1", "us-west-2"} and all(x.startswith("ami-") for x in arts.values())
+    assert v["parent"] == "ami-0jammy0002"  # most_recent among Canonical's, not the newer look-alike
+    for region, ami in arts.items():
+        img = aws.ec2(region).describe_images(ImageIds=[ami])["Images"][0]
+        tags = {t["Key"]: t["Value"] for t in img.get("Tags", [])}
+        assert tags["Name"] == "web" and tags["Team"] == "platform"
+        assert tags["release:managed"] == "true" and tags["release:build-id"] == v["build_id"]
+        assert tags["release:version"] == "v1"
+    snaps = aws.ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    assert snaps and all({t["Key"]: t["Value"] for t in s.get("Tags", [])}.get("Kind") == "root" for s in snaps
+                         if any(t["Key"] == "release:managed" for t in s.get("Tags", [])))
+    assert_nothing_left(aws, images_too=False)
+
+
+def test_failing_provisioner_leaves_nothing(sqlite_cli, tmp_path, aws, sshd):
+    import_key(aws, sshd)
+    t = seed_template(tmp_path, sshd, provisioner='inline = ["exit 5"]')
+    r = sqlite_cli("build", str(t))
+    assert r.code == 1 and "status 5" in r.out + r.err
+    assert_nothing_left(aws, images_too=True)
+
+
+def test_temporary_key_pair_is_removed_when_ssh_fails(sqlite_cli, tmp_path, aws, sshd):
+    t = seed_template(tmp_path, sshd, keypair=False, extra='ssh_handshake_attempts = 1')
+    r = sqlite_cli("build", str(t))
+    assert r.code == 1 and "Traceback" not in r.err
+    assert "Creating temporary keypair" in r.out and "Deleting temporary keypair" in r.out
+    assert_nothing_left(aws, images_too=True)
+
+
+def test_sigint_during_provisioning_cleans_up(sqlite_cli, tmp_path, aws, sshd):
+    import_key(aws, sshd)
+    marker = f"aws-sigint-{time.time_ns()}"
+    t = seed_template(tmp_path, sshd,
+                      provisioner=f'inline = ["python3 -c \'import time; time.sleep(60)\' {marker}"]')
+    p = sqlite_cli.proc("build", str(t))
+    deadline = time.time() + 60
+    while time.time() < deadline and subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode:
+        time.sleep(0.2)
+    assert time.time() < deadline, "the provisioner never started"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and "cancelled" in (out + err).lower(), (out, err)
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1
+    assert_nothing_left(aws, images_too=True)
+    assert sqlite_cli.json("audit")["events"][-1]["action"] == "build.cancelled"
+
+
+def test_filter_without_match_or_ambiguous(sqlite_cli, tmp_path, aws, sshd):
+    t = seed_template(tmp_path, sshd)
+    t.write_text(t.read_text().replace("ubuntu-jammy-22.04", "ubuntu-noble-24.04"))
+    r = sqlite_cli("build", str(t))
+    assert r.code == 1 and "matched no image" in r.out + r.err
+    t.write_text(t.read_text().replace("ubuntu-noble-24.04", "ubuntu-jammy-22.04").replace("most_recent = true",
+                                                                                            "most_recent = false"))
+    r = sqlite_cli("build", str(t))
+    assert r.code == 1 and "most_recent" in r.out + r.err
+    assert_nothing_left(aws, images_too=True)
