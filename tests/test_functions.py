@@ -180,6 +180,7 @@ def test_string_errors():
         "join: argument 2: element 1 is null; nulls cannot be used here"
     assert error("join", ",", "a").message == "join: argument 2 must be a list, got string"
     assert error("indent", "x", "a").arg_index == 0
+    assert error("indent", -2, "a\nb").message == "indent: argument 1 must not be negative"
     assert error("substr", "abc", 1.5, 1).message == \
         "substr: argument 2 must be a whole number, got 1.5"
 

@@ -231,8 +231,40 @@ CASES += [
     ('yamldecode("x: 1.0\\nd: 2020-01-01\\nz: yes\\nl: [a, 2]\\n")', "yamldecode", ["x: 1.0\nd: 2020-01-01\nz: yes\nl: [a, 2]\n"]),
 ]
 
+CASES += [
+    ('substr("abc", 0, -5)', "substr", ["abc", 0, -5]),
+    ('compact(["a", 1])', "compact", [["a", 1]]),
+    ('zipmap(["a", "a"], [1, 2])', "zipmap", [["a", "a"], [1, 2]]),
+    ('format("%5.1q|%-4d|%x", "abc", 7, "255")', "format", ["%5.1q|%-4d|%x", "abc", 7, "255"]),
+    ('format("%.3d|%+.1f|% .2e", 7, 2.25, 12345)', "format", ["%.3d|%+.1f|% .2e", 7, 2.25, 12345]),
+    ('title("o\'neil mc-d 3rd x2y")', "title", ["o'neil mc-d 3rd x2y"]),
+]
+
 # Calls Packer 1.6.6 rejects; we must reject them too (each needs its own packer run).
 ERROR_CASES = [
+    ('range(0, 5, 0)', "range", [0, 5, 0]),
+    ('range(1025)', "range", [1025]),
+    ('chunklist([1], -1)', "chunklist", [[1], -1]),
+    ('coalesce("a", [1])', "coalesce", ["a", [1]]),
+    ('merge({a = 1}, [1])', "merge", [{"a": 1}, [1]]),
+    ('slice([1, 2], 2, 1)', "slice", [[1, 2], 2, 1]),
+    ('sort(["a", null])', "sort", [["a", None]]),
+    ('split(",", null)', "split", [",", None]),
+    ('join(",", ["a", null])', "join", [",", ["a", None]]),
+    ('distinct([1, true])', "distinct", [[1, True]]),
+    ('coalesce(1, true)', "coalesce", [1, True]),
+    ('length(null)', "length", [None]),
+    ('length(5)', "length", [5]),
+    ('keys("x")', "keys", ["x"]),
+    ('min()', "min", []),
+    ('jsondecode("NaN")', "jsondecode", ["NaN"]),
+    ('uuidv5("nope", "x")', "uuidv5", ["nope", "x"]),
+    ('timeadd("2026-01-01T00:00:00Z", "1d")', "timeadd", ["2026-01-01T00:00:00Z", "1d"]),
+    ('upper(null)', "upper", [None]),
+    ('contains("abc", "a")', "contains", ["abc", "a"]),
+    ('flatten("x")', "flatten", ["x"]),
+    ('formatlist("%s", "a", ["b"])', "formatlist", ["%s", "a", ["b"]]),
+    ('formatdate("MMMMM", "2026-01-01T00:00:00Z")', "formatdate", ["MMMMM", "2026-01-01T00:00:00Z"]),
     ('lower(["x"])', "lower", [["x"]]),
     ('element([], 0)', "element", [[], 0]),
     ('lookup({a = 1}, "b")', "lookup", [{"a": 1}, "b"]),

@@ -121,7 +121,9 @@ def chomp(s):
 @register("indent", 2, 2, "indent(spaces, string)")
 def indent(spaces, s):
     n = to_int(spaces, 0)
-    return to_str(s, 1).replace("\n", "\n" + " " * max(n, 0))
+    if n < 0:
+        raise FunctionError("argument 1 must not be negative", 0)
+    return to_str(s, 1).replace("\n", "\n" + " " * n)
 
 
 @register("substr", 3, 3, "substr(string, offset, length)")
