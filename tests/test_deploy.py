@@ -413,3 +413,24 @@ def test_environment_lock_on_postgresql_names_the_holder(pg_url, tmp_path):
     finally:
         a.close()
         b.close()
+
+
+def test_sigterm_during_deploy_removes_what_it_started(fleet):
+    add_version(fleet, fleet.state, "web", "never listens", mode="hang")
+    fleet.ok("promote", "web@v1", "--to", "prod")
+    p = fleet.proc("deploy", "web", "--env", "prod", "--count", "2", "--batch-size", "2", "--health-timeout", "120")
+    deadline = time.monotonic() + 60
+    while len(running_servers(fleet.state)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if len(running_servers(fleet.state)) < 2:
+        p.kill()
+        pytest.fail(f"the deploy did not start its servers: {p.communicate()}")
+    time.sleep(0.3)  # let it record them
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode != 0 and "Aborted." in err, err  # the CLI's answer to an interrupt
+    assert "Traceback" not in err
+    assert running_servers(fleet.state) == []
+    assert fleet.json("servers", "web", "--env", "prod")["servers"] == []
+    failed = [d for a, d in _audit(fleet) if a == "deployment.failed"]
+    assert len(failed) == 1 and "interrupted" in failed[0]["error"]

@@ -476,15 +476,40 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
         raise UsageError(str(exc)) from None
     if dry_run:
         return _dry_run(t, st, existing)
-    if not hold_lock:
-        return _run(ledger, config, fleet, t, st, actor=actor, progress=progress, cause=cause)
-    from releasemgr.ledger.locks import env_lock
+    with _sigterm_interrupts():
+        if not hold_lock:
+            return _run(ledger, config, fleet, t, st, actor=actor, progress=progress, cause=cause)
+        from releasemgr.ledger.locks import env_lock
 
-    with env_lock(ledger, config.state_dir, image, env, actor=actor, operation=cause, timeout=lock_timeout,
-                  on_wait=progress):
-        with ledger.read() as s:  # what is current may have moved while we waited for the lock
-            t = _target(s, config, image, env, version, provider)
-        return _run(ledger, config, fleet, t, st, actor=actor, progress=progress, cause=cause)
+        with env_lock(ledger, config.state_dir, image, env, actor=actor, operation=cause, timeout=lock_timeout,
+                      on_wait=progress):
+            with ledger.read() as s:  # what is current may have moved while we waited for the lock
+                t = _target(s, config, image, env, version, provider)
+            return _run(ledger, config, fleet, t, st, actor=actor, progress=progress, cause=cause)
+
+
+class _sigterm_interrupts:
+    """In the main thread, SIGTERM raises KeyboardInterrupt, so a deploy stopped by a CI
+    runner cleans up like one stopped by Ctrl-C."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            def raise_interrupt(_sig, _frame):
+                raise KeyboardInterrupt("SIGTERM")
+
+            self.old = signal.signal(signal.SIGTERM, raise_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False
 
 
 def _dry_run(t: _Target, st: DeploySettings, rows: list[Server]) -> dict:
@@ -530,6 +555,9 @@ def _run(ledger, config, fleet, t: _Target, st: DeploySettings, *, actor, progre
     except DeployFailed as exc:
         result = _result(ro, st, "failed", instant, started_at)
         exc.details["deployment"] = result
+        raise
+    except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM) or a bug: do not leave half-started servers
+        _abort(ro, f"interrupted: {type(exc).__name__}: {exc}".rstrip(": "))
         raise
     ro.finish_record("succeeded")
     return _result(ro, st, "succeeded", instant, started_at)
@@ -595,6 +623,19 @@ def _fail(ro: Rollout, started: list[LaunchedServer], failed: dict[str, str], er
     raise DeployFailed(f"{ro.image}@{ro.label} did not become healthy in {ro.env}: {error}",
                        hint="the old servers keep serving; see the server logs under "
                             f"{ro.config.state_dir}/servers/<id>/server.log")
+
+
+def _abort(ro: Rollout, error: str) -> None:
+    """Best effort: stop this deployment's servers that are not serving yet, record the
+    failure. Servers already in the route stay (stopping them could leave too few)."""
+    try:
+        with ro.ledger.read() as s:
+            pending = list(s.exec(select(Server).where(Server.deployment_id == ro.dep_id,
+                                                       Server.state.in_(("pending", "unhealthy")))).all())
+        ro.retire(pending, reason="deployment interrupted", state="failed")
+        ro.finish_record("failed", error=error)
+    except BaseException:  # never hide the original error
+        pass
 
 
 def _launch_and_wait(ro: Rollout, n: int) -> tuple[list[LaunchedServer], list[str], dict[str, str], str | None]:
