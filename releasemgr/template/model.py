@@ -57,6 +57,7 @@ class Component:
 
 @dataclass
 class RequiredPlugin:
+    """RequiredPlugin (syntax/model node)."""
     name: str
     source: str | None
     version: str | None
@@ -65,6 +66,7 @@ class RequiredPlugin:
 
 @dataclass
 class PackerBlock:
+    """PackerBlock (syntax/model node)."""
     required_version: str | None = None
     required_plugins: dict[str, RequiredPlugin] = field(default_factory=dict)
     pos: Range | None = None
@@ -72,6 +74,7 @@ class PackerBlock:
 
 @dataclass
 class Validation:
+    """Validation (syntax/model node)."""
     condition: Any  # parser.Node
     error_message: str
     pos: Range  # the condition's range
@@ -79,6 +82,7 @@ class Validation:
 
 @dataclass
 class Variable:
+    """Variable (syntax/model node)."""
     name: str
     type: Any = "any"  # see expr.parse_type
     default: Any = None
@@ -100,6 +104,7 @@ class Variable:
 
 @dataclass
 class Local:
+    """Local (syntax/model node)."""
     name: str
     expr: Any  # parser.Node
     value: Any = None
@@ -109,6 +114,7 @@ class Local:
 
 @dataclass
 class Source(Component):
+    """Source (syntax/model node)."""
     name: str = ""
 
     @property
@@ -118,6 +124,7 @@ class Source(Component):
 
 @dataclass
 class BuildSource:
+    """BuildSource (syntax/model node)."""
     ref: str  # "type.name"
     name: str | None = None  # the `name` override inside a build's source block
     overrides: Body | None = None
@@ -131,6 +138,7 @@ class BuildSource:
 
 @dataclass
 class Provisioner(Component):
+    """Provisioner (syntax/model node)."""
     name: str | None = None
     only: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
@@ -142,6 +150,7 @@ class Provisioner(Component):
 
 @dataclass
 class PostProcessor(Component):
+    """PostProcessor (syntax/model node)."""
     name: str | None = None
     only: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
@@ -150,6 +159,7 @@ class PostProcessor(Component):
 
 @dataclass
 class Build:
+    """Build (syntax/model node)."""
     name: str | None = None
     description: str | None = None
     sources: list[BuildSource] = field(default_factory=list)
@@ -161,6 +171,7 @@ class Build:
 
 @dataclass
 class Template:
+    """Template (syntax/model node)."""
     path: str
     files: list[str]
     packer: PackerBlock

@@ -47,6 +47,7 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Range:
+    """Range (syntax/model node)."""
     src: SourceFile
     start: int
     end: int
@@ -75,27 +76,32 @@ class Range:
 # -- syntax tree ------------------------------------------------------------------------
 @dataclass(eq=False)
 class Node:
+    """Node (syntax/model node)."""
     rng: Range
 
 
 @dataclass(eq=False)
 class Literal(Node):
+    """Literal (syntax/model node)."""
     value: Any
 
 
 @dataclass(eq=False)
 class TemplateExpr(Node):
+    """TemplateExpr (syntax/model node)."""
     parts: list  # str | Interp | IfDirective | ForDirective
     heredoc: bool = False
 
 
 @dataclass(eq=False)
 class Interp(Node):
+    """Interp (syntax/model node)."""
     expr: Node
 
 
 @dataclass(eq=False)
 class IfDirective(Node):
+    """IfDirective (syntax/model node)."""
     cond: Node
     then: list
     else_: list
@@ -103,6 +109,7 @@ class IfDirective(Node):
 
 @dataclass(eq=False)
 class ForDirective(Node):
+    """ForDirective (syntax/model node)."""
     key_var: str | None
     value_var: str
     coll: Node
@@ -111,11 +118,13 @@ class ForDirective(Node):
 
 @dataclass(eq=False)
 class Variable(Node):
+    """Variable (syntax/model node)."""
     name: str
 
 
 @dataclass(eq=False)
 class GetAttr(Node):
+    """GetAttr (syntax/model node)."""
     obj: Node
     name: str
     name_rng: Range | None = None
@@ -123,12 +132,14 @@ class GetAttr(Node):
 
 @dataclass(eq=False)
 class Index(Node):
+    """Index (syntax/model node)."""
     obj: Node
     key: Node
 
 
 @dataclass(eq=False)
 class Splat(Node):
+    """Splat (syntax/model node)."""
     obj: Node
     ops: list  # ("attr", name) | ("index", Node)
     full: bool
@@ -136,6 +147,7 @@ class Splat(Node):
 
 @dataclass(eq=False)
 class Call(Node):
+    """Call (syntax/model node)."""
     name: str
     args: list
     expand_final: bool = False
@@ -144,11 +156,13 @@ class Call(Node):
 
 @dataclass(eq=False)
 class TupleExpr(Node):
+    """TupleExpr (syntax/model node)."""
     items: list
 
 
 @dataclass(eq=False)
 class ObjectItem:
+    """ObjectItem (syntax/model node)."""
     key: Node
     value: Node
     bare_key: str | None  # the key written as a bare identifier (a literal name)
@@ -156,17 +170,20 @@ class ObjectItem:
 
 @dataclass(eq=False)
 class ObjectExpr(Node):
+    """ObjectExpr (syntax/model node)."""
     items: list  # ObjectItem
 
 
 @dataclass(eq=False)
 class Unary(Node):
+    """Unary (syntax/model node)."""
     op: str
     operand: Node
 
 
 @dataclass(eq=False)
 class Binary(Node):
+    """Binary (syntax/model node)."""
     op: str
     left: Node
     right: Node
@@ -174,6 +191,7 @@ class Binary(Node):
 
 @dataclass(eq=False)
 class Conditional(Node):
+    """Conditional (syntax/model node)."""
     cond: Node
     then: Node
     else_: Node
@@ -181,11 +199,13 @@ class Conditional(Node):
 
 @dataclass(eq=False)
 class Parens(Node):
+    """Parens (syntax/model node)."""
     expr: Node
 
 
 @dataclass(eq=False)
 class ForExpr(Node):
+    """ForExpr (syntax/model node)."""
     key_var: str | None
     value_var: str
     coll: Node
@@ -197,6 +217,7 @@ class ForExpr(Node):
 
 @dataclass(eq=False)
 class Attribute:
+    """Attribute (syntax/model node)."""
     name: str
     expr: Node
     rng: Range  # the whole `name = expr`
@@ -205,6 +226,7 @@ class Attribute:
 
 @dataclass(eq=False)
 class Block:
+    """Block (syntax/model node)."""
     type: str
     labels: list[str]
     label_rngs: list[Range]
@@ -215,6 +237,7 @@ class Block:
 
 @dataclass(eq=False)
 class Body:
+    """Body (syntax/model node)."""
     attributes: dict[str, Attribute] = field(default_factory=dict)
     blocks: list[Block] = field(default_factory=list)
     rng: Range | None = None  # from `{` to `}` (whole file for the top level)
@@ -238,6 +261,7 @@ for _p in _PUNCT:
 
 @dataclass
 class Token:
+    """Token (syntax/model node)."""
     kind: str  # IDENT NUMBER STRING HEREDOC NEWLINE EOF or the punctuation itself; BAD for junk
     value: str
     start: int
