@@ -72,6 +72,7 @@ def test_unknown_function_suggests_a_name():
 
 def test_wrong_number_of_arguments():
     assert error("upper").message == "upper: expects 1 argument, got 0 (usage: upper(string))"
+    assert error("upper").reason == "expects 1 argument, got 0 (usage: upper(string))"
     assert error("lookup", {}).message.startswith("lookup: expects 2 to 3 arguments, got 1")
     assert error("join").message.startswith("join: expects at least 2 arguments, got 0")
     assert error("timestamp", 1).message.startswith("timestamp: expects 0 arguments, got 1")
@@ -80,6 +81,7 @@ def test_wrong_number_of_arguments():
 def test_error_names_function_and_argument():
     e = error("lower", [1])
     assert e.message == "lower: argument 1 must be a string, got list"
+    assert e.reason == "argument 1 must be a string, got list" and str(e) == e.message
     assert e.arg_index == 0
     e = error("replace", "a", "b", {"x": 1})
     assert e.message == "replace: argument 3 must be a string, got object"

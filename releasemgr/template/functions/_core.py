@@ -31,6 +31,9 @@ class FunctionError(Exception):
         super().__init__(message)
         self.message = message
         self.arg_index = arg_index
+        # The message without the leading "name: ", for callers that name the function
+        # themselves ('Call to function "lower" failed: argument 1 must be ...').
+        self.reason = message
 
     def __str__(self) -> str:
         return self.message
@@ -98,14 +101,18 @@ def call_function(name: str, args: list, ctx: FunctionContext) -> Any:
         else:
             want = f"{fn.min_args} to {fn.max_args}"
         plural = "" if want == "1" else "s"
-        raise FunctionError(
+        err = FunctionError(
             f"{name}: expects {want} argument{plural}, got {n} (usage: {fn.signature})")
+        err.reason = f"expects {want} argument{plural}, got {n} (usage: {fn.signature})"
+        raise err
     if not fn.unknown_aware and any(is_unknown(a) for a in args):
         return UNKNOWN
     try:
         result = fn.impl(ctx, *args) if fn.needs_context else fn.impl(*args)
     except FunctionError as e:
-        raise FunctionError(f"{name}: {e.message}", e.arg_index) from None
+        err = FunctionError(f"{name}: {e.message}", e.arg_index)
+        err.reason = e.message
+        raise err from None
     except RecursionError:
         raise FunctionError(f"{name}: value is nested too deeply") from None
     if isinstance(result, str) and not result.isascii():
