@@ -363,11 +363,14 @@ def test_shell_needs_exactly_one_of_inline_script_scripts():
     assert f.path == ("script",)
 
 
-def test_file_needs_exactly_one_source():
+def test_file_needs_a_source_or_content_not_both():
     f = only(check("provisioner", "file", Body(attrs={"source": "a", "content": "b", "destination": "c"})))
     assert f.summary == 'Conflicting arguments "source" and "content" in provisioner file'
+    assert f.path == ("content",)
     f = only(check("provisioner", "file", Body(attrs={"destination": "c"})))
     assert f.summary == 'Missing one of "source", "sources", "content" in provisioner file'
+    # Packer merges source into sources
+    assert check("provisioner", "file", Body(attrs={"source": "a", "sources": ["b"], "destination": "c"})) == []
 
 
 def test_shell_local_needs_exactly_one():
@@ -816,3 +819,11 @@ def test_release_validate_warnings_keep_exit_status_zero(tmp_path, capsys):
     text = out.out + out.err
     assert status == 0, text
     assert 'Credential "secret_key" written in the template (source amazon-ebs)' in text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the rule is about non-Windows hosts")
+def test_use_linux_pathing_only_on_windows():
+    for kind in ("provisioner", "post-processor"):
+        f = only(check(kind, "shell-local", Body(attrs={"script": "a.sh", "use_linux_pathing": True})))
+        assert f.summary == '"use_linux_pathing" only works on Windows'
+        assert f.path == ("use_linux_pathing",)

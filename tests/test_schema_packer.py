@@ -77,6 +77,11 @@ CASES = [
     Case("shell-scripts", provisioners=[("shell", {"scripts": ["a.sh", "b.sh"], "execute_command": "sh {{.Path}}", "expect_disconnect": True})]),
     Case("shell-script-string-number", provisioners=[("shell", {"script": "a.sh", "max_retries": "3", "skip_clean": "true"})]),
     Case("file-sources", provisioners=[("file", {"sources": ["a.sh", "b.sh"], "destination": "/tmp/"})]),
+    Case("file-source-and-sources", provisioners=[("file", {"source": "app.txt", "sources": ["a.sh"], "destination": "/tmp/"})]),
+    Case("file-download-two", provisioners=[("file", {"sources": ["/a", "/b"], "destination": "out/", "direction": "download"})]),
+    Case("shell-local-linux-pathing-inline", post_processors=[("shell-local", {"inline": ["true"], "use_linux_pathing": True})]),
+    Case("shell-local-linux-pathing-script", provisioners=[("shell-local", {"script": "a.sh", "use_linux_pathing": True})]),
+    Case("vagrant-bad-provider", post_processors=[("vagrant", {"provider_override": "qemu"})]),
     Case("file-download", provisioners=[("file", {"source": "/etc/hostname", "destination": "out.txt", "direction": "download"})]),
     Case("ebs-valid", source=ebs(ami_regions=["eu-west-1"], tags={"Name": "web"}, ssh_timeout="10m")),
     Case("ebs-filter", source=("amazon-ebs", dict(EBS, source_ami=""), {"source_ami_filter": [{"filters": {"name": "u/*"}, "owners": ["self"], "most_recent": True}]})),
@@ -140,6 +145,85 @@ CASES += [
 ]
 
 
+# Options newer than Packer 1.6.6 (accepted by current Packer; 1.6.6 calls them unsupported).
+NEWER_THAN_1_6_6 = {
+    ("provisioner", "shell"): {"env"},
+    ("provisioner", "file"): {"content"},
+    ("provisioner", "shell-local"): {"env"},
+    ("post-processor", "shell-local"): {"env"},
+    ("source", "amazon-ebs"): {
+        "ami_org_arns", "ami_ou_arns", "snapshot_copy_duration_minutes", "imds_support", "deprecate_at",
+        "elastic_ip_allocation_id", "capacity_reservation_preference", "capacity_reservation_id",
+        "capacity_reservation_group_arn", "enable_nitro_enclave", "enable_unlimited_credits", "fleet_tags",
+        "spot_allocation_strategy", "temporary_security_group_source_public_ip", "skip_create_ami",
+        "skip_ami_run_tags",
+        # blocks
+        "deregistration_protection", "fast_launch", "fleet_tag", "license_specifications", "metadata_options",
+        "placement",
+    },
+    ("post-processor", "vagrant"): {"architecture"},
+}  # fmt: skip
+
+
+# --- random bodies (fixed seed): each native component, a random subset of its options, each
+# with a valid or an invalid value; packer and we must still agree. ------------------------------
+
+RANDOM_TARGETS = [
+    ("source", "null"), ("provisioner", "shell"), ("provisioner", "file"), ("provisioner", "shell-local"),
+    ("provisioner", "breakpoint"), ("post-processor", "manifest"), ("post-processor", "checksum"),
+    ("post-processor", "compress"), ("post-processor", "shell-local"), ("post-processor", "vagrant"),
+]  # fmt: skip
+RANDOM_POOL = {
+    "string": ["x"],
+    "number": [1, "2", "x"],
+    "bool": [True, "false", "maybe"],
+    "duration": ["1s", "1h30m", "5 min", "5"],
+    "list(string)": [["a=b"], "a=b"],
+    "list(number)": [[0], ["x"]],
+    "map(string)": [{"A": "b"}, ["a"]],
+}
+RANDOM_SPECIAL = {
+    "script": ["a.sh", "missing.sh"],
+    "scripts": [["a.sh"], ["missing.sh"]],
+    "source": ["app.txt"],
+    "sources": [["app.txt"]],
+    "only_on": [["linux"], ["beos"]],
+    "checksum_types": [["sha256"], ["crc"]],
+}
+# only/except select sources, override is keyed by source; ssh_public/private_key are internal.
+RANDOM_SKIP = {"only", "except", "override", "ssh_public_key", "ssh_private_key"}
+
+
+def random_cases(seed: int, count: int) -> list[Case]:
+    import random
+
+    from releasemgr.template.schema import schema_for
+
+    rng = random.Random(seed)
+    out = []
+    for n in range(count):
+        kind, type_name = RANDOM_TARGETS[n % len(RANDOM_TARGETS)]
+        newer = NEWER_THAN_1_6_6.get((kind, type_name), set())
+        options = [o for o in schema_for(kind, type_name).options if o.name not in RANDOM_SKIP | newer]
+        attrs = {}
+        for o in rng.sample(options, rng.randint(1, min(5, len(options)))):
+            if o.name in RANDOM_SPECIAL:
+                attrs[o.name] = rng.choice(RANDOM_SPECIAL[o.name])
+            elif o.choices:
+                attrs[o.name] = rng.choice(list(o.choices) + ["bogus"]) if o.type == "string" else [rng.choice(list(o.choices))]
+            else:
+                attrs[o.name] = rng.choice(RANDOM_POOL[o.type])
+        name = f"random-{seed}-{n}-{type_name}"
+        if kind == "source":
+            case = Case(name, source=("null", dict(NONE, **attrs) if rng.random() < 0.5 else attrs, {}))
+        elif kind == "provisioner":
+            case = Case(name, provisioners=[(type_name, attrs)])
+        else:
+            case = Case(name, post_processors=[(type_name, attrs)])
+        out.append(case)
+    return out
+
+
 # --- writing a case as HCL ---------------------------------------------------------------------
 
 
@@ -190,6 +274,9 @@ def we_accept(case: Case, folder: Path) -> tuple[bool, list]:
         findings += check_local_paths(kind, t, body, folder)
     errs = [f for f in findings if f.severity == "error"]
     return not errs, errs
+
+
+CASES += random_cases(2026, 60)
 
 
 @pytest.fixture(scope="module")
@@ -252,24 +339,6 @@ SAMPLE = {
     "any": {},
 }
 
-# Options newer than Packer 1.6.6 (accepted by current Packer; 1.6.6 calls them unsupported).
-NEWER_THAN_1_6_6 = {
-    ("provisioner", "shell"): {"env"},
-    ("provisioner", "file"): {"content"},
-    ("provisioner", "shell-local"): {"env"},
-    ("post-processor", "shell-local"): {"env"},
-    ("source", "amazon-ebs"): {
-        "ami_org_arns", "ami_ou_arns", "snapshot_copy_duration_minutes", "imds_support", "deprecate_at",
-        "elastic_ip_allocation_id", "capacity_reservation_preference", "capacity_reservation_id",
-        "capacity_reservation_group_arn", "enable_nitro_enclave", "enable_unlimited_credits", "fleet_tags",
-        "spot_allocation_strategy", "temporary_security_group_source_public_ip", "skip_create_ami",
-        "skip_ami_run_tags",
-        # blocks
-        "deregistration_protection", "fast_launch", "fleet_tag", "license_specifications", "metadata_options",
-        "placement",
-    },
-    ("post-processor", "vagrant"): {"architecture"},
-}  # fmt: skip
 
 
 def _unsupported(out: str) -> set[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._model import BOOL, LIST_STRING, MAP_STRING, NUMBER, STRING, Body, Option, Schema, exactly_one, merge, warning
-from .provisioners import SHELL_LOCAL_OPTIONS, _check_environment
+from .provisioners import SHELL_LOCAL_NOTES, SHELL_LOCAL_OPTIONS, _check_environment, check_shell_local
 
 # Accepted by every post-processor block.
 COMMON = (
@@ -13,6 +13,10 @@ COMMON = (
     Option("keep_input_artifact", BOOL, default=False, doc="Keep the artifact this post-processor received."),
 )
 
+VAGRANT_PROVIDERS = (
+    "aws", "azure", "digitalocean", "docker", "google", "hyperv", "libvirt", "lxc", "parallels",
+    "scaleway", "virtualbox", "vmware",
+)  # fmt: skip
 CHECKSUM_TYPES = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 
 
@@ -75,7 +79,8 @@ COMPRESS = Schema(
 SHELL_LOCAL = Schema(
     merge(SHELL_LOCAL_OPTIONS, COMMON),
     groups=(exactly_one("command", "inline", "script", "scripts"),),
-    checks=(_check_environment,),
+    checks=(_check_environment, check_shell_local),
+    notes=SHELL_LOCAL_NOTES,
     doc="Runs commands on the machine that runs `release build`, after the artifact exists.",
 )
 
@@ -84,7 +89,7 @@ VAGRANT = Schema(
         (
             Option("output", STRING, default="packer_{{ .BuildName }}_{{.Provider}}.box", doc="Path of the .box file."),
             Option("compression_level", NUMBER, default=6, doc="0 (none) to 9 (best)."),
-            Option("include", LIST_STRING, doc="Extra files to put in the box.", local_path=True),
+            Option("include", LIST_STRING, doc="Extra files to put in the box."),
             Option(
                 "vagrantfile_template",
                 STRING,
@@ -93,7 +98,12 @@ VAGRANT = Schema(
                 unless=(("vagrantfile_template_generated", True),),
             ),
             Option("vagrantfile_template_generated", BOOL, default=False, doc="The template is created during the build: do not check that it exists."),
-            Option("provider_override", STRING, doc="Vagrant provider to record instead of the one the builder implies."),
+            Option(
+                "provider_override",
+                STRING,
+                choices=VAGRANT_PROVIDERS,
+                doc="Vagrant provider to record instead of the one the builder implies.",
+            ),
             Option("architecture", STRING, doc="Architecture recorded in the box metadata (e.g. amd64, arm64)."),
         ),
         COMMON,

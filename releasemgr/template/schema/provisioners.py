@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Sequence
 
 from ._model import (
@@ -18,6 +19,7 @@ from ._model import (
     Finding,
     Option,
     Schema,
+    at_least_one,
     error,
     exactly_one,
     merge,
@@ -92,19 +94,20 @@ SHELL = Schema(
 
 
 def _check_file(body: Body, environ):
+    # Packer merges `source` into `sources`, so the two may be combined; `content` is the
+    # alternative to both.
     a = body.attrs
-    if a.get("direction") == "download":
-        if is_set(a.get("content")):
+    if is_set(a.get("content")):
+        for name in ("source", "sources"):
+            if is_set(a.get(name)):
+                yield error(
+                    f'Conflicting arguments "{name}" and "content" in provisioner file',
+                    "Write a file either from content or from source(s), not both.",
+                    ("content",),
+                )
+                break
+        if a.get("direction") == "download":
             yield error('"content" cannot be downloaded', 'content only works with direction = "upload".', ("content",))
-        sources = a.get("sources")
-        if isinstance(sources, list) and len(sources) > 1:
-            yield error(
-                'Too many sources for direction "download"',
-                "A download copies one remote path; use one file provisioner per path.",
-                ("sources",),
-            )
-        if is_true(a.get("generated")):
-            yield error('"generated" cannot be used with direction "download"', "generated only applies to uploads.", ("generated",))
 
 
 # A download's sources are on the machine being built; a generated source appears during the build.
@@ -128,9 +131,11 @@ FILE = Schema(
         ),
         COMMON,
     ),
-    groups=(exactly_one("source", "sources", "content"),),
+    groups=(at_least_one("source", "sources", "content"),),
     checks=(_check_file,),
-    notes=("With `direction = \"download\"`: no `content`, no `generated`, at most one of `sources`.",),
+    notes=(
+        "`source` and `sources` may be combined (Packer merges them); `content` excludes both and needs `direction = \"upload\"`.",
+    ),
     doc="Copies files to (or from) the machine being built.",
 )
 
@@ -150,10 +155,36 @@ SHELL_LOCAL_OPTIONS = (
     Option("tempfile_extension", STRING, doc="Extension of the temporary script file."),
 )
 
+def check_shell_local(body: Body, environ):
+    a = body.attrs
+    if is_true(a.get("use_linux_pathing")):
+        if sys.platform != "win32":
+            yield error(
+                '"use_linux_pathing" only works on Windows',
+                "It turns Windows paths into paths of the Windows Subsystem for Linux; this build does not run on Windows.",
+                ("use_linux_pathing",),
+            )
+            return
+        for name in ("command", "inline"):
+            if is_set(a.get(name)):
+                yield error(
+                    f'"{name}" cannot be used with "use_linux_pathing"',
+                    "Packer is unable to use the command and inline features with the Windows Subsystem "
+                    "for Linux; use script or scripts instead.",
+                    (name,),
+                )
+
+
+SHELL_LOCAL_NOTES = (
+    "Each `environment_vars` entry is `KEY=value`; `env` keys are variable names.",
+    "`use_linux_pathing = true` works only on Windows, and only with `script` or `scripts`.",
+)
+
 SHELL_LOCAL = Schema(
     merge(SHELL_LOCAL_OPTIONS, COMMON),
     groups=(exactly_one("command", "inline", "script", "scripts"),),
-    checks=(_check_environment,),
+    checks=(_check_environment, check_shell_local),
+    notes=SHELL_LOCAL_NOTES,
     doc="Runs commands on the machine that runs `release build`.",
 )
 
