@@ -156,3 +156,29 @@ def test_filter_without_match_or_ambiguous(sqlite_cli, tmp_path, aws, sshd):
     r = sqlite_cli("build", str(t))
     assert r.code == 1 and "most_recent" in r.out + r.err
     assert_nothing_left(aws, images_too=True)
+
+
+def test_sigkill_leftovers_found_and_removed_by_gc(sqlite_cli, tmp_path, aws, sshd):
+    import_key(aws, sshd)
+    marker = f"aws-sigkill-{time.time_ns()}"
+    t = seed_template(tmp_path, sshd,
+                      provisioner=f'inline = ["python3 -c \'import time; time.sleep(60)\' {marker}"]')
+    p = sqlite_cli.proc("build", str(t))
+    deadline = time.time() + 60
+    while time.time() < deadline and subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode:
+        time.sleep(0.2)
+    assert time.time() < deadline, "the provisioner never started"
+    p.kill()
+    p.communicate(timeout=30)
+    subprocess.run(["pkill", "-f", marker])
+    assert aws.running_instances(), "the killed build should have left its instance"
+    dry = sqlite_cli.json("gc", "--dry-run")
+    kinds = sorted(x["kind"] for x in dry["leftovers"])
+    assert kinds == ["instance", "security-group"], dry
+    assert all(x["reason"] == "build process died" for x in dry["leftovers"])
+    assert aws.running_instances()  # dry run removed nothing
+    done = sqlite_cli.json("gc")
+    assert sorted(x["kind"] for x in done["removed"]) == ["instance", "security-group"]
+    assert_nothing_left(aws, images_too=True)
+    assert sqlite_cli.json("gc", "--dry-run")["leftovers"] == []
+    assert sqlite_cli.json("audit", "--action", "gc")["events"][0]["details"]["removed"]

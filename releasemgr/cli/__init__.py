@@ -34,6 +34,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "servers": ("releasemgr.cli.fleet_cmds:servers", "List the servers of an image in an environment."),
     "retire": ("releasemgr.cli.fleet_cmds:retire", "Stop the servers built from older versions."),
     "prune": ("releasemgr.cli.fleet_cmds:prune", "Delete artifacts of old versions nothing uses."),
+    "gc": ("releasemgr.cli.aws_cmds:gc", "Remove what dead builds left behind in AWS."),
     "audit": ("releasemgr.cli.audit_cmd:audit", "Query and verify the tamper-evident audit log."),
     "ledger": ("releasemgr.cli.ledger_cmd:ledger", "Inspect and upgrade the ledger database."),
     # templates
