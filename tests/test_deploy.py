@@ -434,3 +434,16 @@ def test_sigterm_during_deploy_removes_what_it_started(fleet):
     assert fleet.json("servers", "web", "--env", "prod")["servers"] == []
     failed = [d for a, d in _audit(fleet) if a == "deployment.failed"]
     assert len(failed) == 1 and "interrupted" in failed[0]["error"]
+
+
+def test_auto_deploy_environment_moves_servers_on_promote(fleet):
+    (fleet.cwd / "release.toml").write_text(TOML.replace('name = "dev"', 'name = "dev"\nauto_deploy = true') + """
+[deploy.dev]
+count = 1
+""")
+    add_version(fleet, fleet.state, "web", "auto v1")
+    d = fleet.json("promote", "web@v1", "--to", "dev")  # no --deploy: the environment says so
+    assert d["deployment"]["status"] == "succeeded" and len(d["deployment"]["launched"]) == 1
+    assert serving(fleet, "dev") == ["auto v1"]
+    fleet.ok("promote", "web@v1", "--to", "prod")  # prod does not auto-deploy
+    assert fleet.json("servers", "web", "--env", "prod")["servers"] == []
