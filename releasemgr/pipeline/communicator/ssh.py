@@ -34,6 +34,7 @@ from .base import (Communicator, CommunicatorCancelled, CommunicatorError, Conne
 
 SFTP_REQUEST = 255 * 1024  # OpenSSH's sftp-server takes messages up to 256 KiB
 READ_CHUNK = 1 << 20
+SFTP_SESSIONS = 6  # parallel SFTP sessions for the per-file directory fallback
 WINDOW = 4 << 20  # receive window; larger ones make paramiko's buffer copies dominate downloads
 MAX_PACKET = 1 << 15
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "aes192-ctr")
@@ -628,6 +629,12 @@ class SSHCommunicator(Communicator):
             return fn()
         except CommunicatorError:
             raise
+        except paramiko.SFTPError as e:  # a protocol-level complaint of the SFTP server
+            if self._cancel.is_set():
+                self._sftp = None
+                raise CommunicatorCancelled(f"{self.where}: {what} cancelled") from None
+            self._sftp = None
+            raise CommunicatorError(f"{self.where}: {what} failed: SFTP: {_describe(e)}") from None
         except (OSError, EOFError, paramiko.SSHException) as e:
             if self._cancel.is_set():
                 self._sftp = None
@@ -752,9 +759,10 @@ class SSHCommunicator(Communicator):
         os.chmod(dest, stat.S_IMODE(mode))
 
     def _put_tree_sftp(self, src: Path, target: str) -> None:
-        """The per-file fallback: one SFTP write stream per file, directories first."""
+        """The per-file fallback: directories first, then the files over a few SFTP sessions."""
         sftp = self._sftp_client()
         self._mkdirs(sftp, target.rstrip("/") or "/")
+        files: list[tuple[Path, str]] = []
         for dirpath, dirnames, filenames in os.walk(src):
             rel = os.path.relpath(dirpath, src)
             rdir = target if rel == "." else posixpath.join(target, *Path(rel).parts)
@@ -773,7 +781,47 @@ class SSHCommunicator(Communicator):
                 if s.is_symlink():
                     self._put_symlink(sftp, s, r)
                 else:
-                    self._put_file(s, r, sftp)
+                    files.append((s, r))
+        self._put_files_parallel(files)
+
+    def _put_files_parallel(self, files: list[tuple[Path, str]]) -> None:
+        """Each small file costs round trips (open, close, chmod); a few SFTP sessions side by
+        side overlap them. The first error stops the others and is raised."""
+        import paramiko
+
+        sftp = self._sftp_client()
+        if len(files) < 2 * SFTP_SESSIONS:
+            for s, r in files:
+                self._put_file(s, r, sftp)
+            return
+        transport = self._conn()
+        clients = [sftp] + [paramiko.SFTPClient.from_transport(transport) for _ in range(SFTP_SESSIONS - 1)]
+        todo = iter(files)
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def worker(client) -> None:
+            while not errors:
+                with lock:
+                    item = next(todo, None)
+                if item is None:
+                    return
+                try:
+                    self._put_file(item[0], item[1], client)
+                except BaseException as e:  # handed to the calling thread
+                    errors.append(e)
+
+        threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clients]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            for c in clients[1:]:
+                c.close()
+        if errors:
+            raise errors[0]
 
     def _put_symlink(self, sftp, s: Path, remote: str) -> None:
         try:
