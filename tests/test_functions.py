@@ -214,6 +214,9 @@ def test_regex_is_re2_not_python():
     assert e.arg_index == 0
     assert "not supported" in error("regex", r"\pL", "x").message
     assert "all named or all unnamed" in error("regex", r"(?P<a>x)(y)", "xy").message
+    assert "no backreferences" in error("regex", r"(a)\1", "aa").message
+    assert "unsupported Perl syntax" in error("regex", r"a(?=b)", "ab").message
+    assert "unsupported Perl syntax" in error("regex_replace", "ab", r"(?<!x)b", "c").message
 
 
 def test_regexall():

@@ -49,6 +49,8 @@ def _translate(pat: str) -> str:
                 continue
             if e in "pP":
                 raise _PatternError("Unicode character classes (\\p) are not supported")
+            if e in "123456789" and not in_class:
+                raise _PatternError(f"invalid escape sequence: \\{e} (RE2 has no backreferences)")
             if in_class and e in _CLASS_IN:
                 out.append(_CLASS_IN[e])
             elif not in_class and e in _CLASS_OUT:
@@ -101,6 +103,9 @@ def _translate(pat: str) -> str:
             out.append("(?P<")
             i += 3
             continue
+        if c == "(" and pat.startswith(("(?=", "(?!", "(?<=", "(?<!", "(?>", "(?#", "(?P="), i):
+            raise _PatternError("invalid or unsupported Perl syntax: lookaround, atomic groups "
+                                "and comments are not part of RE2")
         if c == "(" and pat.startswith("(?", i):
             m = re.match(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?[:)]", pat[i:])
             if m and "U" in (m.group(1) or "") + (m.group(2) or ""):
