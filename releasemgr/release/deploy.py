@@ -344,14 +344,21 @@ class Rollout:
         started: list[LaunchedServer] = []
         error = None
         label = f"v{version.number}"
-        for _ in range(n):
+
+        def one(_i):
             sid = f"{self.image}-{self.env}-{uuid.uuid4().hex[:8]}"
             try:
-                started.append(self.fleet.launch(artifact, server_id=sid, image=self.image, version=label,
-                                                 env=self.env))
+                return self.fleet.launch(artifact, server_id=sid, image=self.image, version=label, env=self.env)
             except FleetError as exc:
-                error = str(exc)
-                break
+                return exc
+
+        # unpacking and forking overlap well: start a batch in parallel
+        with ThreadPoolExecutor(max_workers=max(1, min(8, n))) as pool:
+            for res in pool.map(one, range(n)):
+                if isinstance(res, FleetError):
+                    error = error or str(res)
+                else:
+                    started.append(res)
         if started:
             now = now_iso()
             with self.ledger.write() as s:
