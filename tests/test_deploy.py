@@ -447,3 +447,33 @@ count = 1
     assert serving(fleet, "dev") == ["auto v1"]
     fleet.ok("promote", "web@v1", "--to", "prod")  # prod does not auto-deploy
     assert fleet.json("servers", "web", "--env", "prod")["servers"] == []
+
+
+def test_rollback_without_the_previous_set_starts_it_again(fleet):
+    (fleet.cwd / "release.toml").write_text(TOML.replace("count = 3", "count = 1").replace('"rolling"', '"blue-green"'))
+    add_version(fleet, fleet.state, "web", "again v1")
+    add_version(fleet, fleet.state, "web", "again v2")
+    fleet.ok("promote", "web@v1", "--to", "prod", "--deploy")
+    fleet.ok("promote", "web@v2", "--to", "prod", "--deploy")
+    fleet.ok("retire", "web", "--env", "prod")  # v1's standby set is gone
+    d = fleet.json("rollback", "web", "--env", "prod", "--deploy")["deployment"]
+    assert d["instant"] is False and len(d["launched"]) == 1 and len(d["standby"]) == 1
+    assert serving(fleet) == ["again v1"]
+
+
+def test_route_hook_failure_is_a_warning_and_routes_change_only_when_servers_do(tmp_path):
+    from releasemgr.config import load_config
+    from releasemgr.release import routes
+
+    (tmp_path / "release.toml").write_text(TOML + '\n[routes]\nhook = "echo $RELEASE_ADDRESSES >> all.log; exit 7"\n')
+    cfg = load_config(None, state_dir=str(tmp_path / "state"), cwd=str(tmp_path))
+    servers = [{"id": "b", "address": "127.0.0.1:2", "version": "v1"}, {"id": "a", "address": "127.0.0.1:1",
+                                                                        "version": "v1"}]
+    ch = routes.publish(cfg.state_dir, cfg, "web", "dev", servers, version="v1")  # dev: the [routes] hook
+    assert ch.changed and not ch.hook_ok and "route hook exited 7" in ch.warnings[0]
+    assert (tmp_path / "all.log").read_text() == "127.0.0.1:1 127.0.0.1:2\n"
+    doc = routes.read_route(cfg.state_dir, "web", "dev")
+    assert [s["id"] for s in doc["servers"]] == ["a", "b"] and doc["version"] == "v1"
+    assert not routes.publish(cfg.state_dir, cfg, "web", "dev", list(reversed(servers)), version="v1").changed
+    assert routes.hook_command(cfg, "prod").startswith("echo \"$RELEASE_VERSION")  # [deploy.prod] wins
+    assert not list((tmp_path / "state" / "routes").glob(".*.tmp"))
