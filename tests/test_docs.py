@@ -433,3 +433,65 @@ def test_concepts_examples_are_real_output(tmp_path):
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     results = _run_session(tmp_path, None, CONCEPTS_SESSION, actor="alice@laptop")
     _compare("concepts.md", (DOCS / "concepts.md").read_text(encoding="utf-8"), results, at_least=12)
+
+
+def _write_broken_template(folder: Path) -> None:
+    (folder / "broken.pkr.hcl").write_text(
+        'source "null" "a" {\n  communicator = "none"\n}\nbuild {\n  sources = ["source.null.a"\n}\n', encoding="utf-8")
+
+
+def _tamper_with_event_5(folder: Path) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(folder / "state" / "ledger.db")
+    try:
+        con.execute("UPDATE audit_event SET actor = 'mallory' WHERE seq = 5")
+        con.commit()
+    finally:
+        con.close()
+
+
+# The session behind docs/json.md (it ran in /tmp/json-demo).
+JSON_SESSION = [
+    "release register web --artifact aws:us-east-1:ami-0abc123 --artifact aws:us-west-2:ami-0def456 --version 1.0.0",
+    "release register web --artifact aws:us-east-1:ami-0bbb222 --bump minor",
+    "release promote web@v1 --to dev",
+    "release promote web@v1 --to staging",
+    "release promote web@v1 --to prod",
+    "release show web@prod --json",
+    "release images --json",
+    "release show web@v9 --json",
+    "release promote web@v2 --to dev --json",
+    "release status --env dev --json",
+    "release history web --env dev --limit 1 --json",
+    "release build templates/local.pkr.hcl --json",
+    "release build templates/local.pkr.hcl --json",
+    "release audit --limit 1 --json",
+    "release audit verify --json",
+    "release ledger info --json",
+    _write_broken_template,
+    "release validate broken.pkr.hcl --json",
+    _tamper_with_event_5,
+    "release audit verify --json",
+]
+
+
+def test_json_examples_are_real_output(tmp_path):
+    """Replays the session behind docs/json.md and compares every `--json` example."""
+    import shutil
+
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    results = _run_session(tmp_path, None, JSON_SESSION, actor="alice@laptop")
+    folders = sorted({str(tmp_path), str(tmp_path.resolve())}, key=len, reverse=True)
+
+    def here(text: str) -> str:
+        for f in folders:
+            text = text.replace(f, "/tmp/json-demo")
+        return text
+
+    results = [(argv, here(shown)) for argv, shown in results]
+    _compare("json.md", (DOCS / "json.md").read_text(encoding="utf-8"), results, at_least=12)
+    for argv, shown in results:
+        if "--json" in argv:
+            for doc in shown.strip().splitlines() if argv[0] == "build" and "skipped" not in shown else [shown]:
+                json.loads(doc)  # every --json output is JSON (one document, or one per line)
