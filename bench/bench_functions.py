@@ -133,6 +133,7 @@ def end_to_end(root: Path) -> tuple[float, float, int]:
 def main() -> None:
     if shutil.which("packer") is None:
         raise SystemExit("packer is not installed (the peer): apt-get install packer")
+    load_before = os.getloadavg()[0]
     root = _tree()
     per_call = in_process(root)
     all_ms, ncalls = all_cases_in_process(root)
@@ -141,13 +142,16 @@ def main() -> None:
          f"{sys.executable} -c 'import releasemgr.template.functions'"], root)
     packer_ms, ours_ms, ncases = end_to_end(root)
 
+    load_after = os.getloadavg()[0]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cores = os.cpu_count()
     lines = [
         "## Template functions (`releasemgr.template.functions`)",
         "",
         f"Measured {now} on {cores} cores ({platform.machine()}, Python "
-        f"{platform.python_version()}). Reproduce: `python bench/bench_functions.py`.",
+        f"{platform.python_version()}), 1-minute load average {load_before:.1f} at the start "
+        f"and {load_after:.1f} at the end (other work shared the machine; ratios are measured "
+        "in the same run). Reproduce: `python bench/bench_functions.py`.",
         "",
         "In process, one `call_function` call (median of 7 x 2000 calls; fileset: 7 x 100 "
         "on a 7-file tree):",
