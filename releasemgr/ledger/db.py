@@ -12,14 +12,17 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
 
 from releasemgr.errors import OperationFailed, UsageError
+
+if TYPE_CHECKING:  # sqlmodel (with pydantic and the ORM) costs ~0.3 s to import: only where a Session is used
+    from sqlalchemy.engine import Connection
+    from sqlmodel import Session
 
 WRITE_LOCK_KEY = 0x52454C45  # "RELE": the advisory lock id of the ledger's write lock
 MIGRATION_LOCK_KEY = 0x52454C46
@@ -67,8 +70,10 @@ class Ledger:
 
     # -- transactions ----------------------------------------------------------------------
     @contextlib.contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self) -> Iterator["Session"]:
         """One state change: takes the write lock up front, commits or rolls back whole."""
+        from sqlmodel import Session
+
         with Session(self._writer, expire_on_commit=False) as session:
             if not self.is_sqlite:
                 session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=WRITE_LOCK_KEY))
@@ -82,22 +87,31 @@ class Ledger:
                 raise
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self) -> Iterator["Session"]:
+        from sqlmodel import Session
+
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
+    @contextlib.contextmanager
+    def connect(self) -> Iterator["Connection"]:
+        """A plain read-only connection for SQL Core queries: what start-up-sensitive read
+        commands (`release status`) use, so they never import the ORM."""
+        with self.engine.connect() as conn:
+            yield conn
+
     def sync_environments(self, names: list[str]) -> None:
         """Record environments of release.toml not yet in the ledger (cheap when none are new)."""
+        with self.connect() as conn:
+            known = {row[0] for row in conn.execute(text("SELECT name FROM environment"))}
+        missing = [n for n in names if n not in known]
+        if not missing:
+            return
         from sqlmodel import select
 
         from releasemgr.ledger.clock import now_iso
         from releasemgr.ledger.models import EnvironmentRow
 
-        with self.read() as s:
-            known = set(s.exec(select(EnvironmentRow.name)).all())
-        missing = [n for n in names if n not in known]
-        if not missing:
-            return
         with self.write() as s:
             known = set(s.exec(select(EnvironmentRow.name)).all())
             for pos, name in enumerate(names):

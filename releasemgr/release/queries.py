@@ -1,21 +1,25 @@
-"""Read-only views: images, versions, status (image x environment), channel history."""
+"""Read-only views: images, versions, status (image x environment), channel history.
+
+`status` is written in SQL Core on a plain connection: it is the command people and scripts
+run most, and not importing sqlmodel, pydantic and the ORM saves about half its start-up.
+The other views import the models where they run.
+"""
 
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import func
-from sqlalchemy.orm import aliased
-from sqlmodel import select
-
 from releasemgr.config import Config
 from releasemgr.ledger.db import Ledger
-from releasemgr.ledger.models import Channel, ChannelHistory, EnvironmentRow, Image, Version
 from releasemgr.release.refs import check_image_name
-from releasemgr.release.versions import get_env, get_image, version_json
 
 
 def list_images(ledger: Ledger) -> list[dict]:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from releasemgr.ledger.models import Image, Version
+
     with ledger.read() as s:
         counts = dict(s.exec(select(Version.image_id, func.max(Version.number)).group_by(Version.image_id)).all())
         out = []
@@ -31,6 +35,11 @@ def list_images(ledger: Ledger) -> list[dict]:
 
 
 def list_versions(ledger: Ledger, image: str, *, limit: int | None = None) -> dict:
+    from sqlmodel import select
+
+    from releasemgr.ledger.models import Channel, EnvironmentRow, Version
+    from releasemgr.release.versions import get_image, version_json
+
     check_image_name(image)
     with ledger.read() as s:
         img = get_image(s, image)
@@ -52,30 +61,43 @@ def list_versions(ledger: Ledger, image: str, *, limit: int | None = None) -> di
 
 
 def show(ledger: Ledger, ref: str) -> dict:
-    from releasemgr.release.versions import resolve
+    from releasemgr.release.versions import resolve, version_json
 
     with ledger.read() as s:
         img, v = resolve(s, ref)
         return version_json(s, img, v)
 
 
+_STATUS_SQL = """
+SELECT i.name, e.name, v.number, v.semver, v.revoked, c.updated_at, c.updated_by
+FROM channel c
+JOIN image i ON i.id = c.image_id
+JOIN environment e ON e.id = c.environment_id
+JOIN version v ON v.id = c.version_id
+"""
+
+
 def status(ledger: Ledger, config: Config, image: str | None = None, env: str | None = None) -> dict:
+    from sqlalchemy import text
+
     env_names = config.environment_names
     if env:
         config.environment(env)
         env_names = [env]
-    with ledger.read() as s:
-        q = (select(Image.name, EnvironmentRow.name, Version.number, Version.semver, Version.revoked,
-                    Channel.updated_at, Channel.updated_by)
-             .join(Channel, Channel.image_id == Image.id)
-             .join(EnvironmentRow, EnvironmentRow.id == Channel.environment_id)
-             .join(Version, Version.id == Channel.version_id))
+    with ledger.connect() as conn:
         if image:
             check_image_name(image)
-            img = get_image(s, image)
-            q = q.where(Image.id == img.id)
-        rows = s.exec(q).all()
-        images = [image] if image else list(s.exec(select(Image.name).order_by(Image.name)).all())
+            img_id = conn.execute(text("SELECT id FROM image WHERE name = :n"), {"n": image}).scalar()
+            if img_id is None:
+                from releasemgr.release.versions import get_image
+
+                with ledger.read() as s:
+                    get_image(s, image)  # raises NotFound with a did-you-mean
+            rows = conn.execute(text(_STATUS_SQL + " WHERE c.image_id = :i"), {"i": img_id}).all()
+            images = [image]
+        else:
+            rows = conn.execute(text(_STATUS_SQL)).all()
+            images = [r[0] for r in conn.execute(text("SELECT name FROM image ORDER BY name"))]
     channels, warnings = [], []
     order = {n: i for i, n in enumerate(env_names)}
     for name, env_name, number, sv, revoked, since, by in sorted(rows, key=lambda r: (r[0], order.get(r[1], 99))):
@@ -90,6 +112,12 @@ def status(ledger: Ledger, config: Config, image: str | None = None, env: str | 
 
 
 def history(ledger: Ledger, image: str, env: str | None = None, limit: int | None = None) -> dict:
+    from sqlalchemy.orm import aliased
+    from sqlmodel import select
+
+    from releasemgr.ledger.models import ChannelHistory, EnvironmentRow, Version
+    from releasemgr.release.versions import get_env, get_image
+
     check_image_name(image)
     FromV, ToV = aliased(Version), aliased(Version)
     with ledger.read() as s:
