@@ -40,7 +40,8 @@ def test_importing_the_package_does_not_import_paramiko():
 
 
 def test_run_exit_codes_cwd_env_and_image_root(comm):
-    code, events = run(comm, 'echo "$PWD"; echo "$IMAGE_ROOT"; echo "$GREETING"; exit 7', env={"GREETING": "hi 'there'"})
+    code, events = run(comm, 'echo "$PWD"; echo "$IMAGE_ROOT"; echo "$GREETING"; exit 7',
+                       env={"GREETING": "hi 'there'"})
     assert code == 7
     assert events == [("out", str(comm.root)), ("out", str(comm.root)), ("out", "hi 'there'")]
     assert comm.run("true") == 0

@@ -35,7 +35,7 @@ from .base import (Communicator, CommunicatorCancelled, CommunicatorError, Conne
 SFTP_REQUEST = 255 * 1024  # OpenSSH's sftp-server takes messages up to 256 KiB
 READ_CHUNK = 1 << 20
 SFTP_SESSIONS = 6  # parallel SFTP sessions for the per-file directory fallback
-WINDOW = 1 << 20  # receive window: on loopback 1 MiB downloads fastest; larger ones make paramiko's buffer copies dominate
+WINDOW = 1 << 20  # receive window: larger ones make paramiko's buffer copies dominate downloads
 MAX_PACKET = 1 << 15
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "aes192-ctr")
 PID_LINE = re.compile(rb"^__releasemgr_pid__=(\d+)\r?\n")
@@ -280,7 +280,8 @@ class SSHCommunicator(Communicator):
         transport = paramiko.Transport(sock, default_window_size=WINDOW, default_max_packet_size=MAX_PACKET)
         opts = transport.get_security_options()
         ciphers = list(opts.ciphers)
-        opts.ciphers = [c for c in PREFERRED_CIPHERS if c in ciphers] + [c for c in ciphers if c not in PREFERRED_CIPHERS]
+        preferred = [c for c in PREFERRED_CIPHERS if c in ciphers]
+        opts.ciphers = preferred + [c for c in ciphers if c not in preferred]
         allowed = self._expected_key_types(host, port)
         if allowed:
             keys = [k for k in opts.key_types if k in allowed]
@@ -618,7 +619,7 @@ class SSHCommunicator(Communicator):
             except (OSError, EOFError, paramiko.SSHException) as e:
                 self._lost(e)
                 raise CommunicatorError(f"{self.where}: cannot start SFTP: {_describe(e)}",
-                                        "the server needs an sftp subsystem (Subsystem sftp … in sshd_config)") from None
+                                        "the server needs an sftp subsystem (Subsystem sftp …)") from None
         return self._sftp
 
     def _transfer(self, what: str, fn):
