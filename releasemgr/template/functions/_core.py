@@ -100,7 +100,7 @@ def call_function(name: str, args: list, ctx: FunctionContext) -> Any:
             want = str(fn.min_args)
         else:
             want = f"{fn.min_args} to {fn.max_args}"
-        plural = "" if want == "1" else "s"
+        plural = "" if want in ("1", "at least 1") else "s"
         err = FunctionError(
             f"{name}: expects {want} argument{plural}, got {n} (usage: {fn.signature})")
         err.reason = f"expects {want} argument{plural}, got {n} (usage: {fn.signature})"
