@@ -495,3 +495,110 @@ def test_json_examples_are_real_output(tmp_path):
         if "--json" in argv:
             for doc in shown.strip().splitlines() if argv[0] == "build" and "skipped" not in shown else [shown]:
                 json.loads(doc)  # every --json output is JSON (one document, or one per line)
+
+
+# -- docs/config.md: its examples load, its claims hold --------------------------------------
+
+def _toml_blocks(name: str) -> list[str]:
+    return re.findall(r"```toml\n(.*?)```", (DOCS / name).read_text(encoding="utf-8"), re.S)
+
+
+@pytest.mark.parametrize("name", ["config.md", "policies.md"])
+def test_every_toml_example_is_a_valid_release_toml(name, tmp_path):
+    from releasemgr.config import load_config
+
+    blocks = _toml_blocks(name)
+    assert blocks, f"docs/{name} shows no release.toml"
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"example{i}.toml"
+        path.write_text(block, encoding="utf-8")
+        load_config(str(path), cwd=str(tmp_path))  # raises ConfigError if the doc is wrong
+
+
+def test_config_reference_example_means_what_the_doc_says(tmp_path):
+    from releasemgr.config import load_config
+
+    complete = next(b for b in _toml_blocks("config.md") if "[deploy.prod]" in b)
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    (ops / "release.toml").write_text(complete, encoding="utf-8")
+    cfg = load_config(str(ops / "release.toml"), cwd=str(tmp_path))
+    assert cfg.environment_names == ["dev", "staging", "prod"]
+    prod = cfg.environment("prod")
+    assert (prod.requires, prod.require_ticket, prod.approvals) == ("staging", True, 1)
+    assert [w.text for w in prod.freeze] == ["Fri 18:00 - Mon 06:00 Europe/Berlin",
+                                            "2026-12-20 00:00 - 2027-01-04 06:00 Europe/Berlin"]
+    assert cfg.deploy["prod"]["count"] == 3
+    # relative paths in the file are relative to the file's folder, not the cwd
+    assert cfg.state_dir == ops / "state"
+    assert cfg.ledger_url == f"sqlite:///{(ops / 'state' / 'ledger.db').resolve()}"
+    # the "defaults without a file" table
+    bare = load_config(None, cwd=str(tmp_path))
+    assert bare.path is None and bare.environment_names == ["dev", "staging", "prod"]
+    assert [(e.requires, e.require_ticket, e.approvals, e.freeze) for e in bare.environments] == [
+        (None, False, 0, []), ("dev", False, 0, []), ("staging", False, 0, [])]
+    assert bare.ledger_url == f"sqlite:///{(tmp_path / 'state' / 'ledger.db').resolve()}"
+    # flag/env beat the file (the CLI passes --ledger / RELEASE_LEDGER as ledger_url)
+    flagged = load_config(str(ops / "release.toml"), cwd=str(tmp_path), ledger_url="sqlite:///x.db",
+                          state_dir=str(tmp_path / "elsewhere"))
+    assert flagged.ledger_url == "sqlite:///x.db" and flagged.state_dir == tmp_path / "elsewhere"
+
+
+def test_freeze_windows_behave_as_documented():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from releasemgr.config import FreezeWindow
+
+    berlin = ZoneInfo("Europe/Berlin")
+    weekly = FreezeWindow.parse("Fri 18:00 - Mon 06:00 Europe/Berlin")
+    at = lambda *a: datetime(*a, tzinfo=berlin)  # noqa: E731
+    assert weekly.contains(at(2026, 11, 27, 18, 0))  # Friday 18:00: the start is inside
+    assert weekly.contains(at(2026, 11, 29, 12, 0))  # Sunday: wraps over the weekend
+    assert not weekly.contains(at(2026, 11, 30, 6, 0))  # Monday 06:00: the end is not
+    assert not weekly.contains(at(2026, 11, 25, 12, 0))  # Wednesday
+    assert weekly.contains(at(2026, 7, 3, 18, 30))  # summer time: still 18:00 Berlin time
+    assert FreezeWindow.parse("Friday 18:00 - Mon 06:00 Europe/Berlin").weekly == weekly.weekly
+    once = FreezeWindow.parse("2026-12-20 00:00 - 2027-01-04 06:00 Europe/Berlin")
+    assert once.contains(at(2026, 12, 24, 12, 0)) and not once.contains(at(2027, 1, 4, 6, 0))
+    utc = FreezeWindow.parse("Sat 00:00 - Sun 00:00")
+    assert utc.tz == "UTC"
+    for bad in ("Fri 18:00 - Mon 6 Europe/Berlin", "Fri 18:00 - Mon 06:00 Mars/Olympus",
+                "2027-01-04 06:00 - 2026-12-20 00:00"):
+        with pytest.raises(ValueError):
+            FreezeWindow.parse(bad)
+
+
+def _config_typo(folder: Path) -> None:
+    text = (DOCS / "config.md").read_text(encoding="utf-8")
+    (folder / "ops").mkdir(exist_ok=True)
+    # the file the config.md session used: the defaults plus a misspelt key on line 14
+    (folder / "ops" / "release.toml").write_text(
+        '[ledger]\nurl = "sqlite:///state/ledger.db"\n\n[[environments]]\nname = "dev"\n\n'
+        '[[environments]]\nname = "staging"\nrequires = "dev"\n\n[[environments]]\nname = "prod"\n'
+        'requires = "staging"\nrequire_tiket = true\n', encoding="utf-8")
+    assert "require_tiket" in text
+
+
+def _config_bad_window(folder: Path) -> None:
+    path = folder / "ops" / "release.toml"
+    text = path.read_text(encoding="utf-8").replace("require_tiket", "require_ticket")
+    path.write_text(text + 'freeze = ["Fri 18:00 - Mon 6 Europe/Berlin"]\n', encoding="utf-8")
+
+
+def _config_fixed(folder: Path) -> None:
+    path = folder / "ops" / "release.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("Mon 6 ", "Mon 06:00 "), encoding="utf-8")
+
+
+CONFIG_SESSION = [_config_typo, "release --config ops/release.toml status", _config_bad_window,
+                  "release --config ops/release.toml status", _config_fixed,
+                  "release --config ops/release.toml ledger info"]
+
+
+def test_config_examples_are_real_output(tmp_path):
+    results = _run_session(tmp_path, None, CONFIG_SESSION)
+    folders = sorted({str(tmp_path), str(tmp_path.resolve())}, key=len, reverse=True)
+    for f in folders:
+        results = [(argv, shown.replace(f, "/tmp/demo")) for argv, shown in results]
+    _compare("config.md", (DOCS / "config.md").read_text(encoding="utf-8"), results, at_least=3)
