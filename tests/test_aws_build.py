@@ -14,7 +14,7 @@ from sshd_fixture import sshd  # noqa: F401
 
 
 def seed_template(tmp_path: Path, sshd, *, provisioner: str = 'inline = ["echo provisioned-on-$(hostname)"]',
-                  keypair: bool = True, extra: str = "") -> Path:
+                  keypair: bool = True, extra: str = "", post: str = "") -> Path:
     key = f'''
   ssh_keypair_name     = "release-test"
   ssh_private_key_file = "{sshd.folder / 'id_rsa'}"''' if keypair else ""
@@ -63,6 +63,7 @@ build {{
   provisioner "shell" {{
     {provisioner}
   }}
+{post}
 }}
 """)
     return t
@@ -93,7 +94,9 @@ def assert_nothing_left(aws, *, images_too: bool):
 
 def test_seed_template_builds_amis_in_two_regions(sqlite_cli, tmp_path, aws, sshd):
     import_key(aws, sshd)
-    t = seed_template(tmp_path, sshd)
+    box = tmp_path / "web.box"
+    t = seed_template(tmp_path, sshd, post=f'  post-processor "vagrant" {{\n    output = "{box}"\n  }}\n'
+                                           f'  post-processor "manifest" {{\n    output = "{tmp_path}/m.json"\n  }}\n')
     r = sqlite_cli.ok("build", str(t))
     assert "provisioned-on-" in r.out  # the shell provisioner really ran over SSH
     v = sqlite_cli.json("show", "web@v1")
@@ -109,6 +112,17 @@ def test_seed_template_builds_amis_in_two_regions(sqlite_cli, tmp_path, aws, ssh
     snaps = aws.ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"]
     assert snaps and all({t["Key"]: t["Value"] for t in s.get("Tags", [])}.get("Kind") == "root" for s in snaps
                          if any(t["Key"] == "release:managed" for t in s.get("Tags", [])))
+    import json
+    import tarfile
+
+    with tarfile.open(box) as tar:
+        vf = tar.extractfile("Vagrantfile").read().decode()
+        assert json.loads(tar.extractfile("metadata.json").read()) == {"provider": "aws"}
+    for region, ami in arts.items():
+        assert f'aws.region_config "{region}", ami: "{ami}"' in vf
+    entry = json.loads((tmp_path / "m.json").read_text())["builds"][0]
+    assert entry["artifact_id"] == ",".join(f"{r}:{a}" for r, a in sorted(arts.items()))
+    assert entry["builder_type"] == "amazon-ebs" and entry["name"] == "ubuntu"
     assert_nothing_left(aws, images_too=False)
 
 
