@@ -569,3 +569,13 @@ def test_bastion_that_cannot_reach_the_target_says_so(sshd, tmp_path):
     msg = str(e.value)
     assert f"waiting for SSH on 127.0.0.1:{closed} via 127.0.0.1:{sshd.port}" in msg
     assert f"the bastion cannot reach 127.0.0.1:{closed}" in msg
+
+
+def test_the_pid_line_is_found_after_output_of_the_login_shells_rc_files():
+    # (root's rc files cannot be changed on a shared test machine, so this part is checked directly)
+    from releasemgr.pipeline.communicator.ssh import split_pid_line
+
+    assert split_pid_line(b"__releasemgr_pid__=12\nhello\n") == (12, b"hello\n")
+    assert split_pid_line(b"Welcome!\r\n__releasemgr_pid__=345\r\nhi") == (345, b"Welcome!\r\nhi")
+    assert split_pid_line(b"__releasemgr_pid__=1") is None  # not complete yet
+    assert split_pid_line(b"echo __releasemgr_pid__=7\n") is None  # only at the start of a line

@@ -38,7 +38,7 @@ SFTP_SESSIONS = 6  # parallel SFTP sessions for the per-file directory fallback
 WINDOW = 1 << 20  # receive window: larger ones make paramiko's buffer copies dominate downloads
 MAX_PACKET = 1 << 15
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr", "aes192-ctr")
-PID_LINE = re.compile(rb"^__releasemgr_pid__=(\d+)\r?\n")
+PID_LINE = re.compile(rb"(?:^|(?<=\n))__releasemgr_pid__=(\d+)\r?\n")
 KILL_GRACE = 1.0
 
 
@@ -483,12 +483,13 @@ class SSHCommunicator(Communicator):
                                             f"{_short(command)}")
                 while chan.recv_ready():
                     data = chan.recv(1 << 16)
-                    if pid is None and head is not None:
+                    if head is not None:
+                        # the pid line comes first, unless the login shell's rc files print something
                         head += data
-                        m = PID_LINE.match(head)
-                        if m:
-                            pid, data, head = int(m.group(1)), head[m.end():], None
-                        elif b"\n" in head or len(head) > 64:
+                        found = split_pid_line(head)
+                        if found:
+                            (pid, data), head = found, None
+                        elif len(head) > 8192:
                             data, head = head, None  # no pid line (an unusual shell): pass everything on
                         else:
                             continue
@@ -902,6 +903,14 @@ class SSHCommunicator(Communicator):
                 break
             chunks.append(data)
         return b"".join(chunks).decode("utf-8", "replace")
+
+
+def split_pid_line(head: bytes) -> tuple[int, bytes] | None:
+    """Find the shell's pid line in the first stdout bytes; return (pid, the other bytes)."""
+    m = PID_LINE.search(head)
+    if not m:
+        return None
+    return int(m.group(1)), head[:m.start()] + head[m.end():]
 
 
 class _Unreachable(Exception):
