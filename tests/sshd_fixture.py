@@ -1,6 +1,7 @@
 """A real OpenSSH sshd on a free loopback port, for tests that need an SSH host.
 
-Use it with `from sshd_fixture import sshd  # noqa: F401` and a test argument `sshd`:
+Use it with `from sshd_fixture import sshd  # noqa: F401` and a test argument `sshd`
+(or `sshd_session`, one server shared by the whole session):
 it yields an `Sshd` with `host`, `port`, `username`, `client_key` (private key path),
 `client_pub`, `known_hosts`, `host_key_line` ("ssh-ed25519 AAAA…") and `stop()`/`start()`.
 `Sshd(folder).start()` builds more of them (a bastion, a server started late, a host with
@@ -126,6 +127,11 @@ class Sshd:
                 self.proc.wait()
         self.proc = None
 
+    def add_authorized_key(self, public_key: str) -> None:
+        """Authorize one more client key ("ssh-rsa AAAA… comment", e.g. a cloud key pair's)."""
+        with open(self.authorized_keys, "a") as f:
+            f.write(public_key.strip() + "\n")
+
     def ssh_args(self) -> list[str]:
         """Arguments for OpenSSH's own `ssh`/`scp`/`sftp` against this server."""
         return ["-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "StrictHostKeyChecking=yes",
@@ -135,6 +141,16 @@ class Sshd:
 @pytest.fixture
 def sshd(tmp_path_factory):
     server = Sshd(tmp_path_factory.mktemp("sshd")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd_session(tmp_path_factory):
+    """One server for a whole test session (for suites that only need *a* host)."""
+    server = Sshd(tmp_path_factory.mktemp("sshd-session")).start()
     try:
         yield server
     finally:
