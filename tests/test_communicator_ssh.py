@@ -374,6 +374,9 @@ def test_wrong_key_and_wrong_password_fail_without_leaking_secrets(tmp_path):
         assert "publickey" in msg and "password" in msg and "(2 attempts)" in msg
         assert secret not in msg and secret not in repr(comm.config) and not any(secret in i for i in info)
         assert stranger.read_text().splitlines()[1] not in msg
+        server.add_authorized_key(Path(str(stranger) + ".pub").read_text())  # now the key is welcome
+        with SSHCommunicator(config_for(server, private_key_file=str(stranger))) as comm:
+            assert comm.run("true") == 0
     finally:
         server.stop()
 
