@@ -65,10 +65,15 @@ class Release:
                     "RELEASE_LEDGER": f"sqlite:///{cwd / 'state' / 'ledger.db'}"}
 
     def __call__(self, *args: str) -> tuple[float, dict]:
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         p = subprocess.run([sys.executable, "-m", "releasemgr", *args, "--json"], cwd=self.cwd, env=self.env,
                            capture_output=True, text=True)
         took = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if p.returncode != 0:
             raise SystemExit(f"release {' '.join(args)} failed ({p.returncode}): {p.stderr[-2000:]}")
         return took, json.loads(p.stdout)
@@ -162,11 +167,12 @@ def bench_rollback(base: Path) -> dict:
         rel("register", "web", "--artifact", f"local::{art}")
     rel("promote", "web@v1", "--to", "prod", "--deploy")
     rel("promote", "web@v2", "--to", "prod", "--deploy")  # v1 stands by
-    alive, gone, inner_alive, inner_gone = [], [], [], []
+    alive, gone, inner_alive, inner_gone, cpu_alive = [], [], [], [], []
     for _ in range(RUNS):
         took, doc = rel("rollback", "web", "--env", "prod", "--deploy")  # to v1, its set is running
         assert doc["deployment"]["instant"] and not doc["deployment"]["launched"], doc
         alive.append(took)
+        cpu_alive.append(rel.cpu)
         inner_alive.append(doc["deployment"]["seconds"])
         rel("promote", "web@v2", "--to", "prod", "--deploy")  # instant again: v2's set was standing by
         rel("retire", "web", "--env", "prod")  # v1's set is gone now
@@ -176,7 +182,8 @@ def bench_rollback(base: Path) -> dict:
         inner_gone.append(doc["deployment"]["seconds"])
         rel("promote", "web@v2", "--to", "prod", "--deploy")  # back to v2 (instant), v1 standing by
     return {"alive": statistics.median(alive), "gone": statistics.median(gone),
-            "inner_alive": statistics.median(inner_alive), "inner_gone": statistics.median(inner_gone)}
+            "inner_alive": statistics.median(inner_alive), "inner_gone": statistics.median(inner_gone),
+            "cpu_alive": statistics.median(cpu_alive)}
 
 
 def bench_rolling(base: Path) -> dict:
@@ -251,7 +258,13 @@ def main() -> int:
         "",
         f"Inside the process (the deployment's own `seconds`, without Python start-up): rollback with the set "
         f"alive {rb['inner_alive']:.3f} s, with it retired {rb['inner_gone']:.3f} s; rolling 50 "
-        f"{roll['inner']:.3f} s = overhead {overhead_inner:+.0f} % over the peer.",
+        f"{roll['inner']:.3f} s = overhead {overhead_inner:+.0f} % over the peer. CPU time (user + sys) of the "
+        f"whole `release rollback --deploy` process with the set alive: {rb['cpu_alive']:.3f} s -- what its wall "
+        "time approaches on an idle machine, since it starts nothing and waits on nothing but the ledger.",
+        "",
+        "A load average far above the core count (other jobs sharing the machine) inflates every wall time here, "
+        "`release`'s most (its start-up imports are CPU bound); rerun on an idle machine before judging the "
+        "targets.",
         "",
     ]
     out = HERE / "results" / "deploy.md"
