@@ -482,6 +482,53 @@ def test_block_device_rules():
     ]
 
 
+def test_access_key_and_secret_key_go_together():
+    f = only(check("source", "amazon-ebs", ebs(access_key=UNKNOWN)))
+    assert f.summary == '"access_key" and "secret_key" go together in source amazon-ebs'
+    assert f.detail.endswith("secret_key is missing.")
+    assert f.path == ("access_key",)
+
+
+def test_t2_unlimited_needs_a_t2_on_demand_instance():
+    f = only(check("source", "amazon-ebs", ebs(enable_t2_unlimited=True)))
+    assert "t2 instance type" in f.summary
+    assert check("source", "amazon-ebs", ebs(enable_t2_unlimited=True, instance_type="t2.micro")) == []
+    f = only(check("source", "amazon-ebs", ebs(enable_t2_unlimited=True, instance_type="t2.micro", spot_price="auto")))
+    assert "spot" in f.summary
+
+
+@pytest.mark.parametrize(
+    "key,ok",
+    [
+        ("alias/ami-key", True),
+        ("1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("mrk-1234abcd12ab34cd56ef1234567890ab", True),
+        ("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("arn:aws:kms:us-east-1:123456789012:alias/ami", True),
+        ("my key", False),
+        ("arn:aws:kms:us-east-1:1234:key/abc", False),
+    ],
+)
+def test_kms_key_format(key, ok):
+    findings = check("source", "amazon-ebs", ebs(encrypt_boot=True, kms_key_id=key))
+    assert (findings == []) is ok
+    if not ok:
+        assert only(findings).path == ("kms_key_id",)
+
+
+def test_spot_tags_need_a_spot_price():
+    f = only(check("source", "amazon-ebs", ebs(spot_tags={"a": "b"})))
+    assert f.path == ("spot_tags",)
+    assert check("source", "amazon-ebs", ebs(spot_tags={"a": "b"}, spot_price="0.05")) == []
+
+
+def test_cidrs_and_tunnels():
+    f = only(check("source", "amazon-ebs", ebs(temporary_security_group_source_cidrs=["10.0.0.0/8", "10.0.0.1"])))
+    assert f.path == ("temporary_security_group_source_cidrs", 1)
+    f = only(check("source", "amazon-ebs", ebs(ssh_local_tunnels=["8080:localhost:80", "8080"])))
+    assert f.path == ("ssh_local_tunnels", 1)
+
+
 def test_ssh_keypair_name_needs_a_private_key():
     f = only(check("source", "amazon-ebs", ebs(ssh_keypair_name="ci")))
     assert f.path == ("ssh_keypair_name",)
@@ -499,8 +546,8 @@ def test_bastion_and_proxy_exclude_each_other():
 @pytest.mark.parametrize(
     "kind,type_name,body,name",
     [
-        ("source", "amazon-ebs", ebs(access_key="AKIAIOSFODNN7EXAMPLE"), "access_key"),
-        ("source", "amazon-ebs", ebs(secret_key="wJalrXUtnFEMI/K7MDENG"), "secret_key"),
+        ("source", "amazon-ebs", ebs(access_key="AKIAIOSFODNN7EXAMPLE", secret_key=UNKNOWN), "access_key"),
+        ("source", "amazon-ebs", ebs(access_key=UNKNOWN, secret_key="wJalrXUtnFEMI/K7MDENG"), "secret_key"),
         ("source", "amazon-ebs", ebs(token="FQoGZXIvYXdzE"), "token"),
         ("source", "amazon-ebs", ebs(ssh_password="hunter2"), "ssh_password"),
         ("source", "null", Body(attrs={"communicator": "winrm", "winrm_host": "h", "winrm_username": "a", "winrm_password": "pw"}), "winrm_password"),
@@ -520,7 +567,7 @@ def test_credentials_from_variables_do_not_warn_when_the_loader_says_so():
     body.literal = frozenset({"region", "ami_name", "secret_key"})  # access_key = var.key
     f = only(check("source", "amazon-ebs", body), "warning")
     assert f.path == ("secret_key",)
-    assert check("source", "amazon-ebs", ebs(access_key=UNKNOWN)) == []
+    assert check("source", "amazon-ebs", ebs(access_key=UNKNOWN, secret_key=UNKNOWN)) == []
 
 
 def test_filter_with_most_recent_and_no_owners_warns_but_is_not_an_error():
@@ -813,17 +860,23 @@ def test_release_validate_warnings_keep_exit_status_zero(tmp_path, capsys):
     from releasemgr.cli import main
 
     path = tmp_path / "web.pkr.hcl"
-    path.write_text(TEMPLATE_WITH_TYPO.replace("ssh_usernme", "ssh_username").replace('"ami-12345678"', '"ami-12345678"\n  secret_key    = "abc"'))
+    text = TEMPLATE_WITH_TYPO.replace("ssh_usernme", "ssh_username")
+    text = text.replace('"ami-12345678"', '"ami-12345678"\n  secret_key    = "abc"\n  access_key    = var.key')
+    path.write_text('variable "key" {\n  type      = string\n  default   = "AKIAEXAMPLE"\n  sensitive = true\n}\n\n' + text)
     status = main(["validate", str(path)])
     out = capsys.readouterr()
     text = out.out + out.err
     assert status == 0, text
     assert 'Credential "secret_key" written in the template (source amazon-ebs)' in text
+    assert 'Credential "access_key"' not in text  # it comes from a variable
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the rule is about non-Windows hosts")
 def test_use_linux_pathing_only_on_windows():
     for kind in ("provisioner", "post-processor"):
-        f = only(check(kind, "shell-local", Body(attrs={"script": "a.sh", "use_linux_pathing": True})))
-        assert f.summary == '"use_linux_pathing" only works on Windows'
-        assert f.path == ("use_linux_pathing",)
+        findings = check(kind, "shell-local", Body(attrs={"script": "a.sh", "use_linux_pathing": True}))
+        if sys.platform == "win32":
+            assert findings == []
+        else:
+            f = only(findings)
+            assert f.summary == '"use_linux_pathing" only works on Windows'
+            assert f.path == ("use_linux_pathing",)

@@ -138,10 +138,22 @@ CASES = [
 DIFFERENT = {
     "ebs-filter-no-owners": (False, True, "the issue asks for a warning; Packer errors"),
     "ebs-bad-key-type": (True, False, "1.6.6 accepts any temporary_key_pair_type; newer Packer allows only rsa|ed25519"),
+    "ebs-certificate-without-key": (True, False, "newer Packer (SDK) requires ssh_private_key_file with ssh_certificate_file; 1.6.6 does not"),
+    "ebs-bastion-certificate-without-key": (
+        True,
+        False,
+        "newer Packer (SDK) requires ssh_bastion_private_key_file with ssh_bastion_certificate_file; 1.6.6 does not",
+    ),
+    "ebs-bad-virtualization-type": (True, False, "Packer leaves ami_virtualization_type to AWS, which accepts only hvm|paravirtual"),
 }
+# Options whose checks differ on purpose (above): random bodies do not use them.
+RANDOM_DIFFERENT = {"temporary_key_pair_type", "ssh_certificate_file", "ssh_bastion_certificate_file", "ami_virtualization_type"}
 CASES += [
     Case("ebs-filter-no-owners", source=("amazon-ebs", dict(EBS, source_ami=""), {"source_ami_filter": [{"filters": {"name": "u/*"}, "most_recent": True}]})),
     Case("ebs-bad-key-type", source=ebs(temporary_key_pair_type="dsa")),
+    Case("ebs-certificate-without-key", source=ebs(ssh_certificate_file="cert.pub")),
+    Case("ebs-bastion-certificate-without-key", source=ebs(ssh_bastion_certificate_file="cert.pub")),
+    Case("ebs-bad-virtualization-type", source=ebs(ami_virtualization_type="pv")),
 ]
 
 
@@ -172,6 +184,7 @@ RANDOM_TARGETS = [
     ("source", "null"), ("provisioner", "shell"), ("provisioner", "file"), ("provisioner", "shell-local"),
     ("provisioner", "breakpoint"), ("post-processor", "manifest"), ("post-processor", "checksum"),
     ("post-processor", "compress"), ("post-processor", "shell-local"), ("post-processor", "vagrant"),
+    ("source", "amazon-ebs"),
 ]  # fmt: skip
 RANDOM_POOL = {
     "string": ["x"],
@@ -191,7 +204,7 @@ RANDOM_SPECIAL = {
     "checksum_types": [["sha256"], ["crc"]],
 }
 # only/except select sources, override is keyed by source; ssh_public/private_key are internal.
-RANDOM_SKIP = {"only", "except", "override", "ssh_public_key", "ssh_private_key"}
+RANDOM_SKIP = {"only", "except", "override", "ssh_public_key", "ssh_private_key"} | RANDOM_DIFFERENT
 
 
 def random_cases(seed: int, count: int) -> list[Case]:
@@ -204,7 +217,8 @@ def random_cases(seed: int, count: int) -> list[Case]:
     for n in range(count):
         kind, type_name = RANDOM_TARGETS[n % len(RANDOM_TARGETS)]
         newer = NEWER_THAN_1_6_6.get((kind, type_name), set())
-        options = [o for o in schema_for(kind, type_name).options if o.name not in RANDOM_SKIP | newer]
+        base = EBS if type_name == "amazon-ebs" else {}
+        options = [o for o in schema_for(kind, type_name).options if o.name not in RANDOM_SKIP | newer | set(base)]
         attrs = {}
         for o in rng.sample(options, rng.randint(1, min(5, len(options)))):
             if o.name in RANDOM_SPECIAL:
@@ -214,7 +228,9 @@ def random_cases(seed: int, count: int) -> list[Case]:
             else:
                 attrs[o.name] = rng.choice(RANDOM_POOL[o.type])
         name = f"random-{seed}-{n}-{type_name}"
-        if kind == "source":
+        if type_name == "amazon-ebs":
+            case = Case(name, source=("amazon-ebs", dict(EBS, **attrs), {}))
+        elif kind == "source":
             case = Case(name, source=("null", dict(NONE, **attrs) if rng.random() < 0.5 else attrs, {}))
         elif kind == "provisioner":
             case = Case(name, provisioners=[(type_name, attrs)])
@@ -276,7 +292,7 @@ def we_accept(case: Case, folder: Path) -> tuple[bool, list]:
     return not errs, errs
 
 
-CASES += random_cases(2026, 60)
+CASES += random_cases(2026, 88)  # 8 of each native type
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,9 @@ def _table(schema: Schema) -> list[str]:
         desc = o.doc
         if o.local_path:
             desc += " A local path; it must exist" + (
-                " (unless " + " or ".join(f"`{n} = {_hcl(v)}`" for n, v in o.unless) + ")" if o.unless else ""
+                " (unless " + " or ".join(f"`{n}` is not set" if v is None else f"`{n} = {_hcl(v)}`" for n, v in o.unless) + ")"
+                if o.unless
+                else ""
             ) + "."
         if o.choices:
             desc += " One of: " + ", ".join(f"`{c}`" for c in o.choices) + "."

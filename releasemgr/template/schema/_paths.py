@@ -12,7 +12,7 @@ from pathlib import Path
 from releasemgr.template.values import UNKNOWN
 
 from ._model import Body, Finding, Schema, error
-from ._types import is_true
+from ._types import is_set, is_true
 
 
 def _skipped(opt, attrs) -> bool:
@@ -20,6 +20,8 @@ def _skipped(opt, attrs) -> bool:
         given = attrs.get(name)
         if given is UNKNOWN:
             return True  # cannot tell: do not report
+        if value is None and not is_set(given):  # ("ssh_bastion_host", None): only checked when it is set
+            return True
         if (value is True and is_true(given)) or given == value:
             return True
     return False

@@ -338,6 +338,48 @@ BLOCKS = (
 _AMI_NAME_BAD = re.compile(r"[^a-zA-Z0-9()\[\] ./\-'@_]")
 
 
+_KMS_ID = r"[a-f0-9]+[a-f0-9-]+$"
+_KMS_MRK = r"mrk-[a-f0-9]+[a-f0-9-]+$"
+_KMS_ALIAS = r"alias/[a-zA-Z0-9:/_-]+$"
+_KMS_ARN = r"^arn:aws(-us-gov)?:kms:([a-z]{2}-(gov-)?[a-z]+-\d{1})?:(\d{12}):"
+_KMS_PATTERNS = [
+    re.compile("^" + _KMS_ID),
+    re.compile("^" + _KMS_MRK),
+    re.compile("^" + _KMS_ALIAS),
+    re.compile(_KMS_ARN + "key/" + _KMS_ID),
+    re.compile(_KMS_ARN + "key/" + _KMS_MRK),
+    re.compile(_KMS_ARN + _KMS_ALIAS),
+]
+
+
+def _valid_kms_key(key: str) -> bool:
+    """Packer's ValidateKmsKey: a key id, an alias, or the ARN of either."""
+    return any(p.search(key) for p in _KMS_PATTERNS)
+
+
+def _kms_keys(a: dict):
+    key = a.get("kms_key_id")
+    if isinstance(key, str) and key:
+        yield key, None
+    per_region = a.get("region_kms_key_ids")
+    if isinstance(per_region, dict):
+        for region, k in per_region.items():
+            if isinstance(k, str) and k:  # "" means the region's default key
+                yield k, region
+
+
+def _is_cidr(text: str) -> bool:
+    import ipaddress
+
+    if "/" not in text:  # Go's net.ParseCIDR wants the prefix length
+        return False
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def check_amazon_ebs(body: Body, environ: Mapping[str, str]):
     a = body.attrs
     region = a.get("region")
@@ -399,7 +441,61 @@ def check_amazon_ebs(body: Body, environ: Mapping[str, str]):
                 ("ssh_interface",),
             )
 
+    cidrs = a.get("temporary_security_group_source_cidrs")
+    for i, cidr in enumerate(cidrs if isinstance(cidrs, list) else []):
+        if isinstance(cidr, str) and not _is_cidr(cidr):
+            yield error(
+                f'Invalid value for "temporary_security_group_source_cidrs" in {WHERE}',
+                f'"{cidr}" is not a CIDR block such as "203.0.113.0/24".',
+                ("temporary_security_group_source_cidrs", i),
+            )
+
+    if is_set(a.get("access_key")) != is_set(a.get("secret_key")):
+        missing = "secret_key" if is_set(a.get("access_key")) else "access_key"
+        yield error(
+            f'"access_key" and "secret_key" go together in {WHERE}',
+            f"`access_key` and `secret_key` must both be either set or not set; {missing} is missing.",
+            ("secret_key" if missing == "access_key" else "access_key",),
+        )
+
+    if is_true(a.get("enable_t2_unlimited")):
+        itype = a.get("instance_type")
+        if isinstance(itype, str) and itype and not itype.startswith("t2."):
+            yield error(
+                f'"enable_t2_unlimited" needs a t2 instance type in {WHERE}',
+                f"T2 Unlimited enabled with a non-T2 instance type: {itype}. Use enable_unlimited_credits for other burstable types.",
+                ("enable_t2_unlimited",),
+            )
+        if is_set(a.get("spot_price")) and a.get("spot_price") != "0":
+            yield error(
+                f'"enable_t2_unlimited" with a spot instance in {WHERE}',
+                "T2 Unlimited cannot be used in conjunction with spot instances.",
+                ("enable_t2_unlimited",),
+            )
+
+    spot = a.get("spot_price")
+    if not is_set(spot) or spot == "0":
+        if is_set(a.get("spot_tags")) or body.blocks.get("spot_tag"):
+            yield error(
+                f'"spot_tags" without a spot instance in {WHERE}',
+                "spot_tags should not be set when not requesting a spot instance (set spot_price).",
+                ("spot_tags",) if is_set(a.get("spot_tags")) else ("spot_tag", 0),
+            )
+
+    for key, index in _kms_keys(a):
+        if not _valid_kms_key(key):
+            yield error(
+                f'Invalid KMS key in {WHERE}',
+                f'"{key}" is not a valid KMS key id: use a key id, "alias/NAME" or a key or alias ARN.',
+                ("kms_key_id",) if index is None else ("region_kms_key_ids", index),
+            )
+
     minutes = a.get("block_duration_minutes")
+    if isinstance(minutes, str):
+        try:
+            minutes = float(minutes)
+        except ValueError:
+            minutes = None
     if isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and minutes % 60 != 0:
         yield error(
             f'Invalid value for "block_duration_minutes" in {WHERE}',
@@ -493,6 +589,9 @@ SCHEMA = Schema(
         "`ssh_interface = \"session_manager\"` needs the ssh communicator and `iam_instance_profile` or a `temporary_iam_instance_profile_policy_document`.",
         "`kms_key_id` and `region_kms_key_ids` need `encrypt_boot = true`; the regions of `region_kms_key_ids` must be in `ami_regions`.",
         "`block_duration_minutes` is a multiple of 60.",
+        "`access_key` and `secret_key` go together; `kms_key_id` and the keys of `region_kms_key_ids` are key ids, aliases or ARNs.",
+        "`enable_t2_unlimited` needs a t2 instance type and no spot price; `spot_tags` need a `spot_price`.",
+        "`temporary_security_group_source_cidrs` are CIDR blocks; `ssh_local_tunnels`/`ssh_remote_tunnels` are `port:host:hostport`.",
         "Warnings: credentials in the template, a `source_ami_filter` without `owners`, `associate_public_ip_address` without a subnet, `force_deregister`, `force_delete_snapshot` without `force_deregister`.",
     ),
 )

@@ -24,8 +24,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("ssh_ciphers", LIST_STRING, doc="Ciphers the client offers."),
     Option("ssh_clear_authorized_keys", BOOL, default=False, doc="Remove the temporary key from authorized_keys at the end."),
     Option("ssh_key_exchange_algorithms", LIST_STRING, doc="Key exchange algorithms the client offers."),
-    Option("ssh_private_key_file", STRING, doc="Path to the private key to authenticate with.", local_path=True),
-    Option("ssh_certificate_file", STRING, doc="Path to a user certificate for the private key.", local_path=True),
+    Option(
+        "ssh_private_key_file",
+        STRING,
+        doc="Path to the private key to authenticate with.",
+        local_path=True,
+        unless=(("communicator", "none"), ("communicator", "winrm")),
+    ),
+    Option("ssh_certificate_file", STRING, doc="Path to a user certificate for the private key."),
     Option("ssh_pty", BOOL, default=False, doc="Request a PTY for commands."),
     Option("ssh_timeout", DURATION, default="5m", doc="How long to wait for SSH to become available."),
     Option("ssh_wait_timeout", DURATION, doc="Old name of ssh_timeout."),
@@ -38,8 +44,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("ssh_bastion_username", STRING, doc="User on the bastion."),
     Option("ssh_bastion_password", STRING, doc="Password on the bastion."),
     Option("ssh_bastion_interactive", BOOL, default=False, doc="Use keyboard-interactive auth on the bastion."),
-    Option("ssh_bastion_private_key_file", STRING, doc="Private key for the bastion (default: ssh_private_key_file).", local_path=True),
-    Option("ssh_bastion_certificate_file", STRING, doc="Certificate for the bastion key.", local_path=True),
+    Option(
+        "ssh_bastion_private_key_file",
+        STRING,
+        doc="Private key for the bastion (default: ssh_private_key_file).",
+        local_path=True,
+        unless=(("ssh_bastion_host", None), ("communicator", "none"), ("communicator", "winrm")),
+    ),
+    Option("ssh_bastion_certificate_file", STRING, doc="Certificate for the bastion key."),
     Option("ssh_file_transfer_method", STRING, default="scp", choices=("scp", "sftp"), doc="How files are copied."),
     Option("ssh_proxy_host", STRING, doc="SOCKS proxy to connect through."),
     Option("ssh_proxy_port", NUMBER, default=1080, doc="SOCKS proxy port."),
@@ -79,6 +91,16 @@ def check_communicator(body: Body, environ: Mapping[str, str], *, where: str):
     a = body.attrs
     kind = communicator_type(body)
     if kind == "ssh":
+        for name in ("ssh_local_tunnels", "ssh_remote_tunnels"):
+            tunnels = a.get(name)
+            for i, spec in enumerate(tunnels if isinstance(tunnels, list) else []):
+                if isinstance(spec, str) and spec.count(":") < 2:
+                    yield error(
+                        f'Invalid value for "{name}" in {where}',
+                        f'"{spec}" is not a tunnel: write it as for ssh -L/-R, "port:host:hostport" '
+                        '(or "bind_address:port:host:hostport").',
+                        (name, i),
+                    )
         if not is_set(a.get("ssh_username")):
             yield error(
                 f'Missing required argument "ssh_username" in {where}',
