@@ -133,7 +133,12 @@ def is_number(v) -> bool:
 def number_to_string(n) -> str:
     """A number as cty prints it: integral values without ``.0``, never an exponent."""
     if isinstance(n, int):
-        return str(n)
+        try:
+            return str(n)
+        except ValueError:  # more than sys.get_int_max_str_digits() digits
+            from decimal import Decimal  # noqa: PLC0415
+
+            return format(Decimal(n), "f")
     if math.isnan(n):
         return "NaN"
     if math.isinf(n):
@@ -153,7 +158,12 @@ def parse_number(text: str):
     if not _NUMBER_RE.fullmatch(text):
         return None
     if re.fullmatch(r"[+-]?\d+", text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # longer than Python's int/str conversion limit
+            from decimal import Decimal  # noqa: PLC0415
+
+            return int(Decimal(text))
     f = float(text)
     if math.isinf(f):
         return None

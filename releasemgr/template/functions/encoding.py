@@ -84,7 +84,7 @@ def jsondecode(s):
 
     text = to_str(s, 0)
     try:
-        return json.loads(text, parse_float=_json_number, parse_int=int,
+        return json.loads(text, parse_float=_json_number, parse_int=_json_number,
                           parse_constant=_reject_constant)
     except ValueError as e:
         raise FunctionError(f"argument 1 is not valid JSON: {e}", 0) from None

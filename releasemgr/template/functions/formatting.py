@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # decimal is imported on first use: it is off the start-up pa
     from decimal import Decimal
 
 from releasemgr.template.functions._core import (
-    FunctionError, is_number, register, to_bool, to_num, to_str,
+    FunctionError, is_number, number_to_string, register, to_bool, to_num, to_str,
 )
 from releasemgr.template.functions.encoding import _json_string, json_encode
 from releasemgr.template.functions.strings import graphemes
@@ -154,7 +154,7 @@ def _append_number(v: _Verb, arg) -> str:
                      v.argnum)
             n = int(n)
         base = {"b": "b", "d": "d", "o": "o", "x": "x", "X": "X"}[v.mode]
-        body = format(abs(n), base)
+        body = number_to_string(abs(n)) if base == "d" else format(abs(n), base)
         if v.prec >= 0:
             body = body.rjust(v.prec, "0") if not (v.prec == 0 and n == 0) else ""
         if v.sharp:
