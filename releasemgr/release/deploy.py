@@ -295,15 +295,18 @@ class Rollout:
         with self.ledger.read() as s:
             return live_rows(s, self.t.img.id, self.t.env_row.id)
 
-    def set_state(self, ids: list[str], state: str) -> None:
-        if not ids:
+    def set_state(self, ids: list[str], state: str, **more: list[str]) -> None:
+        """One transaction: `ids` to `state`, and `more={state: ids}` (e.g. draining=[...])."""
+        changes = [(ids, state)] + [(v, k) for k, v in more.items()]
+        if not any(i for i, _ in changes):
             return
         with self.ledger.write() as s:
-            for sid in ids:
-                row = s.get(Server, sid)
-                if row is not None and row.state != state:
-                    row.state = state
-                    s.add(row)
+            for group, new_state in changes:
+                for sid in group:
+                    row = s.get(Server, sid)
+                    if row is not None and row.state != new_state:
+                        row.state = new_state
+                        s.add(row)
 
     def start_record(self) -> None:
         with self.ledger.write() as s:
@@ -376,12 +379,13 @@ class Rollout:
         self.out.launched.extend(s.id for s in started)
         return started, error
 
-    def retire(self, rows: list[Server], *, reason: str, state: str = "retired") -> None:
-        """Stop servers and record it. Servers still in the route leave it first."""
+    def retire(self, rows: list[Server], *, reason: str, state: str = "retired", out_of_route: bool = False) -> None:
+        """Stop servers and record it. Servers still in the route leave it first (unless the
+        caller already took them out: `out_of_route`)."""
         if not rows:
             return
         ids = [r.id for r in rows]
-        if any(r.state == "healthy" for r in rows):
+        if not out_of_route and any(r.state == "healthy" for r in rows):
             self.set_state([r.id for r in rows if r.state == "healthy"], "draining")
             self.publish()
         res = self.fleet.terminate([handle_of(r) for r in rows])
@@ -694,12 +698,13 @@ def _rolling(ro: Rollout, reuse: list[Server], old_route: list[Server]) -> None:
         started, healthy, bad, err = _launch_and_wait(ro, k)
         if err:
             _fail(ro, started, bad, err, restore=list(stopped.items()))
-        ro.set_state(healthy, "healthy")
         done += k
         post = old[:max(0, k - pre)]
+        # one route change per batch: the new servers in, the batch's old ones out
+        ro.set_state(healthy, "healthy", draining=[r.id for r in post if r.state == "healthy"])
         ro.publish()
         if post:
-            ro.retire(post, reason="replaced")
+            ro.retire(post, reason="replaced", out_of_route=True)
             for r in post:
                 if r.state == "healthy":
                     stopped[r.version_id] = stopped.get(r.version_id, 0) + 1

@@ -25,7 +25,7 @@ from pathlib import Path
 from releasemgr.providers.base import (Fleet, FleetError, HealthCheck, LaunchedServer, ManagedServer, ServerState,
                                        TerminateResult)
 from releasemgr.providers.local import health
-from releasemgr.providers.local.image import ImageError, image_path, read_metadata, remove_tree, unpack
+from releasemgr.providers.local.image import ImageError, image_path, make_read_only, read_metadata, remove_tree
 
 _recent_ports: set[int] = set()
 _port_lock = threading.Lock()
@@ -87,6 +87,7 @@ class LocalFleet(Fleet):
 
     def __init__(self, state_dir):
         self.state_dir = Path(state_dir)
+        self._meta: dict[str, dict] = {}  # artifact id -> image metadata (images are immutable)
 
     # -- launch ------------------------------------------------------------------------------
     def launch(self, artifact: dict, *, server_id: str, image: str, version: str, env: str,
@@ -99,10 +100,12 @@ class LocalFleet(Fleet):
             raise FleetError(str(exc)) from None
         if not tar.is_file():
             raise FleetError(f"image {artifact['id']} is not in {tar.parent} (pruned or never built here)")
-        try:
-            meta = read_metadata(tar)
-        except ImageError as exc:
-            raise FleetError(str(exc)) from None
+        meta = self._meta.get(artifact["id"])
+        if meta is None:
+            try:
+                meta = self._meta[artifact["id"]] = read_metadata(tar)
+            except ImageError as exc:
+                raise FleetError(str(exc)) from None
         command = meta.get("command")
         if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
             raise FleetError(f"image {artifact['id']} declares no command to run")
@@ -110,7 +113,7 @@ class LocalFleet(Fleet):
         home.mkdir(parents=True, exist_ok=False)
         root = home / "root"
         try:
-            unpack(tar, root, read_only=True)
+            _unpack(tar, root)
         except ImageError as exc:
             remove_tree(home)
             raise FleetError(str(exc)) from None
@@ -257,6 +260,22 @@ class LocalFleet(Fleet):
                               address=rec.get("address"),
                               extra={k: rec.get(k) for k in ("pid", "start_time", "port", "root", "log",
                                                               "stop_signal", "stop_timeout")})
+
+
+def _unpack(tar_path: Path, dest: Path) -> None:
+    """`image.unpack(read_only=True)`, opening the tar as uncompressed (what local images
+    are) instead of probing gzip/bz2/xz first."""
+    import shutil
+    import tarfile
+
+    dest.mkdir(parents=True, exist_ok=False)
+    try:
+        with tarfile.open(tar_path, "r:") as tar:
+            tar.extractall(dest, filter="data")
+    except (OSError, tarfile.TarError) as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ImageError(f"cannot unpack image {tar_path}: {exc}") from None
+    make_read_only(dest)
 
 
 def delete_image(state_dir, artifact_id: str) -> bool:
