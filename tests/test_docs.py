@@ -602,3 +602,18 @@ def test_config_examples_are_real_output(tmp_path):
     for f in folders:
         results = [(argv, shown.replace(f, "/tmp/demo")) for argv, shown in results]
     _compare("config.md", (DOCS / "config.md").read_text(encoding="utf-8"), results, at_least=3)
+
+
+def test_exit_codes_and_error_kinds_in_json_md_match_the_code():
+    from releasemgr import errors
+
+    text = (DOCS / "json.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (\d) \| ([A-Z_]+) \|", text, re.M))
+    assert rows == {str(int(s)): s.name for s in errors.ExitStatus}, "json.md's exit code table is out of date"
+    kinds = {}
+    for cls in vars(errors).values():
+        if isinstance(cls, type) and issubclass(cls, errors.ReleaseError):
+            kinds[cls.kind] = int(cls.status)
+    documented = re.search(r"\| `error` \| string \| the kind: (.*?) \|", text).group(1)
+    pairs = dict(re.findall(r"`(\w+)` \((\d)\)", documented))
+    assert pairs == {k: str(v) for k, v in kinds.items()}, "json.md's list of error kinds is out of date"
