@@ -844,6 +844,8 @@ def test_upper_lower_keep_length_and_strrev_reverses(text):
 any_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8)
     | st.floats(allow_nan=False, allow_infinity=False, width=32) | st.just(UNKNOWN)
+    | st.sampled_from([5000, -5000]).map(lambda k: 10**abs(k) if k > 0 else -(10**-k))
+    | st.sampled_from(["9" * 5000, 1e300, 2**63])
     | st.sampled_from(["%", "%d", "%[3]s", "[", "(", "*", "**", "YYYY", "1.5", "-2", "true",
                        "2026-01-01T00:00:00Z", "1h", "/a/", "dns", "{", "a,b"]),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
