@@ -605,14 +605,25 @@ def test_config_examples_are_real_output(tmp_path):
 
 
 def test_exit_codes_and_error_kinds_in_json_md_match_the_code():
+    import importlib
+
     from releasemgr import errors
 
+    # modules that define errors of their own (a missing one is simply not in this build)
+    modules = ("releasemgr.errors", "releasemgr.release.deploy", "releasemgr.ledger.locks")
+    for module in modules[1:]:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError:
+            pass
     text = (DOCS / "json.md").read_text(encoding="utf-8")
     rows = dict(re.findall(r"^\| (\d) \| ([A-Z_]+) \|", text, re.M))
     assert rows == {str(int(s)): s.name for s in errors.ExitStatus}, "json.md's exit code table is out of date"
-    kinds = {}
-    for cls in vars(errors).values():
-        if isinstance(cls, type) and issubclass(cls, errors.ReleaseError):
+    kinds, todo = {}, [errors.ReleaseError]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__ in modules:
             kinds[cls.kind] = int(cls.status)
     documented = re.search(r"\| `error` \| string \| the kind: (.*?) \|", text).group(1)
     pairs = dict(re.findall(r"`(\w+)` \((\d)\)", documented))
