@@ -539,12 +539,11 @@ def _run(ledger, config, fleet, t: _Target, st: DeploySettings, *, actor, progre
     ro = Rollout(ledger, config, fleet, t, st, actor=actor, progress=progress, cause=cause)
     started_at = time.monotonic()
     ro.start_record()
-    ro.heal()
-    rows = ro.rows()
-    mine, old_route, old_standby = _plan(rows, t.version.id, st.count)
-    reuse, extra = mine[:st.count], mine[st.count:]
     instant = False
     try:
+        ro.heal()
+        mine, old_route, _standby = _plan(ro.rows(), t.version.id, st.count)
+        reuse, extra = mine[:st.count], mine[st.count:]
         if reuse:
             # servers of the target version already running: check them before using them
             _, bad = wait_healthy(fleet, [handle_of(r) for r in reuse], st.health, min(st.health_timeout, 5.0))
@@ -595,10 +594,7 @@ def _fail(ro: Rollout, started: list[LaunchedServer], failed: dict[str, str], er
           restore: list[tuple[int, int]] | None = None) -> None:
     """Remove what this deployment started; restart old servers it stopped; raise."""
     ro.out.failed.update(failed)
-    with ro.ledger.read() as s:
-        mine = list(s.exec(select(Server).where(Server.deployment_id == ro.dep_id,
-                                                Server.state.in_(LIVE_STATES))).all())
-    ro.progress(f"deployment failed: {error}; removing the {len(mine)} server(s) it started")
+    ro.progress(f"deployment failed: {error}; removing the server(s) it started")
     rolled_back = False
     if restore:
         for version_id, n in restore:
@@ -627,7 +623,10 @@ def _fail(ro: Rollout, started: list[LaunchedServer], failed: dict[str, str], er
                 ro.out.warnings.append(f"could not restore every v{v.number} server: {err or bad}")
             rolled_back = True
         ro.publish()
-    # restored servers carry this deployment's id too: keep them
+    # restored servers carry this deployment's id too: keep the healthy ones
+    with ro.ledger.read() as s:
+        mine = list(s.exec(select(Server).where(Server.deployment_id == ro.dep_id,
+                                                Server.state.in_(LIVE_STATES))).all())
     ro.retire([r for r in mine if r.id not in ro.out.restored], reason="deployment failed", state="failed")
     ro.publish()
     ro.finish_record("failed", rolled_back=rolled_back, error=error)
