@@ -457,6 +457,45 @@ def test_number_errors(name, args, message):
     assert error(name, *args).message == message
 
 
+# --- networks --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,args,expected", [
+    ("cidrhost", ["10.12.112.0/20", 16], "10.12.112.16"),
+    ("cidrhost", ["10.12.112.0/20", 268], "10.12.113.12"),
+    ("cidrhost", ["10.0.0.0/24", -1], "10.0.0.255"),
+    ("cidrhost", ["10.1.2.3/16", 5], "10.1.0.5"),  # host bits of the prefix are ignored
+    ("cidrhost", ["fd00:fd12:3456:7890:00a2::/72", 34], "fd00:fd12:3456:7890::22"),
+    ("cidrnetmask", ["172.16.0.0/12"], "255.240.0.0"),
+    ("cidrnetmask", ["10.0.0.0/32"], "255.255.255.255"),
+    ("cidrsubnet", ["172.16.0.0/12", 4, 2], "172.18.0.0/16"),
+    ("cidrsubnet", ["10.1.2.0/24", 4, 15], "10.1.2.240/28"),
+    ("cidrsubnet", ["10.1.2.0/24", 0, 0], "10.1.2.0/24"),
+    ("cidrsubnet", ["fd00:fd12:3456:7890::/56", 16, 162], "fd00:fd12:3456:7800:a200::/72"),
+    ("cidrsubnets", ["10.1.0.0/16", 4, 4, 8, 4],
+     ["10.1.0.0/20", "10.1.16.0/20", "10.1.32.0/24", "10.1.48.0/20"]),
+    ("cidrsubnets", ["10.1.0.0/16", 8, 4, 8], ["10.1.0.0/24", "10.1.16.0/20", "10.1.32.0/24"]),
+    ("cidrsubnets", ["10.0.0.0/8"], []),
+    ("setproduct", [["a", "b"], [1, 2]], [["a", 1], ["a", 2], ["b", 1], ["b", 2]]),
+    ("setproduct", [["x"], []], []),
+])
+def test_network_and_product_functions(name, args, expected):
+    assert call(name, *args) == expected
+
+
+@pytest.mark.parametrize("name,args,message", [
+    ("cidrhost", ["10.0.0.0/24", 256], "cidrhost: prefix of 24 bits cannot accommodate a host numbered 256"),
+    ("cidrhost", ["nonsense", 1], "cidrhost: invalid CIDR expression: 'nonsense' (expected e.g. \"10.0.0.0/16\")"),
+    ("cidrsubnet", ["10.0.0.0/30", 4, 0], "cidrsubnet: insufficient address space to extend prefix of 30 by 4"),
+    ("cidrsubnet", ["10.0.0.0/16", 2, 4], "cidrsubnet: prefix extension of 2 does not accommodate a subnet numbered 4"),
+    ("cidrsubnets", ["10.0.0.0/30", 1, 1, 1], "cidrsubnets: not enough remaining address space for a "
+                                               "subnet with a prefix of 31 bits after 10.0.0.2/31"),
+    ("cidrsubnets", ["10.0.0.0/30", 3], "cidrsubnets: would extend prefix to 33 bits, which is too long "
+                                        "for an IPv4 address"),
+])
+def test_network_errors(name, args, message):
+    assert error(name, *args).message == message
+
+
 # --- conversions -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,arg,expected", [

@@ -240,8 +240,33 @@ CASES += [
     ('title("o\'neil mc-d 3rd x2y")', "title", ["o'neil mc-d 3rd x2y"]),
 ]
 
+CASES += [
+    ('cidrhost("10.12.112.0/20", 268)', "cidrhost", ["10.12.112.0/20", 268]),
+    ('cidrhost("10.0.0.0/24", -1)', "cidrhost", ["10.0.0.0/24", -1]),
+    ('cidrhost("10.1.2.3/16", 5)', "cidrhost", ["10.1.2.3/16", 5]),
+    ('cidrhost("fd00:fd12:3456:7890:00a2::/72", 34)', "cidrhost", ["fd00:fd12:3456:7890:00a2::/72", 34]),
+    ('cidrnetmask("172.16.0.0/12")', "cidrnetmask", ["172.16.0.0/12"]),
+    ('cidrnetmask("fd00::/64")', "cidrnetmask", ["fd00::/64"]),
+    ('cidrsubnet("172.16.0.0/12", 4, 2)', "cidrsubnet", ["172.16.0.0/12", 4, 2]),
+    ('cidrsubnet("10.1.2.0/24", 4, 15)', "cidrsubnet", ["10.1.2.0/24", 4, 15]),
+    ('cidrsubnet("fd00:fd12:3456:7890::/56", 16, 162)', "cidrsubnet", ["fd00:fd12:3456:7890::/56", 16, 162]),
+    ('cidrsubnets("10.1.0.0/16", 4, 4, 8, 4)', "cidrsubnets", ["10.1.0.0/16", 4, 4, 8, 4]),
+    ('cidrsubnets("10.1.0.0/16", 8, 4, 8)', "cidrsubnets", ["10.1.0.0/16", 8, 4, 8]),
+    ('cidrsubnets("fd00:fd12:3456:7890::/56", 16, 16, 16, 32)', "cidrsubnets",
+     ["fd00:fd12:3456:7890::/56", 16, 16, 16, 32]),
+    ('cidrsubnets("10.0.0.0/8")', "cidrsubnets", ["10.0.0.0/8"]),
+    ('setproduct(["a", "b"], [1, 2])', "setproduct", [["a", "b"], [1, 2]]),
+    ('setproduct(["x"], [])', "setproduct", [["x"], []]),
+]
+
 # Calls Packer 1.6.6 rejects; we must reject them too (each needs its own packer run).
 ERROR_CASES = [
+    ('cidrhost("10.0.0.0/24", 256)', "cidrhost", ["10.0.0.0/24", 256]),
+    ('cidrhost("nonsense", 1)', "cidrhost", ["nonsense", 1]),
+    ('cidrsubnet("10.0.0.0/30", 4, 0)', "cidrsubnet", ["10.0.0.0/30", 4, 0]),
+    ('cidrsubnet("10.0.0.0/16", 2, 4)', "cidrsubnet", ["10.0.0.0/16", 2, 4]),
+    ('cidrsubnets("10.0.0.0/30", 1, 1, 1)', "cidrsubnets", ["10.0.0.0/30", 1, 1, 1]),
+    ('cidrsubnets("10.0.0.0/30", 3)', "cidrsubnets", ["10.0.0.0/30", 3]),
     ('range(0, 5, 0)', "range", [0, 5, 0]),
     ('range(1025)', "range", [1025]),
     ('chunklist([1], -1)', "chunklist", [[1], -1]),

@@ -24,6 +24,7 @@ from releasemgr.template.functions import (  # noqa: F401  (registration side ef
     filesystem,
     formatting,
     general,
+    network,
     numeric,
     regex,
     strings,

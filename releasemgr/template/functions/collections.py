@@ -270,3 +270,13 @@ def setsubtract(a, b):
 
 
 __all__ = ["as_set", "is_number"]
+
+
+@register("setproduct", 1, None, "setproduct(list, ...)")
+def setproduct(*lists):
+    """Every combination, one element from each argument, in order (cty's set product for
+    lists; an empty argument gives an empty result)."""
+    import itertools  # noqa: PLC0415
+
+    seqs = [to_list(v, i) for i, v in enumerate(lists)]
+    return [list(combo) for combo in itertools.product(*seqs)]
