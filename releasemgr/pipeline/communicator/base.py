@@ -49,24 +49,31 @@ class LineSplitter:
     def __init__(self, callback: LineCallback | None):
         self.callback = callback
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buf = ""
+        self._parts: list[str] = []  # the unfinished line, in pieces (a huge line stays linear)
 
     def feed(self, data: bytes) -> None:
         if self.callback is None:
             return
-        self._buf += self._decoder.decode(data)
-        if "\n" not in self._buf:
+        text = self._decoder.decode(data)
+        if "\n" not in text:
+            if text:
+                self._parts.append(text)
             return
-        *lines, self._buf = self._buf.split("\n")
+        if self._parts:
+            text = "".join(self._parts) + text
+            self._parts = []
+        *lines, rest = text.split("\n")
+        if rest:
+            self._parts.append(rest)
         for line in lines:
             self.callback(line[:-1] if line.endswith("\r") else line)
 
     def close(self) -> None:
         if self.callback is None:
             return
-        self._buf += self._decoder.decode(b"", final=True)
-        if self._buf:
-            line, self._buf = self._buf, ""
+        line = "".join(self._parts) + self._decoder.decode(b"", final=True)
+        self._parts = []
+        if line:
             self.callback(line[:-1] if line.endswith("\r") else line)
 
 
