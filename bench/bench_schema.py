@@ -162,6 +162,7 @@ def measure(commands: dict[str, list[str]], cwd: Path, rounds: int = 30, warmup:
 def main() -> int:
     packer = shutil.which("packer")
     release = shutil.which("release")
+    load = os.getloadavg()
     per_call = in_process()
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,7 +193,8 @@ def main() -> int:
         f"Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {os.cpu_count()} cores "
         f"({platform.machine()}, Python {platform.python_version()}). Reproduce: `python bench/bench_schema.py`.",
         "Processes: median of 30 interleaved rounds after 3 warm-up rounds, byte-code cached; wall and CPU "
-        "(user + system) milliseconds. The machine is shared, so CPU time is the steadier figure.",
+        "(user + system) milliseconds. The machine is shared, so CPU time is the steadier figure "
+        f"(1-minute load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after the run).",
         "",
         "In process, one `check_component` call (CPU time, median of 7 x 2000 calls):",
         "",
