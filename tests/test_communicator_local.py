@@ -169,3 +169,20 @@ def test_invalid_env_name_is_refused(comm):
 def _pgrep(pattern: str) -> str:
     time.sleep(0.1)
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.strip()
+
+
+def test_huge_output_streams_every_line(comm):
+    lines: list[str] = []
+    code = comm.run("seq 1 100000; head -c 3000000 /dev/zero | tr '\\0' x", on_stdout=lines.append)
+    assert code == 0
+    assert len(lines) == 100001 and lines[0] == "1" and lines[99999] == "100000"
+    assert lines[-1] == "x" * 3000000  # one 3 MB line without a newline, delivered at the end
+
+
+def test_errors_carry_the_failed_exit_status_for_the_cli():
+    from releasemgr.errors import ExitStatus, OperationFailed
+
+    err = CommunicatorError("10.0.0.5:22: upload failed", "check the disk")
+    assert isinstance(err, OperationFailed) and err.status == ExitStatus.FAILED
+    assert str(err) == "10.0.0.5:22: upload failed (check the disk)"
+    assert err.to_json()["hint"] == "check the disk"
