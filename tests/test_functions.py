@@ -675,6 +675,30 @@ def test_timeadd():
     assert "invalid duration '1d'" in error("timeadd", "2026-01-01T00:00:00Z", "1d").message
 
 
+@pytest.mark.parametrize("layout,expected", [
+    ("2006-01-02T15:04:05Z07:00", "2026-01-02T15:04:05Z"),
+    ("Mon Jan _2 15:04:05 MST 2006", "Fri Jan  2 15:04:05 UTC 2026"),
+    ("January 2, 2006 3:04:05.000 PM -0700", "January 2, 2026 3:04:05.123 PM +0000"),
+    ("06 002 .999 .9 pm 20060102150405", "26 002 .123 .1 pm 20260102150405"),
+    ("Monday _2006 07", "Friday _2026 07"),
+    ("", ""),
+])
+def test_legacy_isotime_uses_go_layouts(layout, expected):
+    fixed = FunctionContext(base_dir=".", now=datetime(2026, 1, 2, 15, 4, 5, 123456, tzinfo=timezone.utc))
+    assert call("legacy_isotime", layout, ctx=fixed) == expected
+
+
+def test_legacy_strftime():
+    fixed = FunctionContext(base_dir=".", now=datetime(2026, 1, 2, 15, 4, 5, tzinfo=timezone.utc))
+    assert call("legacy_strftime", "%Y-%m-%dT%H:%M:%S%z", ctx=fixed) == "2026-01-02T15:04:05+0000"
+    assert call("legacy_strftime", "%a %b %e %k %l %C %j %p %Z %v %%", ctx=fixed) == \
+        "Fri Jan  2 15  3 20 002 PM UTC  2-Jan-2026 %"
+    assert error("legacy_strftime", "%Q", ctx=fixed).message == \
+        "legacy_strftime: argument 1: unknown time format directive %Q"
+    run = FunctionContext(base_dir=".")
+    assert call("legacy_isotime", "2006", ctx=run) == call("timestamp", ctx=run)[:4]
+
+
 # --- files and paths -----------------------------------------------------------------------
 
 @pytest.fixture

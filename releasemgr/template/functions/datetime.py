@@ -207,3 +207,133 @@ def parse_duration(text: str, i: int) -> timedelta:
 def timeadd(ts, duration):
     t = parse_rfc3339(to_str(ts, 0), 0)
     return format_rfc3339(t + parse_duration(to_str(duration, 1), 1))
+
+
+# --- Packer's legacy_isotime / legacy_strftime (for templates migrated from JSON) --------
+
+_GO_CHUNKS = [  # longest first where one is a prefix of another, as Go's nextStdChunk
+    "January", "Jan", "Monday", "Mon", "MST",
+    "Z07:00:00", "Z070000", "Z07:00", "Z0700", "Z07",
+    "-07:00:00", "-070000", "-07:00", "-0700", "-07",
+    "2006", "002", "__2", "_2", "01", "02", "03", "04", "05", "06", "15",
+    "PM", "pm", "1", "2", "3", "4", "5",
+]
+_FRACTION = re.compile(r"[.,](0+|9+)(?!\d)")
+
+
+def _go_zone(t: datetime, chunk: str) -> str:
+    total = int((t.utcoffset() or timedelta(0)).total_seconds())
+    if chunk.startswith("Z") and total == 0:
+        return "Z"
+    sign = "-" if total < 0 else "+"
+    hh, rest = divmod(abs(total), 3600)
+    mm, ss = divmod(rest, 60)
+    body = chunk[1:]
+    if body == "07":
+        return f"{sign}{hh:02d}"
+    if body == "0700":
+        return f"{sign}{hh:02d}{mm:02d}"
+    if body == "07:00":
+        return f"{sign}{hh:02d}:{mm:02d}"
+    if body == "070000":
+        return f"{sign}{hh:02d}{mm:02d}{ss:02d}"
+    return f"{sign}{hh:02d}:{mm:02d}:{ss:02d}"
+
+
+def format_go_layout(layout: str, t: datetime) -> str:
+    """Go's time.Format with a reference-time layout ("2006-01-02T15:04:05Z07:00")."""
+    out: list[str] = []
+    i, n = 0, len(layout)
+    hour12 = (t.hour % 12) or 12
+    while i < n:
+        m = _FRACTION.match(layout, i)
+        if m:
+            digits = len(m.group(1))
+            frac = f"{t.microsecond:06d}000"[:digits]
+            if m.group(1)[0] == "9":
+                frac = frac.rstrip("0")
+                out.append(layout[i] + frac if frac else "")
+            else:
+                out.append(layout[i] + frac)
+            i = m.end()
+            continue
+        if layout.startswith("_2006", i):  # Go: a literal "_" followed by the year
+            out.append("_")
+            i += 1
+            continue
+        for chunk in _GO_CHUNKS:
+            if layout.startswith(chunk, i):
+                break
+        else:
+            out.append(layout[i])
+            i += 1
+            continue
+        value = {
+            "January": _MONTHS[t.month - 1], "Jan": _MONTHS[t.month - 1][:3],
+            "Monday": _DAYS[t.weekday()], "Mon": _DAYS[t.weekday()][:3],
+            "MST": "UTC" if not (t.utcoffset() or timedelta(0)) else _go_zone(t, "-0700"),
+            "2006": f"{t.year:04d}", "002": f"{t.timetuple().tm_yday:03d}",
+            "__2": f"{t.timetuple().tm_yday:>3d}", "_2": f"{t.day:>2d}",
+            "01": f"{t.month:02d}", "02": f"{t.day:02d}", "03": f"{hour12:02d}",
+            "04": f"{t.minute:02d}", "05": f"{t.second:02d}", "06": f"{t.year % 100:02d}",
+            "15": f"{t.hour:02d}", "PM": "PM" if t.hour >= 12 else "AM",
+            "pm": "pm" if t.hour >= 12 else "am", "1": str(t.month), "2": str(t.day),
+            "3": str(hour12), "4": str(t.minute), "5": str(t.second),
+        }.get(chunk)
+        out.append(value if value is not None else _go_zone(t, chunk))
+        i += len(chunk)
+    return "".join(out)
+
+
+def _now(ctx) -> datetime:
+    if ctx.now is None:
+        ctx.now = datetime.now(timezone.utc)
+    now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=timezone.utc)
+    return now.astimezone(timezone.utc)
+
+
+@register("legacy_isotime", 1, 1, "legacy_isotime(layout)", needs_context=True)
+def legacy_isotime(ctx, layout):
+    """The run's time in UTC, formatted with a Go layout (Packer's JSON-era `isotime`)."""
+    return format_go_layout(to_str(layout, 0), _now(ctx))
+
+
+_STRFTIME_OK = set("AaBbCcDdeFHIjklMmnpRrSTtUuVvWwXxYyZz%")
+
+
+@register("legacy_strftime", 1, 1, "legacy_strftime(format)", needs_context=True)
+def legacy_strftime(ctx, spec):
+    """The run's time in UTC, formatted with C strftime directives (Packer's `strftime`)."""
+    spec = to_str(spec, 0)
+    t = _now(ctx)
+    out: list[str] = []
+    i = 0
+    while i < len(spec):
+        c = spec[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+            continue
+        d = spec[i + 1] if i + 1 < len(spec) else ""
+        if d not in _STRFTIME_OK:
+            raise FunctionError(f"argument 1: unknown time format directive %{d}", 0)
+        if d == "C":
+            out.append(f"{t.year // 100:02d}")
+        elif d == "k":
+            out.append(f"{t.hour:>2d}")
+        elif d == "l":
+            out.append(f"{(t.hour % 12) or 12:>2d}")
+        elif d == "v":
+            out.append(f"{t.day:>2d}-{_MONTHS[t.month - 1][:3]}-{t.year:04d}")
+        elif d == "Z":
+            out.append("UTC")
+        elif d == "c":
+            out.append(t.strftime("%a %b %e %H:%M:%S %Y"))
+        elif d == "x":
+            out.append(t.strftime("%m/%d/%y"))
+        elif d == "X":
+            out.append(t.strftime("%H:%M:%S"))
+        else:
+            out.append(t.strftime("%" + d))
+        i += 2
+    return "".join(out)
