@@ -678,6 +678,11 @@ def test_local_files_that_need_not_exist(tmp_path):
     assert check_local_paths("source", "docker", Body(attrs={"anything": "x"}), tmp_path) == []
 
 
+def test_impossible_paths_are_reported_not_raised(tmp_path):
+    findings = check_local_paths("provisioner", "shell", Body(attrs={"scripts": ["a" * 5000, "nul\x00byte"]}), tmp_path)
+    assert [f.path for f in findings] == [("scripts", 0), ("scripts", 1)]
+
+
 def test_local_files_relative_to_the_current_directory_by_default(tmp_path, monkeypatch):
     (tmp_path / "run.sh").write_text("true\n")
     monkeypatch.chdir(tmp_path)
@@ -787,7 +792,11 @@ def test_never_raises_on_any_value(target, data):
     blocks = {}
     for b in data.draw(st.lists(st.sampled_from([b.name for b in schema.blocks] or ["x"]), max_size=2)):
         blocks[b] = [Body(attrs=data.draw(st.dictionaries(st.text(min_size=1, max_size=8), hcl_values, max_size=3)))]
-    findings = check_component(kind, type_name, Body(attrs=attrs, blocks=blocks), environ={})
+    body = Body(attrs=attrs, blocks=blocks)
+    findings = check_component(kind, type_name, body, environ={})
+    findings += check_local_paths(kind, type_name, body, "/nonexistent-base")
+    if kind == "provisioner":
+        findings += [f for _, f in check_provisioner_sequence([(type_name, body), (type_name, body)])]
     for f in findings:
         assert f.severity in ("error", "warning")
         assert f.summary

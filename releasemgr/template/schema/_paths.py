@@ -15,6 +15,10 @@ from ._model import Body, Finding, Schema, error
 from ._types import is_set, is_true
 
 
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _skipped(opt, attrs) -> bool:
     for name, value in opt.unless:
         given = attrs.get(name)
@@ -39,13 +43,16 @@ def missing_paths(schema: Schema, body: Body, where: str, base_dir: Path, prefix
                 continue  # UNKNOWN, null, or a type error reported elsewhere
             path = Path(os.path.expanduser(item))
             resolved = path if path.is_absolute() else base_dir / path
-            if resolved.exists():
-                continue
+            try:
+                if resolved.exists():
+                    continue
+            except (OSError, ValueError):  # a name too long for the file system, a NUL byte...
+                pass
             sub = (opt.name,) if index is None else (opt.name, index)
             out.append(
                 error(
                     f'File not found for "{opt.name}" in {where}',
-                    f'"{item}" does not exist (looked for {resolved}).',
+                    f'"{_short(item)}" does not exist (looked for {_short(str(resolved))}).',
                     prefix + sub,
                 )
             )

@@ -123,7 +123,8 @@ def choice_problems(choices: tuple, value) -> list[tuple[tuple, str]]:
         text = str(item).lower() if isinstance(item, bool) else str(item)
         if text in [str(c) for c in choices]:
             continue
-        detail = f'"{text}" is not one of {allowed}.'
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        detail = f'"{shown}" is not one of {allowed}.'
         close = suggest(text, [str(c) for c in choices])
         if close:
             detail += f' Did you mean "{close}"?'
