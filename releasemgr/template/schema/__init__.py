@@ -9,6 +9,18 @@ cloud or reads files: ``release validate`` stays offline and fast.
 
 Types outside ``known_types(kind)`` are delegated to an installed packer (``--engine
 packer``): they get one warning and no option checks.
+
+Public API:
+
+- ``check_component(kind, type_name, body, *, environ=None) -> list[Finding]``
+- ``check_local_paths(kind, type_name, body, base_dir=None) -> list[Finding]``: scripts,
+  upload sources, keys... that do not exist (reads the file system, so it is separate)
+- ``check_provisioner_sequence([(type_name, body), ...]) -> list[(index, Finding)]``
+- ``known_types(kind)``, ``option_names(kind, type_name)``, ``schema_for(kind, type_name)``
+  (``.option(name).default`` gives Packer's default of an option)
+- ``is_sensitive_option(name)``: for redaction elsewhere
+- ``is_duration(text)``, ``duration_seconds(text)``: Go durations ("1h30m")
+- ``render_markdown()``: docs/template-options.md
 """
 
 from __future__ import annotations
