@@ -582,3 +582,17 @@ def test_the_pid_line_is_found_after_output_of_the_login_shells_rc_files():
     assert split_pid_line(b"Welcome!\r\n__releasemgr_pid__=345\r\nhi") == (345, b"Welcome!\r\nhi")
     assert split_pid_line(b"__releasemgr_pid__=1") is None  # not complete yet
     assert split_pid_line(b"echo __releasemgr_pid__=7\n") is None  # only at the start of a line
+
+
+def test_a_commands_timeout_also_bounds_waiting_for_a_reconnect(tmp_path):
+    server = Sshd(tmp_path / "sshd").start()
+    comm, _ = connect(server, timeout=60)
+    try:
+        comm.close()
+        server.stop()  # the host went away (a reboot that does not come back)
+        start = time.monotonic()
+        with pytest.raises(CommunicatorError, match=r"timed out after 1\.5s waiting for SSH"):
+            comm.run("true", timeout=1.5)
+        assert time.monotonic() - start < 4
+    finally:
+        server.stop()

@@ -121,20 +121,22 @@ class SSHCommunicator(Communicator):
         return f"{self.config.host}:{self.config.port}{via}"
 
     # -- connecting ----------------------------------------------------------------------
-    def connect(self) -> None:
-        """Connect now (retrying while the host boots); a no-op when connected."""
+    def connect(self, timeout: float | None = None) -> None:
+        """Connect now, retrying while the host boots for `config.timeout` seconds (or
+        `timeout`, when shorter); a no-op when connected."""
         with self._lock:
             if self._transport is not None and self._transport.is_active():
                 return
             self._drop()
-            self._transport = self._connect_with_retries()
+            self._transport = self._connect_with_retries(timeout)
             self._has_tar = None
 
-    def _connect_with_retries(self):
+    def _connect_with_retries(self, limit: float | None = None):
         import paramiko
 
         cfg = self.config
-        deadline = time.monotonic() + cfg.timeout
+        wait = cfg.timeout if limit is None else min(cfg.timeout, limit)
+        deadline = time.monotonic() + wait
         failures, last_error = 0, "no attempt made"
         self.on_info("Waiting for SSH to become available...")
         while True:
@@ -142,7 +144,7 @@ class SSHCommunicator(Communicator):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise CommunicatorError(
-                    f"timed out after {cfg.timeout:g}s waiting for SSH on {self.where}: {last_error}",
+                    f"timed out after {wait:g}s waiting for SSH on {self.where}: {last_error}",
                     "check that the host is up, that sshd listens on that port and that nothing "
                     "(security group, firewall) blocks it; raise ssh_timeout for slow boots")
             try:
@@ -436,9 +438,9 @@ class SSHCommunicator(Communicator):
                                     "set ssh_private_key_file or ssh_password, or run an ssh-agent")
         raise _AuthFailed(f"SSH authentication failed for {username}@{where} (tried {', '.join(tried)})")
 
-    def _conn(self):
+    def _conn(self, timeout: float | None = None):
         self._check_cancel(f"SSH on {self.where}")
-        self.connect()
+        self.connect(timeout)
         return self._transport
 
     # -- commands ------------------------------------------------------------------------
@@ -447,7 +449,8 @@ class SSHCommunicator(Communicator):
         import paramiko
 
         prefix = env_prefix(env)
-        transport = self._conn()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        transport = self._conn(timeout)  # a command's timeout also bounds waiting for a reconnect
         try:
             chan = transport.open_session(timeout=self.config.connect_timeout)
             if self.config.pty:
@@ -459,14 +462,14 @@ class SSHCommunicator(Communicator):
             cls = CommunicatorError if self._transport is not None else ConnectionLost
             raise cls(f"{self.where}: cannot start a command: {_describe(e)}") from None
         try:
-            return self._pump(chan, command, LineSplitter(on_stdout), LineSplitter(on_stderr), timeout)
+            return self._pump(chan, command, LineSplitter(on_stdout), LineSplitter(on_stderr), timeout, deadline)
         finally:
             chan.close()
 
-    def _pump(self, chan, command: str, out: LineSplitter, err: LineSplitter, timeout: float | None) -> int:
+    def _pump(self, chan, command: str, out: LineSplitter, err: LineSplitter, timeout: float | None,
+              deadline: float | None) -> int:
         import paramiko
 
-        deadline = None if timeout is None else time.monotonic() + timeout
         pid: int | None = None
         head = b""  # stdout before the pid line is complete
         sel = selectors.DefaultSelector()
