@@ -394,3 +394,24 @@ def test_every_top_level_option_name_is_one_packer_knows(kind, type_name, tmp_pa
     proc = subprocess.run([PACKER, "validate", "t.pkr.hcl"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     unsupported = _unsupported(proc.stdout + proc.stderr)
     assert unsupported == NEWER_THAN_1_6_6.get((kind, type_name), set()), proc.stdout + proc.stderr
+
+
+def test_unsupported_names_are_the_ones_packer_names(packer_verdicts):
+    """Where packer calls arguments or blocks unsupported, we name exactly the same ones."""
+    import re
+
+    compared = 0
+    for case in CASES:
+        ok, out, folder = packer_verdicts[case.name]
+        theirs = _unsupported(out)
+        if not theirs:
+            continue
+        _, errs = we_accept(case, folder)
+        ours = set()
+        for e in errs:
+            m = re.match(r'Unsupported (argument|block type) "([^"]+)"', e.summary)
+            if m:
+                ours.add(m.group(2))
+        assert ours == theirs, (case.name, out)
+        compared += 1
+    assert compared >= 5
