@@ -92,7 +92,7 @@ def test_twenty_promotes_at_once_all_succeed(cli):
              for i in range(1, N_PROCS + 1)]
     results = []
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(timeout=300)
         results.append((p.returncode, out, err))
     for code, out, err in results:
         assert code == 0, err
@@ -123,7 +123,7 @@ def test_concurrent_registers_get_distinct_numbers(cli):
              for i in range(n)]
     docs = []
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
         assert "locked" not in err.lower(), err
         docs.append(json.loads(out))

@@ -140,7 +140,7 @@ def test_foreign_tables_without_a_revision_are_not_touched(cli):
 def test_many_processes_opening_a_new_ledger_at_once(cli):
     procs = [cli.proc("status", "--json") for _ in range(4)]
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
         assert json.loads(out)["environments"] == ["dev", "staging", "prod"]
     assert _scalar(cli, "SELECT COUNT(*) FROM alembic_version") == 1
