@@ -857,10 +857,11 @@ def test_jsonencode_jsondecode_round_trip(value):
 @settings(max_examples=200, deadline=None)
 @given(st.text())
 def test_base64_round_trip(text):
+    nfc = unicodedata.normalize("NFC", text)  # cty strings are NFC before they are encoded
     encoded = call("base64encode", text)
-    assert base64.b64decode(encoded) == text.encode("utf-8", "surrogatepass")
+    assert base64.b64decode(encoded) == nfc.encode("utf-8", "surrogatepass")
     if not any("\ud800" <= c <= "\udfff" for c in text):
-        assert call("base64decode", encoded) == text
+        assert call("base64decode", encoded) == nfc
 
 
 no_marks = st.text(alphabet=st.characters(blacklist_categories=("Mn", "Mc", "Me", "Cs")))
@@ -898,8 +899,9 @@ def test_distinct_keeps_first_occurrences(items):
 @settings(max_examples=100, deadline=None)
 @given(st.text())
 def test_upper_lower_keep_length_and_strrev_reverses(text):
-    assert len(call("upper", text)) == len(text)
-    assert len(call("lower", text)) == len(text)
+    nfc = unicodedata.normalize("NFC", text)
+    assert len(call("upper", text)) == len(nfc)
+    assert len(call("lower", text)) == len(nfc)
     rev = call("strrev", call("strrev", text))
     assert rev == unicodedata.normalize("NFC", text)
 
