@@ -131,6 +131,8 @@ def test_results_are_nfc_like_cty_strings():
     ("lower", ["HeLLo ÀÉ"], "hello àé"),
     ("lower", ["İ"], "i"),  # Go's simple case mapping
     ("upper", ["straße ǆ"], "STRAßE Ǆ"),  # ß has no single-letter upper case
+    ("upper", ["ᾳ ǰ ﬁ"], "ᾼ ǰ ﬁ"),  # Go's simple mapping
+    ("lower", ["ΟΔΟΣ"], "οδοσ"),  # no final-sigma rule in Go
     ("title", ["hello wORLD-foo_bar x.y"], "Hello WORLD-Foo_bar X.Y"),
     ("title", ["élan vital"], "Élan Vital"),
     ("title", [""], ""),

@@ -24,6 +24,8 @@ CASES = [
     ('lower("HeLLo ÀÉ")', "lower", ["HeLLo ÀÉ"]),
     ('upper("straße")', "upper", ["straße"]),
     ('upper(5)', "upper", [5]),
+    ('upper("ᾳ ǰ ﬁ")', "upper", ["ᾳ ǰ ﬁ"]),
+    ('lower("ΟΔΟΣ İ")', "lower", ["ΟΔΟΣ İ"]),
     ('title("hello wORLD-foo_bar x.y")', "title", ["hello wORLD-foo_bar x.y"]),
     ('trimspace("  \\t x y \\n")', "trimspace", [" \t x y \n"]),
     ('trim("?!hello?!", "!?")', "trim", ["?!hello?!", "!?"]),

@@ -34,15 +34,24 @@ def graphemes(s: str) -> list[str]:
 
 
 def _case(s: str, upper: bool) -> str:
-    # Go maps code point by code point ("ß" stays "ß"); Python's full mapping gives "SS".
-    # "İ".lower() is "i" + a combining dot in Python, plain "i" in Go.
+    """Go's unicode.ToUpper/ToLower: the *simple* case mapping, one code point at a time.
+
+    Python's str.upper/lower use the full mapping ("ß" -> "SS", "İ" -> "i" + dot). Where
+    the full mapping has several code points, the simple one is the titlecase form for
+    upper case ("ᾳ" -> "ᾼ") or the base letter for lower case ("İ" -> "i"); otherwise the
+    character stays as it is ("ß", "ǰ", "ﬁ").
+    """
     if s.isascii():
         return s.upper() if upper else s.lower()
     out = []
     for c in s:
         m = c.upper() if upper else c.lower()
         if len(m) > 1:
-            m = m[0] if all(unicodedata.combining(x) for x in m[1:]) else c
+            if upper:
+                t = c.title()
+                m = t if len(t) == 1 else c
+            else:
+                m = m[0] if all(unicodedata.combining(x) for x in m[1:]) else c
         out.append(m)
     return "".join(out)
 
