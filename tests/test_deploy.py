@@ -477,3 +477,22 @@ def test_route_hook_failure_is_a_warning_and_routes_change_only_when_servers_do(
     assert not routes.publish(cfg.state_dir, cfg, "web", "dev", list(reversed(servers)), version="v1").changed
     assert routes.hook_command(cfg, "prod").startswith("echo \"$RELEASE_VERSION")  # [deploy.prod] wins
     assert not list((tmp_path / "state" / "routes").glob(".*.tmp"))
+
+
+def test_deploy_and_instant_rollback_on_both_ledgers(cli, tmp_path):
+    """The same user session on SQLite and PostgreSQL (the lock is then a pg advisory lock)."""
+    (tmp_path / "release.toml").write_text(TOML.replace("count = 3", "count = 1").replace('"rolling"', '"blue-green"'))
+    state = tmp_path / "state"
+    try:
+        add_version(cli, state, "web", "both v1")
+        add_version(cli, state, "web", "both v2")
+        cli.ok("promote", "web@v1", "--to", "prod", "--deploy")
+        cli.ok("promote", "web@v2", "--to", "prod", "--deploy")
+        d = cli.json("rollback", "web", "--env", "prod", "--deploy")["deployment"]
+        assert d["instant"] and d["launched"] == []
+        route = json.loads((state / "routes" / "web@prod.json").read_text())
+        assert [get(s["address"])[1] for s in route["servers"]] == ["both v1"]
+        assert cli("status", "--check").code == 0
+        assert len(cli.json("retire", "web", "--env", "prod")["retired"]) == 1
+    finally:
+        kill_all_under(state)

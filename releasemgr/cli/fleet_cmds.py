@@ -131,16 +131,17 @@ def servers(image, env, all_states):
 @click.argument("image")
 @click.option("--env", "env", required=True, metavar="ENV", help="The environment.")
 @click.option("--older-than", metavar="REF", help="Only servers of versions older than this one (v3, web@v3). "
-              "Default: older than the current version.")
+              "Default: every version but the current one.")
 @click.option("--keep-previous", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Keep the servers of the N newest older versions (for an instant rollback).")
+              help="Keep the servers of the N newest other versions (for an instant rollback).")
 @click.option("--dry-run", is_flag=True, help="Show what would stop; change nothing.")
 @_lock_option
 def retire(image, env, older_than, keep_previous, dry_run, lock_timeout):
-    """Stop the servers of IMAGE in ENV that were built from older versions.
+    """Stop the servers of IMAGE in ENV that were built from other versions than the current one.
 
-    Never stops the current version's servers (nor newer ones) and refuses (exit 3) to
-    leave the environment without healthy servers.
+    That is older versions' servers, and a blue-green set a rollback left standing by;
+    --older-than limits it to versions older than REF. Never stops the current version's
+    servers and refuses (exit 3) to leave the environment without healthy servers.
 
     \b
     Example:
@@ -155,7 +156,7 @@ def retire(image, env, older_than, keep_previous, dry_run, lock_timeout):
 
     def text(d):
         if not d["retire"]:
-            return f"nothing to retire: {image} in {env} runs no servers older than its current {d['current']}"
+            return f"nothing to retire: {image} in {env} runs no servers of other versions than {d['current']}"
         verb = "would stop" if d["dry_run"] else "stopped"
         lines = [f"{verb} {len(d['retire'])} server(s) of {image} in {env} (current {d['current']}):"]
         lines += [f"  {x['id']}  {x['version']}  {x['address'] or '-'}" for x in d["retire"]]

@@ -1,8 +1,9 @@
 """Retire servers of older versions; prune artifacts of versions nothing needs any more.
 
-`retire` never touches the current version's servers (nor servers of versions newer than
-the current one: after a rollback without `--deploy` they may be the ones serving) and never
-leaves the environment without healthy servers in its route.
+`retire` stops the servers of every version but the environment's current one (older ones,
+and a newer set a rollback left standing by), or only of versions older than `--older-than`.
+It never touches the current version's servers and never leaves the environment without
+healthy servers in its route.
 
 `prune` deletes artifacts (local tarballs; AMIs once the aws image store exists) of versions
 that are current nowhere, are no environment's rollback target, run no server, and are
@@ -86,7 +87,7 @@ def retire(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
                 raise NotFound(f"{image} has no current version in {env}: nothing decides what is older")
             current = s.get(Version, ch.version_id)
             numbers = {v.id: v.number for v in s.exec(select(Version).where(Version.image_id == img.id))}
-            limit = current.number
+            limit = None  # default: every version but the current one (a set rolled back from too)
             if older_than:
                 ref = parse_ref(older_than if "@" in older_than else f"{image}@{older_than}")
                 if ref.image != image:
@@ -99,9 +100,13 @@ def retire(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
                 limit = lim.number
             rows = live_rows(s, img.id, env_row.id)
             labels = version_labels(s, img.id)
-        older = sorted({numbers[r.version_id] for r in rows if numbers[r.version_id] < limit}, reverse=True)
-        kept_versions = set(older[:keep_previous])
-        victims = [r for r in rows if numbers[r.version_id] < limit and numbers[r.version_id] not in kept_versions]
+        def other(r):
+            n = numbers[r.version_id]
+            return r.version_id != current.id and (limit is None or n < limit)
+
+        previous = sorted({numbers[r.version_id] for r in rows if other(r)}, reverse=True)
+        kept_versions = set(previous[:keep_previous])
+        victims = [r for r in rows if other(r) and numbers[r.version_id] not in kept_versions]
         remaining = [r for r in rows if r not in victims and r.state == "healthy"]
         return img, env_row, current, rows, victims, remaining, labels
 
