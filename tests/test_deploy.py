@@ -231,6 +231,13 @@ def test_drift_dead_and_unrecorded_servers_and_deploy_heals(fleet):
     assert len(d["launched"]) == 1 and serving(fleet) == ["v1 text"] * 2
     assert not alive(stray.extra["pid"])
     assert fleet("status", "--check").code == 0
+    # a server in the route that fails its health check is drift too
+    toml = (fleet.cwd / "release.toml").read_text()
+    (fleet.cwd / "release.toml").write_text(toml + 'health_check = { type = "http", body_contains = "nope" }\n')
+    r = fleet("status", "--check", "--json")
+    assert r.code == 1 and {d["kind"] for d in json.loads(r.out)["drift"]} == {"unhealthy"}
+    assert {s["health"] for s in json.loads(r.out)["servers"]} == {"unhealthy"}
+    (fleet.cwd / "release.toml").write_text(toml)
     # a server of a version the environment no longer points at is drift too
     add_version(fleet, fleet.state, "web", "v2 text")
     fleet.ok("promote", "web@v2", "--to", "prod")

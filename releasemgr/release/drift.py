@@ -58,6 +58,28 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
         mine = by_provider.get(provider, [])
         states = fleet.describe([handle_of(r) for r in mine])
         detail_of = getattr(fleet, "health_detail", None)
+
+        def probe(r: Server) -> tuple[bool, str]:
+            env_name = envs[r.environment_id]
+            extra = json.loads(r.extra or "{}")
+            try:
+                hc = health_check_from({"health_check": extra.get("image_meta_health")},
+                                       (config.deploy.get(env_name) or {}).get("health_check"),
+                                       has_port=bool(r.address))
+                if detail_of:
+                    return detail_of(handle_of(r), hc, CHECK_TIMEOUT)
+                return fleet.check_health(handle_of(r), hc, CHECK_TIMEOUT), "unhealthy"
+            except Exception as exc:  # a bad health check setting: report it, do not crash status
+                return False, str(exc)
+
+        probed: dict[str, tuple[bool, str]] = {}
+        if health:
+            alive_rows = [r for r in mine if states[r.id].alive]
+            if alive_rows:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=min(16, len(alive_rows))) as pool:
+                    probed = dict(zip([r.id for r in alive_rows], pool.map(probe, alive_rows)))
         for r in mine:
             img_name, env_name, label = imgs[r.image_id], envs[r.environment_id], labels.get(r.version_id, "?")
             doc = server_json(r, img_name, label, env_name)
@@ -68,15 +90,7 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
                 drift.append({"kind": "dead", "image": img_name, "env": env_name, "server": r.id, "version": label,
                               "detail": f"recorded as {r.state} but {states[r.id].detail}"})
             elif health:
-                extra = json.loads(r.extra or "{}")
-                try:
-                    hc = health_check_from({"health_check": extra.get("image_meta_health")},
-                                           (config.deploy.get(env_name) or {}).get("health_check"),
-                                           has_port=bool(r.address))
-                    ok, why = (detail_of(handle_of(r), hc, CHECK_TIMEOUT) if detail_of
-                               else (fleet.check_health(handle_of(r), hc, CHECK_TIMEOUT), "unhealthy"))
-                except Exception as exc:  # a bad health check setting: report, do not crash status
-                    ok, why = False, str(exc)
+                ok, why = probed[r.id]
                 doc["health"] = "healthy" if ok else "unhealthy"
                 if not ok and r.state == "healthy":
                     drift.append({"kind": "unhealthy", "image": img_name, "env": env_name, "server": r.id,
