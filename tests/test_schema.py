@@ -463,6 +463,10 @@ def test_ami_name_characters():
 def test_kms_key_needs_encrypt_boot():
     f = only(check("source", "amazon-ebs", ebs(kms_key_id="alias/x")))
     assert f.summary == '"kms_key_id" needs "encrypt_boot = true" in source amazon-ebs'
+    f = only(check("source", "amazon-ebs", ebs(region_kms_key_ids={"eu-west-1": "alias/x"}, ami_regions=["eu-west-1"])))
+    assert f.path == ("region_kms_key_ids",)
+    # "" = the region's default key: encrypt_boot is not needed for it
+    assert check("source", "amazon-ebs", ebs(region_kms_key_ids={"eu-west-1": ""}, ami_regions=["eu-west-1"])) == []
     f = only(check("source", "amazon-ebs", ebs(encrypt_boot=True, ami_regions=["eu-west-1"], region_kms_key_ids={"us-west-2": "alias/x"})))
     assert f.path == ("region_kms_key_ids", "us-west-2")
 

@@ -122,6 +122,8 @@ CASES = [
     Case("ebs-bad-interface", source=ebs(ssh_interface="public-ip")),
     Case("ebs-session-manager-no-profile", source=ebs(ssh_interface="session_manager")),
     Case("ebs-kms-no-encrypt", source=ebs(kms_key_id="alias/x")),
+    Case("ebs-region-default-key", source=ebs(ami_regions=["eu-west-1"], region_kms_key_ids={"eu-west-1": ""})),
+    Case("ebs-region-key-no-encrypt", source=ebs(ami_regions=["eu-west-1"], region_kms_key_ids={"eu-west-1": "alias/x"})),
     Case("ebs-regions-string", source=ebs(ami_regions="eu-west-1")),
     Case("ebs-port-not-a-number", source=ebs(ssh_port="twenty")),
     # local files (check_local_paths)

@@ -504,8 +504,9 @@ def check_amazon_ebs(body: Body, environ: Mapping[str, str]):
         )
 
     encrypt = a.get("encrypt_boot")
-    for key in ("kms_key_id", "region_kms_key_ids"):
-        if is_set(a.get(key)) and encrypt is not UNKNOWN and not is_true(encrypt):
+    if encrypt is not UNKNOWN and not is_true(encrypt):
+        # a region mapped to "" uses that region's default key: not a KMS key of its own
+        for key in sorted({"kms_key_id" if index is None else "region_kms_key_ids" for _, index in _kms_keys(a)}):
             yield error(
                 f'"{key}" needs "encrypt_boot = true" in {WHERE}',
                 "If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.",
