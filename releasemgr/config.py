@@ -200,7 +200,7 @@ def load_config(path: str | None = None, *, state_dir: str | None = None,
         rel = url[len("sqlite:///"):]
         if rel and rel != ":memory:":
             url = f"sqlite:///{(base / rel).resolve()}"  # relative to the config file, not the cwd
-    if not (url.startswith("sqlite") or url.startswith("postgresql")):
+    if not (url.startswith("sqlite") or url.startswith("postgresql") or url.startswith("postgres://")):
         v.fail(f"unsupported ledger url {url!r} (use sqlite:///path or postgresql://user@host/db)", ["ledger"], "url")
 
     envs = _environments(data.get("environments"), v)

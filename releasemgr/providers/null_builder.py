@@ -28,7 +28,8 @@ def ssh_config_from(cfg: dict, *, default_host: str | None = None):
         bastion_password=cfg.get("ssh_bastion_password"), timeout=timeout,
         handshake_attempts=int(cfg.get("ssh_handshake_attempts") or 10),
         known_hosts_file=cfg.get("ssh_known_hosts_file"), host_key=cfg.get("ssh_host_key"),
-        trust_on_first_use=bool(cfg.get("ssh_trust_on_first_use", False)), pty=bool(cfg.get("ssh_pty", False)))
+        trust_on_first_use=bool(cfg.get("ssh_trust_on_first_use", False)), pty=bool(cfg.get("ssh_pty", False)),
+        keepalive_interval=parse_duration(cfg.get("ssh_keep_alive_interval"), 5.0))
 
 
 class StepConnectSSH(Step):
@@ -45,7 +46,7 @@ class StepConnectSSH(Step):
         ctx.say(f"Connecting to {conf.host}:{conf.port} over SSH...")
         try:
             comm = SSHCommunicator(conf, on_info=ctx.say)
-            comm.connect() if hasattr(comm, "connect") else None
+            comm.connect()
         except CommunicatorError as exc:
             raise StepFailed(str(exc)) from None
         ctx.communicator = comm

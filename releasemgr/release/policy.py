@@ -31,7 +31,8 @@ def check(s: Session, env: Environment, img: Image, v: Version, *, action: str, 
     out: list[Violation] = []
     label = f"{img.name}@v{v.number}"
     if v.revoked:
-        out.append(Violation("revoked", f"{label} is revoked ({v.revoked_reason}) and cannot be {action}d",
+        out.append(Violation("revoked", f"{label} is revoked ({v.revoked_reason}) and cannot be "
+                             f"{'rolled back to' if action == 'rollback' else action + 'd'}",
                              f"lift it first with `release unrevoke {label} --reason ...`", overridable=False))
     if check_order and env.requires:
         req = get_env(s, env.requires)

@@ -38,7 +38,7 @@ class StepConnect(Step):
             raise StepFailed(str(exc)) from None
         fp = getattr(comm, "host_key_fingerprint", None)
         if fp:
-            ctx.say(f"Connected to SSH! Host key {fp} ({'learned from the console' if conf.host_key else 'trusted on first use'})")
+            ctx.say(f"Host key {fp} ({'learned from the console' if conf.host_key else 'trusted on first use'})")
 
     def cleanup(self, ctx) -> None:
         if ctx.communicator is not None:
