@@ -460,6 +460,14 @@ def test_ami_name_characters():
     assert "found ',' ':' '{' '}'" in f.detail
 
 
+def test_ami_name_with_legacy_go_template_actions():
+    # Packer renders {{timestamp}} before checking the name
+    assert check("source", "amazon-ebs", ebs(ami_name="web-{{timestamp}}")) == []
+    assert check("source", "amazon-ebs", ebs(ami_name='web {{isotime "2006-01-02"}}')) == []
+    f = only(check("source", "amazon-ebs", ebs(ami_name="web:{{timestamp}}")))
+    assert "found ':'" in f.detail
+
+
 def test_kms_key_needs_encrypt_boot():
     f = only(check("source", "amazon-ebs", ebs(kms_key_id="alias/x")))
     assert f.summary == '"kms_key_id" needs "encrypt_boot = true" in source amazon-ebs'

@@ -336,6 +336,7 @@ BLOCKS = (
 # --- cross-option rules --------------------------------------------------------------------
 
 _AMI_NAME_BAD = re.compile(r"[^a-zA-Z0-9()\[\] ./\-'@_]")
+_GO_TEMPLATE_ACTION = re.compile(r"\{\{.*?\}\}", re.S)
 
 
 _KMS_ID = r"[a-f0-9]+[a-f0-9-]+$"
@@ -391,13 +392,17 @@ def check_amazon_ebs(body: Body, environ: Mapping[str, str]):
 
     name = a.get("ami_name")
     if isinstance(name, str) and name:
-        if not 3 <= len(name) <= 128:
+        # Packer still renders legacy Go-template actions ({{timestamp}}) before it checks
+        # the name: judge only the text around them.
+        literal = _GO_TEMPLATE_ACTION.sub("", name)
+        templated = literal != name
+        if (not templated and not 3 <= len(name) <= 128) or len(literal) > 128:
             yield error(
                 f'Invalid value for "ami_name" in {WHERE}',
                 f"ami_name must be between 3 and 128 characters long; it has {len(name)}.",
                 ("ami_name",),
             )
-        bad = sorted(set(_AMI_NAME_BAD.findall(name)))
+        bad = sorted(set(_AMI_NAME_BAD.findall(literal)))
         if bad:
             shown = " ".join(repr(c) for c in bad)
             yield error(
@@ -583,7 +588,8 @@ SCHEMA = Schema(
     doc="Builds an AMI from an EBS-backed instance (Packer's amazon-ebs).",
     notes=(
         "`region` is required unless `AWS_REGION` or `AWS_DEFAULT_REGION` is set.",
-        "`ami_name` is 3 to 128 characters: letters, digits, `( ) [ ] . / - ' @ _` and spaces.",
+        "`ami_name` is 3 to 128 characters: letters, digits, `( ) [ ] . / - ' @ _` and spaces "
+        "(legacy `{{timestamp}}`-style actions are rendered first, as Packer does).",
         "`ssh_username` is required when `communicator` is `ssh` (the default); `winrm_username` when it is `winrm`.",
         "`ssh_keypair_name` needs `ssh_private_key_file` or `ssh_agent_auth = true`.",
         "`ssh_certificate_file` needs `ssh_private_key_file`; an `ssh_bastion_host` needs a bastion password, key or agent.",
