@@ -300,13 +300,12 @@ class Rollout:
         changes = [(ids, state)] + [(v, k) for k, v in more.items()]
         if not any(i for i, _ in changes):
             return
+        from sqlalchemy import update
+
         with self.ledger.write() as s:
             for group, new_state in changes:
-                for sid in group:
-                    row = s.get(Server, sid)
-                    if row is not None and row.state != new_state:
-                        row.state = new_state
-                        s.add(row)
+                if group:
+                    s.exec(update(Server).where(Server.id.in_(list(group))).values(state=new_state))
 
     def start_record(self) -> None:
         with self.ledger.write() as s:
@@ -391,8 +390,9 @@ class Rollout:
         res = self.fleet.terminate([handle_of(r) for r in rows])
         now = now_iso()
         with self.ledger.write() as s:
+            fresh = {row.id: row for row in s.exec(select(Server).where(Server.id.in_(ids)))}
             for r in rows:
-                row = s.get(Server, r.id)
+                row = fresh[r.id]
                 if r.id in res.failed:
                     self.out.warnings.append(f"could not stop {r.id}: {res.failed[r.id]} (stop it by hand)")
                     continue
