@@ -382,3 +382,10 @@ def test_build_source_overrides_are_merged_and_checked(tmp_path, capsys):
     code, _, err = run(["validate", str(tpl)], capsys)
     assert code == 2
     assert "t.pkr.hcl:12:5" in err and "instance_tpye" in err
+
+
+def test_variables_not_allowed_in_defaults_and_var_files(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'variable "a" {\n  default = "x"\n}\nvariable "b" {\n  default = var.a\n}\n')
+    vf = write(tmp_path, "v.pkrvars.hcl", "a = local.z\n")
+    _, errs, _ = load(tpl, environ={}, var_files=[str(vf)])
+    assert [(e.summary, e.start.line) for e in errs] == [("Variables not allowed", 5), ("Variables not allowed", 1)]

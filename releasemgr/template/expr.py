@@ -406,6 +406,10 @@ class Evaluator:
             ls = scope.locals_()
             if ls is not None:
                 return {n: ls.local_lookup(n, node.rng) for n in (ls.local_names() if ls.local_names else [])}
+        if node.name in ("var", "local", "source", "build", "path", "packer") and not scope.root_names():
+            raise EvalError(node.rng.diag("Variables not allowed",
+                                          f'Variables may not be used here ("{node.name}..."): the value must be '
+                                          "a constant, such as a variable's default or a value in a variables file."))
         raise EvalError(node.rng.diag("Unknown variable", f'There is no variable named "{node.name}".'
                                       + suggest(node.name, scope.root_names())))
 
