@@ -389,3 +389,21 @@ def test_variables_not_allowed_in_defaults_and_var_files(tmp_path):
     vf = write(tmp_path, "v.pkrvars.hcl", "a = local.z\n")
     _, errs, _ = load(tpl, environ={}, var_files=[str(vf)])
     assert [(e.summary, e.start.line) for e in errs] == [("Variables not allowed", 5), ("Variables not allowed", 1)]
+
+
+def test_evaluate_body_in_a_build_context(tmp_path):
+    from releasemgr.template.loader import evaluate_body
+
+    tpl = write(tmp_path, "t.pkr.hcl", 'locals {\n  l = "L"\n}\nsource "null" "a" {\n  communicator = "none"\n}\n'
+                'source "null" "b" {\n  communicator = "none"\n}\nbuild {\n  name = "bb"\n'
+                '  sources = ["source.null.a", "source.null.b"]\n  provisioner "shell-local" {\n'
+                '    inline = ["${source.name} ${build.ID} ${build.PluginSpecific} ${local.l}"]\n    nested {\n'
+                '      x = upper(source.type)\n    }\n  }\n}\n')
+    t, errs, _ = load(tpl, environ={})
+    assert not errs
+    prov = t.builds[0].provisioners[0]
+    assert prov.config["inline"] == [UNKNOWN]  # two sources: source.name is unknown until built
+    config, diags = evaluate_body(t, prov.body, source={"name": "b", "type": "null"},
+                                  build={"ID": "i-1", "PluginSpecific": "p"})
+    assert not diags
+    assert config == {"inline": ["b i-1 p L"], "nested": [{"x": "NULL"}]}

@@ -21,6 +21,10 @@ from releasemgr.template.diagnostics import Diagnostic
 from releasemgr.template.values import UNKNOWN, is_unknown, type_name
 
 
+class OpenObject(dict):
+    """An object whose attributes not (yet) known are UNKNOWN rather than errors (`build`)."""
+
+
 class EvalError(Exception):
     def __init__(self, diag: Diagnostic):
         super().__init__(diag.summary)
@@ -437,6 +441,8 @@ class Evaluator:
         if isinstance(value, dict):
             if name in value:
                 return value[name]
+            if isinstance(value, OpenObject):
+                return UNKNOWN
             what = ""
             if isinstance(node.obj if isinstance(node, P.GetAttr) else None, P.Variable):
                 what = f' "{node.obj.name}"'

@@ -19,6 +19,7 @@ from releasemgr.template.expr import (
     ConversionError,
     EvalError,
     Evaluator,
+    OpenObject,
     Scope,
     convert,
     parse_type,
@@ -55,8 +56,6 @@ BUILD_VALUES = ("name", "ID", "Host", "Port", "User", "Password", "ConnType", "P
                 "SourceAMIName", "SourceAMIOwner", "SourceAMIOwnerName", "SourceAMICreationDate")
 
 
-class OpenObject(dict):
-    """`build`: known keys plus any other attribute, which is UNKNOWN until build time."""
 
 
 def _name_of_label(text: str) -> str:
@@ -795,6 +794,45 @@ def load_template(path: str, *, vars: dict[str, str] | None = None, var_files: I
     if template is not None:
         template.diagnostics = diags
     return template, diags
+
+
+def evaluate_body(template: Template, body: P.Body, *, source: Mapping[str, Any] | None = None,
+                  build: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+                  now: datetime | None = None) -> tuple[dict, list[Diagnostic]]:
+    """Evaluate a component body again in one build's context (for the pipeline).
+
+    `source` gives ``{"name", "type"}`` of the build source being built; `build` the values
+    known at that point (``{"ID": ..., "Host": ...}``); anything else of `build.*` stays
+    UNKNOWN. Returns the config (attributes, and nested blocks as lists of dicts) and the
+    diagnostics of failed expressions (their attributes are UNKNOWN in the config).
+    """
+    ev = Evaluator(base_dir=template.base_dir, now=now, environ=os.environ if environ is None else environ)
+    build_obj = OpenObject({k: UNKNOWN for k in BUILD_VALUES})
+    build_obj.update(build or {})
+    roots = {
+        "var": {n: v.value for n, v in template.variables.items()},
+        "local": {n: loc.value for n, loc in template.locals.items()},
+        "path": {"root": os.path.abspath(template.base_dir), "cwd": os.getcwd()},
+        "packer": {"version": PACKER_VERSION},
+        "source": dict(source) if source is not None else {"name": UNKNOWN, "type": UNKNOWN},
+        "build": build_obj,
+    }
+    scope = Scope(roots)
+    diags: list[Diagnostic] = []
+
+    def walk(b: P.Body) -> dict:
+        out: dict = {}
+        for name, a in b.attributes.items():
+            try:
+                out[name] = ev.eval(a.expr, scope)
+            except EvalError as exc:
+                diags.append(exc.diag)
+                out[name] = UNKNOWN
+        for blk in b.blocks:
+            out.setdefault(blk.type, []).append(walk(blk.body))
+        return out
+
+    return walk(body), diags
 
 
 def check_syntax(path: str) -> list[Diagnostic]:
