@@ -407,3 +407,56 @@ def test_evaluate_body_in_a_build_context(tmp_path):
                                   build={"ID": "i-1", "PluginSpecific": "p"})
     assert not diags
     assert config == {"inline": ["b i-1 p L"], "nested": [{"x": "NULL"}]}
+
+
+@pytest.mark.parametrize("text,summary,line", [
+    ('source "null" {\n}\n', "Missing name label", 1),
+    ('variable "a" "b" {\n}\n', "Extraneous label", 1),
+    ('build "x" {\n}\n', "Extraneous label", 1),
+    ('local "x" {\n  sensitive = true\n}\n', "Missing required argument", 1),
+    ('variables {\n  nested {\n  }\n}\n', "Unsupported block type", 2),
+    ('locals {\n  nested {\n  }\n}\n', "Unsupported block type", 2),
+    ('variable "x" {\n  default = 1\n  typo = 2\n}\n', "Unsupported argument", 3),
+    ('variable "x" {\n  type = strng\n}\n', "Invalid type specification", 2),
+    ('variable "x" {\n  default = 1\n  validation {\n    condition = true\n    error_message = "Always."\n  }\n}\n',
+     "Invalid variable validation condition", 4),
+    ('variable "x" {\n  default = 1\n  validation {\n    error_message = "No condition."\n  }\n}\n',
+     "Missing required argument", 3),
+    ('packer {\n  required_plugins {\n    amazon = { version = ">= 1", sorce = "x" }\n  }\n}\n', "Unsupported argument", 3),
+    ('packer {\n  required_plugins {\n    amazon = 5\n  }\n}\n', "Invalid plugin requirement", 3),
+    ('packer {\n  required_versoin = ">= 1"\n}\n', "Unsupported argument", 2),
+    ('source "null" "a" {\n  communicator = "none"\n}\nsource "null" "a" {\n  communicator = "none"\n}\n',
+     "Duplicate source block", 4),
+    ('build {\n}\n', "Missing sources", 1),
+    ('build {\n  sources = "source.null.a"\n}\n', "Invalid sources", 2),
+    ('build {\n  sources = [var.x]\n}\n', "Invalid source reference", 2),
+    ('build {\n  source "source.null.zz" {\n  }\n}\n', "Unknown source", 2),
+    ('source "null" "a" {\n  communicator = "none"\n}\nbuild {\n  sources = [source.null.a]\n'
+     '  provisioner {\n  }\n}\n', "Invalid provisioner block", 6),
+    ('source "null" "a" {\n  communicator = "none"\n}\nbuild {\n  sources = [source.null.a]\n'
+     '  error-cleanup-provisioner "shell-local" {\n    inline = ["a"]\n  }\n'
+     '  error-cleanup-provisioner "shell-local" {\n    inline = ["b"]\n  }\n}\n', "Duplicate error-cleanup-provisioner", 9),
+    ('source "null" "a" {\n  communicator = "none"\n}\nbuild {\n  sources = [source.null.a]\n'
+     '  post-processors "x" {\n  }\n}\n', "Extraneous label", 6),
+    ('variable "1x" {\n}\n', "Invalid variable name", 1),
+    ('variable "x" {\n  default = 1\n  sensitive = "maybe"\n}\n', 'Invalid value for "sensitive"', 3),
+])
+def test_block_error_paths(tmp_path, text, summary, line):
+    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", text), environ={})
+    assert (errs[0].summary, errs[0].start.line) == (summary, line), [(e.summary, e.start) for e in errs]
+
+
+def test_component_options_and_chains(tmp_path):
+    tpl = write(tmp_path, "t.pkr.hcl", 'source "null" "a" {\n  communicator = "none"\n}\nbuild {\n'
+                '  sources = [source.null.a]\n  provisioner "shell-local" {\n    name = "p1"\n    inline = ["a"]\n'
+                '    except = ["null.b"]\n    override = {\n      "null.a" = { inline = ["b"] }\n    }\n  }\n'
+                '  post-processor "manifest" {\n    name = "m"\n    keep_input_artifact = true\n    only = ["null.a"]\n  }\n'
+                '  hcp_packer_registry {\n  }\n}\n')
+    t, errs, warns = load(tpl, environ={})
+    assert not errs
+    p = t.builds[0].provisioners[0]
+    assert (p.name, p.except_, p.override) == ("p1", ["null.b"], {"null.a": {"inline": ["b"]}})
+    pp = t.builds[0].post_processors[0][0]
+    assert (pp.name, pp.keep_input_artifact, pp.only) == ("m", True, ["null.a"])
+    assert any(w.summary == "hcp_packer_registry is ignored" for w in warns)
+    assert t.builds[0].sources[0].ref == "null.a"  # written as a reference, not a string
