@@ -85,6 +85,9 @@ CASES = [
     Case("file-download", provisioners=[("file", {"source": "/etc/hostname", "destination": "out.txt", "direction": "download"})]),
     Case("ebs-valid", source=ebs(ami_regions=["eu-west-1"], tags={"Name": "web"}, ssh_timeout="10m")),
     Case("ebs-filter", source=("amazon-ebs", dict(EBS, source_ami=""), {"source_ami_filter": [{"filters": {"name": "u/*"}, "owners": ["self"], "most_recent": True}]})),
+    Case("ebs-empty-tag-blocks", source=("amazon-ebs", EBS, {"tag": [{}], "run_volume_tag": [{"value": "x"}]})),
+    Case("ebs-block-device-without-name", source=("amazon-ebs", EBS, {"ami_block_device_mappings": [{"volume_size": 8}]})),
+    Case("ebs-two-filters", source=("amazon-ebs", dict(EBS, source_ami=""), {"source_ami_filter": [{"owners": ["self"]}, {"owners": ["amazon"]}]})),
     Case("ebs-block-devices", source=("amazon-ebs", EBS, {"launch_block_device_mappings": [{"device_name": "/dev/sda1", "volume_size": 20, "volume_type": "gp2"}]})),
     Case("ebs-communicator-none", source=ebs(ssh_username=None, communicator="none")),
     # rejected: unknown options and blocks
@@ -150,6 +153,7 @@ DIFFERENT = {
         "newer Packer (SDK) requires ssh_bastion_private_key_file with ssh_bastion_certificate_file; 1.6.6 does not",
     ),
     "ebs-bad-virtualization-type": (True, False, "Packer leaves ami_virtualization_type to AWS, which accepts only hvm|paravirtual"),
+    "ebs-gp3-default-throughput": (False, True, "1.6.6 wants an explicit throughput for gp3 volumes; later Packer (and AWS) default it"),
 }
 # Options whose checks differ on purpose (above): random bodies do not use them.
 RANDOM_DIFFERENT = {"temporary_key_pair_type", "ssh_certificate_file", "ssh_bastion_certificate_file", "ami_virtualization_type"}
@@ -159,6 +163,7 @@ CASES += [
     Case("ebs-certificate-without-key", source=ebs(ssh_certificate_file="cert.pub")),
     Case("ebs-bastion-certificate-without-key", source=ebs(ssh_bastion_certificate_file="cert.pub")),
     Case("ebs-bad-virtualization-type", source=ebs(ami_virtualization_type="pv")),
+    Case("ebs-gp3-default-throughput", source=("amazon-ebs", EBS, {"launch_block_device_mappings": [{"device_name": "/dev/sda1", "volume_type": "gp3"}]})),
 ]
 
 

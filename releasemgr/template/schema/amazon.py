@@ -37,14 +37,14 @@ WHERE = "source amazon-ebs"
 
 KEY_VALUE = Schema(
     (
-        Option("key", STRING, required=True, doc="Tag key."),
+        Option("key", STRING, doc="Tag key."),
         Option("value", STRING, doc="Tag value."),
     ),
     doc="One tag, for keys a map cannot hold.",
 )
 NAME_VALUE = Schema(
     (
-        Option("name", STRING, required=True, doc="Filter or tag name."),
+        Option("name", STRING, doc="Filter or tag name."),
         Option("value", STRING, doc="Its value."),
     )
 )
