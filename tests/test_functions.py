@@ -123,6 +123,15 @@ def test_unknown_elements_keep_some_results_known():
 
 def test_results_are_nfc_like_cty_strings():
     assert call("strrev", "e\u0301x") == "x\u00e9"
+    assert call("jsonencode", {"k\u0301": "e\u0301"}) == '{"\u1e31":"\u00e9"}'
+
+
+def test_encoders_never_merge_an_escape_with_a_combining_mark():
+    # NFC over the whole text would turn "\t" + U+0308 into "\ẗ" (invalid JSON)
+    text = call("jsonencode", ["\t\u0308", "\n\u0303"])
+    assert json.loads(text) == ["\t\u0308", "\n\u0303"]
+    assert call("jsondecode", text) == ["\t\u0308", "\n\u0303"]
+    assert call("yamldecode", call("yamlencode", ["\t\u0308"])) == ["\t\u0308"]
 
 
 # --- strings -----------------------------------------------------------------------

@@ -404,3 +404,57 @@ def test_timestamp_has_packers_shape(tmp_path):
     assert len(ours) == len(theirs) == len("2026-11-25T18:00:00Z")
     assert ours[:13] == theirs[:13] or ours[:10] == theirs[:10]  # same day and hour, modulo a tick
     assert ours.endswith("Z") and theirs.endswith("Z")
+
+
+# --- random Unicode text through the string functions, in one packer run --------------
+
+_ALPHABET = (
+    "abcXYZ019 _-.,'!?"  # no tab: cty NFC-normalises JSON text, and "\t" + U+0308 -> "\ẗ"
+    "àéîõüßÿÀÉÎÕÜŸıİĳŉſǅǆǰȺɐ"  # Latin-1 and Latin Extended, special case mappings
+    "αβγΣσςΐᾳΆΩ"  # Greek, with final sigma and iota subscript
+    "жЖёЁѢ"  # Cyrillic
+    "\u0301\u0308\u0323"  # combining marks
+    "\u00a0\u2003\u3000\u2028"  # Unicode spaces
+    "ﬁﬀ丽中文"  # ligatures, compatibility ideographs, CJK
+    "\u200d\U0001F600\U0001F44D\u2764\ufe0f"  # emoji, joiner, variation selector
+)
+
+
+def _hcl_string(s: str) -> str:
+    out = ['"']
+    for c in s:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\t":
+            out.append("\\t")
+        elif ord(c) < 0x20 or 0x2028 <= ord(c) <= 0x2029:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    text = "".join(out) + '"'
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+def test_random_unicode_text_matches_packer(tmp_path):
+    import random  # noqa: PLC0415
+
+    rng = random.Random(20261125)
+    texts = ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 12))) for _ in range(60)]
+    calls = []
+    for t in texts:
+        q = _hcl_string(t)
+        calls += [(f"upper({q})", "upper", [t]), (f"lower({q})", "lower", [t]),
+                  (f"title({q})", "title", [t]), (f"trimspace({q})", "trimspace", [t]),
+                  (f"length({q})", "length", [t]), (f"substr({q}, 1, 3)", "substr", [t, 1, 3]),
+                  (f"strrev({q})", "strrev", [t]), (f"format(\"%5.2s|\", {q})", "format", ["%5.2s|", t]),
+                  (f"jsonencode({q})", "jsonencode", [t]), (f"md5({q})", "md5", [t]),
+                  (f"split(\" \", {q})", "split", [" ", t])]
+    proc = _run_packer(tmp_path, {f"c{i}": expr for i, (expr, _, _) in enumerate(calls)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    theirs = json.loads((tmp_path / "out.json").read_text())
+    mismatches = [(expr, _ours(tmp_path, name, args), theirs[f"c{i}"])
+                  for i, (expr, name, args) in enumerate(calls)
+                  if _ours(tmp_path, name, args) != theirs[f"c{i}"]]
+    assert not mismatches, "\n".join(f"{e}: ours {o!r}, packer {t!r}" for e, o, t in mismatches[:20])

@@ -115,9 +115,15 @@ def call_function(name: str, args: list, ctx: FunctionContext) -> Any:
         raise err from None
     except RecursionError:
         raise FunctionError(f"{name}: value is nested too deeply") from None
-    if isinstance(result, str) and not result.isascii():
+    if isinstance(result, str) and not result.isascii() and name not in _ENCODERS:
         result = unicodedata.normalize("NFC", result)  # cty strings are always NFC
     return result
+
+
+# Their results are not normalised as a whole: NFC could merge an escape such as "\t"
+# with a following combining mark into invalid JSON/YAML (which Packer 1.6.6 does); the
+# strings inside are normalised before encoding instead.
+_ENCODERS = frozenset({"jsonencode", "yamlencode"})
 
 
 # --- conversions -------------------------------------------------------------------
@@ -188,6 +194,12 @@ def to_str(v, i: int) -> str:
     if v is None:
         raise FunctionError(f"{_arg(i)} must not be null", i)
     raise FunctionError(f"{_arg(i)} must be a string, got {type_name(v)}", i)
+
+
+def to_raw_str(v, i: int) -> str:
+    """Like to_str but without NFC: for JSON/YAML text, where normalising could merge an
+    escape such as "\\t" with a following combining mark."""
+    return v if isinstance(v, str) else to_str(v, i)
 
 
 def to_num(v, i: int):

@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import unicodedata
 
 # hashlib, json, csv, gzip, io, urllib.parse and uuid are imported where they are used:
 # importing this package is on the start-up path of `release validate`.
 
 from releasemgr.template.functions._core import (
-    FunctionError, is_number, number_to_string, parse_number, register, to_str,
+    FunctionError, is_number, number_to_string, parse_number, register, to_raw_str, to_str,
 )
 from releasemgr.template.values import UNKNOWN
 
@@ -23,7 +24,9 @@ _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
 
 def _json_string(s: str) -> str:
     # Go's encoding/json: HTML-safe escapes, \u00XX for other control characters,
-    # U+FFFD for what is not valid UTF-8 (lone surrogates here).
+    # U+FFFD for what is not valid UTF-8 (lone surrogates here). Text is NFC, as in cty.
+    if not s.isascii():
+        s = unicodedata.normalize("NFC", s)
     out = ['"']
     for c in s:
         e = _ESCAPES.get(c)
@@ -82,7 +85,7 @@ def _json_number(text):
 def jsondecode(s):
     import json  # noqa: PLC0415
 
-    text = to_str(s, 0)
+    text = to_raw_str(s, 0)
     try:
         return json.loads(text, parse_float=_json_number, parse_int=_json_number,
                           parse_constant=_reject_constant)
@@ -92,7 +95,7 @@ def jsondecode(s):
 
 @register("yamldecode", 1, 1, "yamldecode(string)")
 def yamldecode(s):
-    text = to_str(s, 0)
+    text = to_raw_str(s, 0)
     try:
         import yaml  # noqa: PLC0415  (PyYAML; only needed by this function)
     except ImportError:
@@ -240,6 +243,8 @@ def _yaml_printable(c: str) -> bool:
 
 
 def _yaml_quote(s: str) -> str:
+    if not s.isascii():
+        s = unicodedata.normalize("NFC", s)
     out = ['"']
     for c in s:
         if c == '"':
@@ -286,6 +291,7 @@ def _yaml_scalar(v) -> str:
 
 
 def _literal_lines(s: str, ind: int) -> tuple[str, list[str]]:
+    s = unicodedata.normalize("NFC", s)
     body = s.rstrip("\n")
     trailing = len(s) - len(body)
     chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")

@@ -17,15 +17,24 @@ def _is_go_space(c: str) -> bool:
     return c in _GO_SPACE_ASCII or (c > "\xff" and unicodedata.category(c) in ("Zs", "Zl", "Zp"))
 
 
+def _is_control(c: str) -> bool:
+    # Grapheme_Cluster_Break=Control: nothing attaches to it (UAX #29, GB4/GB5)
+    cat = unicodedata.category(c)
+    return cat in ("Cc", "Zl", "Zp") or (cat == "Cf" and c not in "\u200c\u200d")
+
+
 def graphemes(s: str) -> list[str]:
     """Approximate user-perceived characters: a base code point plus its combining marks,
     zero-width joiner sequences and variation selectors (cty uses full grapheme clusters)."""
     out: list[str] = []
     joiner = False
     for c in s:
-        if out and (joiner or unicodedata.combining(c) or c in "\u200d\ufe0e\ufe0f"
-                    or unicodedata.category(c) == "Me"
-                    or (c == "\n" and out[-1] == "\r")):
+        if out and not _is_control(out[-1][-1]) and (
+                (joiner and unicodedata.category(c) == "So"
+                 and unicodedata.category(out[-1][0]) == "So")  # emoji ZWJ sequence (GB11)
+                or unicodedata.combining(c) or c in "\u200d\ufe0e\ufe0f"
+                or unicodedata.category(c) in ("Me", "Mn", "Mc")) \
+                or (out and c == "\n" and out[-1] == "\r"):
             out[-1] += c
         else:
             out.append(c)
