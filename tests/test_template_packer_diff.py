@@ -82,6 +82,14 @@ CASES = {
     "variables_block": tpl('variables {\n  x = "a"\n}\n', '"echo ${var.x}"'),
     "single_quotes": tpl(inline="'echo'"),
     "duplicate_source": SRC + SRC + BUILD % "",
+    "conditional_inconsistent_types": tpl('locals {\n  x = true ? 1 : [1]\n}\n'),
+    "conditional_string_number": tpl('locals {\n  x = true ? "a" : 1\n}\n'),
+    "division_by_zero": tpl('locals {\n  x = 1 / 0\n}\n'),
+    "duplicate_for_key": tpl('locals {\n  x = {for x in ["a", "a"] : x => 1}\n}\n'),
+    "string_comparison": tpl('locals {\n  x = "a" < "b"\n}\n'),
+    "attribute_of_null": tpl('locals {\n  x = null.a\n}\n'),
+    "for_over_number_in_template": tpl('locals {\n  x = "%{ for x in 5 }x%{ endfor }"\n}\n'),
+    "splat_attribute_of_numbers": tpl('locals {\n  x = [1, 2][*].x\n}\n'),
 }
 
 # Documented differences (docs/templates.md): a component type releasemgr does not run itself is

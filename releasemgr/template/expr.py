@@ -553,9 +553,10 @@ class Evaluator:
         if op == "*":
             return norm_number(x * y)
         if op in ("/", "%"):
-            if y == 0:
-                raise EvalError(node.rng.diag("Division by zero" if op == "/" else "Modulo by zero",
-                                              "The right operand is zero."))
+            if y == 0:  # as cty (and so Packer): an infinity, not an error; 0/0 has no value
+                if x == 0:
+                    raise EvalError(node.rng.diag("Invalid operation", "Zero divided by zero has no value."))
+                return math.inf if x > 0 else -math.inf
             if op == "/":
                 return norm_number(x / y)
             return norm_number(math.fmod(x, y))
@@ -571,6 +572,13 @@ class Evaluator:
         c = self._eval(node.cond, scope)
         t = self._eval(node.then, scope)
         f = self._eval(node.else_, scope)
+        if t is not UNKNOWN and f is not UNKNOWN and t is not None and f is not None:
+            kt = "list" if isinstance(t, list) else "object" if isinstance(t, dict) else "primitive"
+            kf = "list" if isinstance(f, list) else "object" if isinstance(f, dict) else "primitive"
+            if kt != kf:
+                raise EvalError(node.rng.diag("Inconsistent conditional result types",
+                                              f"The true and false result expressions must have consistent types: "
+                                              f"the true result is a {type_name(t)}, the false result a {type_name(f)}."))
         if c is UNKNOWN:
             return UNKNOWN
         c = self._conv(to_bool, c, node.cond, "condition")
