@@ -7,7 +7,6 @@ we compare with our results case by case. Needs Debian's packer (apt-get install
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import subprocess

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from releasemgr.template.functions._core import (
-    FunctionError, hcl_equal, is_number, normalize_number, register, sort_key, to_int,
+    FunctionError, hcl_equal, normalize_number, register, sort_key, to_int,
     to_list, to_map, to_num, to_str, to_str_list, unify_primitives,
 )
 from releasemgr.template.functions.strings import graphemes
@@ -268,8 +268,6 @@ def setsubtract(a, b):
     other = as_set(b, 1)
     return [x for x in as_set(a, 0) if not any(hcl_equal(x, y) for y in other)]
 
-
-__all__ = ["as_set", "is_number"]
 
 
 @register("setproduct", 1, None, "setproduct(list, ...)")

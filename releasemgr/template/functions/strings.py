@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 from releasemgr.template.functions._core import (
-    FunctionError, register, to_int, to_list, to_str, to_str_list,
+    FunctionError, register, to_int, to_str, to_str_list,
 )
 
 # Go's unicode.IsSpace: ASCII \t \n \v \f \r space, U+0085, U+00A0 and the Z categories.
@@ -206,5 +206,3 @@ def endswith(s, suffix):
 def strcontains(s, sub):
     return to_str(sub, 1) in to_str(s, 0)
 
-
-__all__ = ["graphemes", "FunctionError", "to_list"]
