@@ -92,6 +92,18 @@ CASES = {
     "splat_attribute_of_numbers": tpl('locals {\n  x = [1, 2][*].x\n}\n'),
 }
 
+# Expressions and syntax edge cases, each as the only local of an otherwise valid template.
+LOCAL_EXPRESSIONS = [
+    "1.", "01", "1e", "[1,]", "{a = 1,}", '"${ "nested ${"x"}" }"', "{a = 1", '["a",', "1 +", "(1", '"a" "b"',
+    "[for x in [1] : x if]", "1..2", "a.0.b", '{"a": 1}', "{ a = 1, b = 2 c = 3 }", "[1 2]", "-true",
+    '"\\u00e9"', '"a" # c', "<<EOT", '{a = 1}.b', "upper(null)", '"x" + 1', "length(5)", "can(1/0)",
+    '{"a" = 1, "a" = 2}', '[for i, v in ["a"] : i]', 'lookup({a = 1}, "b")', '["a"][1.5]', "!\"true\"",
+    "[for x in {a = 1} : x]", "{a = 1}[*]", '1 == "1"',
+]
+for _i, _expr in enumerate(LOCAL_EXPRESSIONS):
+    CASES[f"local_expression_{_i:02d}"] = tpl(f"locals {{\n  x = {_expr}\n}}\n")
+CASES["empty_file"] = ""
+
 # Documented differences (docs/templates.md): a component type releasemgr does not run itself is
 # handed to an installed packer, so validate only warns where packer 1.6.6 (which knows its own
 # built-in plugins) rejects.
