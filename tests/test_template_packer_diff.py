@@ -165,3 +165,24 @@ def test_documented_differences(packer, tmp_path, name):
     code, err = release_validate(str(path))
     assert code == release_code, err
     assert 'Did you mean "shell-local"?' in err
+
+
+VARS_TEMPLATE = ('variable "l" {\n  type = list(string)\n  default = []\n}\nvariable "n" {\n  type = number\n'
+                 '  default = 1\n}\nvariable "s" {\n  type = string\n  default = "x"\n}\n' + SRC + BUILD % "")
+VALUE_CASES = [
+    (["-var", "nope=1"], {}), (["-var", 'l=["a"]'], {}), (["-var", "l=a"], {}), (["-var", "n=abc"], {}),
+    (["-var", "n=12"], {}), (["-var", "s=[1]"], {}), (["-var", 'l=["a""b"]'], {}), (["-var", "noequals"], {}),
+    ([], {"PKR_VAR_n": "abc"}), ([], {"PKR_VAR_l": "[1]"}), ([], {"PKR_VAR_l": "zz"}), ([], {"PKR_VAR_nope": "1"}),
+]
+
+
+@pytest.mark.packer
+@pytest.mark.parametrize("args,env", VALUE_CASES, ids=[" ".join(a) or str(e) for a, e in VALUE_CASES])
+def test_variable_values_same_decision_as_packer(packer, tmp_path, monkeypatch, args, env):
+    path = tmp_path / "t.pkr.hcl"
+    path.write_text(VARS_TEMPLATE)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    p = packer_validate(str(path), args)
+    r, err = release_validate(str(path), args)
+    assert (r == 0) == (p == 0), f"packer exits {p}, release exits {r}:\n{err}"
