@@ -107,12 +107,12 @@ ops = st.lists(
         st.tuples(st.just("none"), st.none()),
         st.tuples(st.just("bad"), st.sampled_from(["banana", "1.2", "1.0.0.0", "v-1"])),
     ),
-    min_size=1, max_size=12,
+    min_size=1, max_size=10,
 )
 
 
 @given(ops)
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_numbers_and_semvers(ledger, sequence):
     """Numbers are 1, 2, 3 ... with no gap and no reuse, whatever fails in between; a bump
     is strictly above every semver the image has (explicit ones included)."""
@@ -155,8 +155,8 @@ def test_numbers_and_semvers(ledger, sequence):
     assert numbers_seen == list(range(1, len(numbers_seen) + 1))
 
 
-@given(st.lists(st.sampled_from(["major", "minor", "patch"]), min_size=1, max_size=15))
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["major", "minor", "patch"]), min_size=1, max_size=8))
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_bumps_strictly_increase(ledger, bumps):
     from releasemgr.release import lifecycle
 
