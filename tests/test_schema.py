@@ -652,6 +652,20 @@ def test_file_download_rules():
     assert [f.path for f in findings] == [("content",)]
 
 
+def test_override_typos_warn():
+    body = Body(attrs={"inline": ["x"], "override": {"amazon-ebs.web": {"inlin": ["y"], "valid_exit_codes": "0"}, "null.a": "nope"}})
+    findings = check("provisioner", "shell", body)
+    assert errors(findings) == []
+    got = {(f.path, f.summary) for f in findings}
+    assert got == {
+        (("override", "amazon-ebs.web", "inlin"), 'Unsupported argument "inlin" in override "amazon-ebs.web" of provisioner shell'),
+        (("override", "amazon-ebs.web", "valid_exit_codes"), 'Inappropriate value for "valid_exit_codes" in override "amazon-ebs.web" of provisioner shell'),
+        (("override", "null.a"), 'Override for "null.a" is not an object in provisioner shell'),
+    }
+    assert 'Did you mean "inline"?' in [f for f in findings if f.path[-1] == "inlin"][0].detail
+    assert check("provisioner", "shell", Body(attrs={"inline": ["x"], "override": {"amazon-ebs.web": {"inline": ["y"]}}})) == []
+
+
 def test_expect_disconnect_then_no_pause_before():
     seq = [
         ("shell", Body(attrs={"inline": ["reboot"], "expect_disconnect": True})),

@@ -74,6 +74,7 @@ CASES = [
         ],
     ),
     Case("null-ssh-password", source=("null", SSH, {})),
+    Case("override-typo-only-warns", provisioners=[("shell-local", {"inline": ["true"], "override": {"null.t": {"inlin": ["x"]}}})]),
     Case("shell-scripts", provisioners=[("shell", {"scripts": ["a.sh", "b.sh"], "execute_command": "sh {{.Path}}", "expect_disconnect": True})]),
     Case("shell-script-string-number", provisioners=[("shell", {"script": "a.sh", "max_retries": "3", "skip_clean": "true"})]),
     Case("file-sources", provisioners=[("file", {"sources": ["a.sh", "b.sh"], "destination": "/tmp/"})]),

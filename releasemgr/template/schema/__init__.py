@@ -144,8 +144,40 @@ def check_component(kind: str, type_name: str, body: Body, *, environ: Mapping[s
     if schema is None:
         return [_not_native(kind, type_name)]
     findings = check_body(schema, body, where, env)
+    if kind == "provisioner":
+        findings.extend(_override_warnings(schema, body, where))
     findings.extend(_credential_warnings(body, where, ()))
     return findings
+
+
+def _override_warnings(schema: Schema, body: Body, where: str) -> list[Finding]:
+    """Packer merges `override = { "amazon-ebs.web" = { ... } }` into the provisioner for
+    that source without checking it, so a misspelt name there is silently ignored: warn."""
+    from releasemgr.template.values import UNKNOWN
+
+    from ._types import type_problems
+
+    overrides = body.attrs.get("override")
+    if not isinstance(overrides, dict):
+        return []
+    out = []
+    names = [o.name for o in schema.options]
+    for source, values in overrides.items():
+        if values is UNKNOWN or values is None:
+            continue
+        if not isinstance(values, dict):
+            out.append(warning(f'Override for "{source}" is not an object in {where}', "Write it as { option = value, ... }.", ("override", source)))
+            continue
+        for name, value in values.items():
+            opt = schema.option(name)
+            if opt is None:
+                close = suggest(name, names)
+                detail = "Packer ignores it." + (f' Did you mean "{close}"?' if close else "")
+                out.append(warning(f'Unsupported argument "{name}" in override "{source}" of {where}', detail, ("override", source, name)))
+                continue
+            for sub, detail in type_problems(opt.type, value):
+                out.append(warning(f'Inappropriate value for "{name}" in override "{source}" of {where}', detail, ("override", source, name) + sub))
+    return out
 
 
 def check_local_paths(kind: str, type_name: str, body: Body, base_dir: str | os.PathLike | None = None) -> list[Finding]:

@@ -32,7 +32,8 @@ What `release validate` reports, per component:
   `secret_key`, `token`, any `*password*`, `*secret*`, `*token*` option), a `source_ami_filter`
   without `owners`, `associate_public_ip_address` without a subnet, `force_deregister` /
   `force_delete_snapshot`, a provisioner right after an `expect_disconnect` one without
-  `pause_before`, and non-native component types.
+  `pause_before`, unknown or mistyped options in a provisioner's `override` (Packer ignores
+  them silently), and non-native component types.
 
 Values known only at build time (such as `build.ID`) are accepted wherever a value is.
 Types: `string`, `number`, `bool`, `duration` (a string), `list(string)`, `list(number)`,
