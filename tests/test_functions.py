@@ -416,6 +416,40 @@ def test_numbers_beyond_pythons_int_string_limit():
     assert call("parseint", "9" * 5000, 10) == 10**5000 - 1
 
 
+@pytest.mark.parametrize("name,args,expected", [
+    ("alltrue", [[True, "true"]], True),
+    ("alltrue", [[True, False]], False),
+    ("alltrue", [[]], True),
+    ("alltrue", [[True, None]], False),
+    ("anytrue", [[False, "true"]], True),
+    ("anytrue", [[None, False]], False),
+    ("anytrue", [[]], False),
+    ("sum", [[1, 2.5, "3"]], 6.5),
+    ("sum", [[1, 2]], 3),
+    ("sum", [[0.5, 0.5]], 1),
+    ("sum", [[0.1, 0.2]], 0.3),
+    ("one", [[]], None),
+    ("one", [["x"]], "x"),
+    ("transpose", [{"a": ["1", "2"], "b": ["2", "3"]}], {"1": ["a"], "2": ["a", "b"], "3": ["b"]}),
+    ("matchkeys", [["i-1", "i-2", "i-3"], ["us", "eu", "us"], ["us"]], ["i-1", "i-3"]),
+])
+def test_terraform_collection_functions(name, args, expected):
+    assert call(name, *args) == expected
+
+
+@pytest.mark.parametrize("name,args,message", [
+    ("alltrue", [[1]], "alltrue: argument 1: element 0 must be a bool, got number"),
+    ("sum", [[]], "sum: cannot sum an empty list"),
+    ("sum", [[1, None]], "sum: argument 1: element 1 is null; nulls cannot be summed"),
+    ("sum", [["x"]], "sum: argument 1: element 0 must be a number, got string"),
+    ("one", [[1, 2]], "one: must be a list, set, or tuple value with either zero or one elements, got 2"),
+    ("transpose", [{"a": [[1]]}], "transpose: argument 1 must be a list of strings, element 0 is list"),
+    ("matchkeys", [[1, 2], [1], [1]], "matchkeys: length of keys and values should be equal"),
+])
+def test_terraform_collection_errors(name, args, message):
+    assert error(name, *args).message == message
+
+
 def test_range_refuses_more_than_1024_values():
     assert len(call("range", 1024)) == 1024
     assert "more than 1024 values" in error("range", 1025).message

@@ -278,3 +278,83 @@ def setproduct(*lists):
 
     seqs = [to_list(v, i) for i, v in enumerate(lists)]
     return [list(combo) for combo in itertools.product(*seqs)]
+
+
+@register("alltrue", 1, 1, "alltrue(list)")
+def alltrue(lst):
+    """True when every element is true (an empty list is true; null counts as false)."""
+    result = True
+    for k, x in enumerate(to_list(lst, 0)):
+        if x is None:
+            return False
+        result = _element_bool(x, k) and result
+    return result
+
+
+@register("anytrue", 1, 1, "anytrue(list)")
+def anytrue(lst):
+    """True when at least one element is true (nulls are skipped)."""
+    result = False
+    for k, x in enumerate(to_list(lst, 0)):
+        if x is not None and _element_bool(x, k):
+            result = True
+    return result
+
+
+def _element_bool(x, k: int) -> bool:
+    from releasemgr.template.functions._core import to_bool  # noqa: PLC0415
+
+    try:
+        return to_bool(x, 0)
+    except FunctionError:
+        raise FunctionError(f"argument 1: element {k} must be a bool, got "
+                            f"{type_name(x)}", 0) from None
+
+
+@register("sum", 1, 1, "sum(list)")
+def sum_(lst):
+    items = to_list(lst, 0)
+    if not items:
+        raise FunctionError("cannot sum an empty list", 0)
+    from decimal import Decimal  # noqa: PLC0415  (decimal sums: [0.1, 0.2] gives 0.3, as cty)
+
+    total = Decimal(0)
+    for k, x in enumerate(items):
+        if x is None:
+            raise FunctionError(f"argument 1: element {k} is null; nulls cannot be summed", 0)
+        try:
+            n = to_num(x, 0)
+        except FunctionError:
+            raise FunctionError(f"argument 1: element {k} must be a number, got "
+                                f"{type_name(x)}", 0) from None
+        total += Decimal(n) if isinstance(n, int) else Decimal(repr(n))
+    return int(total) if total == total.to_integral_value() else float(total)
+
+
+@register("one", 1, 1, "one(list)")
+def one(lst):
+    """The only element of a list, null for an empty list, an error for more."""
+    items = to_list(lst, 0)
+    if len(items) > 1:
+        raise FunctionError("must be a list, set, or tuple value with either zero or one "
+                            f"elements, got {len(items)}", 0)
+    return items[0] if items else None
+
+
+@register("transpose", 1, 1, "transpose(map of lists)")
+def transpose(m):
+    """{"a": ["1", "2"], "b": ["2"]} -> {"1": ["a"], "2": ["a", "b"]}."""
+    out: dict[str, list[str]] = {}
+    for key in sorted(to_map(m, 0)):
+        value = m[key]
+        for item in to_str_list(value, 0) if value is not None else []:
+            out.setdefault(item, []).append(key)
+    return out
+
+
+@register("matchkeys", 3, 3, "matchkeys(values, keys, searchset)")
+def matchkeys(vals, ks, searchset):
+    vals, ks, search = to_list(vals, 0), to_list(ks, 1), to_list(searchset, 2)
+    if len(vals) != len(ks):
+        raise FunctionError("length of keys and values should be equal", 1)
+    return [v for v, k in zip(vals, ks) if any(hcl_equal(k, s) for s in search)]
