@@ -58,15 +58,10 @@ BUILD_VALUES = ("name", "ID", "Host", "Port", "User", "Password", "ConnType", "P
 
 
 
-def _name_of_label(text: str) -> str:
-    return text
-
-
 class _Loader:
     def __init__(self, path: str, vars_: dict[str, str] | None, var_files: Iterable[str],
                  environ: Mapping[str, str], now: datetime | None):
         self.path = path
-        self.cli_vars = dict(vars_ or {})
         self.cli_var_list = list((vars_ or {}).items())
         self.var_files = list(var_files)
         self.environ = environ
@@ -211,8 +206,6 @@ class _Loader:
         # evaluate every local, so errors in unused ones are reported too
         for name in self.locals:
             self.local_value(name, None)
-        if not blocks["build"] and not has_errors(self.diags):
-            pass
         return Template(path=self.path, files=files, packer=packer, variables=self.variables, locals=self.locals,
                         sources=sources, builds=builds, diagnostics=self.diags, base_dir=self.base_dir,
                         var_files=self.var_files)

@@ -321,8 +321,7 @@ class Parser:
         ch = text[pos]
         if ch == "\n":
             return Token("NEWLINE", "\n", pos, pos + 1)
-        if ch == "/" and text.startswith("/*", pos):
-            end = text.find("*/", pos)
+        if ch == "/" and text.startswith("/*", pos):  # _SKIP did not match it: never closed
             raise ParseError(Range(self.src, pos, pos + 2).diag(
                 "Unterminated comment", "This multi-line comment has no closing \"*/\"."))
         if ch == '"':
