@@ -316,7 +316,17 @@ def sum_(lst):
     items = to_list(lst, 0)
     if not items:
         raise FunctionError("cannot sum an empty list", 0)
-    from decimal import Decimal  # noqa: PLC0415  (decimal sums: [0.1, 0.2] gives 0.3, as cty)
+    from decimal import MAX_PREC, Decimal, localcontext  # noqa: PLC0415
+
+    # decimal sums: [0.1, 0.2] gives 0.3 as in cty; exact for big integers too
+    with localcontext() as c:
+        c.prec = MAX_PREC
+        total = _decimal_sum(items)
+    return int(total) if total == total.to_integral_value() else float(total)
+
+
+def _decimal_sum(items: list):
+    from decimal import Decimal  # noqa: PLC0415
 
     total = Decimal(0)
     for k, x in enumerate(items):
@@ -328,7 +338,7 @@ def sum_(lst):
             raise FunctionError(f"argument 1: element {k} must be a number, got "
                                 f"{type_name(x)}", 0) from None
         total += Decimal(n) if isinstance(n, int) else Decimal(repr(n))
-    return int(total) if total == total.to_integral_value() else float(total)
+    return total
 
 
 @register("one", 1, 1, "one(list)")
