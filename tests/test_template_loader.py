@@ -460,3 +460,14 @@ def test_component_options_and_chains(tmp_path):
     assert (pp.name, pp.keep_input_artifact, pp.only) == ("m", True, ["null.a"])
     assert any(w.summary == "hcp_packer_registry is ignored" for w in warns)
     assert t.builds[0].sources[0].ref == "null.a"  # written as a reference, not a string
+
+
+def test_only_and_except_select_build_sources(tmp_path, capsys):
+    tpl = write(tmp_path, "t.pkr.hcl", 'source "null" "a" {\n  communicator = "none"\n}\n'
+                'source "amazon-ebs" "b" {\n  bogus_option = 1\n}\n'
+                'build {\n  name = "web"\n  sources = ["source.null.a", "source.amazon-ebs.b"]\n}\n')
+    assert run(["validate", str(tpl)], capsys)[0] == 2
+    assert run(["validate", "--only", "null.*", str(tpl)], capsys)[0] == 0
+    assert run(["validate", "-except", "web.amazon-ebs.b", str(tpl)], capsys)[0] == 0
+    code, out, _ = run(["inspect", "--json", "--only", "null.a", str(tpl)], capsys)
+    assert json.loads(out)["builds"][0]["sources"] == ["null.a"]

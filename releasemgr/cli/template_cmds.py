@@ -21,6 +21,10 @@ class TemplateInvalid(TemplateError):
 
 
 def _var_options(f):
+    f = click.option("--except", "-except", "except_", metavar="NAMES",
+                     help="Skip these build sources (comma-separated globs: amazon-ebs.web, web.*).")(f)
+    f = click.option("--only", "-only", "only", metavar="NAMES",
+                     help="Only these build sources (comma-separated globs: amazon-ebs.web, web.*).")(f)
     f = click.option("--var-file", "-var-file", "var_files", multiple=True, metavar="FILE",
                      help="A .pkrvars.hcl file of variable values (repeatable; later files win).")(f)
     f = click.option("--var", "-var", "var_pairs", multiple=True, metavar="NAME=VALUE",
@@ -28,8 +32,8 @@ def _var_options(f):
     return f
 
 
-def _load(path, var_pairs, var_files, syntax_only=False):
-    from releasemgr.template.loader import load_template, load_var_assignments, validate_template
+def _load(path, var_pairs, var_files, syntax_only=False, only=None, except_=None):
+    from releasemgr.template.loader import load_template, load_var_assignments, select_builds, validate_template
 
     vars_, diags = load_var_assignments(var_pairs)
     if syntax_only:
@@ -39,6 +43,7 @@ def _load(path, var_pairs, var_files, syntax_only=False):
     template, more = load_template(path, vars=vars_, var_files=list(var_files))
     diags = diags + more
     if template is not None:
+        template = select_builds(template, (only or "").split(","), (except_ or "").split(","))
         diags = diags + validate_template(template)
     diags.sort(key=lambda d: (d.file or "", d.start.line if d.start else 0, d.start.column if d.start else 0))
     return template, diags
@@ -72,7 +77,7 @@ def _finish(ui, template, diags, ok_text: str | None):
 @_var_options
 @click.option("--syntax-only", is_flag=True, help="Only check the HCL syntax; do not evaluate.")
 @click.argument("path", type=click.Path())
-def validate(var_pairs, var_files, syntax_only, path):
+def validate(var_pairs, var_files, only, except_, syntax_only, path):
     """Check a Packer HCL2 template: syntax, references, variable values and validation
     rules, and the options of every builder, provisioner and post-processor.
 
@@ -86,9 +91,10 @@ def validate(var_pairs, var_files, syntax_only, path):
       release validate templates/web.pkr.hcl
       release validate --var region=eu-west-1 --var-file prod.pkrvars.hcl templates/
       release validate --json templates/ | jq .errors
+      release validate -only 'amazon-ebs.*' templates/web.pkr.hcl
     """
     ui = app_ctx().ui
-    template, diags = _load(path, var_pairs, var_files, syntax_only)
+    template, diags = _load(path, var_pairs, var_files, syntax_only, only, except_)
     errors = [d for d in diags if d.is_error]
     warnings = [d for d in diags if not d.is_error]
     if ui.json:
@@ -107,7 +113,7 @@ def validate(var_pairs, var_files, syntax_only, path):
 @command("inspect")
 @_var_options
 @click.argument("path", type=click.Path())
-def inspect(var_pairs, var_files, path):
+def inspect(var_pairs, var_files, only, except_, path):
     """Show a template's variables (sensitive values masked), locals, sources, builds
     with their provisioners and post-processors, and required plugins.
 
@@ -119,7 +125,7 @@ def inspect(var_pairs, var_files, path):
     from releasemgr.template.inspect import inspect_data, render_inspect
 
     ui = app_ctx().ui
-    template, diags = _load(path, var_pairs, var_files)
+    template, diags = _load(path, var_pairs, var_files, only=only, except_=except_)
     diags = [d for d in diags if d.is_error or template is None]
     if template is None or any(d.is_error for d in diags):
         _finish(ui, template, diags, None)

@@ -828,6 +828,34 @@ def evaluate_body(template: Template, body: P.Body, *, source: Mapping[str, Any]
     return walk(body), diags
 
 
+def select_builds(template: Template, only: Iterable[str] = (), except_: Iterable[str] = ()) -> Template:
+    """Keep the build sources matching Packer's -only/-except globs ("type.name", "build.type.name").
+
+    Builds left without sources are dropped, and so are sources no kept build uses."""
+    import fnmatch
+
+    only, except_ = [p for p in only if p], [p for p in except_ if p]
+    if not only and not except_:
+        return template
+
+    def names(build, bs):
+        out = [bs.display_name, bs.ref]
+        if build.name:
+            out += [f"{build.name}.{n}" for n in (bs.display_name, bs.ref)]
+        return out
+
+    def hit(patterns, build, bs):
+        return any(fnmatch.fnmatchcase(n, p) for p in patterns for n in names(build, bs))
+
+    for b in template.builds:
+        b.sources = [bs for bs in b.sources
+                     if (not only or hit(only, b, bs)) and not (except_ and hit(except_, b, bs))]
+    template.builds = [b for b in template.builds if b.sources]
+    used = {bs.ref for b in template.builds for bs in b.sources}
+    template.sources = {k: v for k, v in template.sources.items() if k in used}
+    return template
+
+
 def check_syntax(path: str) -> list[Diagnostic]:
     """Only parse: the template files and the *.auto.pkrvars.hcl beside them."""
     loader = _Loader(path, None, (), {}, None)
