@@ -37,7 +37,21 @@ What `release validate` reports, per component:
 
 Values known only at build time (such as `build.ID`) are accepted wherever a value is.
 Types: `string`, `number`, `bool`, `duration` (a string), `list(string)`, `list(number)`,
-`map(string)`, `any` (an object).
+`map(string)`, `any` (an object). Options marked "a local path" name files on the machine
+that runs the build (scripts, upload sources, keys); relative paths are taken from the
+current directory, as Packer does.
+
+Compared with `packer validate` 1.6.6 (Debian's; `tests/test_schema_packer.py` checks the
+accept/reject decision on well over a hundred templates), on purpose:
+
+- options added to Packer after 1.6.6 are accepted (`env` of the shell provisioners,
+  `content` of `file`, newer amazon-ebs options such as `imds_support`, `deprecate_at`,
+  `metadata_options`);
+- a `source_ami_filter` without `owners` is a warning, not an error;
+- stricter: `temporary_key_pair_type` (`rsa`, `ed25519`), `ami_virtualization_type`
+  (`hvm`, `paravirtual`), and `ssh_certificate_file` / `ssh_bastion_certificate_file` need
+  their private key, as in later Packer versions;
+- a gp3 volume without `throughput` is fine (1.6.6 requires one).
 """
 
 
