@@ -285,3 +285,33 @@ def test_concurrent_readers_during_a_long_write(sqlite_cli, n):
     assert time.monotonic() - t0 < 15, "readers waited for the writer"
     p.send_signal(signal.SIGKILL)
     p.communicate(timeout=10)
+
+
+def test_status_reads_without_the_orm(cli):
+    """`release status` (the read path scripts poll) answers in SQL Core: it must not import
+    sqlmodel or pydantic (about half its start-up), and it filters and fails like the rest."""
+    cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-1")
+    cli.ok("register", "api", "--artifact", "aws:us-east-1:ami-2")
+    cli.ok("promote", "web@v1", "--to", "dev")
+    cli.ok("revoke", "web@v1", "--reason", "bad")
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom releasemgr.cli import main\nrc = main(['status', '--json'])\n"
+            "heavy = [m for m in ('sqlmodel', 'pydantic', 'sqlalchemy.orm') if m in sys.modules]\n"
+            "print('HEAVY', heavy, file=sys.stderr)\nsys.exit(rc)\n")
+    import os
+
+    r = subprocess.run([sys.executable, "-c", code], cwd=cli.cwd, env={**os.environ, **cli.env},
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "HEAVY []" in r.stderr, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["images"] == ["api", "web"]
+    assert [(c["image"], c["env"], c["version"], c["revoked"]) for c in doc["channels"]] == [("web", "dev", "v1", True)]
+    assert doc["warnings"] and "web@v1 is revoked" in doc["warnings"][0]
+    one = cli.json("status", "api")
+    assert one["images"] == ["api"] and one["channels"] == []
+    assert cli.json("status", "web", "--env", "dev")["channels"][0]["version"] == "v1"
+    r = cli("status", "wbe")
+    assert r.code == 4 and "no image named 'wbe'" in r.err and "did you mean 'web'" in r.err
