@@ -1,6 +1,6 @@
 """Whatever the input, `release validate` answers 0 or 2 and never shows a traceback.
 
-Two sources of input, 2,900 cases in all (1,300 mutated, 1,500 generated, 100 --var values): templates generated from HCL fragments, and
+Two sources of input, 3,100 cases in all (1,300 mutated, 1,500 generated, 100 --var values, 200 through inspect): templates generated from HCL fragments, and
 corpus templates randomly mutated (byte flips, deletions, duplications, insertions).
 Everything runs in-process through `releasemgr.cli.main` for speed.
 """
@@ -157,3 +157,16 @@ def test_var_values_never_crash(workdir, value, name):
            b'variable "b" {\n  type = object({x = bool})\n  default = { x = true }\n}\n')
     code, err = run_validate(workdir, tpl, ["--var", f"{name}={value}"])
     check(code, err, value.encode())
+
+
+@settings(FUZZ_MUT, max_examples=200)
+@given(seed=st.integers(0, 2 ** 32), base=st.sampled_from(CORPUS), ops=st.lists(mutation, max_size=3))
+def test_inspect_never_crashes(workdir, seed, base, ops):
+    data = mutate(base, ops) if seed % 2 else gen_body(random.Random(seed), 3).encode()
+    path = workdir / f"case{next(_counter)}.pkr.hcl"
+    path.write_bytes(data)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["inspect", "--json", str(path)])
+    path.unlink()
+    check(code, err.getvalue(), data)
