@@ -107,10 +107,15 @@ class FleetError(Exception):
     pass
 
 
-def fleet_for(provider: str, state_dir) -> Fleet:
-    """The fleet of a provider name (`local`; others as they are written)."""
+def fleet_for(provider: str, state_dir, settings: dict | None = None) -> Fleet:
+    """The fleet of a provider name. `settings`: the provider's options (for `aws`: region,
+    instance_type, subnet_id, security_group_ids, tags, port, ... from release.toml)."""
     if provider == "local":
         from releasemgr.providers.local.fleet import LocalFleet
 
         return LocalFleet(state_dir)
-    raise FleetError(f"provider {provider!r} has no fleet yet (known: local)")
+    if provider == "aws":
+        from releasemgr.providers.aws.fleet import EC2Fleet
+
+        return EC2Fleet(settings)
+    raise FleetError(f"provider {provider!r} has no fleet (known: local, aws)")

@@ -90,8 +90,8 @@ def health_check_from(image_meta: dict | None, override: dict | None, *, has_por
     raw = dict((image_meta or {}).get("health_check") or {})
     raw.update(override or {})
     kind = raw.get("type") or ("tcp" if has_port else "process")
-    if kind not in ("http", "tcp", "command", "process"):
-        raise UsageError(f"unknown health check type {kind!r}", hint="use http, tcp or command")
+    if kind not in ("http", "tcp", "command", "process", "ec2"):
+        raise UsageError(f"unknown health check type {kind!r}", hint="use http, tcp or command (ec2 on aws)")
     status = raw.get("expected_status", 200)
     if not isinstance(status, int) or isinstance(status, bool):
         raise UsageError("health_check.expected_status must be a whole number")
@@ -235,7 +235,9 @@ def _target(s: Session, config: Config, image: str, env: str, ref: str | None, p
     if not live:
         why = "was pruned" if arts else f"has no {provider} artifact"
         raise NotFound(f"{image}@v{v.number} {why}: nothing to start servers from")
-    a = live[0]
+    region = ((config.raw.get(provider) or {}) if isinstance(config.raw.get(provider), dict) else {}).get("region")
+    region = (config.deploy.get(env) or {}).get("region", region)
+    a = next((x for x in live if region and x.region == region), live[0])  # the fleet's region first
     return _Target(img, v, env_row, {"provider": a.provider, "region": a.region, "id": a.external_id},
                    ch.version_id if ch else None)
 
@@ -354,13 +356,22 @@ class Rollout:
             except FleetError as exc:
                 return exc
 
-        # unpacking and forking overlap well: start a batch in parallel
-        with ThreadPoolExecutor(max_workers=max(1, min(8, n))) as pool:
-            for res in pool.map(one, range(n)):
-                if isinstance(res, FleetError):
-                    error = error or str(res)
-                else:
-                    started.append(res)
+        many = getattr(self.fleet, "launch_many", None)
+        if many is not None and n > 0:  # one API call for the batch (EC2: RunInstances)
+            try:
+                started = list(many(artifact, server_ids=[f"{self.image}-{self.env}-{uuid.uuid4().hex[:8]}"
+                                                          for _ in range(n)],
+                                    image=self.image, version=label, env=self.env))
+            except FleetError as exc:
+                error = str(exc)
+        else:
+            # unpacking and forking overlap well: start a batch in parallel
+            with ThreadPoolExecutor(max_workers=max(1, min(8, n))) as pool:
+                for res in pool.map(one, range(n)):
+                    if isinstance(res, FleetError):
+                        error = error or str(res)
+                    else:
+                        started.append(res)
         if started:
             now = now_iso()
             with self.ledger.write() as s:
@@ -482,7 +493,7 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
                       max_unavailable=max_unavailable, health_timeout=health_timeout, retire_old=retire_old,
                       default_count=max(1, len(in_route)))
     try:
-        fleet = fleet_for(st.provider, config.state_dir)
+        fleet = fleet_for(st.provider, config.state_dir, provider_settings(config, env))
     except FleetError as exc:
         raise UsageError(str(exc)) from None
     if dry_run:
@@ -521,6 +532,13 @@ class _sigterm_interrupts:
         if self.old is not None:
             signal.signal(signal.SIGTERM, self.old)
         return False
+
+
+def provider_settings(config: Config, env: str) -> dict:
+    """A provider's options: `[aws]` (or `[<provider>]`) overlaid by `[deploy.<env>]`."""
+    d = dict(config.deploy.get(env) or {})
+    base = config.raw.get(d.get("provider", "local")) or {}
+    return {**(base if isinstance(base, dict) else {}), **d}
 
 
 def _dry_run(t: _Target, st: DeploySettings, rows: list[Server]) -> dict:

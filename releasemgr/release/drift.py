@@ -22,7 +22,8 @@ from releasemgr.ledger.clock import parse_iso
 from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.models import Channel, EnvironmentRow, Image, Server
 from releasemgr.providers.base import FleetError, fleet_for
-from releasemgr.release.deploy import LIVE_STATES, handle_of, health_check_from, server_json, version_labels
+from releasemgr.release.deploy import (LIVE_STATES, handle_of, health_check_from, provider_settings, server_json,
+                                       version_labels)
 
 CHECK_TIMEOUT = 2.0
 
@@ -51,7 +52,9 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
     providers = {(config.deploy.get(e) or {}).get("provider", "local") for e in env_names} | set(by_provider)
     for provider in sorted(providers):
         try:
-            fleet = fleet_for(provider, config.state_dir)
+            envs_of = [e for e in env_names if (config.deploy.get(e) or {}).get("provider", "local") == provider]
+            fleet = fleet_for(provider, config.state_dir,
+                              provider_settings(config, envs_of[0]) if envs_of else config.raw.get(provider))
         except FleetError as exc:
             drift.append({"kind": "unknown_provider", "provider": provider, "detail": str(exc)})
             continue

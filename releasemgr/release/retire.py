@@ -130,7 +130,9 @@ def retire(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
                                 rule="last-healthy-servers")
         provider = (config.deploy.get(env) or {}).get("provider", "local")
         try:
-            fleet = fleet_for(provider, config.state_dir)
+            from releasemgr.release.deploy import provider_settings
+
+            fleet = fleet_for(provider, config.state_dir, provider_settings(config, env))
         except FleetError as exc:
             raise UsageError(str(exc)) from None
         t = _Target(img, current, env_row, {}, current.id)
