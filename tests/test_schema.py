@@ -541,6 +541,21 @@ def test_cidrs_and_tunnels():
     assert f.path == ("ssh_local_tunnels", 1)
 
 
+def test_block_device_iops_and_throughput_ranges():
+    def device(**attrs):
+        body = ebs()
+        body.blocks["launch_block_device_mappings"] = [Body(attrs=dict(device_name="/dev/sda1", **attrs))]
+        return check("source", "amazon-ebs", body)
+
+    assert device(volume_type="io1", volume_size=10, iops=500) == []
+    assert "50:1" in only(device(volume_type="io1", volume_size=10, iops=501)).detail
+    assert "between 100 and 64000" in only(device(volume_type="io2", volume_size=100, iops=50)).detail
+    assert "between 125 and 1000" in only(device(volume_type="gp3", throughput=100)).detail
+    assert "between 3000 and 16000" in only(device(volume_type="gp3", iops=20000)).detail
+    assert only(device(kms_key_id="alias/x", encrypted=False)).path == ("launch_block_device_mappings", 0, "kms_key_id")
+    assert device(volume_type="gp3", throughput=UNKNOWN, iops=UNKNOWN) == []
+
+
 def test_ssh_keypair_name_needs_a_private_key():
     f = only(check("source", "amazon-ebs", ebs(ssh_keypair_name="ci")))
     assert f.path == ("ssh_keypair_name",)

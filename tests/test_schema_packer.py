@@ -155,6 +155,7 @@ DIFFERENT = {
     ),
     "ebs-bad-virtualization-type": (True, False, "Packer leaves ami_virtualization_type to AWS, which accepts only hvm|paravirtual"),
     "ebs-gp3-default-throughput": (False, True, "1.6.6 wants an explicit throughput for gp3 volumes; later Packer (and AWS) default it"),
+    "ebs-io2-default-iops": (False, True, "1.6.6 wants explicit iops for sized io1/io2 volumes; later Packer leaves it to AWS"),
 }
 # Options whose checks differ on purpose (above): random bodies do not use them.
 RANDOM_DIFFERENT = {"temporary_key_pair_type", "ssh_certificate_file", "ssh_bastion_certificate_file", "ami_virtualization_type"}
@@ -164,6 +165,10 @@ CASES += [
     Case("ebs-certificate-without-key", source=ebs(ssh_certificate_file="cert.pub")),
     Case("ebs-bastion-certificate-without-key", source=ebs(ssh_bastion_certificate_file="cert.pub")),
     Case("ebs-bad-virtualization-type", source=ebs(ami_virtualization_type="pv")),
+    Case("ebs-io2-default-iops", source=("amazon-ebs", EBS, {"launch_block_device_mappings": [{"device_name": "/dev/sda1", "volume_type": "io2", "volume_size": 8}]})),
+    Case("ebs-io1-iops-ratio", source=("amazon-ebs", EBS, {"launch_block_device_mappings": [{"device_name": "/dev/sda1", "volume_type": "io1", "volume_size": 10, "iops": 1000}]})),
+    Case("ebs-gp3-throughput-range", source=("amazon-ebs", EBS, {"launch_block_device_mappings": [{"device_name": "/dev/sda1", "volume_type": "gp3", "throughput": 2000}]})),
+    Case("ebs-kms-unencrypted-device", source=("amazon-ebs", EBS, {"launch_block_device_mappings": [{"device_name": "/dev/sda1", "kms_key_id": "alias/x", "encrypted": False}]})),
     Case("ebs-gp3-default-throughput", source=("amazon-ebs", EBS, {"launch_block_device_mappings": [{"device_name": "/dev/sda1", "volume_type": "gp3"}]})),
 ]
 
@@ -303,7 +308,41 @@ def we_accept(case: Case, folder: Path) -> tuple[bool, list]:
     return not errs, errs
 
 
+def random_block_cases(seed: int, count: int) -> list[Case]:
+    """amazon-ebs with one nested block holding a random subset of its options."""
+    import random
+
+    from releasemgr.template.schema import schema_for
+
+    rng = random.Random(seed)
+    newer = NEWER_THAN_1_6_6[("source", "amazon-ebs")]
+    # assume_role/vault_aws_engine would make packer fetch credentials
+    specs = [b for b in schema_for("source", "amazon-ebs").blocks if b.name not in newer | {"assume_role", "vault_aws_engine"}]
+    out = []
+    for n in range(count):
+        spec = specs[n % len(specs)]
+        attrs = {}
+        for o in rng.sample(list(spec.schema.options), rng.randint(0, min(4, len(spec.schema.options)))):
+            if o.choices:
+                attrs[o.name] = rng.choice(list(o.choices) + ["bogus"]) if o.type == "string" else [rng.choice(list(o.choices))]
+            else:
+                attrs[o.name] = rng.choice(RANDOM_POOL[o.type])
+        base = dict(EBS)
+        if spec.name == "source_ami_filter":
+            base["source_ami"] = ""
+            attrs["owners"] = ["self"]  # without owners: a documented difference (warning here)
+        if spec.name in ("launch_block_device_mappings", "ami_block_device_mappings"):
+            # 1.6.6 wants gp3 throughput and io1/io2 iops to be written (documented difference)
+            if attrs.get("volume_type") == "gp3":
+                attrs.setdefault("throughput", 125)
+            if attrs.get("volume_type") in ("io1", "io2") and "volume_size" in attrs:
+                attrs.setdefault("iops", 100)
+        out.append(Case(f"random-block-{seed}-{n}-{spec.name}", source=("amazon-ebs", base, {spec.name: [attrs]})))
+    return out
+
+
 CASES += random_cases(2026, 88)  # 8 of each native type
+CASES += random_block_cases(2026, 26)
 
 
 @pytest.fixture(scope="module")

@@ -89,6 +89,48 @@ def _check_block_device(body: Body, environ):
             f'iops cannot be set for volume_type "{vtype}".',
             ("iops",),
         )
+    if is_set(a.get("kms_key_id")) and a.get("encrypted") in (False, "false"):
+        yield error(
+            '"kms_key_id" needs "encrypted = true" in block device mapping',
+            "A device must also have encrypted = true when setting a kms_key_id.",
+            ("kms_key_id",),
+        )
+    iops, size, throughput = _number(a.get("iops")), _number(a.get("volume_size")), _number(a.get("throughput"))
+    if vtype in _IOPS_RATIO and size and iops is not None:
+        if iops / size > _IOPS_RATIO[vtype]:
+            yield error(
+                'Invalid value for "iops" in block device mapping',
+                f"The maximum ratio of provisioned IOPS to volume size (GiB) is {_IOPS_RATIO[vtype]}:1 for {vtype} volumes; "
+                f"{iops:g} IOPS on {size:g} GiB is more.",
+                ("iops",),
+            )
+        if not 100 <= iops <= 64000:
+            yield error('Invalid value for "iops" in block device mapping', f"IOPS must be between 100 and 64000; got {iops:g}.", ("iops",))
+    if vtype == "gp3":
+        if throughput is not None and not 125 <= throughput <= 1000:
+            yield error(
+                'Invalid value for "throughput" in block device mapping',
+                f"Throughput must be between 125 and 1000; got {throughput:g}.",
+                ("throughput",),
+            )
+        if iops is not None and not 3000 <= iops <= 16000:
+            yield error('Invalid value for "iops" in block device mapping', f"IOPS of gp3 must be between 3000 and 16000; got {iops:g}.", ("iops",))
+
+
+_IOPS_RATIO = {"io1": 50, "io2": 500}  # IOPS per GiB at most
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 BLOCK_DEVICE = Schema(
@@ -107,7 +149,11 @@ BLOCK_DEVICE = Schema(
     ),
     checks=(_check_block_device,),
     doc="One EBS or instance-store device.",
-    notes=("`device_name` is required.", "`throughput` needs `volume_type = \"gp3\"`; `iops` needs io1, io2 or gp3."),
+    notes=(
+        "`device_name` is required.",
+        "`throughput` needs `volume_type = \"gp3\"` (125 to 1000); `iops` needs io1, io2 (100 to 64000, at most 50 or 500 per GiB) or gp3 (3000 to 16000).",
+        "`kms_key_id` needs `encrypted` not false.",
+    ),
 )
 
 ASSUME_ROLE = Schema(
