@@ -51,7 +51,8 @@ accept/reject decision on well over a hundred templates), on purpose:
 - stricter: `temporary_key_pair_type` (`rsa`, `ed25519`), `ami_virtualization_type`
   (`hvm`, `paravirtual`), and `ssh_certificate_file` / `ssh_bastion_certificate_file` need
   their private key, as in later Packer versions;
-- a gp3 volume without `throughput` is fine (1.6.6 requires one).
+- a gp3 volume without `throughput`, or a sized io1/io2 volume without `iops`, is fine
+  (1.6.6 requires them; later Packer leaves the defaults to AWS).
 """
 
 
