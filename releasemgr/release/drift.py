@@ -13,6 +13,7 @@ Drift kinds:
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 
 from sqlmodel import select
@@ -69,9 +70,16 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
                 hc = health_check_from({"health_check": extra.get("image_meta_health")},
                                        (config.deploy.get(env_name) or {}).get("health_check"),
                                        has_port=bool(r.address))
-                if detail_of:
-                    return detail_of(handle_of(r), hc, CHECK_TIMEOUT)
-                return fleet.check_health(handle_of(r), hc, CHECK_TIMEOUT), "unhealthy"
+                # a few tries within CHECK_TIMEOUT: some providers report status in shared, cached
+                # refreshes (EC2's DescribeInstanceStatus), so a first answer may be "not yet"
+                deadline = time.monotonic() + CHECK_TIMEOUT
+                while True:
+                    budget = max(0.1, deadline - time.monotonic())
+                    ok, why = (detail_of(handle_of(r), hc, budget) if detail_of
+                               else (fleet.check_health(handle_of(r), hc, budget), "unhealthy"))
+                    if ok or why == "process exited" or time.monotonic() + 0.25 >= deadline:
+                        return ok, why
+                    time.sleep(0.25)
             except Exception as exc:  # a bad health check setting: report it, do not crash status
                 return False, str(exc)
 
