@@ -457,3 +457,35 @@ def test_random_unicode_text_matches_packer(tmp_path):
                   for i, (expr, name, args) in enumerate(calls)
                   if _ours(tmp_path, name, args) != theirs[f"c{i}"]]
     assert not mismatches, "\n".join(f"{e}: ours {o!r}, packer {t!r}" for e, o, t in mismatches[:20])
+
+
+def test_random_numbers_format_like_packer(tmp_path):
+    """Number formatting (%v %f %e %g %d %x, tostring, jsonencode) on random magnitudes."""
+    import random  # noqa: PLC0415
+
+    rng = random.Random(7)
+    numbers: list = []
+    for _ in range(40):
+        kind = rng.random()
+        if kind < 0.3:
+            numbers.append(rng.randint(-10**rng.randint(1, 18), 10**rng.randint(1, 18)))
+        else:
+            mantissa = round(rng.uniform(-10, 10), rng.randint(0, 6))
+            numbers.append(float(f"{mantissa}e{rng.randint(-8, 12)}"))
+    calls = []
+    for n in numbers:
+        lit = repr(n)
+        fl_verbs = "%v|%f|%.2f|%e|%.3e|%g|%.4g|%G|%10.3f|%-12e|%+.1f"
+        calls.append((f'format("{fl_verbs}", {", ".join([lit] * 11)})', "format", [fl_verbs] + [n] * 11))
+        calls.append((f"jsonencode({lit})", "jsonencode", [n]))
+        calls.append((f'format("%s", {lit})', "format", ["%s", n]))
+        if isinstance(n, int) or float(n).is_integer():
+            int_verbs = "%d|%x|%X|%o|%b|%08d|%+d"
+            calls.append((f'format("{int_verbs}", {", ".join([lit] * 7)})', "format", [int_verbs] + [n] * 7))
+    proc = _run_packer(tmp_path, {f"c{i}": expr for i, (expr, _, _) in enumerate(calls)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    theirs = json.loads((tmp_path / "out.json").read_text())
+    mismatches = [(expr, _ours(tmp_path, name, args), theirs[f"c{i}"])
+                  for i, (expr, name, args) in enumerate(calls)
+                  if _ours(tmp_path, name, args) != theirs[f"c{i}"]]
+    assert not mismatches, "\n".join(f"{e}: ours {o!r}, packer {t!r}" for e, o, t in mismatches[:20])

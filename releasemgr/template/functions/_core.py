@@ -150,7 +150,7 @@ def number_to_string(n) -> str:
     if math.isinf(n):
         return "+Inf" if n > 0 else "-Inf"
     if n.is_integer():
-        return str(int(n))
+        return "-0" if n == 0 and math.copysign(1, n) < 0 else str(int(n))  # cty keeps -0
     from decimal import Decimal  # noqa: PLC0415
 
     return format(Decimal(repr(n)), "f")

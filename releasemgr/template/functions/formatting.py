@@ -61,13 +61,43 @@ def _pad_number(v: _Verb, sign: str, body: str) -> str:
 
 
 def _decimal(n, exact: bool = True) -> Decimal:
-    """The number as a Decimal: the float's exact binary value (what rounding must see:
-    2.675 is really 2.67499…), or its shortest decimal form for shortest output."""
+    """The number as a Decimal. ``exact``: the value cty holds for it, i.e. the shortest
+    decimal form rounded to a 512-bit binary mantissa (how HCL parses a number literal);
+    that is what %f/%e rounding must see (63.4405 is just below, 2.675 too). Otherwise the
+    shortest decimal form itself, for shortest output (%v, %g)."""
     from decimal import Decimal  # noqa: PLC0415
 
     if isinstance(n, int):
         return Decimal(n)
-    return Decimal(n) if exact else Decimal(repr(n))
+    d = Decimal(repr(n))
+    return _big512(d) if exact and d.is_finite() else d
+
+
+def _big512(d: Decimal) -> Decimal:
+    """``d`` rounded (half to even) to the nearest binary fraction with a 512-bit mantissa,
+    as an exact Decimal (go's big.ParseFloat(s, 10, 512, ToNearestEven))."""
+    from decimal import Decimal  # noqa: PLC0415
+
+    if d == 0:
+        return d
+    sign, digits, exp = d.as_tuple()
+    m = int("".join(map(str, digits)))
+    num, den = (m * 10**exp, 1) if exp >= 0 else (m, 10**-exp)
+    k = 512 - (num.bit_length() - den.bit_length())
+    while True:  # find k with 2**511 <= num * 2**k / den < 2**512
+        top, bottom = (num << k, den) if k >= 0 else (num, den << -k)
+        q = top // bottom
+        if q >= 1 << 512:
+            k -= 1
+        elif q < 1 << 511:
+            k += 1
+        else:
+            break
+    q, r = divmod(top, bottom)
+    if 2 * r > bottom or (2 * r == bottom and q & 1):
+        q += 1
+    exact = Decimal(f"{q * 5**k}E-{k}") if k > 0 else Decimal(q << -k)  # exact, no context
+    return exact.copy_negate() if sign else exact  # copy_*: no context rounding
 
 
 def _digits(d: Decimal, sig: int | None):
@@ -75,7 +105,7 @@ def _digits(d: Decimal, sig: int | None):
     ``sig`` significant digits (None = shortest)."""
     from decimal import ROUND_HALF_EVEN, localcontext  # noqa: PLC0415
 
-    d = abs(d)
+    d = d.copy_abs()  # abs() would round to the context's 28 digits
     if d == 0:
         return "0", 1
     if sig is not None:
@@ -102,10 +132,12 @@ def _fmt_e(d: Decimal, prec: int, upper: bool) -> str:
 
 
 def _fmt_f(d: Decimal, prec: int) -> str:
-    from decimal import ROUND_HALF_EVEN, Decimal  # noqa: PLC0415
+    from decimal import MAX_PREC, ROUND_HALF_EVEN, Decimal, localcontext  # noqa: PLC0415
 
-    q = abs(d).quantize(Decimal(1).scaleb(-prec), rounding=ROUND_HALF_EVEN)
-    return format(q, "f")
+    with localcontext() as c:
+        c.prec = MAX_PREC  # quantize must not run out of digits for big numbers
+        q = d.copy_abs().quantize(Decimal(f"1E-{prec}"), rounding=ROUND_HALF_EVEN)
+        return format(q, "f")
 
 
 def _fmt_g(d: Decimal, prec: int, upper: bool) -> str:
@@ -128,7 +160,7 @@ def _fmt_g(d: Decimal, prec: int, upper: bool) -> str:
 def format_number_shortest(n) -> str:
     """cty's %v for numbers: big.Float's Text('g', -1)."""
     d = _decimal(n, exact=False)
-    return ("-" if d < 0 else "") + _fmt_g(d, -1, False)
+    return ("-" if d.is_signed() else "") + _fmt_g(d, -1, False)  # cty keeps -0
 
 
 def _sign(v: _Verb, negative: bool) -> str:
@@ -167,7 +199,7 @@ def _append_number(v: _Verb, arg) -> str:
         body = _fmt_f(d, 6 if v.prec < 0 else v.prec)
     else:
         body = _fmt_g(d, v.prec, v.mode == "G")
-    return _pad_number(v, _sign(v, d < 0), body)
+    return _pad_number(v, _sign(v, d.is_signed()), body)
 
 
 def _append(v: _Verb, args: list) -> str:
