@@ -239,6 +239,9 @@ def _environments(raw, v: "_Validator") -> list[Environment]:
         name = item.get("name")
         if not isinstance(name, str) or not ENV_NAME_RE.match(name):
             v.fail("environments need a name of lower-case letters, digits, - or _", where, "name")
+        if name == "latest" or re.fullmatch(r"v?\d+", name):
+            v.fail(f"environment name {name!r} reads as a version in references (web@{name}); choose another",
+                   where, "name")
         if name in seen:
             v.fail(f"environment {name!r} is defined twice", where, "name")
         requires = item.get("requires")
