@@ -489,3 +489,28 @@ def test_random_numbers_format_like_packer(tmp_path):
                   for i, (expr, name, args) in enumerate(calls)
                   if _ours(tmp_path, name, args) != theirs[f"c{i}"]]
     assert not mismatches, "\n".join(f"{e}: ours {o!r}, packer {t!r}" for e, o, t in mismatches[:20])
+
+
+def test_random_times_format_like_packer(tmp_path):
+    """formatdate with every verb, and timeadd, on random timestamps and offsets."""
+    import random  # noqa: PLC0415
+
+    rng = random.Random(3)
+    # (a quoted literal at the very end is dropped by Packer 1.6.6's cty; see docs)
+    spec = "YYYY YY MMMM MMM MM M DD D EEEE EEE 'q''t' hh h HH H AA aa mm m ss s ZZZZZ ZZZZ ZZZ Z"
+    calls = []
+    for _ in range(30):
+        off = rng.choice(["Z", "+00:00", "+05:30", "-08:00", "+14:00", "-00:45"])
+        ts = (f"{rng.randint(300, 9600):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T"
+              f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+              f"{rng.choice(['', '.5', '.123456789'])}{off}")
+        dur = rng.choice(["1h", "-90m", "36h0m1s", "1.5h", "-0.5s", "2562047h", "300ms", "0"])
+        calls.append((f'formatdate("{spec.replace(chr(34), "")}", "{ts}")', "formatdate", [spec, ts]))
+        calls.append((f'timeadd("{ts}", "{dur}")', "timeadd", [ts, dur]))
+    proc = _run_packer(tmp_path, {f"c{i}": expr for i, (expr, _, _) in enumerate(calls)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    theirs = json.loads((tmp_path / "out.json").read_text())
+    mismatches = [(expr, _ours(tmp_path, name, args), theirs[f"c{i}"])
+                  for i, (expr, name, args) in enumerate(calls)
+                  if _ours(tmp_path, name, args) != theirs[f"c{i}"]]
+    assert not mismatches, "\n".join(f"{e}: ours {o!r}, packer {t!r}" for e, o, t in mismatches[:20])

@@ -43,7 +43,8 @@ def parse_rfc3339(text: str, i: int) -> datetime:
 def format_rfc3339(t: datetime) -> str:
     """Go's time.RFC3339 layout: no fractional seconds, "Z" for UTC."""
     off = t.utcoffset() or timedelta(0)
-    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    base = (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"  # strftime("%Y") does not pad 515
+            f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}")
     if off == timedelta(0):
         return base + "Z"
     return base + _offset(t, colon=True)
@@ -197,6 +198,8 @@ def parse_duration(text: str, i: int) -> timedelta:
             break
         total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
         pos = m.end()
+    if abs(total) > 9223372036.854775807:  # Go durations are int64 nanoseconds (~292 years)
+        raise FunctionError(f"argument {i + 1}: time: invalid duration {text!r} (too long)", i)
     if not s or pos != len(s):
         raise FunctionError(f"argument {i + 1}: time: invalid duration {text!r} "
                             "(use e.g. \"1h30m\", \"-10m\", \"45s\")", i)
@@ -206,7 +209,10 @@ def parse_duration(text: str, i: int) -> timedelta:
 @register("timeadd", 2, 2, "timeadd(timestamp, duration)")
 def timeadd(ts, duration):
     t = parse_rfc3339(to_str(ts, 0), 0)
-    return format_rfc3339(t + parse_duration(to_str(duration, 1), 1))
+    try:
+        return format_rfc3339(t + parse_duration(to_str(duration, 1), 1))
+    except OverflowError:
+        raise FunctionError("the result is outside the years 1 to 9999", 1) from None
 
 
 # --- Packer's legacy_isotime / legacy_strftime (for templates migrated from JSON) --------
