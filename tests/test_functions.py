@@ -960,7 +960,8 @@ any_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8)
     | st.floats(allow_nan=False, allow_infinity=False, width=32) | st.just(UNKNOWN)
     | st.sampled_from([5000, -5000]).map(lambda k: 10**abs(k) if k > 0 else -(10**-k))
-    | st.sampled_from(["9" * 5000, 1e300, 2**63])
+    | st.sampled_from(["9" * 5000, 1e300, 2**63, "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00",
+                       "2562047h", "-2562047h", "10.0.0.0/8", "::/0", "2006-01-02", "%Y %Q"])
     | st.sampled_from(["%", "%d", "%[3]s", "[", "(", "*", "**", "YYYY", "1.5", "-2", "true",
                        "2026-01-01T00:00:00Z", "1h", "/a/", "dns", "{", "a,b"]),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
@@ -994,3 +995,16 @@ def test_any_input_gives_a_value_or_a_function_error(fuzz_dir, name, args):
 @given(json_values)
 def test_yamlencode_yamldecode_round_trip(value):
     assert _normalized(call("yamldecode", call("yamlencode", value))) == _normalized(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00Z",
+                        "2026-02-28T12:00:00-23:59", "1999-12-31T23:59:60Z", "2026-01-01T00:00:00.999999999Z"]),
+       st.sampled_from(["2562047h", "-2562047h", "1ns", "-1ns", "24h", "-24h", "0", ".5s", "1e3s"]),
+       st.text(alphabet="YMDEhHAamsZ' ", max_size=8))
+def test_time_functions_at_the_edges_raise_only_function_errors(ts, duration, spec):
+    for name, args in (("timeadd", [ts, duration]), ("formatdate", [spec, ts])):
+        try:
+            call(name, *args)
+        except FunctionError:
+            pass
