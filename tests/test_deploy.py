@@ -132,7 +132,7 @@ def test_blue_green_and_instant_rollback(fleet):
     dep = d["deployment"]
     assert d["version"] == "v1" and dep["instant"] is True and dep["launched"] == []
     assert serving(fleet) == ["blue v1"] * 2
-    assert took < 5, took
+    assert took < 10, took  # it starts nothing (bench/bench_deploy.py measures it properly)
     assert any(a == "route.switched" for a, _ in _audit(fleet))
 
     # and forward again: the green set is standing by now
@@ -173,7 +173,9 @@ def test_unhealthy_version_leaves_old_servers_serving(fleet, mode):
     r = fleet("deploy", "web", "--env", "prod", "--count", "2", "--health-timeout", "2s")
     assert r.code == 1, r
     assert "did not become healthy" in r.err and "Traceback" not in r.err
-    assert time.monotonic() - t0 < 8
+    assert time.monotonic() - t0 < 30
+    # gave up after --health-timeout (2 s), not the image's 10 s; an exiting server at once
+    assert ("not healthy after 2s" if mode == "500" else "process exited") in r.err
     assert serving(fleet) == ["good v1"] * 2
     now = fleet.json("servers", "web", "--env", "prod")["servers"]
     assert {s["id"] for s in now} == before  # nothing of v2 left
@@ -314,9 +316,8 @@ def test_concurrent_deploys_of_one_environment_are_serialised(fleet):
     fleet.ok("promote", "web@v1", "--to", "prod")
     first = fleet.proc("deploy", "web", "--env", "prod", "--count", "1")
     lock = fleet.state / "locks" / "web@prod.lock"
-    for _ in range(1000):
-        if lock.exists() and lock.read_text():
-            break
+    deadline = time.monotonic() + 90  # a loaded machine starts python slowly
+    while not (lock.exists() and lock.read_text()) and time.monotonic() < deadline:
         time.sleep(0.02)
     r = fleet("deploy", "web", "--env", "prod", "--count", "1")
     assert r.code == 1, r
@@ -337,7 +338,8 @@ def test_concurrent_deploys_of_one_environment_are_serialised(fleet):
         assert r.code == 1 and "locked by retire by bob" in r.err, r
         assert fleet.json("status", "web", "--env", "prod")["channels"][0]["version"] == "v2"
         waiter = fleet.proc("deploy", "web", "--env", "prod", "--count", "1", "--lock-timeout", "60")
-        for _ in range(1500):  # until the waiter has the lock file open (it is waiting for it)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # until the waiter has the lock file open (it is waiting for it)
             try:
                 fds = [os.readlink(f"/proc/{waiter.pid}/fd/{n}") for n in os.listdir(f"/proc/{waiter.pid}/fd")]
             except OSError:
