@@ -415,3 +415,17 @@ build {
     r = sqlite_cli("build", str(t2))
     assert r.code == 0, r  # a null build with no artifact makes no version and runs no post-processor
     assert "no version" in r.out
+
+
+def test_source_name_and_build_id_reach_each_source(sqlite_cli, tmp_path):
+    t = two_sources(tmp_path, provisioners="""
+  provisioner "shell" {
+    inline = ["echo ${source.name} > name.txt", "echo ${build.ID} > id.txt"]
+  }
+""")
+    sqlite_cli.ok("build", str(t))
+    v = sqlite_cli.json("show", "multi@v1")
+    by_source = {a["extra"]["source"]: a["files"][0] for a in v["artifacts"]}
+    assert read_member(by_source["local.a"], "name.txt") == "a\n"
+    assert read_member(by_source["local.b"], "name.txt") == "b\n"
+    assert read_member(by_source["local.b"], "id.txt") == v["build_id"] + "\n"

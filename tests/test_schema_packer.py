@@ -173,13 +173,18 @@ CASES += [
 ]
 
 
-# Options newer than Packer 1.6.6 (accepted by current Packer; 1.6.6 calls them unsupported).
+# releasemgr's own communicator options (host-key checking, which Packer does not do).
+OURS = {"ssh_known_hosts_file", "ssh_host_key", "ssh_trust_on_first_use"}
+
+# Options newer than Packer 1.6.6 (accepted by current Packer; 1.6.6 calls them unsupported),
+# and releasemgr's own.
 NEWER_THAN_1_6_6 = {
+    ("source", "null"): OURS,
     ("provisioner", "shell"): {"env"},
     ("provisioner", "file"): {"content"},
     ("provisioner", "shell-local"): {"env"},
     ("post-processor", "shell-local"): {"env"},
-    ("source", "amazon-ebs"): {
+    ("source", "amazon-ebs"): OURS | {
         "ami_org_arns", "ami_ou_arns", "snapshot_copy_duration_minutes", "imds_support", "deprecate_at",
         "elastic_ip_allocation_id", "capacity_reservation_preference", "capacity_reservation_id",
         "capacity_reservation_group_arn", "enable_nitro_enclave", "enable_unlimited_credits", "fleet_tags",

@@ -153,26 +153,45 @@ def _selected(bs, req) -> bool:
     return True
 
 
-def source_config(template, bs) -> dict:
-    """The source's config with the build block's overrides applied."""
+def source_config(template, bs, build_name: str | None = None) -> dict:
+    """The source's config evaluated for this build source (its `source.name`, the build's
+    name), with the build block's overrides applied."""
+    from releasemgr.template.loader import evaluate_body
+
     src = template.sources.get(bs.ref)
     if src is None:
         raise UsageError(f"build refers to {bs.ref}, which is not defined")
-    config = dict(src.config)
+    ctx_source = {"name": bs.name or src.name, "type": src.type}
+    ctx_build = {"name": build_name}
+    config, diags = evaluate_body(template, src.body, source=ctx_source, build=ctx_build)
     if bs.overrides is not None and (bs.overrides.attributes or bs.overrides.blocks):
-        from releasemgr.template.expr import Evaluator, Scope
-
-        ev = Evaluator(base_dir=template.base_dir)
-        roots = {"var": {n: v.value for n, v in template.variables.items()},
-                 "source": {"name": bs.name or src.name, "type": src.type},
-                 "build": {"name": None}, "path": {"root": template.base_dir, "cwd": os.getcwd()}}
-        scope = Scope(roots, local_lookup=lambda name, rng: template.locals[name].value,
-                      local_names=lambda: list(template.locals))
-        for name, attr in bs.overrides.attributes.items():
-            if name == "name":
-                continue
-            config[name] = ev.eval(attr.expr, scope)
+        over, more = evaluate_body(template, bs.overrides, source=ctx_source, build=ctx_build)
+        over.pop("name", None)
+        config.update(over)
+        diags += more
+    errors = [d for d in diags if d.is_error]
+    if errors:
+        raise TemplateError(f"cannot evaluate {bs.display_name}", diagnostics=errors)
     return config
+
+
+def provisioners_for(template, build, bs, build_id: str) -> list:
+    """The build's provisioners evaluated for one build source (source.name, build.ID...)."""
+    import dataclasses
+
+    from releasemgr.template.loader import evaluate_body
+
+    src = template.sources[bs.ref]
+    ctx_source = {"name": bs.name or src.name, "type": src.type}
+    out = []
+    for p in build.provisioners:
+        config, diags = evaluate_body(template, p.body, source=ctx_source,
+                                      build={"name": build.name, "ID": build_id, "PackerRunUUID": build_id})
+        errors = [d for d in diags if d.is_error]
+        if errors:
+            raise TemplateError(f"cannot evaluate provisioner {p.type}", diagnostics=errors)
+        out.append(dataclasses.replace(p, config=config))
+    return out
 
 
 def redacted_variables(template) -> dict:
@@ -296,7 +315,9 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     if not selected:
         raise UsageError("no source left to build after --only/--except",
                          hint="sources: " + ", ".join(bs.display_name for bs in build.sources))
-    configs = {bs.display_name: source_config(template, bs) for bs in selected}
+    configs = {bs.display_name: source_config(template, bs, build.name) for bs in selected}
+    build_id = str(uuid.uuid4())
+    provisioners = {bs.display_name: provisioners_for(template, build, bs, build_id) for bs in selected}
     for bs in selected:
         if req.engine == "native" and builder_steps(bs.ref.split(".", 1)[0]) is None:
             raise UsageError(f"builder {bs.ref.split('.', 1)[0]!r} is not built natively",
@@ -318,7 +339,6 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
                                f"{digest[:19]}...); nothing to build. Use --force to build anyway.")
         return doc
 
-    build_id = str(uuid.uuid4())
     logs = Path(config.state_dir) / "builds"
     log_path = logs / f"{build_id}.log"
     now = now_iso()
@@ -372,7 +392,8 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
                 work_root.mkdir(parents=True, exist_ok=True)
 
                 def one(bs):
-                    return _build_source(template, build, bs, configs[bs.display_name], req, log, cancel,
+                    return _build_source(template, build, bs, configs[bs.display_name],
+                                         provisioners[bs.display_name], req, log, cancel,
                                          config.state_dir, work_root, build_id, image, run_uuid, contexts)
 
                 workers = req.parallel or len(selected)
@@ -429,8 +450,8 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     return doc
 
 
-def _build_source(template, build, bs, cfg, req, log, cancel, state_dir, work_root, build_id, image, run_uuid,
-                  contexts) -> SourceResult:
+def _build_source(template, build, bs, cfg, provisioners, req, log, cancel, state_dir, work_root, build_id, image,
+                  run_uuid, contexts) -> SourceResult:
     from releasemgr.pipeline.postprocessors import run_chain
     from releasemgr.providers.registry import PROVIDER_OF, builder_steps
 
@@ -442,7 +463,7 @@ def _build_source(template, build, bs, cfg, req, log, cancel, state_dir, work_ro
                        source_config=cfg, state_dir=Path(state_dir), work_dir=work,
                        template_dir=Path(template.base_dir), say_fn=lambda t: log.line(display, t),
                        output_fn=lambda kind, line: log.line(display, line, kind=kind), cancel_event=cancel,
-                       on_error=req.on_error, provisioners=list(build.provisioners),
+                       on_error=req.on_error, provisioners=provisioners,
                        error_cleanup_provisioner=build.error_cleanup_provisioner)
     ctx.generated["image"] = image
     contexts.append(ctx)
