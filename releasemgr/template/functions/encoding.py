@@ -102,8 +102,12 @@ def yamldecode(s):
         raise FunctionError("needs the PyYAML package (pip install pyyaml)", 0) from None
     try:
         docs = list(yaml.safe_load_all(text))
+    except RecursionError:
+        raise FunctionError("argument 1: YAML value is nested too deeply", 0) from None
     except yaml.YAMLError as e:
         raise FunctionError(f"argument 1 is not valid YAML: {e}", 0) from None
+    except Exception as e:  # noqa: BLE001 - ValueError/TypeError from PyYAML's constructors
+        raise FunctionError(f"argument 1 cannot be read as YAML: {e}", 0) from None
     if len(docs) > 1:
         raise FunctionError("argument 1 contains more than one YAML document", 0)
     return _plain(docs[0] if docs else None)
@@ -220,7 +224,10 @@ def csvdecode(s):
     import io  # noqa: PLC0415
 
     text = to_str(s, 0)
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as e:
+        raise FunctionError(f"argument 1 is not valid CSV: {e}", 0) from None
     if not rows:
         raise FunctionError("argument 1: missing header line", 0)
     header, body = rows[0], rows[1:]
