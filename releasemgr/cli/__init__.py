@@ -40,6 +40,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     # templates
     "validate": ("releasemgr.cli.template_cmds:validate", "Check a Packer HCL2 template."),
     "fmt": ("releasemgr.cli.fmt_cmd:fmt", "Format templates exactly as `packer fmt` does."),
+    "init": ("releasemgr.cli.init_cmd:init", "Check the plugins and components a template needs."),
     "inspect": ("releasemgr.cli.template_cmds:inspect", "Show a template's variables, sources and builds."),
 }
 
