@@ -505,3 +505,14 @@ def test_deploy_and_instant_rollback_on_both_ledgers(cli, tmp_path):
         assert len(cli.json("retire", "web", "--env", "prod")["retired"]) == 1
     finally:
         kill_all_under(state)
+
+
+def test_without_a_setting_deploy_keeps_the_last_strategy(fleet):
+    (fleet.cwd / "release.toml").write_text(TOML.replace('strategy = "rolling"\n', ""))
+    add_version(fleet, fleet.state, "web", "k1")
+    add_version(fleet, fleet.state, "web", "k2")
+    fleet.ok("promote", "web@v1", "--to", "prod")
+    fleet.ok("deploy", "web", "--env", "prod", "--count", "1", "--strategy", "blue-green")
+    fleet.ok("promote", "web@v2", "--to", "prod")
+    d = fleet.json("deploy", "web", "--env", "prod")
+    assert d["strategy"] == "blue-green" and d["count"] == 1 and len(d["standby"]) == 1

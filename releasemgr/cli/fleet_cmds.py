@@ -60,7 +60,7 @@ def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: b
 @click.option("--count", type=click.IntRange(min=1), help="Number of servers. Default: [deploy.ENV] count, "
               "else as many as run now, else 1.")
 @click.option("--strategy", type=click.Choice(["rolling", "blue-green"]), help="Default: [deploy.ENV] strategy, "
-              "else rolling.")
+              "else the environment's last deploy's, else rolling.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Rolling: servers replaced at a time (default 1).")
 @click.option("--max-unavailable", type=click.IntRange(min=0),
               help="Rolling: old servers that may stop before their replacements are healthy (default 0).")

@@ -484,6 +484,11 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
     with ledger.read() as s:
         t = _target(s, config, image, env, version, provider)
         existing = live_rows(s, t.img.id, t.env_row.id)
+        last = s.exec(select(Deployment).where(Deployment.image_id == t.img.id,
+                                               Deployment.environment_id == t.env_row.id)
+                      .order_by(Deployment.started_at.desc()).limit(1)).first()
+    if strategy is None and "strategy" not in (config.deploy.get(env) or {}) and last is not None:
+        strategy = last.strategy  # without a setting, keep the environment's last strategy
     window = env_cfg.frozen_by()
     if window is not None and not override_freeze:
         raise PolicyRefused(f"{env} is frozen ({window.text}): no deploys", rule="freeze")
