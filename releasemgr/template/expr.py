@@ -659,7 +659,7 @@ class Evaluator:
             i = exc.arg_index
             target = node.args[i] if i is not None and 0 <= i < len(node.args) and not node.expand_final else node
             raise EvalError(target.rng.diag("Error in function call",
-                                            f'Call to function "{name}" failed: {exc.message}.')) from None
+                                            f'Call to function "{name}" failed: {getattr(exc, "reason", exc.message)}.')) from None
         except RecursionError:
             raise
         except Exception as exc:  # a function bug must not become a traceback
