@@ -111,7 +111,7 @@ def alive(pid: int) -> bool:
 
 def kill_all_under(path: Path) -> list[int]:
     """Kill every process started under `path`; returns the ones that were still alive."""
-    found = [p for p in pids_under(path) if alive(p)]
+    found = [p for p in pids_under(path) if alive(p) and p != os.getpid()]
     for pid in found:
         try:
             os.killpg(pid, signal.SIGKILL)
@@ -131,6 +131,14 @@ def kill_all_under(path: Path) -> list[int]:
                 break
             time.sleep(0.01)
     return found
+
+
+def cleanup(test_dir: Path) -> None:
+    """A test's finalizer: kill `release` processes it started (their cwd is the test folder)
+    and every server (cwd under its state folder); twice, in case a `release` process was
+    starting one while we looked."""
+    kill_all_under(test_dir)
+    kill_all_under(test_dir)
 
 
 def running_servers(state: Path) -> list[int]:

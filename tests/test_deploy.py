@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Cli
-from local_images import add_version, alive, get, kill_all_under, make_image, running_servers
+from local_images import add_version, alive, cleanup, get, kill_all_under, make_image, running_servers
 
 TOML = """
 [[environments]]
@@ -40,7 +40,7 @@ def fleet(tmp_path):
     cli = Cli(tmp_path, env)
     cli.state = state
     yield cli
-    kill_all_under(state)
+    cleanup(tmp_path)
 
 
 def serving(cli, env="prod"):
@@ -504,7 +504,7 @@ def test_deploy_and_instant_rollback_on_both_ledgers(cli, tmp_path):
         assert cli("status", "--check").code == 0
         assert len(cli.json("retire", "web", "--env", "prod")["retired"]) == 1
     finally:
-        kill_all_under(state)
+        cleanup(tmp_path)
 
 
 def test_without_a_setting_deploy_keeps_the_last_strategy(fleet):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import Cli
-from local_images import add_version, get, kill_all_under, running_servers
+from local_images import add_version, cleanup, get, running_servers
 
 TOML = """
 [[environments]]
@@ -30,7 +30,7 @@ def fleet(tmp_path):
                          "RELEASE_ACTOR": "alice", "NO_COLOR": "1"})
     cli.state = state
     yield cli
-    kill_all_under(state)
+    cleanup(tmp_path)
 
 
 def audit_events(cli):
