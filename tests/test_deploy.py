@@ -8,12 +8,11 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from conftest import Cli
-from local_images import add_version, alive, cleanup, get, kill_all_under, make_image, running_servers
+from local_images import add_version, alive, cleanup, get, make_image, running_servers
 
 TOML = """
 [[environments]]

@@ -25,7 +25,6 @@ environment less than `max_age` ago). Ages take s, m, h, d, w, y units ("14d", "
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta, timezone
 
