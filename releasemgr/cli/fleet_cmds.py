@@ -15,6 +15,13 @@ def _lock_option(f):
 
 
 def deploy_text(d: dict) -> str:
+    if d.get("strategy") == "auto-scaling-group":
+        if d.get("dry_run"):
+            return (f"dry run: {d['image']}@{d['version']} to {d['env']}: Auto Scaling group "
+                    f"{d['auto_scaling_group']} would get a launch template version with {d['ami']}")
+        return (f"deployed {d['image']}@{d['version']} to {d['env']}: Auto Scaling group {d['auto_scaling_group']} "
+                f"now uses launch template version {d['launch_template_version']} ({d['ami']}); "
+                f"replaced {len(d['replaced'])} instance(s), {len(d['instances'])} in service")
     if d.get("dry_run"):
         lines = [f"dry run: {d['image']}@{d['version']} to {d['env']} ({d['strategy']}, count {d['count']}, "
                  f"batch {d['batch_size']}, max unavailable {d['max_unavailable']})"]

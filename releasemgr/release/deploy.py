@@ -497,8 +497,13 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
     st = settings_for(config, env, image_meta=meta, count=count, strategy=strategy, batch_size=batch_size,
                       max_unavailable=max_unavailable, health_timeout=health_timeout, retire_old=retire_old,
                       default_count=max(1, len(in_route)))
+    psettings = provider_settings(config, env)
+    if st.provider == "aws" and psettings.get("auto_scaling_group"):
+        return _deploy_group(ledger, config, image, env, version, provider, psettings, st, actor=actor,
+                             dry_run=dry_run, lock_timeout=lock_timeout, hold_lock=hold_lock, progress=progress,
+                             cause=cause)
     try:
-        fleet = fleet_for(st.provider, config.state_dir, provider_settings(config, env))
+        fleet = fleet_for(st.provider, config.state_dir, psettings)
     except FleetError as exc:
         raise UsageError(str(exc)) from None
     if dry_run:
@@ -513,6 +518,29 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
             with ledger.read() as s:  # what is current may have moved while we waited for the lock
                 t = _target(s, config, image, env, version, provider)
             return _run(ledger, config, fleet, t, st, actor=actor, progress=progress, cause=cause)
+
+
+def _deploy_group(ledger, config, image, env, version, provider, psettings, st, *, actor, dry_run, lock_timeout,
+                  hold_lock, progress, cause) -> dict:
+    """An Auto Scaling group: the group replaces its own instances (release/deploy_asg.py)."""
+    import contextlib
+
+    from releasemgr.ledger.locks import env_lock
+    from releasemgr.release.deploy_asg import deploy_asg
+
+    if dry_run:
+        with ledger.read() as s:
+            t = _target(s, config, image, env, version, provider)
+        return {"deployment": None, "dry_run": True, "image": image, "env": env, "version": f"v{t.version.number}",
+                "status": "planned", "strategy": "auto-scaling-group",
+                "auto_scaling_group": psettings["auto_scaling_group"], "ami": t.artifact["id"]}
+    lock = env_lock(ledger, config.state_dir, image, env, actor=actor, operation=cause, timeout=lock_timeout,
+                    on_wait=progress) if hold_lock else contextlib.nullcontext()
+    with lock:
+        with ledger.read() as s:
+            t = _target(s, config, image, env, version, provider)
+        return deploy_asg(ledger, t, psettings, actor=actor, batch_size=st.batch_size,
+                          health_timeout=max(st.health_timeout, 60.0), progress=progress, cause=cause)
 
 
 class _sigterm_interrupts:

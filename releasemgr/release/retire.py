@@ -260,11 +260,19 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
             if a.provider == "local":
                 delete_image(config.state_dir, a.external_id)
                 done.append(a)
+            elif a.provider == "aws":
+                try:  # deregister the AMI in its region and delete its snapshots
+                    from releasemgr.providers.aws.images import delete_amis
+
+                    delete_amis({a.region: [a.external_id]})
+                    done.append(a)
+                except Exception as exc:  # noqa: BLE001 - report, keep the artifact live in the ledger
+                    skipped.append(f"{_art(a)} ({exc})")
             else:
                 skipped.append(_art(a))
         if skipped:
             doc["skipped"].append({"version": f"v{v.number}", "artifacts": skipped,
-                                   "why": "no image store for this provider yet; delete by hand"})
+                                   "why": "could not be deleted (no image store for the provider, or the cloud refused); delete by hand"})
         if not done:
             continue
         at = now_iso()

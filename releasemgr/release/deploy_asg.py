@@ -1,0 +1,54 @@
+"""Deploying to an Auto Scaling group (`[deploy.<env>] auto_scaling_group = "name"`): the
+group's launch template gets a new version with the version's AMI and the group's instances
+are replaced in batches; a rollback is the same with the previous AMI. The group owns its
+instances, so they are recorded in the deployment, not as servers releasemgr retires."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from releasemgr.errors import OperationFailed
+from releasemgr.ledger import audit
+from releasemgr.ledger.clock import now_iso
+from releasemgr.ledger.models import Deployment
+
+
+def deploy_asg(ledger, t, settings: dict, *, actor: str, batch_size: int, health_timeout: float,
+               progress=None, cause: str = "deploy") -> dict:
+    from releasemgr.providers.aws import asg
+
+    say = progress or (lambda s: None)
+    label = f"v{t.version.number}"
+    dep_id = str(uuid.uuid4())
+    now = now_iso()
+    with ledger.write() as s:
+        s.add(Deployment(id=dep_id, image_id=t.img.id, version_id=t.version.id, environment_id=t.env_row.id,
+                         strategy="rolling", count=0, batch_size=batch_size, status="running",
+                         actor=actor, started_at=now,
+                         detail=json.dumps({"auto_scaling_group": settings["auto_scaling_group"], "cause": cause})))
+        audit.append(s, "deployment.started", actor=actor, image=t.img.name, version=label, env=t.env_row.name,
+                     at=now, details={"deployment": dep_id, "auto_scaling_group": settings["auto_scaling_group"],
+                                      "ami": t.artifact["id"], "cause": cause})
+    try:
+        result = asg.roll(settings, t.artifact["id"], image=t.img.name, version=label, env=t.env_row.name,
+                          batch_size=batch_size, timeout=health_timeout, say=say)
+        status, error = "succeeded", None
+    except (asg.AsgError, Exception) as exc:  # noqa: BLE001 - botocore errors too: recorded, then one message
+        result, status, error = {}, "failed", str(exc)
+    done = now_iso()
+    with ledger.write() as s:
+        row = s.get(Deployment, dep_id)
+        row.status, row.finished_at = status, done
+        row.count = len(result.get("instances", []))
+        row.detail = json.dumps({**json.loads(row.detail), **result, "error": error}, sort_keys=True)
+        s.add(row)
+        audit.append(s, f"deployment.{'finished' if status == 'succeeded' else 'failed'}", actor=actor,
+                     image=t.img.name, version=label, env=t.env_row.name, at=done,
+                     details={"deployment": dep_id, "replaced": len(result.get("replaced", [])), "error": error})
+    doc = {"deployment": dep_id, "image": t.img.name, "env": t.env_row.name, "version": label, "status": status,
+           "strategy": "auto-scaling-group", **result}
+    if error:
+        raise OperationFailed(f"deploy to Auto Scaling group {settings['auto_scaling_group']} failed: {error}",
+                              deployment=doc)
+    return doc
