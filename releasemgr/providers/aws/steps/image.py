@@ -69,6 +69,7 @@ class StepCreateImage(Step):
             img = self._wait_available(aws.ec2, ami, ctx)
             self._tag_snapshots(aws.ec2, img, snap_tags)
             self._permissions(aws.ec2, ami, cfg)
+            self._deprecate(aws.ec2, ami, cfg, ctx)
             results = {aws.region: ami}
             regions = [str(r) for r in (cfg.get("ami_regions") or []) if str(r) != aws.region]
             if regions:
@@ -113,6 +114,20 @@ class StepCreateImage(Step):
             call(ec2.modify_image_attribute, "ModifyImageAttribute", ImageId=ami,
                  LaunchPermission={"Add": add})
 
+    def _deprecate(self, ec2, ami: str, cfg: dict, ctx) -> None:
+        when = cfg.get("deprecate_at")
+        if not when:
+            return
+        from datetime import datetime
+
+        try:
+            at = datetime.fromisoformat(str(when).replace("Z", "+00:00"))
+            ec2.enable_image_deprecation(ImageId=ami, DeprecateAt=at)
+        except ValueError:
+            raise StepFailed(f"deprecate_at {when!r} is not an RFC 3339 time (2027-01-01T00:00:00Z)") from None
+        except Exception as exc:  # noqa: BLE001 - the AMI is good; say that deprecation was not set
+            ctx.say(f"Could not set deprecate_at on {ami}: {exc}")
+
     def _copy(self, aws, region, ami, name, cfg, tags, snap_tags, ctx) -> str:
         ec2 = C.ec2(cfg, region, sess=aws.session)
         res = call(ec2.copy_image, f"CopyImage to {region}", SourceImageId=ami, SourceRegion=aws.region, Name=name,
@@ -124,6 +139,7 @@ class StepCreateImage(Step):
         call(ec2.create_tags, f"CreateTags in {region}", Resources=[copy], Tags=tag_list(tags))
         self._tag_snapshots(ec2, img, snap_tags)
         self._permissions(ec2, copy, cfg)
+        self._deprecate(ec2, copy, cfg, ctx)
         ctx.say(f"Copied to {region}: {copy}")
         return copy
 
