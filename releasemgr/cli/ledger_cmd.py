@@ -28,21 +28,18 @@ def info():
     Example:
       release ledger info --json
     """
-    from sqlalchemy import func
-    from sqlmodel import select
+    from sqlalchemy import text
 
     from releasemgr.ledger import migrate
     from releasemgr.ledger.db import _safe
-    from releasemgr.ledger.models import AuditEvent, Image, Version
 
     app = app_ctx()
     led = app.ledger
-    with led.read() as s:
+    with led.engine.connect() as conn:  # plain counts: no ORM needed
+        count = lambda table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: E731
         doc = {"url": _safe(led.url), "backend": led.engine.dialect.name,
-               "schema": migrate.current_revision(s.connection()), "schema_head": migrate.HEAD,
-               "images": s.exec(select(func.count()).select_from(Image)).one(),
-               "versions": s.exec(select(func.count()).select_from(Version)).one(),
-               "audit_events": s.exec(select(func.count()).select_from(AuditEvent)).one()}
+               "schema": migrate.current_revision(conn), "schema_head": migrate.HEAD,
+               "images": count("image"), "versions": count("version"), "audit_events": count("audit_event")}
     app.ui.emit(doc, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
 
 
