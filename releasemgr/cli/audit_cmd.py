@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from releasemgr.cli.context import app_ctx, command, global_options
+from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, command, global_options
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
 @global_options(exclude=("actor",))
 @click.option("--since", metavar="WHEN", help="From this time: 2026-11-01, 2026-11-01T12:00Z, 7d, 12h.")
 @click.option("--until", metavar="WHEN", help="Before this time (a date includes that whole day).")
@@ -63,7 +63,7 @@ def audit(ctx, since, until, env, image, who, action, ticket, limit, fmt):
                                   e["env"], e["ticket"], e["reason"]] for e in events]))
 
 
-@audit.command("verify")
+@audit.command("verify", context_settings=CONTEXT_SETTINGS)
 @global_options
 def verify():
     """Recompute the hash chain; name the first event that does not match (exit 1).

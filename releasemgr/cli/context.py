@@ -122,12 +122,19 @@ def global_options(f=None, *, exclude: tuple[str, ...] = ()):
 def command(name: str | None = None, **kw):
     """A sub-command with the global options and the shared help settings."""
 
+    # every command says -h/--help itself, whatever context it is created in (click caches
+    # each command's help option on first use, so inheriting it from the group is fragile)
+    kw.setdefault("context_settings", {}).setdefault("help_option_names", HELP_OPTIONS)
+
     def deco(f):
         f = global_options(f)
         return click.command(name, **kw)(f)
 
     return deco
 
+
+HELP_OPTIONS = ["-h", "--help"]
+CONTEXT_SETTINGS = {"help_option_names": HELP_OPTIONS}
 
 pass_app = click.make_pass_decorator(AppContext)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from releasemgr.cli.context import app_ctx, global_options
+from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
 
 
-@click.group()
+@click.group(context_settings=CONTEXT_SETTINGS)
 @global_options
 def ledger():
     """Inspect and upgrade the ledger database.
@@ -19,7 +19,7 @@ def ledger():
     """
 
 
-@ledger.command("info")
+@ledger.command("info", context_settings=CONTEXT_SETTINGS)
 @global_options
 def info():
     """Show where the ledger is, its schema revision and its size.
@@ -43,7 +43,7 @@ def info():
     app.ui.emit(doc, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
 
 
-@ledger.command("upgrade")
+@ledger.command("upgrade", context_settings=CONTEXT_SETTINGS)
 @global_options
 def upgrade():
     """Apply pending schema migrations (opening a ledger also does this).
