@@ -43,8 +43,9 @@ class CommandHelp:
 
 
 def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
-    return click.Context(command, info_name=name, parent=parent, terminal_width=WIDTH,
-                         max_content_width=WIDTH, obj=parent.obj if parent else None)
+    # the command's own context_settings (e.g. -h/--help), as click applies them when it runs it
+    settings = {**command.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
+    return click.Context(command, info_name=name, parent=parent, obj=parent.obj if parent else None, **settings)
 
 
 def _walk(command: click.Command, ctx: click.Context, path: tuple[str, ...], summary: str) -> list[CommandHelp]:
