@@ -113,6 +113,8 @@ def test_fifty_instances_roll_forward_back_retire_and_prune(aws, tmp_path):  # n
               for i in r["Instances"]}
     assert len(running) == 50 and images == {amis[0]}
     assert cli("status", "--check").code == 0
+    r = cli.json("retire", "web", "--env", "prod")  # rolling replaced them already: nothing of v2 is left
+    assert set(aws.running_instances()) == running and r.get("retired", []) == []
     assert cli.json("show", "web@v3")["artifacts"][0]["deleted_at"]
 
 
