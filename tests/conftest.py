@@ -16,6 +16,17 @@ from pathlib import Path
 
 import pytest
 
+# CI runs hypothesis derandomized: the same examples every run, so a green main stays green;
+# locally the search stays random and keeps finding new cases.
+try:
+    from hypothesis import settings as _hsettings
+
+    _hsettings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI"):
+        _hsettings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is in the [test] extra
+    pass
+
 PG_ADMIN_URL = os.environ.get("RELEASE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("RELEASE_REQUIRE_POSTGRES") == "1"
 
