@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, command, global_options
+from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
 
 
 @click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)

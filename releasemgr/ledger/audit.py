@@ -14,8 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.models import AuditEvent, LedgerMeta

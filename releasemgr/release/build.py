@@ -300,7 +300,7 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     from releasemgr.ledger import audit
     from releasemgr.ledger.clock import now_iso
     from releasemgr.ledger.models import Build as BuildRow, Image, Version
-    from releasemgr.providers.registry import PROVIDER_OF, builder_steps
+    from releasemgr.providers.registry import builder_steps
     from releasemgr.release import lifecycle
 
     if req.on_error not in ("cleanup", "abort", "run-cleanup-provisioner"):
@@ -453,7 +453,7 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
 def _build_source(template, build, bs, cfg, provisioners, req, log, cancel, state_dir, work_root, build_id, image,
                   run_uuid, contexts) -> SourceResult:
     from releasemgr.pipeline.postprocessors import run_chain
-    from releasemgr.providers.registry import PROVIDER_OF, builder_steps
+    from releasemgr.providers.registry import builder_steps
 
     stype = bs.ref.split(".", 1)[0]
     sname = bs.name or bs.ref.split(".", 1)[1]

@@ -9,7 +9,6 @@ removed with `include_unknown` (they may belong to another team's ledger).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from datetime import datetime, timedelta, timezone

@@ -17,7 +17,7 @@ from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.models import (Artifact, Channel, ChannelHistory, EnvironmentRow, Image, Version)
 from releasemgr.release import policy
-from releasemgr.release.refs import Ref, check_image_name, parse_ref
+from releasemgr.release.refs import check_image_name, parse_ref
 from releasemgr.release.versions import get_env, get_image, next_number, resolve, version_json
 
 BUMPS = ("major", "minor", "patch")

@@ -23,7 +23,6 @@ from releasemgr.pipeline.runner import Outcome
 
 def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
     """Copy the template's files into dest, adding a manifest post-processor to `build`."""
-    body_rng = build.pos and None
     files = [Path(f) for f in template.files]
     target_file = None
     end_offset = None
@@ -50,7 +49,6 @@ def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
         p = Path(vf)
         if p.exists() and p.parent == Path(template.base_dir) and p.name.endswith(".auto.pkrvars.hcl"):
             shutil.copy(p, dest / p.name)
-    _ = body_rng
     return dest
 
 

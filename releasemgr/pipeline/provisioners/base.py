@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 from releasemgr.pipeline.durations import parse_duration
@@ -121,10 +120,3 @@ def local_path(ctx, path: str):
     alt = ctx.template_dir / path
     return alt if alt.exists() else p
 
-
-def wait_small(seconds: float, ctx) -> None:
-    if ctx.cancel_event.wait(seconds):
-        raise Cancelled()
-
-
-_ = time

@@ -316,7 +316,7 @@ def sum_(lst):
     items = to_list(lst, 0)
     if not items:
         raise FunctionError("cannot sum an empty list", 0)
-    from decimal import MAX_PREC, Decimal, localcontext  # noqa: PLC0415
+    from decimal import MAX_PREC, localcontext  # noqa: PLC0415
 
     # decimal sums: [0.1, 0.2] gives 0.3 as in cty; exact for big integers too
     with localcontext() as c:
