@@ -515,3 +515,31 @@ def test_without_a_setting_deploy_keeps_the_last_strategy(fleet):
     fleet.ok("promote", "web@v2", "--to", "prod")
     d = fleet.json("deploy", "web", "--env", "prod", "--count", "1")
     assert d["strategy"] == "blue-green" and len(d["standby"]) == 1
+
+
+def test_override_of_a_freeze_covers_the_deploy_of_that_promote(tmp_path):
+    """An audited override of the move lets its own deploy through the freeze window."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from conftest import Cli
+    from local_images import add_version, kill_all_under
+
+    now = datetime.now(ZoneInfo("UTC"))
+    start, end = now - timedelta(hours=1), now + timedelta(hours=1)
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    window = f"{days[start.weekday()]} {start:%H:%M} - {days[end.weekday()]} {end:%H:%M} UTC"
+    (tmp_path / "release.toml").write_text(f'[[environments]]\nname = "prod"\nfreeze = ["{window}"]\n')
+    state = tmp_path / "state"
+    cli = Cli(tmp_path, {"RELEASE_STATE": str(state), "RELEASE_LEDGER": f"sqlite:///{state / 'ledger.db'}",
+                         "RELEASE_ACTOR": "alice", "NO_COLOR": "1"})
+    add_version(cli, state, "web", "v1 says hi")
+    try:
+        r = cli("promote", "web@v1", "--to", "prod", "--deploy")
+        assert r.code == 3 and "frozen" in r.err
+        d = cli.json("promote", "web@v1", "--to", "prod", "--deploy", "--override", "--reason", "INC-9 hotfix")
+        assert d["override"] == ["freeze"] and d["deployment"]["status"] == "succeeded"
+        r = cli("deploy", "web", "--env", "prod")  # a plain deploy is still refused
+        assert r.code == 3 and "frozen" in r.err
+    finally:
+        kill_all_under(tmp_path)
