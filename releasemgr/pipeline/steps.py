@@ -7,6 +7,19 @@ from releasemgr.pipeline.provisioners.base import applies
 from releasemgr.pipeline.runner import Cancelled, Step, StepFailed
 
 
+class ConnectStep(Step):
+    """Base of the steps that open `ctx.communicator`: the cleanup closes it."""
+
+    name = "connect"
+
+    def cleanup(self, ctx) -> None:
+        if ctx.communicator is not None:
+            try:
+                ctx.communicator.close()
+            finally:
+                ctx.communicator = None
+
+
 class StepProvision(Step):
     name = "provision"
 

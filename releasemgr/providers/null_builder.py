@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from releasemgr.pipeline.durations import parse_duration
 from releasemgr.pipeline.runner import Step, StepFailed
-from releasemgr.pipeline.steps import StepProvision
+from releasemgr.pipeline.steps import ConnectStep, StepProvision
 
 
 def ssh_config_from(cfg: dict, *, default_host: str | None = None):
@@ -32,8 +32,7 @@ def ssh_config_from(cfg: dict, *, default_host: str | None = None):
         keepalive_interval=parse_duration(cfg.get("ssh_keep_alive_interval"), 5.0))
 
 
-class StepConnectSSH(Step):
-    name = "connect"
+class StepConnectSSH(ConnectStep):
 
     def run(self, ctx) -> None:
         cfg = ctx.source_config
@@ -50,13 +49,6 @@ class StepConnectSSH(Step):
         except CommunicatorError as exc:
             raise StepFailed(str(exc)) from None
         ctx.communicator = comm
-
-    def cleanup(self, ctx) -> None:
-        if ctx.communicator is not None:
-            try:
-                ctx.communicator.close()
-            finally:
-                ctx.communicator = None
 
 
 def steps(ctx) -> list[Step]:

@@ -68,20 +68,29 @@ def artifacts_from_manifest(path: str) -> tuple[list[ArtifactSpec], dict]:
     for i, b in enumerate(builds):
         if not isinstance(b, dict) or not isinstance(b.get("artifact_id"), str) or not b.get("artifact_id"):
             raise UsageError(f"{path}: builds[{i}] has no artifact_id")
-        btype = str(b.get("builder_type") or "")
-        provider = _BUILDER_PROVIDERS.get(btype.split("-")[0], btype or "unknown")
-        extra = {k: b[k] for k in ("name", "build_time", "packer_run_uuid", "custom_data") if b.get(k) is not None}
-        files = b.get("files") or []
-        aid = b["artifact_id"]
-        if provider == "aws":
-            for part in aid.split(","):
-                region, sep, ami = part.strip().partition(":")
-                if not sep or not ami:
-                    raise UsageError(f"{path}: builds[{i}].artifact_id {aid!r} is not region:ami-id[,region:ami-id]")
-                specs.append(ArtifactSpec("aws", region, ami, btype, files, extra))
-        else:
-            specs.append(ArtifactSpec(provider, "", aid, btype, files, extra))
+        specs += manifest_build_artifacts(b, f"{path}: builds[{i}]")
     return specs, {"manifest": str(p), "packer_run_uuid": last}
+
+
+def manifest_build_artifacts(b: dict, where: str) -> list[ArtifactSpec]:
+    """The artifacts of one `builds[]` entry of a Packer manifest: amazon's
+    `region:ami,region:ami` becomes one per region; a `null` build has none."""
+    btype = str(b.get("builder_type") or "")
+    provider = _BUILDER_PROVIDERS.get(btype.split("-")[0], btype or "unknown")
+    extra = {k: b[k] for k in ("name", "build_time", "packer_run_uuid", "custom_data") if b.get(k) is not None}
+    files = b.get("files") or []
+    aid = str(b.get("artifact_id") or "")
+    if provider == "null" or aid in ("", "Null"):
+        return []
+    if provider != "aws":
+        return [ArtifactSpec(provider, "", aid, btype, files, extra)]
+    out = []
+    for part in aid.split(","):
+        region, sep, ami = part.strip().partition(":")
+        if not sep or not ami:
+            raise UsageError(f"{where}.artifact_id {aid!r} is not region:ami-id[,region:ami-id]")
+        out.append(ArtifactSpec("aws", region, ami, btype, files, extra))
+    return out
 
 
 def _next_semver(s: Session, img: Image | None, explicit: str | None, bump: str | None) -> str | None:

@@ -108,7 +108,7 @@ def run_packer(template, build, selected, req, log, cancel: threading.Event, sta
 
 def _read_manifest(path: Path, displays) -> list:
     from releasemgr.release.build import SourceResult
-    from releasemgr.release.lifecycle import _BUILDER_PROVIDERS
+    from releasemgr.release.lifecycle import manifest_build_artifacts
 
     try:
         doc = json.loads(path.read_text())
@@ -116,21 +116,11 @@ def _read_manifest(path: Path, displays) -> list:
         return [SourceResult(d, Outcome.SUCCEEDED, None, [], [], None, []) for d in displays]
     last = doc.get("last_run_uuid")
     out = []
-    for b in doc.get("builds", []):
+    for i, b in enumerate(doc.get("builds", [])):
         if last and b.get("packer_run_uuid") != last:
             continue
-        btype = b.get("builder_type", "")
-        provider = _BUILDER_PROVIDERS.get(btype.split("-")[0], btype)
-        files = [f["name"] for f in (b.get("files") or [])]
-        arts = []
-        aid = str(b.get("artifact_id") or "")
-        if provider == "aws":
-            for part in aid.split(","):
-                region, _, ami = part.partition(":")
-                arts.append(Artifact(btype, "aws", ami, region=region, files=files))
-        elif provider == "null" or not aid or aid == "Null":
-            arts = []
-        else:
-            arts.append(Artifact(btype, provider, aid, files=files))
-        out.append(SourceResult(f"{btype}.{b.get('name')}", Outcome.SUCCEEDED, None, arts, [], None, []))
+        arts = [Artifact(s.builder_type or "", s.provider, s.id, region=s.region, files=[f["name"] if isinstance(f, dict) else f for f in s.files or []])
+                for s in manifest_build_artifacts(b, f"{path}: builds[{i}]")]
+        out.append(SourceResult(f"{b.get('builder_type')}.{b.get('name')}", Outcome.SUCCEEDED, None, arts, [],
+                                None, []))
     return out or [SourceResult(d, Outcome.SUCCEEDED, None, [], [], None, []) for d in displays]

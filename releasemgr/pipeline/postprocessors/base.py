@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from releasemgr.pipeline.provisioners.base import applies
 from releasemgr.pipeline.runner import StepFailed
 
 POST_PROCESSORS: dict[str, Callable] = {}
@@ -15,21 +16,12 @@ def post_processor(name: str):
     return deco
 
 
-def _applies(pp, ctx) -> bool:
-    names = {ctx.display, ctx.source_name}
-    if pp.only and not names & set(pp.only):
-        return False
-    if pp.except_ and names & set(pp.except_):
-        return False
-    return True
-
-
 def run_chain(chain, artifact, ctx, run_info) -> list:
     """Run one chain; returns the artifacts it produced (not the builder's)."""
     produced = []
     current = artifact
     for pp in chain:
-        if not _applies(pp, ctx):
+        if not applies(pp, ctx):
             continue
         impl = POST_PROCESSORS.get(pp.type)
         if impl is None:

@@ -19,7 +19,8 @@ def provisioner(name: str):
 
 
 def applies(p, ctx) -> bool:
-    names = {ctx.display, ctx.source_name, f"{ctx.source_type}.{ctx.source_name}"}
+    """`only`/`except` of a provisioner or post-processor, by "type.name" or plain name."""
+    names = {ctx.display, ctx.source_name}
     if p.only and not names & set(p.only):
         return False
     if p.except_ and names & set(p.except_):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from releasemgr.pipeline.context import Artifact
 from releasemgr.pipeline.runner import Outcome, Step, StepFailed
-from releasemgr.pipeline.steps import StepProvision
+from releasemgr.pipeline.steps import ConnectStep, StepProvision
 from releasemgr.providers.local import image as images
 
 METADATA_KEYS = ("command", "port_env", "port_arg", "env", "workdir", "stop_signal", "stop_timeout")
@@ -60,21 +60,13 @@ class StepCreateRoot(Step):
         return [f"folder {root}"] if root is not None and root.exists() else []
 
 
-class StepConnectLocal(Step):
-    name = "connect"
+class StepConnectLocal(ConnectStep):
 
     def run(self, ctx) -> None:
         from releasemgr.pipeline.communicator import LocalCommunicator
 
         ctx.communicator = LocalCommunicator(ctx.generated["image_root"],
                                              base_env={"IMAGE_ROOT": ctx.generated["image_root"]})
-
-    def cleanup(self, ctx) -> None:
-        if ctx.communicator is not None:
-            try:
-                ctx.communicator.close()
-            finally:
-                ctx.communicator = None
 
 
 class StepWriteMetadata(Step):

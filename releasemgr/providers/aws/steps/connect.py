@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from releasemgr.pipeline.runner import Cancelled, Step, StepFailed
+from releasemgr.pipeline.runner import Cancelled, StepFailed
+from releasemgr.pipeline.steps import ConnectStep
 
 
-class StepConnect(Step):
-    name = "connect"
+class StepConnect(ConnectStep):
 
     def run(self, ctx) -> None:
         cfg = ctx.source_config
@@ -39,10 +39,3 @@ class StepConnect(Step):
         fp = getattr(comm, "host_key_fingerprint", None)
         if fp:
             ctx.say(f"Host key {fp} ({'learned from the console' if conf.host_key else 'trusted on first use'})")
-
-    def cleanup(self, ctx) -> None:
-        if ctx.communicator is not None:
-            try:
-                ctx.communicator.close()
-            finally:
-                ctx.communicator = None
