@@ -1,3 +1,3 @@
-from releasemgr.cli import main
+from releasemgr.cli import run
 
-raise SystemExit(main())
+run()

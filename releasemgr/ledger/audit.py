@@ -12,16 +12,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session
+from sqlalchemy import text
 
 from releasemgr.ledger.clock import now_iso
-from releasemgr.ledger.models import AuditEvent, LedgerMeta
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlmodel import Session
+
+    from releasemgr.ledger.models import AuditEvent
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason", "details", "prev_hash")
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_INSERT = text("INSERT INTO audit_event (" + ", ".join(FIELDS) + ", hash) VALUES ("
+               + ", ".join(":" + f for f in FIELDS) + ", :hash)")
 
 
 def _fast_encoder():
@@ -45,27 +52,35 @@ def compute_hash(row) -> str:
     return hashlib.sha256(_encode(list(row)).encode("utf-8")).hexdigest()
 
 
-def append(session: Session, action: str, *, actor: str, image: str | None = None,
+def _connection(target: "Connection | Session") -> "Connection":
+    from sqlalchemy.engine import Connection
+
+    return target if isinstance(target, Connection) else target.connection()
+
+
+def append(target: "Connection | Session", action: str, *, actor: str, image: str | None = None,
            version: str | None = None, env: str | None = None, ticket: str | None = None,
            reason: str | None = None, details: dict[str, Any] | None = None,
-           at: str | None = None) -> AuditEvent:
-    """Append one event. Must run inside `Ledger.write()` (which holds the write lock)."""
-    head = session.get(LedgerMeta, "audit_head")
+           at: str | None = None) -> dict:
+    """Append one event; returns it (as `event_to_json` shapes it, details as text). Must
+    run inside `Ledger.transaction()` or `Ledger.write()` (which hold the write lock); an ORM
+    session's pending rows must be flushed first when the event should follow them."""
+    conn = _connection(target)
+    head = conn.execute(text("SELECT value FROM ledger_meta WHERE key = 'audit_head'")).scalar()
     if head is None:
         seq, prev = 1, GENESIS
     else:
-        last_seq, _, prev = head.value.partition(":")
+        last_seq, _, prev = head.partition(":")
         seq = int(last_seq) + 1
-    ev = AuditEvent(seq=seq, at=at or now_iso(), actor=actor, action=action, image=image, version=version,
-                    env=env, ticket=ticket, reason=reason, details=canonical_details(details), prev_hash=prev,
-                    hash="")
-    ev.hash = compute_hash([getattr(ev, f) for f in FIELDS])
-    session.add(ev)
+    ev = {"seq": seq, "at": at or now_iso(), "actor": actor, "action": action, "image": image, "version": version,
+          "env": env, "ticket": ticket, "reason": reason, "details": canonical_details(details), "prev_hash": prev}
+    ev["hash"] = compute_hash([ev[f] for f in FIELDS])
+    conn.execute(_INSERT, ev)
+    value = f"{seq}:{ev['hash']}"
     if head is None:
-        session.add(LedgerMeta(key="audit_head", value=f"{seq}:{ev.hash}"))
+        conn.execute(text("INSERT INTO ledger_meta (key, value) VALUES ('audit_head', :v)"), {"v": value})
     else:
-        head.value = f"{seq}:{ev.hash}"
-        session.add(head)
+        conn.execute(text("UPDATE ledger_meta SET value = :v WHERE key = 'audit_head'"), {"v": value})
     return ev
 
 
@@ -83,12 +98,13 @@ class VerifyResult:
                 "problem": self.problem, "event": self.event}
 
 
-def verify(session: Session, batch: int = 20000) -> VerifyResult:
+def verify(target: "Connection | Session", batch: int = 20000) -> VerifyResult:
     """Recompute the whole chain; report the first event that does not match."""
-    meta = session.get(LedgerMeta, "audit_head")
+    conn = _connection(target)
+    meta = conn.execute(text("SELECT value FROM ledger_meta WHERE key = 'audit_head'")).scalar()
     cols = ", ".join(FIELDS) + ", hash"
     # the raw driver cursor: SQLAlchemy's row objects cost more than the hashing itself
-    cur = session.connection().connection.driver_connection.cursor()
+    cur = conn.connection.driver_connection.cursor()
     cur.execute(f"SELECT {cols} FROM audit_event ORDER BY seq")
     prev, expected_seq, count, last_hash = GENESIS, 1, 0, None
     sha = hashlib.sha256
@@ -110,8 +126,8 @@ def verify(session: Session, batch: int = 20000) -> VerifyResult:
             count += 1
     cur.close()
     head = f"{count}:{last_hash}" if count else None
-    if meta is not None and meta.value != head:
-        mseq = int(meta.value.partition(":")[0])
+    if meta is not None and meta != head:
+        mseq = int(meta.partition(":")[0])
         if mseq > count:
             return VerifyResult(False, count, head, count + 1,
                                 f"events {count + 1}..{mseq} were removed from the end of the log")
@@ -127,7 +143,7 @@ def _bad(row, count, problem, seq=None) -> VerifyResult:
     return VerifyResult(False, count, None, seq or row[0], problem, event)
 
 
-def event_to_json(ev: AuditEvent) -> dict:
+def event_to_json(ev: "AuditEvent") -> dict:
     return {"seq": ev.seq, "at": ev.at, "actor": ev.actor, "action": ev.action, "image": ev.image,
             "version": ev.version, "env": ev.env, "ticket": ev.ticket, "reason": ev.reason,
             "details": json.loads(ev.details or "{}"), "prev_hash": ev.prev_hash, "hash": ev.hash}

@@ -87,6 +87,21 @@ class Ledger:
                 raise
 
     @contextlib.contextmanager
+    def transaction(self) -> Iterator["Connection"]:
+        """`write()` in SQL Core: the same lock and all-or-nothing commit, on a plain
+        connection (what promote, rollback and deploy use, so they never import the ORM)."""
+        with self._writer.connect() as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+            try:
+                yield conn
+                _debug_pause()
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    @contextlib.contextmanager
     def read(self) -> Iterator["Session"]:
         from sqlmodel import Session
 
@@ -95,8 +110,9 @@ class Ledger:
 
     @contextlib.contextmanager
     def connect(self) -> Iterator["Connection"]:
-        """A plain read-only connection for SQL Core queries: what start-up-sensitive read
-        commands (`release status`) use, so they never import the ORM."""
+        """A plain read-only connection for SQL Core queries: what start-up-sensitive
+        commands (`release status`, the reads of promote, rollback and deploy) use, so they
+        never import the ORM."""
         with self.engine.connect() as conn:
             yield conn
 

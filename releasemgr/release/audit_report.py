@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from sqlmodel import select
-
 from releasemgr.errors import UsageError
 from releasemgr.ledger import audit
 from releasemgr.ledger.db import Ledger
-from releasemgr.ledger.models import AuditEvent
 
 _REL = re.compile(r"^(\d+)([smhdw])$")
 
@@ -43,6 +40,10 @@ def parse_when(text: str | None, *, end: bool = False) -> str | None:
 def query(ledger: Ledger, *, since=None, until=None, env=None, image=None, actor=None, action=None,
           ticket=None, limit: int | None = None) -> list[dict]:
     s_since, s_until = parse_when(since), parse_when(until, end=True)
+    from sqlmodel import select
+
+    from releasemgr.ledger.models import AuditEvent
+
     q = select(AuditEvent).order_by(AuditEvent.seq)
     if s_since:
         q = q.where(AuditEvent.at >= s_since)
@@ -68,5 +69,6 @@ def query(ledger: Ledger, *, since=None, until=None, env=None, image=None, actor
 
 
 def verify(ledger: Ledger) -> audit.VerifyResult:
-    with ledger.read() as s:
-        return audit.verify(s)
+    """In SQL Core: `audit verify` never imports the ORM."""
+    with ledger.connect() as conn:
+        return audit.verify(conn)

@@ -21,6 +21,9 @@ environment is back where it was; the deployment is marked `rolled_back`), leave
 on the old servers, records a failed deployment and exits 1.
 
 Every change holds the (image, env) lock (`releasemgr.ledger.locks`).
+
+The ledger work is SQL Core on `Ledger.transaction()` / `Ledger.connect()` (rows from
+`releasemgr.ledger.sql`): a deploy or `rollback --deploy` process never imports the ORM.
 """
 
 from __future__ import annotations
@@ -30,20 +33,24 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from sqlmodel import Session, select
+from sqlalchemy import text
 
 from releasemgr.config import Config
 from releasemgr.errors import NotFound, OperationFailed, PolicyRefused, UsageError
-from releasemgr.ledger import audit
+from releasemgr.ledger import audit, sql
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.db import Ledger
-from releasemgr.ledger.models import Artifact, Channel, Deployment, EnvironmentRow, Image, Server, Version
+from releasemgr.ledger.sql import version_labels
 from releasemgr.providers.base import Fleet, FleetError, HealthCheck, LaunchedServer, fleet_for
 from releasemgr.release import routes
 from releasemgr.release.refs import check_image_name, parse_ref
-from releasemgr.release.versions import get_env, get_image, resolve
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+Row = Any  # a server/version/image row: a Core Row, or an ORM object with the same attributes
 
 LIVE_STATES = ("pending", "healthy", "unhealthy", "standby")
 STRATEGIES = ("rolling", "blue-green")
@@ -138,12 +145,12 @@ def settings_for(config: Config, env: str, *, image_meta: dict | None = None, co
 
 # -- servers in the ledger --------------------------------------------------------------------
 
-def handle_of(row: Server) -> LaunchedServer:
+def handle_of(row: Row) -> LaunchedServer:
     return LaunchedServer(id=row.id, provider=row.provider, provider_id=row.provider_id, address=row.address,
                           extra=json.loads(row.extra or "{}"))
 
 
-def server_json(row: Server, image: str, version: str, env: str, *, health: str | None = None) -> dict:
+def server_json(row: Row, image: str, version: str, env: str, *, health: str | None = None) -> dict:
     extra = json.loads(row.extra or "{}")
     doc = {"id": row.id, "image": image, "version": version, "env": env, "address": row.address,
            "state": row.state, "provider": row.provider, "pid": extra.get("pid") if row.provider == "local" else None,
@@ -153,13 +160,12 @@ def server_json(row: Server, image: str, version: str, env: str, *, health: str 
     return doc
 
 
-def live_rows(s: Session, image_id: int, env_id: int) -> list[Server]:
-    return list(s.exec(select(Server).where(Server.image_id == image_id, Server.environment_id == env_id,
-                                            Server.state.in_(LIVE_STATES)).order_by(Server.launched_at)).all())
+_LIVE = sql.in_list(f"SELECT {sql.SERVER_COLS} FROM server WHERE image_id = :i AND environment_id = :e "
+                    "AND state IN :states ORDER BY launched_at", "states")
 
 
-def version_labels(s: Session, image_id: int) -> dict[int, str]:
-    return {vid: f"v{n}" for vid, n in s.exec(select(Version.id, Version.number).where(Version.image_id == image_id))}
+def live_rows(conn: Connection, image_id: int, env_id: int) -> list[Row]:
+    return list(conn.execute(_LIVE, {"i": image_id, "e": env_id, "states": list(LIVE_STATES)}).all())
 
 
 def wait_healthy(fleet: Fleet, servers: list[LaunchedServer], check: HealthCheck, timeout: float,
@@ -206,34 +212,33 @@ def wait_healthy(fleet: Fleet, servers: list[LaunchedServer], check: HealthCheck
 
 @dataclass
 class _Target:
-    img: Image
-    version: Version
-    env_row: EnvironmentRow
+    img: Row
+    version: Row
+    env_row: Row
     artifact: dict
     current_id: int | None
 
 
-def _target(s: Session, config: Config, image: str, env: str, ref: str | None, provider: str) -> _Target:
-    img = get_image(s, image)
-    env_row = get_env(s, env)
-    ch = s.exec(select(Channel).where(Channel.image_id == img.id, Channel.environment_id == env_row.id)).first()
+def _target(conn: Connection, config: Config, image: str, env: str, ref: str | None, provider: str) -> _Target:
+    img = sql.image(conn, image)
+    env_row = sql.environment(conn, env)
+    ch = sql.channel(conn, img.id, env_row.id)
     if ref:
         parsed = parse_ref(ref if "@" in ref else f"{image}@{ref}")
         if parsed.image != image:
             raise UsageError(f"--version {ref} names another image than {image}")
-        _, v = resolve(s, parsed)
+        _, v = sql.resolve(conn, parsed)
     else:
         if ch is None:
             raise NotFound(f"{image} has no current version in {env}",
                            hint=f"promote one first (`release promote {image}@v1 --to {env}`) or give --version")
-        v = s.get(Version, ch.version_id)
+        v = sql.version(conn, ch.version_id)
     if v.revoked:
         raise PolicyRefused(f"{image}@v{v.number} is revoked ({v.revoked_reason}); it cannot be deployed",
                             rule="revoked")
-    arts = s.exec(select(Artifact).where(Artifact.version_id == v.id, Artifact.provider == provider)).all()
-    live = [a for a in arts if not a.deleted_at]
+    live, had_any = sql.live_artifacts(conn, v.id, provider)
     if not live:
-        why = "was pruned" if arts else f"has no {provider} artifact"
+        why = "was pruned" if had_any else f"has no {provider} artifact"
         raise NotFound(f"{image}@v{v.number} {why}: nothing to start servers from")
     region = ((config.raw.get(provider) or {}) if isinstance(config.raw.get(provider), dict) else {}).get("region")
     region = (config.deploy.get(env) or {}).get("region", region)
@@ -272,6 +277,15 @@ class Outcome:
     route_changes: int = 0
 
 
+_SET_STATE = sql.in_list("UPDATE server SET state = :state WHERE id IN :ids", "ids")
+_RETIRE_SERVER = text("UPDATE server SET state = :state, retired_at = :at WHERE id = :id")
+_INSERT_SERVER = text("INSERT INTO server (id, image_id, version_id, environment_id, deployment_id, provider, "
+                      "provider_id, address, state, extra, launched_at, retired_at) VALUES (:id, :i, :v, :e, :d, "
+                      ":provider, :pid, :address, 'pending', :extra, :at, NULL)")
+_OF_DEPLOYMENT = sql.in_list(f"SELECT {sql.SERVER_COLS} FROM server WHERE deployment_id = :d AND state IN :states "
+                             "ORDER BY launched_at", "states")
+
+
 class Rollout:
     """One deployment's work on the ledger, the fleet and the route (the lock is held outside)."""
 
@@ -289,60 +303,60 @@ class Rollout:
     # ledger helpers
     def label_of(self, version_id: int) -> str:
         if version_id not in self._labels:
-            with self.ledger.read() as s:
-                self._labels = version_labels(s, self.t.img.id)
+            with self.ledger.connect() as conn:
+                self._labels = version_labels(conn, self.t.img.id)
         return self._labels.get(version_id, "?")
 
-    def rows(self) -> list[Server]:
-        with self.ledger.read() as s:
-            return live_rows(s, self.t.img.id, self.t.env_row.id)
+    def rows(self) -> list[Row]:
+        with self.ledger.connect() as conn:
+            return live_rows(conn, self.t.img.id, self.t.env_row.id)
 
     def set_state(self, ids: list[str], state: str, **more: list[str]) -> None:
         """One transaction: `ids` to `state`, and `more={state: ids}` (e.g. draining=[...])."""
         changes = [(ids, state)] + [(v, k) for k, v in more.items()]
         if not any(i for i, _ in changes):
             return
-        from sqlalchemy import update
-
-        with self.ledger.write() as s:
+        with self.ledger.transaction() as conn:
             for group, new_state in changes:
                 if group:
-                    s.exec(update(Server).where(Server.id.in_(list(group))).values(state=new_state))
+                    conn.execute(_SET_STATE, {"state": new_state, "ids": list(group)})
 
     def start_record(self) -> None:
-        with self.ledger.write() as s:
-            s.add(Deployment(id=self.dep_id, image_id=self.t.img.id, version_id=self.t.version.id,
-                             environment_id=self.t.env_row.id, strategy=self.st.strategy, count=self.st.count,
-                             batch_size=self.st.batch_size, status="running", actor=self.actor,
-                             started_at=now_iso(), detail=json.dumps({"cause": self.cause, **self.st.to_json()})))
-            s.flush()
-            audit.append(s, "deployment.started", actor=self.actor, image=self.image, version=self.label,
+        with self.ledger.transaction() as conn:
+            conn.execute(text("INSERT INTO deployment (id, image_id, version_id, environment_id, strategy, count, "
+                              "batch_size, status, rolled_back, actor, started_at, finished_at, detail) VALUES "
+                              "(:id, :i, :v, :e, :strategy, :count, :batch, 'running', :f, :actor, :at, NULL, "
+                              ":detail)"),
+                         {"id": self.dep_id, "i": self.t.img.id, "v": self.t.version.id, "e": self.t.env_row.id,
+                          "strategy": self.st.strategy, "count": self.st.count, "batch": self.st.batch_size,
+                          "f": False, "actor": self.actor, "at": now_iso(),
+                          "detail": json.dumps({"cause": self.cause, **self.st.to_json()})})
+            audit.append(conn, "deployment.started", actor=self.actor, image=self.image, version=self.label,
                          env=self.env, details={"deployment": self.dep_id, "cause": self.cause, **self.st.to_json()})
 
     def finish_record(self, status: str, *, rolled_back: bool = False, error: str | None = None) -> None:
         action = {"succeeded": "deployment.finished", "failed": "deployment.failed"}[status]
-        with self.ledger.write() as s:
-            d = s.get(Deployment, self.dep_id)
-            d.status = "rolled_back" if rolled_back else status
-            d.rolled_back = rolled_back
-            d.finished_at = now_iso()
-            detail = json.loads(d.detail)
+        with self.ledger.transaction() as conn:
+            detail = json.loads(conn.execute(text("SELECT detail FROM deployment WHERE id = :id"),
+                                             {"id": self.dep_id}).scalar_one())
             detail.update(launched=self.out.launched, retired=self.out.retired, standby=self.out.standby,
                           error=error, failed=self.out.failed)
-            d.detail = json.dumps(detail, sort_keys=True)
-            s.add(d)
+            conn.execute(text("UPDATE deployment SET status = :status, rolled_back = :rb, finished_at = :at, "
+                              "detail = :detail WHERE id = :id"),
+                         {"status": "rolled_back" if rolled_back else status, "rb": rolled_back, "at": now_iso(),
+                          "detail": json.dumps(detail, sort_keys=True), "id": self.dep_id})
             details = {"deployment": self.dep_id, "launched": len(self.out.launched),
                        "retired": len(self.out.retired), "standby": len(self.out.standby)}
             if error:
                 details["error"] = error
-            audit.append(s, action, actor=self.actor, image=self.image, version=self.label, env=self.env,
+            audit.append(conn, action, actor=self.actor, image=self.image, version=self.label, env=self.env,
                          details=details)
             if rolled_back:
-                audit.append(s, "deployment.rolled_back", actor=self.actor, image=self.image, version=self.label,
+                audit.append(conn, "deployment.rolled_back", actor=self.actor, image=self.image, version=self.label,
                              env=self.env, details={"deployment": self.dep_id, "restored": self.out.restored})
 
     # fleet helpers
-    def launch(self, n: int, version: Version, artifact: dict) -> tuple[list[LaunchedServer], str | None]:
+    def launch(self, n: int, version: Row, artifact: dict) -> tuple[list[LaunchedServer], str | None]:
         """Start n servers and record them (pending). Returns what started and an error if
         one could not be started."""
         started: list[LaunchedServer] = []
@@ -374,22 +388,20 @@ class Rollout:
                         started.append(res)
         if started:
             now = now_iso()
-            with self.ledger.write() as s:
+            with self.ledger.transaction() as conn:
+                conn.execute(_INSERT_SERVER, [
+                    {"id": srv.id, "i": self.t.img.id, "v": version.id, "e": self.t.env_row.id, "d": self.dep_id,
+                     "provider": srv.provider, "pid": srv.provider_id, "address": srv.address,
+                     "extra": json.dumps(srv.extra, sort_keys=True), "at": now} for srv in started])
                 for srv in started:
-                    s.add(Server(id=srv.id, image_id=self.t.img.id, version_id=version.id,
-                                 environment_id=self.t.env_row.id, deployment_id=self.dep_id,
-                                 provider=srv.provider, provider_id=srv.provider_id, address=srv.address,
-                                 state="pending", extra=json.dumps(srv.extra, sort_keys=True), launched_at=now))
-                s.flush()
-                for srv in started:
-                    audit.append(s, "server.launched", actor=self.actor, image=self.image, version=label,
+                    audit.append(conn, "server.launched", actor=self.actor, image=self.image, version=label,
                                  env=self.env, at=now,
                                  details={"server": srv.id, "address": srv.address, "deployment": self.dep_id,
                                           "provider": srv.provider, "provider_id": srv.provider_id})
         self.out.launched.extend(s.id for s in started)
         return started, error
 
-    def retire(self, rows: list[Server], *, reason: str, state: str = "retired", out_of_route: bool = False) -> None:
+    def retire(self, rows: list[Row], *, reason: str, state: str = "retired", out_of_route: bool = False) -> None:
         """Stop servers and record it. Servers still in the route leave it first (unless the
         caller already took them out: `out_of_route`)."""
         if not rows:
@@ -400,24 +412,21 @@ class Rollout:
             self.publish()
         res = self.fleet.terminate([handle_of(r) for r in rows])
         now = now_iso()
-        with self.ledger.write() as s:
-            fresh = {row.id: row for row in s.exec(select(Server).where(Server.id.in_(ids)))}
+        with self.ledger.transaction() as conn:
             for r in rows:
-                row = fresh[r.id]
                 if r.id in res.failed:
                     self.out.warnings.append(f"could not stop {r.id}: {res.failed[r.id]} (stop it by hand)")
                     continue
-                row.state, row.retired_at = state, now
-                s.add(row)
-                audit.append(s, "server.retired", actor=self.actor, image=self.image,
+                conn.execute(_RETIRE_SERVER, {"state": state, "at": now, "id": r.id})
+                audit.append(conn, "server.retired", actor=self.actor, image=self.image,
                              version=self.label_of(r.version_id), env=self.env, at=now,
                              details={"server": r.id, "reason": reason, "deployment": self.dep_id})
         self.out.retired.extend(i for i in ids if i not in res.failed)
 
     def publish(self, version: str | None = None) -> None:
-        with self.ledger.read() as s:
-            rows = [r for r in live_rows(s, self.t.img.id, self.t.env_row.id) if r.state == "healthy"]
-            labels = version_labels(s, self.t.img.id)
+        with self.ledger.connect() as conn:
+            rows = [r for r in live_rows(conn, self.t.img.id, self.t.env_row.id) if r.state == "healthy"]
+            labels = version_labels(conn, self.t.img.id)
         servers = [{"id": r.id, "address": r.address, "version": labels.get(r.version_id)} for r in rows]
         change = routes.publish(self.config.state_dir, self.config, self.image, self.env, servers,
                                 version=version or self.label)
@@ -425,8 +434,8 @@ class Rollout:
             return
         self.out.route_changes += 1
         self.out.warnings.extend(change.warnings)
-        with self.ledger.write() as s:
-            audit.append(s, "route.switched", actor=self.actor, image=self.image, version=version or self.label,
+        with self.ledger.transaction() as conn:
+            audit.append(conn, "route.switched", actor=self.actor, image=self.image, version=version or self.label,
                          env=self.env, details={"deployment": self.dep_id, "servers": [x["id"] for x in servers],
                                                 "hook": change.hook, "hook_ok": change.hook_ok})
 
@@ -437,13 +446,12 @@ class Rollout:
         dead = [r.id for r in rows if not states[r.id].alive]
         if dead:
             now = now_iso()
-            with self.ledger.write() as s:
+            by_id = {r.id: r for r in rows}
+            with self.ledger.transaction() as conn:
                 for sid in dead:
-                    row = s.get(Server, sid)
-                    row.state, row.retired_at = "failed", now
-                    s.add(row)
-                    audit.append(s, "server.lost", actor=self.actor, image=self.image,
-                                 version=self.label_of(row.version_id), env=self.env, at=now,
+                    conn.execute(_RETIRE_SERVER, {"state": "failed", "at": now, "id": sid})
+                    audit.append(conn, "server.lost", actor=self.actor, image=self.image,
+                                 version=self.label_of(by_id[sid].version_id), env=self.env, at=now,
                                  details={"server": sid, "reason": "process gone", "deployment": self.dep_id})
                     self.progress(f"  {sid} is gone (marked failed)")
             self.out.healed.extend(dead)
@@ -453,16 +461,16 @@ class Rollout:
         if stray:
             handles = [LaunchedServer(m.id, self.fleet.provider, "", m.address, m.extra) for m in stray]
             self.fleet.terminate(handles)
-            with self.ledger.write() as s:
+            with self.ledger.transaction() as conn:
                 for m in stray:
-                    audit.append(s, "server.retired", actor=self.actor, image=self.image, version=m.version,
+                    audit.append(conn, "server.retired", actor=self.actor, image=self.image, version=m.version,
                                  env=self.env, details={"server": m.id, "reason": "not recorded in the ledger",
                                                         "deployment": self.dep_id})
                     self.progress(f"  stopped {m.id}: running but not recorded in the ledger")
             self.out.healed.extend(m.id for m in stray)
 
 
-def _plan(rows: list[Server], target_vid: int, count: int) -> tuple[list[Server], list[Server], list[Server]]:
+def _plan(rows: list[Row], target_vid: int, count: int) -> tuple[list[Row], list[Row], list[Row]]:
     """(reusable target servers, old servers in the route, old standby servers)."""
     mine = sorted([r for r in rows if r.version_id == target_vid],
                   key=lambda r: ({"healthy": 0, "standby": 1}.get(r.state, 2), r.launched_at))
@@ -481,14 +489,13 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
     check_image_name(image)
     env_cfg = config.environment(env)
     provider = (config.deploy.get(env) or {}).get("provider", "local")
-    with ledger.read() as s:
-        t = _target(s, config, image, env, version, provider)
-        existing = live_rows(s, t.img.id, t.env_row.id)
-        last = s.exec(select(Deployment).where(Deployment.image_id == t.img.id,
-                                               Deployment.environment_id == t.env_row.id)
-                      .order_by(Deployment.started_at.desc()).limit(1)).first()
+    with ledger.connect() as conn:
+        t = _target(conn, config, image, env, version, provider)
+        existing = live_rows(conn, t.img.id, t.env_row.id)
+        last = conn.execute(text("SELECT strategy FROM deployment WHERE image_id = :i AND environment_id = :e "
+                                 "ORDER BY started_at DESC LIMIT 1"), {"i": t.img.id, "e": t.env_row.id}).scalar()
     if strategy is None and "strategy" not in (config.deploy.get(env) or {}) and last is not None:
-        strategy = last.strategy  # without a setting, keep the environment's last strategy
+        strategy = last  # without a setting, keep the environment's last strategy
     window = env_cfg.frozen_by()
     if window is not None and not override_freeze:
         raise PolicyRefused(f"{env} is frozen ({window.text}): no deploys", rule="freeze")
@@ -515,8 +522,8 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
 
         with env_lock(ledger, config.state_dir, image, env, actor=actor, operation=cause, timeout=lock_timeout,
                       on_wait=progress):
-            with ledger.read() as s:  # what is current may have moved while we waited for the lock
-                t = _target(s, config, image, env, version, provider)
+            with ledger.connect() as conn:  # what is current may have moved while we waited for the lock
+                t = _target(conn, config, image, env, version, provider)
             return _run(ledger, config, fleet, t, st, actor=actor, progress=progress, cause=cause)
 
 
@@ -529,16 +536,16 @@ def _deploy_group(ledger, config, image, env, version, provider, psettings, st, 
     from releasemgr.release.deploy_asg import deploy_asg
 
     if dry_run:
-        with ledger.read() as s:
-            t = _target(s, config, image, env, version, provider)
+        with ledger.connect() as conn:
+            t = _target(conn, config, image, env, version, provider)
         return {"deployment": None, "dry_run": True, "image": image, "env": env, "version": f"v{t.version.number}",
                 "status": "planned", "strategy": "auto-scaling-group",
                 "auto_scaling_group": psettings["auto_scaling_group"], "ami": t.artifact["id"]}
     lock = env_lock(ledger, config.state_dir, image, env, actor=actor, operation=cause, timeout=lock_timeout,
                     on_wait=progress) if hold_lock else contextlib.nullcontext()
     with lock:
-        with ledger.read() as s:
-            t = _target(s, config, image, env, version, provider)
+        with ledger.connect() as conn:
+            t = _target(conn, config, image, env, version, provider)
         return deploy_asg(ledger, t, psettings, actor=actor, batch_size=st.batch_size,
                           health_timeout=max(st.health_timeout, 60.0), progress=progress, cause=cause)
 
@@ -574,7 +581,7 @@ def provider_settings(config: Config, env: str) -> dict:
     return {**(base if isinstance(base, dict) else {}), **d}
 
 
-def _dry_run(t: _Target, st: DeploySettings, rows: list[Server]) -> dict:
+def _dry_run(t: _Target, st: DeploySettings, rows: list[Row]) -> dict:
     mine, old_route, old_standby = _plan(rows, t.version.id, st.count)
     reuse = mine[:st.count]
     instant = len(reuse) >= st.count
@@ -624,7 +631,7 @@ def _run(ledger, config, fleet, t: _Target, st: DeploySettings, *, actor, progre
     return _result(ro, st, "succeeded", instant, started_at)
 
 
-def _let_go(ro: Rollout, old: list[Server], st: DeploySettings, *, switch: bool) -> None:
+def _let_go(ro: Rollout, old: list[Row], st: DeploySettings, *, switch: bool) -> None:
     """The route now points at the new set: old servers stand by (blue-green) or stop."""
     if not old:
         ro.publish()
@@ -649,11 +656,9 @@ def _fail(ro: Rollout, started: list[LaunchedServer], failed: dict[str, str], er
     rolled_back = False
     if restore:
         for version_id, n in restore:
-            with ro.ledger.read() as s:
-                v = s.get(Version, version_id)
-                arts = s.exec(select(Artifact).where(Artifact.version_id == v.id,
-                                                     Artifact.provider == ro.st.provider,
-                                                     Artifact.deleted_at == None)).all()  # noqa: E711
+            with ro.ledger.connect() as conn:
+                v = sql.version(conn, version_id)
+                arts, _ = sql.live_artifacts(conn, version_id, ro.st.provider)
             if not arts:
                 ro.out.warnings.append(f"cannot restore v{v.number} servers: no artifact")
                 continue
@@ -675,9 +680,8 @@ def _fail(ro: Rollout, started: list[LaunchedServer], failed: dict[str, str], er
             rolled_back = True
         ro.publish()
     # restored servers carry this deployment's id too: keep the healthy ones
-    with ro.ledger.read() as s:
-        mine = list(s.exec(select(Server).where(Server.deployment_id == ro.dep_id,
-                                                Server.state.in_(LIVE_STATES))).all())
+    with ro.ledger.connect() as conn:
+        mine = conn.execute(_OF_DEPLOYMENT, {"d": ro.dep_id, "states": list(LIVE_STATES)}).all()
     ro.retire([r for r in mine if r.id not in ro.out.restored], reason="deployment failed", state="failed")
     ro.publish()
     ro.finish_record("failed", rolled_back=rolled_back, error=error)
@@ -690,9 +694,8 @@ def _abort(ro: Rollout, error: str) -> None:
     """Best effort: stop this deployment's servers that are not serving yet, record the
     failure. Servers already in the route stay (stopping them could leave too few)."""
     try:
-        with ro.ledger.read() as s:
-            pending = list(s.exec(select(Server).where(Server.deployment_id == ro.dep_id,
-                                                       Server.state.in_(("pending", "unhealthy")))).all())
+        with ro.ledger.connect() as conn:
+            pending = conn.execute(_OF_DEPLOYMENT, {"d": ro.dep_id, "states": ["pending", "unhealthy"]}).all()
         ro.retire(pending, reason="deployment interrupted", state="failed")
         ro.finish_record("failed", error=error)
     except BaseException:  # never hide the original error
@@ -710,7 +713,7 @@ def _launch_and_wait(ro: Rollout, n: int) -> tuple[list[LaunchedServer], list[st
     return started, healthy, {}, None
 
 
-def _blue_green(ro: Rollout, reuse: list[Server], old_route: list[Server]) -> None:
+def _blue_green(ro: Rollout, reuse: list[Row], old_route: list[Row]) -> None:
     n = ro.st.count - len(reuse)
     ro.progress(f"starting {n} {ro.label} server(s) (blue-green)")
     started, healthy, bad, err = _launch_and_wait(ro, n)
@@ -721,7 +724,7 @@ def _blue_green(ro: Rollout, reuse: list[Server], old_route: list[Server]) -> No
     _let_go(ro, old_route, ro.st, switch=True)
 
 
-def _rolling(ro: Rollout, reuse: list[Server], old_route: list[Server]) -> None:
+def _rolling(ro: Rollout, reuse: list[Row], old_route: list[Row]) -> None:
     st = ro.st
     if reuse:
         ro.set_state([r.id for r in reuse], "healthy")
@@ -778,9 +781,9 @@ def _rolling(ro: Rollout, reuse: list[Server], old_route: list[Server]) -> None:
 
 
 def _result(ro: Rollout, st: DeploySettings, status: str, instant: bool, started_at: float) -> dict:
-    with ro.ledger.read() as s:
-        rows = live_rows(s, ro.t.img.id, ro.t.env_row.id)
-        labels = version_labels(s, ro.t.img.id)
+    with ro.ledger.connect() as conn:
+        rows = live_rows(conn, ro.t.img.id, ro.t.env_row.id)
+        labels = version_labels(conn, ro.t.img.id)
     route = routes.read_route(ro.config.state_dir, ro.image, ro.env) or {"servers": []}
     return {"deployment": ro.dep_id, "image": ro.image, "env": ro.env, "version": ro.label, "status": status,
             "strategy": st.strategy, "count": st.count, "batch_size": st.batch_size,
@@ -799,15 +802,20 @@ def list_servers(ledger: Ledger, config: Config, image: str, env: str | None = N
     check_image_name(image)
     if env:
         config.environment(env)
-    with ledger.read() as s:
-        img = get_image(s, image)
-        q = select(Server, EnvironmentRow.name).join(EnvironmentRow, EnvironmentRow.id == Server.environment_id) \
-            .where(Server.image_id == img.id)
-        if env:
-            q = q.where(EnvironmentRow.name == env)
-        if not all_states:
-            q = q.where(Server.state.in_(LIVE_STATES + ("draining",)))
-        rows = s.exec(q.order_by(Server.launched_at)).all()
-        labels = version_labels(s, img.id)
+    cols = ", ".join(f"s.{c.strip()}" for c in sql.SERVER_COLS.split(","))
+    q = f"SELECT {cols}, e.name AS env_name FROM server s JOIN environment e ON e.id = s.environment_id " \
+        "WHERE s.image_id = :i"
+    params: dict = {}
+    if env:
+        q += " AND e.name = :env"
+        params["env"] = env
+    if not all_states:
+        q += " AND s.state IN :states"
+        params["states"] = list(LIVE_STATES + ("draining",))
+    with ledger.connect() as conn:
+        img = sql.image(conn, image)
+        stmt = sql.in_list(q + " ORDER BY s.launched_at", "states") if not all_states else text(q + " ORDER BY s.launched_at")
+        rows = conn.execute(stmt, {"i": img.id, **params}).all()
+        labels = version_labels(conn, img.id)
     return {"image": image, "env": env,
-            "servers": [server_json(r, image, labels.get(r.version_id, "?"), e) for r, e in rows]}
+            "servers": [server_json(r, image, labels.get(r.version_id, "?"), r.env_name) for r in rows]}

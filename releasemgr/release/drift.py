@@ -43,7 +43,7 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
                 if envs.get(r.environment_id) in env_names and (image is None or imgs[r.image_id] == image)]
         labels: dict[int, str] = {}
         for img_id in {r.image_id for r in rows}:
-            labels.update(version_labels(s, img_id))
+            labels.update(version_labels(s.connection(), img_id))
         current = {(ch.image_id, ch.environment_id): ch.version_id for ch in s.exec(select(Channel))}
 
     servers, drift = [], []

@@ -1,4 +1,8 @@
-"""Registering versions, promoting, rolling back, revoking: each one transaction + audit event."""
+"""Registering versions, promoting, rolling back, revoking: each one transaction + audit event.
+
+Promote and rollback (with `--deploy`, the start of every environment change) run in SQL
+Core on `Ledger.transaction()`; register, revoke and unrevoke use the ORM models.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import semver as semver_lib
-from sqlmodel import Session, select
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
 
 from releasemgr.config import Config
 from releasemgr.errors import Conflict, NotFound, PolicyRefused, UsageError
-from releasemgr.ledger import audit
+from releasemgr.ledger import audit, sql
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.db import Ledger
-from releasemgr.ledger.models import (Artifact, Channel, ChannelHistory, EnvironmentRow, Image, Version)
 from releasemgr.release import policy
 from releasemgr.release.refs import check_image_name, parse_ref
-from releasemgr.release.versions import get_env, get_image, next_number, resolve, version_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlmodel import Session
+
+    from releasemgr.ledger.models import Image
 
 BUMPS = ("major", "minor", "patch")
 
@@ -94,6 +103,11 @@ def manifest_build_artifacts(b: dict, where: str) -> list[ArtifactSpec]:
 
 
 def _next_semver(s: Session, img: Image | None, explicit: str | None, bump: str | None) -> str | None:
+    import semver as semver_lib
+    from sqlmodel import select
+
+    from releasemgr.ledger.models import Version
+
     if explicit and bump:
         raise UsageError("give either --version or --bump, not both")
     if explicit:
@@ -124,6 +138,11 @@ def register_in(s: Session, image: str, artifacts: list[ArtifactSpec], *, actor:
                 template_digest: str | None = None, git_commit: str | None = None, git_dirty: bool | None = None,
                 variables: dict | None = None) -> dict:
     """Create the next version of `image` inside an open write transaction."""
+    from sqlmodel import select
+
+    from releasemgr.ledger.models import Artifact, Image, Version
+    from releasemgr.release.versions import next_number, version_json
+
     check_image_name(image)
     if not artifacts:
         raise UsageError("a version needs at least one artifact", hint="--artifact PROVIDER:REGION:ID or --from-manifest")
@@ -157,30 +176,37 @@ def register_in(s: Session, image: str, artifacts: list[ArtifactSpec], *, actor:
 
 # -- promote and rollback -----------------------------------------------------------------
 
-def _move(s: Session, *, env_row: EnvironmentRow, img: Image, v: Version, action: str, actor: str,
-          ticket: str | None, reason: str | None, approved_by: list[str], overridden: list[policy.Violation],
-          extra: dict | None = None) -> dict:
-    ch = s.exec(select(Channel).where(Channel.image_id == img.id, Channel.environment_id == env_row.id)).first()
-    prev_v = s.get(Version, ch.version_id) if ch else None
+def _move(conn: Connection, *, env_row, img, v, action: str, actor: str, ticket: str | None, reason: str | None,
+          approved_by: list[str], overridden: list[policy.Violation], extra: dict | None = None) -> dict:
+    """Point (img, env_row) at version `v`, record the history row and the audit event(s).
+    The rows may be Core rows or ORM objects (revoke passes its session's connection)."""
+    ch = sql.channel(conn, img.id, env_row.id)
+    prev_v = sql.version(conn, ch.version_id) if ch else None
     now = now_iso()
     if ch is None:
-        ch = Channel(environment_id=env_row.id, image_id=img.id, version_id=v.id, updated_at=now, updated_by=actor)
+        conn.execute(text("INSERT INTO channel (environment_id, image_id, version_id, updated_at, updated_by) "
+                          "VALUES (:e, :i, :v, :at, :by)"),
+                     {"e": env_row.id, "i": img.id, "v": v.id, "at": now, "by": actor})
     else:
-        ch.version_id, ch.updated_at, ch.updated_by = v.id, now, actor
-    s.add(ch)
-    s.add(ChannelHistory(environment_id=env_row.id, image_id=img.id, from_version_id=prev_v.id if prev_v else None,
-                         to_version_id=v.id, action=action, actor=actor, ticket=ticket, reason=reason,
-                         approved_by=json.dumps(sorted(set(approved_by))), override=bool(overridden), at=now))
+        conn.execute(text("UPDATE channel SET version_id = :v, updated_at = :at, updated_by = :by WHERE id = :id"),
+                     {"v": v.id, "at": now, "by": actor, "id": ch.id})
+    approvers = sorted(set(approved_by))
+    conn.execute(text("INSERT INTO channel_history (environment_id, image_id, from_version_id, to_version_id, action, "
+                      "actor, ticket, reason, approved_by, override, at) VALUES (:e, :i, :f, :t, :action, :actor, "
+                      ":ticket, :reason, :approved, :override, :at)"),
+                 {"e": env_row.id, "i": img.id, "f": prev_v.id if prev_v else None, "t": v.id, "action": action,
+                  "actor": actor, "ticket": ticket, "reason": reason, "approved": json.dumps(approvers),
+                  "override": bool(overridden), "at": now})
     label = f"v{v.number}"
     if overridden:
-        audit.append(s, "policy.override", actor=actor, image=img.name, version=label, env=env_row.name,
+        audit.append(conn, "policy.override", actor=actor, image=img.name, version=label, env=env_row.name,
                      ticket=ticket, reason=reason, at=now,
                      details={"action": action, "rules": [o.rule for o in overridden],
                               "messages": [o.message for o in overridden]})
-    audit.append(s, action, actor=actor, image=img.name, version=label, env=env_row.name, ticket=ticket,
+    audit.append(conn, action, actor=actor, image=img.name, version=label, env=env_row.name, ticket=ticket,
                  reason=reason, at=now,
                  details={"from": f"v{prev_v.number}" if prev_v else None, "to": label,
-                          "approved_by": sorted(set(approved_by)), "override": bool(overridden), **(extra or {})})
+                          "approved_by": approvers, "override": bool(overridden), **(extra or {})})
     return {"action": action, "env": env_row.name, "image": img.name, "version": label, "number": v.number,
             "semver": v.semver, "from": f"v{prev_v.number}" if prev_v else None, "changed": True,
             "override": [o.rule for o in overridden], "at": now}
@@ -191,35 +217,33 @@ def promote(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, ti
             now: datetime | None = None) -> dict:
     env = config.environment(to)
     parsed = parse_ref(ref)
-    with ledger.write() as s:
-        img, v = resolve(s, parsed)
-        env_row = get_env(s, env.name)
-        ch = s.exec(select(Channel).where(Channel.image_id == img.id, Channel.environment_id == env_row.id)).first()
+    with ledger.transaction() as conn:
+        img, v = sql.resolve(conn, parsed)
+        env_row = sql.environment(conn, env.name)
+        ch = sql.channel(conn, img.id, env_row.id)
         if ch is not None and ch.version_id == v.id:
             return {"action": "promote", "env": env.name, "image": img.name, "version": f"v{v.number}",
                     "number": v.number, "semver": v.semver, "from": f"v{v.number}", "changed": False,
                     "override": [], "at": ch.updated_at}
-        violations = policy.check(s, env, img, v, action="promote", actor=actor, ticket=ticket,
+        violations = policy.check(conn, env, img, v, action="promote", actor=actor, ticket=ticket,
                                   approved_by=list(approved_by), now=now)
         passed = policy.enforce(violations, override=override, reason=reason)
-        return _move(s, env_row=env_row, img=img, v=v, action="promote", actor=actor, ticket=ticket,
+        return _move(conn, env_row=env_row, img=img, v=v, action="promote", actor=actor, ticket=ticket,
                      reason=reason, approved_by=list(approved_by), overridden=passed)
 
 
-def previous_good(s: Session, env_id: int, image_id: int, current_id: int) -> Version | None:
-    """The version current before the current one, skipping revoked versions and versions
-    that were themselves rolled back from (so repeated rollbacks keep walking back)."""
-    hist = s.exec(select(ChannelHistory).where(ChannelHistory.environment_id == env_id,
-                                               ChannelHistory.image_id == image_id)
-                  .order_by(ChannelHistory.id.desc())).all()
+def previous_good(conn: Connection, env_id: int, image_id: int, current_id: int):
+    """The version (row) current before the current one, skipping revoked versions and
+    versions that were themselves rolled back from (so repeated rollbacks keep walking back)."""
+    hist = conn.execute(text("SELECT action, from_version_id FROM channel_history WHERE environment_id = :e "
+                             "AND image_id = :i ORDER BY id DESC"), {"e": env_id, "i": image_id}).all()
     abandoned = {current_id}
-    for h in hist:
-        if h.action == "rollback" and h.from_version_id is not None:
-            abandoned.add(h.from_version_id)
-        cand = h.from_version_id
+    for action, cand in hist:
+        if action == "rollback" and cand is not None:
+            abandoned.add(cand)
         if cand is None or cand in abandoned:
             continue
-        v = s.get(Version, cand)
+        v = sql.version(conn, cand)
         if v is not None and not v.revoked:
             return v
     return None
@@ -230,36 +254,36 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
              override: bool = False, now: datetime | None = None) -> dict:
     env = config.environment(env_name)
     check_image_name(image)
-    with ledger.write() as s:
-        img = get_image(s, image)
-        env_row = get_env(s, env.name)
-        ch = s.exec(select(Channel).where(Channel.image_id == img.id, Channel.environment_id == env_row.id)).first()
+    with ledger.transaction() as conn:
+        img = sql.image(conn, image)
+        env_row = sql.environment(conn, env.name)
+        ch = sql.channel(conn, img.id, env_row.id)
         if ch is None:
             raise NotFound(f"{image} has no current version in {env.name}: nothing to roll back")
         if to:
             ref = parse_ref(to)
             if ref.image != image:
                 raise UsageError(f"--to {to} names another image than {image}")
-            _, target = resolve(s, ref)
+            _, target = sql.resolve(conn, ref)
             if target.id == ch.version_id:
                 raise PolicyRefused(f"{image}@v{target.number} is already current in {env.name}", rule="no-change")
-            hist_ids = set(s.exec(select(ChannelHistory.to_version_id).where(
-                ChannelHistory.environment_id == env_row.id, ChannelHistory.image_id == img.id)).all())
-            if target.id not in hist_ids:
+            if not conn.execute(text("SELECT 1 FROM channel_history WHERE environment_id = :e AND image_id = :i "
+                                     "AND to_version_id = :v LIMIT 1"),
+                                {"e": env_row.id, "i": img.id, "v": target.id}).first():
                 raise PolicyRefused(f"{image}@v{target.number} has never been in {env.name}; a rollback goes back "
                                     f"to a version that was there", rule="rollback-target",
                                     hint=f"use `release promote {image}@v{target.number} --to {env.name}`")
         else:
-            target = previous_good(s, env_row.id, img.id, ch.version_id)
+            target = previous_good(conn, env_row.id, img.id, ch.version_id)
             if target is None:
-                cur = s.get(Version, ch.version_id)
+                cur = sql.version(conn, ch.version_id)
                 raise PolicyRefused(f"nothing to roll back to: {image}@v{cur.number} is the only good version "
                                     f"{env.name} has had", rule="no-previous-version",
                                     hint="promote another version instead")
-        violations = policy.check(s, env, img, target, action="rollback", actor=actor, ticket=ticket,
+        violations = policy.check(conn, env, img, target, action="rollback", actor=actor, ticket=ticket,
                                   approved_by=list(approved_by), now=now, check_order=False)
         passed = policy.enforce(violations, override=override, reason=reason)
-        return _move(s, env_row=env_row, img=img, v=target, action="rollback", actor=actor, ticket=ticket,
+        return _move(conn, env_row=env_row, img=img, v=target, action="rollback", actor=actor, ticket=ticket,
                      reason=reason, approved_by=list(approved_by), overridden=passed)
 
 
@@ -269,6 +293,11 @@ def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str,
            ticket: str | None = None) -> dict:
     if not (reason and reason.strip()):
         raise UsageError("revoke needs --reason '...'")
+    from sqlmodel import select
+
+    from releasemgr.ledger.models import Channel, EnvironmentRow
+    from releasemgr.release.versions import resolve, version_json
+
     with ledger.write() as s:
         img, v = resolve(s, parse_ref(ref, default="latest"))
         label = f"{img.name}@v{v.number}"
@@ -287,11 +316,11 @@ def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str,
             if not do_rollback:
                 still.append(env_row.name)
                 continue
-            target = previous_good(s, env_row.id, img.id, v.id)
+            target = previous_good(s.connection(), env_row.id, img.id, v.id)
             if target is None:
                 still.append(env_row.name)
                 continue
-            rolled.append(_move(s, env_row=env_row, img=img, v=target, action="rollback", actor=actor,
+            rolled.append(_move(s.connection(), env_row=env_row, img=img, v=target, action="rollback", actor=actor,
                                 ticket=ticket, reason=f"revoked {label}: {reason}", approved_by=[], overridden=[],
                                 extra={"cause": "revoke"}))
         doc = version_json(s, img, v)
@@ -303,6 +332,8 @@ def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str,
 def unrevoke(ledger: Ledger, ref: str, *, reason: str, actor: str) -> dict:
     if not (reason and reason.strip()):
         raise UsageError("unrevoke needs --reason '...'")
+    from releasemgr.release.versions import resolve, version_json
+
     with ledger.write() as s:
         img, v = resolve(s, parse_ref(ref, default="latest"))
         if not v.revoked:

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from releasemgr.config import Environment
 from releasemgr.errors import PolicyRefused, UsageError
-from releasemgr.ledger.models import Image, Version
-from releasemgr.release.versions import get_env, was_ever_current
+from releasemgr.ledger import sql
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 @dataclass
@@ -25,9 +27,10 @@ class Violation:
     overridable: bool = True
 
 
-def check(s: Session, env: Environment, img: Image, v: Version, *, action: str, actor: str,
+def check(conn: "Connection", env: Environment, img, v, *, action: str, actor: str,
           ticket: str | None, approved_by: list[str], now: datetime | None = None,
           check_order: bool = True) -> list[Violation]:
+    """`img`, `v`: image and version rows (Core rows or ORM objects)."""
     out: list[Violation] = []
     label = f"{img.name}@v{v.number}"
     if v.revoked:
@@ -35,8 +38,8 @@ def check(s: Session, env: Environment, img: Image, v: Version, *, action: str, 
                              f"{'rolled back to' if action == 'rollback' else action + 'd'}",
                              f"lift it first with `release unrevoke {label} --reason ...`", overridable=False))
     if check_order and env.requires:
-        req = get_env(s, env.requires)
-        if not was_ever_current(s, req.id, img.id, v.id):
+        req = sql.environment(conn, env.requires)
+        if not sql.was_ever_current(conn, req.id, img.id, v.id):
             out.append(Violation("requires", f"{env.name} requires {env.requires} first: {label} has never "
                                  f"been in {env.requires}", f"release promote {label} --to {env.requires}"))
     if env.require_ticket and not (ticket and ticket.strip()):

@@ -97,8 +97,8 @@ def retire(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
                                         f"v{current.number} of {env}: retire never stops the current version's "
                                         f"servers", rule="retire-current")
                 limit = lim.number
-            rows = live_rows(s, img.id, env_row.id)
-            labels = version_labels(s, img.id)
+            rows = live_rows(s.connection(), img.id, env_row.id)
+            labels = version_labels(s.connection(), img.id)
         def other(r):
             n = numbers[r.version_id]
             return r.version_id != current.id and (limit is None or n < limit)
@@ -183,7 +183,7 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
         envs = {e.id: e.name for e in s.exec(select(EnvironmentRow))}
         for ch in s.exec(select(Channel).where(Channel.image_id == img.id)):
             protected.setdefault(ch.version_id, f"current in {envs[ch.environment_id]}")
-            prev = previous_good(s, ch.environment_id, img.id, ch.version_id)
+            prev = previous_good(s.connection(), ch.environment_id, img.id, ch.version_id)
             if prev is not None:
                 protected.setdefault(prev.id, f"rollback target of {envs[ch.environment_id]}")
         for r in s.exec(select(Server).where(Server.image_id == img.id, Server.state.in_(LIVE_STATES))):

@@ -7,55 +7,23 @@ import json
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from releasemgr.errors import NotFound
-from releasemgr.ledger.models import Artifact, Channel, ChannelHistory, EnvironmentRow, Image, Version
-from releasemgr.release.refs import Ref, parse_ref
+from releasemgr.ledger.models import Artifact, Channel, EnvironmentRow, Image, Version
+from releasemgr.ledger import sql
+from releasemgr.release.refs import Ref
 
 
 def get_image(s: Session, name: str) -> Image:
-    img = s.exec(select(Image).where(Image.name == name)).first()
-    if img is None:
-        import difflib
-
-        names = s.exec(select(Image.name).limit(5000)).all()
-        close = difflib.get_close_matches(name, names, n=1)
-        raise NotFound(f"no image named {name!r}",
-                       hint=f"did you mean {close[0]!r}?" if close else "see `release images`")
-    return img
+    return s.get(Image, sql.image(s.connection(), name).id)
 
 
 def get_env(s: Session, name: str) -> EnvironmentRow:
-    env = s.exec(select(EnvironmentRow).where(EnvironmentRow.name == name)).first()
-    if env is None:
-        raise NotFound(f"unknown environment {name!r}", hint="environments come from release.toml")
-    return env
+    return s.get(EnvironmentRow, sql.environment(s.connection(), name).id)
 
 
-def resolve(s: Session, ref: Ref | str, *, env_names: list[str] | None = None) -> tuple[Image, Version]:
-    if isinstance(ref, str):
-        ref = parse_ref(ref)
-    img = get_image(s, ref.image)
-    q = select(Version).where(Version.image_id == img.id)
-    if ref.kind == "number":
-        v = s.exec(q.where(Version.number == ref.value)).first()
-    elif ref.kind == "semver":
-        v = s.exec(q.where(Version.semver == ref.value)).first()
-    elif ref.kind == "latest":
-        v = s.exec(q.where(Version.revoked == False).order_by(Version.number.desc()).limit(1)).first()  # noqa: E712
-        if v is None:
-            raise NotFound(f"{ref.image} has no version that is not revoked")
-    else:  # environment
-        env = s.exec(select(EnvironmentRow).where(EnvironmentRow.name == ref.value)).first()
-        if env is None:
-            raise NotFound(f"unknown environment {ref.value!r} in {ref}",
-                           hint="use web@v3, web@1.4.0, web@<environment> or web@latest")
-        ch = s.exec(select(Channel).where(Channel.image_id == img.id, Channel.environment_id == env.id)).first()
-        if ch is None:
-            raise NotFound(f"{ref.image} has no current version in {ref.value}")
-        v = s.get(Version, ch.version_id)
-    if v is None:
-        raise NotFound(f"no version {ref}", hint=f"see `release versions {ref.image}`")
-    return img, v
+def resolve(s: Session, ref: Ref | str) -> tuple[Image, Version]:
+    """The ORM objects of a REF (the lookup itself is `releasemgr.ledger.sql.resolve`)."""
+    img, v = sql.resolve(s.connection(), ref)
+    return s.get(Image, img.id), s.get(Version, v.id)
 
 
 def artifacts_of(s: Session, version_id: int) -> list[Artifact]:
@@ -112,10 +80,3 @@ def artifact_json(a: Artifact) -> dict:
 def next_number(s: Session, image_id: int) -> int:
     top = s.exec(select(func.max(Version.number)).where(Version.image_id == image_id)).one()
     return (top or 0) + 1
-
-
-def was_ever_current(s: Session, env_id: int, image_id: int, version_id: int) -> bool:
-    row = s.exec(select(ChannelHistory.id).where(
-        ChannelHistory.environment_id == env_id, ChannelHistory.image_id == image_id,
-        ChannelHistory.to_version_id == version_id).limit(1)).first()
-    return row is not None
