@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from local_images import SERVER, kill_all_under, make_image  # noqa: E402
 
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 TOML = """
 [[environments]]
@@ -79,53 +79,26 @@ class Release:
         return took, json.loads(p.stdout)
 
 
-# -- the peer: the same servers, started and health-checked by a minimal script ------------------
+# -- the peer: the same servers, started and health-checked by a script (bench/peer_servers.py) ---
 
-def _get_ok(port: int) -> bool:
-    import http.client
-
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        c.request("GET", "/")
-        ok = c.getresponse().status == 200
-        c.close()
-        return ok
-    except OSError:
-        return False
+PEER = HERE / "peer_servers.py"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def peer_start(root: Path, n: int) -> list[subprocess.Popen]:
-    procs = []
-    for _ in range(n):
-        port = _free_port()
-        p = subprocess.Popen(["python3", "server.py"], cwd=root,
-                             env={**os.environ, "PORT": str(port)}, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        p.port = port
-        procs.append(p)
-    pending = list(procs)
-    pause = 0.02
-    while pending:
-        pending = [p for p in pending if not _get_ok(p.port)]
-        if pending:
-            time.sleep(pause)
-            pause = min(pause * 2, 1.0)
-    return procs
+def _peer(*args: str) -> tuple[float, list[dict]]:
+    """Run the peer as a process of its own, timed from outside like `release`."""
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, str(PEER), *args], capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"peer {' '.join(args)} failed: {p.stderr[-2000:]}")
+    return took, json.loads(p.stdout)
 
 
-def peer_stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        os.killpg(p.pid, signal.SIGTERM)
-    for p in procs:
-        p.wait()
+def peer_stop(servers: list[dict]) -> None:
+    sys.path.insert(0, str(HERE))
+    import peer_servers
+
+    peer_servers.stop(servers)
 
 
 def peer_root(base: Path) -> Path:
@@ -137,22 +110,16 @@ def peer_root(base: Path) -> Path:
 
 
 def peer_start_10(root: Path) -> float:
-    t0 = time.perf_counter()
-    procs = peer_start(root, 10)
-    took = time.perf_counter() - t0
-    peer_stop(procs)
+    took, servers = _peer("start", str(root), "10")
+    peer_stop(servers)
     return took
 
 
 def peer_rolling_50(root: Path) -> float:
-    old = peer_start(root, 50)
-    t0 = time.perf_counter()
-    new = []
-    for _ in range(5):
-        new += peer_start(root, 10)
-        peer_stop(old[:10])
-        old = old[10:]
-    took = time.perf_counter() - t0
+    _, old = _peer("start", str(root), "50")
+    listing = root.parent / "peer-old.json"
+    listing.write_text(json.dumps(old))
+    took, new = _peer("roll", str(root), str(listing), "10")
     peer_stop(new)
     return took
 
@@ -186,21 +153,23 @@ def bench_rollback(base: Path) -> dict:
             "cpu_alive": statistics.median(cpu_alive)}
 
 
-def bench_rolling(base: Path) -> dict:
+def bench_rolling(base: Path, root: Path) -> dict:
+    """Runs alternate with the peer's, so both see the same machine."""
     rel = Release(base)
     state = base / "state"
     for text in ("r1", "r2"):
         art = make_image(state, text, health={"type": "http", "path": "/", "timeout": "60s"}, work=base / "src")
         rel("register", "web", "--artifact", f"local::{art}")
     rel("promote", "web@v1", "--to", "stage", "--deploy")
-    walls, inner = [], []
+    walls, inner, peers = [], [], []
     for i in range(RUNS):
+        peers.append(peer_rolling_50(root))
         target = "v2" if i % 2 == 0 else "v1"
         took, doc = rel("deploy", "web", "--env", "stage", "--version", target)
         assert len(doc["launched"]) == 50 and len(doc["retired"]) == 50, doc
         walls.append(took)
         inner.append(doc["seconds"])
-    return {"wall": statistics.median(walls), "inner": statistics.median(inner)}
+    return {"wall": statistics.median(walls), "inner": statistics.median(inner), "peer": statistics.median(peers)}
 
 
 def main() -> int:
@@ -214,10 +183,10 @@ def main() -> int:
             (base / "rb").mkdir()
             (base / "rb" / "release.toml").write_text(TOML)
             rb = bench_rollback(base / "rb")
-            peer50 = statistics.median(peer_rolling_50(root) for _ in range(RUNS))
             (base / "roll").mkdir()
             (base / "roll" / "release.toml").write_text(TOML)
-            roll = bench_rolling(base / "roll")
+            roll = bench_rolling(base / "roll", root)
+            peer50 = roll["peer"]
         finally:
             kill_all_under(base)
     gone_budget = 5.0 + peer10

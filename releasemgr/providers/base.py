@@ -79,6 +79,9 @@ class TerminateResult:
 
 class Fleet(abc.ABC):
     provider: str = "?"
+    #: The longest pause between health rounds while new servers start (None: the check's
+    #: interval). Cheap checks (loopback) can afford to look often; API-backed ones cannot.
+    poll_cap: float | None = None
 
     @abc.abstractmethod
     def launch(self, artifact: dict, *, server_id: str, image: str, version: str, env: str,

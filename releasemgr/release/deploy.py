@@ -171,8 +171,9 @@ def live_rows(conn: Connection, image_id: int, env_id: int) -> list[Row]:
 def wait_healthy(fleet: Fleet, servers: list[LaunchedServer], check: HealthCheck, timeout: float,
                  progress: Progress | None = None) -> tuple[list[str], dict[str, str]]:
     """Check until every server is healthy, one has failed for good (its process exited), or
-    `timeout` passed. Polls fast at first (20 ms, doubling up to the check's interval), so
-    fast servers are not held back by a long interval. Returns (healthy ids, {id: why not})."""
+    `timeout` passed. Polls fast at first (10 ms, growing by half each round up to the
+    check's interval, and never above the fleet's `poll_cap`), so fast servers are not held
+    back by a long interval. Returns (healthy ids, {id: why not})."""
     detail_of = getattr(fleet, "health_detail", None)
 
     def one(srv: LaunchedServer, budget: float) -> tuple[bool, str]:
@@ -184,7 +185,8 @@ def wait_healthy(fleet: Fleet, servers: list[LaunchedServer], check: HealthCheck
     pending = {s.id: s for s in servers}
     healthy: list[str] = []
     last: dict[str, str] = {}
-    pause = 0.02
+    pause = 0.01
+    cap = max(0.01, min(check.interval, getattr(fleet, "poll_cap", None) or check.interval))
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(servers)))) as pool:
         while pending:
             budget = max(0.05, min(5.0, deadline - time.monotonic()))
@@ -204,7 +206,7 @@ def wait_healthy(fleet: Fleet, servers: list[LaunchedServer], check: HealthCheck
                     failed = {sid: f"not healthy after {timeout:g}s: {why}" for sid, why in failed.items()}
                 return healthy, failed
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, max(check.interval, 0.02))
+            pause = min(pause * 1.5, cap)
     return healthy, {}
 
 
