@@ -14,6 +14,7 @@ import json
 import random
 import select
 import signal
+import subprocess
 import time
 
 import pytest
@@ -287,25 +288,34 @@ def test_concurrent_readers_during_a_long_write(sqlite_cli, n):
     p.communicate(timeout=10)
 
 
+def _heavy_imports(cli, *args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Run `release ARGS --json` in a fresh interpreter; return it and which of the heavy
+    modules it imported (SQLAlchemy only counts on a SQLite ledger: PostgreSQL needs it)."""
+    import os
+    import sys
+
+    heavy = ["sqlmodel", "pydantic", "sqlalchemy.orm"]
+    if cli.env["RELEASE_LEDGER"].startswith("sqlite"):
+        heavy.append("sqlalchemy")
+    code = (f"import sys\nfrom releasemgr.cli import main\nrc = main({list(args) + ['--json']!r})\n"
+            f"print('HEAVY', [m for m in {heavy!r} if m in sys.modules], file=sys.stderr)\nsys.exit(rc)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=cli.cwd, env={**os.environ, **cli.env},
+                       capture_output=True, text=True, timeout=300)
+    line = [x for x in r.stderr.splitlines() if x.startswith("HEAVY ")]
+    assert line, r.stderr
+    return r, eval(line[-1][len("HEAVY "):])
+
+
 def test_status_reads_without_the_orm(cli):
-    """`release status` (the read path scripts poll) answers in SQL Core: it must not import
-    sqlmodel or pydantic (about half its start-up), and it filters and fails like the rest."""
+    """`release status` (the read path scripts poll) answers in plain SQL: it must not import
+    sqlmodel or pydantic (nor SQLAlchemy on SQLite), and it filters and fails like the rest."""
     cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-1")
     cli.ok("register", "api", "--artifact", "aws:us-east-1:ami-2")
     cli.ok("promote", "web@v1", "--to", "dev")
     cli.ok("revoke", "web@v1", "--reason", "bad")
-    import subprocess
-    import sys
-
-    code = ("import sys\nfrom releasemgr.cli import main\nrc = main(['status', '--json'])\n"
-            "heavy = [m for m in ('sqlmodel', 'pydantic', 'sqlalchemy.orm') if m in sys.modules]\n"
-            "print('HEAVY', heavy, file=sys.stderr)\nsys.exit(rc)\n")
-    import os
-
-    r = subprocess.run([sys.executable, "-c", code], cwd=cli.cwd, env={**os.environ, **cli.env},
-                       capture_output=True, text=True, timeout=300)
+    r, heavy = _heavy_imports(cli, "status")
     assert r.returncode == 0, r.stderr
-    assert "HEAVY []" in r.stderr, r.stderr
+    assert heavy == [], r.stderr
     doc = json.loads(r.stdout)
     assert doc["images"] == ["api", "web"]
     assert [(c["image"], c["env"], c["version"], c["revoked"]) for c in doc["channels"]] == [("web", "dev", "v1", True)]
@@ -315,3 +325,29 @@ def test_status_reads_without_the_orm(cli):
     assert cli.json("status", "web", "--env", "dev")["channels"][0]["version"] == "v1"
     r = cli("status", "wbe")
     assert r.code == 4 and "no image named 'wbe'" in r.err and "did you mean 'web'" in r.err
+
+
+def test_promote_rollback_and_verify_run_without_the_orm(cli):
+    """The commands that move an environment (and `audit verify`) run in plain SQL: no ORM,
+    and on a SQLite ledger no SQLAlchemy at all; what they write is what the ORM reads."""
+    cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-1")
+    cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-2")
+    r, heavy = _heavy_imports(cli, "promote", "web@v1", "--to", "dev")
+    assert r.returncode == 0 and heavy == [], r.stderr
+    assert json.loads(r.stdout)["version"] == "v1"
+    r, heavy = _heavy_imports(cli, "promote", "web@v2", "--to", "dev")
+    assert r.returncode == 0 and heavy == [] and json.loads(r.stdout)["from"] == "v1", r.stderr
+    r, heavy = _heavy_imports(cli, "rollback", "web", "--env", "dev")
+    assert r.returncode == 0 and heavy == [], r.stderr
+    assert json.loads(r.stdout)["version"] == "v1"
+    r, heavy = _heavy_imports(cli, "promote", "web@v9", "--to", "dev")  # one clear error, still light
+    assert r.returncode == 4 and heavy == [] and "no version web@v9" in r.stderr, r.stderr
+    r, heavy = _heavy_imports(cli, "audit", "verify")
+    assert r.returncode == 0 and heavy == [], r.stderr
+    assert json.loads(r.stdout)["ok"] is True
+    # the ORM side (history) reads what the plain-SQL side wrote
+    hist = cli.json("history", "web", "--env", "dev")["history"]
+    assert [(h["action"], h["from"], h["to"]) for h in hist] == [("rollback", "v2", "v1"), ("promote", "v1", "v2"),
+                                                                 ("promote", None, "v1")]
+    actions = [e["action"] for e in cli.json("audit")["events"]]
+    assert actions[-3:] == ["promote", "promote", "rollback"], actions

@@ -14,9 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
-
 from releasemgr.ledger.clock import now_iso
+from releasemgr.ledger.conn import Q, adapt
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 FIELDS = ("seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason", "details", "prev_hash")
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_INSERT = text("INSERT INTO audit_event (" + ", ".join(FIELDS) + ", hash) VALUES ("
+_INSERT = Q("INSERT INTO audit_event (" + ", ".join(FIELDS) + ", hash) VALUES ("
                + ", ".join(":" + f for f in FIELDS) + ", :hash)")
 
 
@@ -52,10 +51,9 @@ def compute_hash(row) -> str:
     return hashlib.sha256(_encode(list(row)).encode("utf-8")).hexdigest()
 
 
-def _connection(target: "Connection | Session") -> "Connection":
-    from sqlalchemy.engine import Connection
-
-    return target if isinstance(target, Connection) else target.connection()
+_HEAD = Q("SELECT value FROM ledger_meta WHERE key = 'audit_head'")
+_NEW_HEAD = Q("INSERT INTO ledger_meta (key, value) VALUES ('audit_head', :v)")
+_MOVE_HEAD = Q("UPDATE ledger_meta SET value = :v WHERE key = 'audit_head'")
 
 
 def append(target: "Connection | Session", action: str, *, actor: str, image: str | None = None,
@@ -65,8 +63,8 @@ def append(target: "Connection | Session", action: str, *, actor: str, image: st
     """Append one event; returns it (as `event_to_json` shapes it, details as text). Must
     run inside `Ledger.transaction()` or `Ledger.write()` (which hold the write lock); an ORM
     session's pending rows must be flushed first when the event should follow them."""
-    conn = _connection(target)
-    head = conn.execute(text("SELECT value FROM ledger_meta WHERE key = 'audit_head'")).scalar()
+    conn = adapt(target)
+    head = conn.execute(_HEAD).scalar()
     if head is None:
         seq, prev = 1, GENESIS
     else:
@@ -78,9 +76,9 @@ def append(target: "Connection | Session", action: str, *, actor: str, image: st
     conn.execute(_INSERT, ev)
     value = f"{seq}:{ev['hash']}"
     if head is None:
-        conn.execute(text("INSERT INTO ledger_meta (key, value) VALUES ('audit_head', :v)"), {"v": value})
+        conn.execute(_NEW_HEAD, {"v": value})
     else:
-        conn.execute(text("UPDATE ledger_meta SET value = :v WHERE key = 'audit_head'"), {"v": value})
+        conn.execute(_MOVE_HEAD, {"v": value})
     return ev
 
 
@@ -100,11 +98,11 @@ class VerifyResult:
 
 def verify(target: "Connection | Session", batch: int = 20000) -> VerifyResult:
     """Recompute the whole chain; report the first event that does not match."""
-    conn = _connection(target)
-    meta = conn.execute(text("SELECT value FROM ledger_meta WHERE key = 'audit_head'")).scalar()
+    conn = adapt(target)
+    meta = conn.execute(_HEAD).scalar()
     cols = ", ".join(FIELDS) + ", hash"
     # the raw driver cursor: SQLAlchemy's row objects cost more than the hashing itself
-    cur = conn.connection.driver_connection.cursor()
+    cur = conn.raw_cursor()
     cur.execute(f"SELECT {cols} FROM audit_event ORDER BY seq")
     prev, expected_seq, count, last_hash = GENESIS, 1, 0, None
     sha = hashlib.sha256

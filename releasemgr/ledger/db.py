@@ -5,27 +5,34 @@ SQLite: WAL, a 60 s busy timeout, and every write transaction starts with
 losing updates (measured: without it 10 x 100 read-modify-write transactions silently lost
 228 updates). PostgreSQL: every write transaction first takes one transaction-scoped
 advisory lock, which serialises writers the same way (and protects the audit chain head).
+
+Two ways in: `read()`/`write()` give an ORM session (sqlmodel), `connect()`/`transaction()`
+a plain-SQL connection (`releasemgr.ledger.conn`). On a SQLite file the plain one is the
+standard library's `sqlite3` and the SQLAlchemy engine is only made when something asks for
+it, so the commands written in plain SQL never import SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
+import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
-
 from releasemgr.errors import OperationFailed, UsageError
+from releasemgr.ledger.conn import LiteConn, Q, SAConn
 
 if TYPE_CHECKING:  # sqlmodel (with pydantic and the ORM) costs ~0.3 s to import: only where a Session is used
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
 WRITE_LOCK_KEY = 0x52454C45  # "RELE": the advisory lock id of the ledger's write lock
 MIGRATION_LOCK_KEY = 0x52454C46
+_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=60000", "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON")
 
 
 def normalise_url(url: str) -> str:
@@ -34,12 +41,34 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _sqlite_file(url: str) -> str | None:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:" and "?" not in url:
+        return url[len("sqlite:///"):]
+    return None
+
+
 class Ledger:
-    def __init__(self, engine: Engine, url: str):
-        self.engine = engine
+    def __init__(self, engine: "Engine | None", url: str):
         self.url = url
-        self.is_sqlite = engine.dialect.name == "sqlite"
-        self._writer = engine.execution_options(release_write=True)
+        self.is_sqlite = url.startswith("sqlite")
+        self._engine = engine
+        self._writer_engine = None
+        self._file = _sqlite_file(url)
+        self._idle: list[sqlite3.Connection] = []
+        self._idle_lock = threading.Lock()
+
+    @property
+    def engine(self) -> "Engine":
+        """The SQLAlchemy engine, made on first use."""
+        if self._engine is None:
+            self._engine = _make_engine(self.url)
+        return self._engine
+
+    @property
+    def _writer(self):
+        if self._writer_engine is None:
+            self._writer_engine = self.engine.execution_options(release_write=True)
+        return self._writer_engine
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -51,27 +80,107 @@ class Ledger:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UsageError(f"cannot create the ledger folder {path.parent}: {exc.strerror}") from None
-        engine = _make_engine(url)
-        ledger = cls(engine, url)
+        if not url.startswith(("sqlite", "postgresql")):
+            raise UsageError(f"unsupported ledger url {_safe(url)}",
+                             hint="use sqlite:///path or postgresql://user@host/db")
+        ledger = cls(None, url)
         try:
             from releasemgr.ledger import migrate
 
-            migrate.ensure_current(ledger, upgrade=upgrade)
+            if not (ledger._file and ledger._schema_is_current(migrate.HEAD)):  # the common case: one query
+                migrate.ensure_current(ledger, upgrade=upgrade)
             if environments:
                 ledger.sync_environments(environments)
-        except OperationalError as exc:
-            engine.dispose()
-            raise OperationFailed(f"cannot open the ledger at {_safe(url)}: {exc.orig}",
+        except Exception as exc:
+            cause = _db_error(exc)
+            if cause is None:
+                raise
+            ledger.close()
+            raise OperationFailed(f"cannot open the ledger at {_safe(url)}: {cause}",
                                   hint="check --ledger / RELEASE_LEDGER / [ledger] url") from None
         return ledger
 
+    def _schema_is_current(self, head: str) -> bool:
+        with self.connect() as conn:
+            try:
+                return conn.execute("SELECT version_num FROM alembic_version").scalar() == head
+            except sqlite3.OperationalError:  # no such table: a new ledger
+                return False
+
     def close(self) -> None:
-        self.engine.dispose()
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for raw in idle:
+            raw.close()
+        if self._engine is not None:
+            self._engine.dispose()
+
+    # -- plain-SQL connections on SQLite ---------------------------------------------------
+    def _checkout(self) -> sqlite3.Connection:
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        raw = sqlite3.connect(self._file, timeout=60, isolation_level=None, check_same_thread=False)
+        for pragma in _PRAGMAS:
+            raw.execute(pragma)
+        return raw
+
+    def _checkin(self, raw: sqlite3.Connection) -> None:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        with self._idle_lock:
+            self._idle.append(raw)
 
     # -- transactions ----------------------------------------------------------------------
     @contextlib.contextmanager
+    def transaction(self) -> Iterator["LiteConn | SAConn"]:
+        """One state change in plain SQL: the write lock up front, all or nothing (what
+        promote, rollback and deploy use)."""
+        if self._file:
+            raw = self._checkout()
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                conn = LiteConn(raw, begin=None)
+                try:
+                    yield conn
+                    _debug_pause()
+                    raw.execute("COMMIT")
+                except BaseException:
+                    conn.rollback()
+                    raise
+            finally:
+                self._checkin(raw)
+            return
+        with self._writer.connect() as sa:
+            conn = SAConn(sa)
+            if not self.is_sqlite:
+                conn.execute(_PG_WRITE_LOCK, {"k": WRITE_LOCK_KEY})
+            try:
+                yield conn
+                _debug_pause()
+                sa.commit()
+            except BaseException:
+                sa.rollback()
+                raise
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator["LiteConn | SAConn"]:
+        """A read-only plain-SQL connection (one snapshot): what start-up-sensitive commands
+        (`release status`, the reads of promote, rollback and deploy) use."""
+        if self._file:
+            raw = self._checkout()
+            try:
+                yield LiteConn(raw)
+            finally:
+                self._checkin(raw)
+            return
+        with self.engine.connect() as sa:
+            yield SAConn(sa)
+
+    @contextlib.contextmanager
     def write(self) -> Iterator["Session"]:
-        """One state change: takes the write lock up front, commits or rolls back whole."""
+        """One state change (ORM): takes the write lock up front, commits or rolls back whole."""
+        from sqlalchemy import text
         from sqlmodel import Session
 
         with Session(self._writer, expire_on_commit=False) as session:
@@ -87,52 +196,39 @@ class Ledger:
                 raise
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator["Connection"]:
-        """`write()` in SQL Core: the same lock and all-or-nothing commit, on a plain
-        connection (what promote, rollback and deploy use, so they never import the ORM)."""
-        with self._writer.connect() as conn:
-            if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
-            try:
-                yield conn
-                _debug_pause()
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
-
-    @contextlib.contextmanager
     def read(self) -> Iterator["Session"]:
         from sqlmodel import Session
 
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
-    @contextlib.contextmanager
-    def connect(self) -> Iterator["Connection"]:
-        """A plain read-only connection for SQL Core queries: what start-up-sensitive
-        commands (`release status`, the reads of promote, rollback and deploy) use, so they
-        never import the ORM."""
-        with self.engine.connect() as conn:
-            yield conn
-
     def sync_environments(self, names: list[str]) -> None:
         """Record environments of release.toml not yet in the ledger (cheap when none are new)."""
         with self.connect() as conn:
-            known = {row[0] for row in conn.execute(text("SELECT name FROM environment"))}
-        missing = [n for n in names if n not in known]
-        if not missing:
+            known = set(conn.execute("SELECT name FROM environment").scalars())
+        if all(n in known for n in names):
             return
-        from sqlmodel import select
-
         from releasemgr.ledger.clock import now_iso
-        from releasemgr.ledger.models import EnvironmentRow
 
-        with self.write() as s:
-            known = set(s.exec(select(EnvironmentRow.name)).all())
+        with self.transaction() as conn:
+            known = set(conn.execute("SELECT name FROM environment").scalars())
             for pos, name in enumerate(names):
                 if name not in known:
-                    s.add(EnvironmentRow(name=name, position=pos, created_at=now_iso()))
+                    conn.execute(_INSERT_ENV, {"n": name, "p": pos, "at": now_iso()})
+
+
+_PG_WRITE_LOCK = Q("SELECT pg_advisory_xact_lock(:k)")
+_INSERT_ENV = Q("INSERT INTO environment (name, position, created_at) VALUES (:n, :p, :at)")
+
+
+def _db_error(exc: BaseException):
+    """The driver's error when `exc` means the database cannot be used, else None."""
+    if isinstance(exc, sqlite3.Error):
+        return exc
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
+        return exc.orig
+    return None
 
 
 def _debug_pause() -> None:
@@ -147,7 +243,9 @@ def _debug_pause() -> None:
         time.sleep(float(pause))
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str) -> "Engine":
+    from sqlalchemy import create_engine, event
+
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 

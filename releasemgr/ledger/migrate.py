@@ -1,7 +1,7 @@
 """Schema migrations with Alembic. A ledger is upgraded in place, never dropped.
 
-Opening a ledger costs one query when it is current; Alembic is imported only when there
-is something to do. Concurrent processes opening a new ledger serialise on a lock
+Opening a ledger costs one query when it is current (on a SQLite file, through `sqlite3`
+without SQLAlchemy); Alembic is imported only when there is something to do. Concurrent processes opening a new ledger serialise on a lock
 (a file lock next to a SQLite file, an advisory lock on PostgreSQL).
 """
 
@@ -11,8 +11,6 @@ import contextlib
 import fcntl
 from pathlib import Path
 
-from sqlalchemy import inspect, text
-
 from releasemgr.errors import OperationFailed
 
 HEAD = "0001"  # keep equal to the newest revision in migrations/versions
@@ -20,6 +18,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def current_revision(conn) -> str | None:
+    from sqlalchemy import text
+
     try:
         row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
     except Exception:
@@ -44,6 +44,8 @@ def ensure_current(ledger, *, upgrade: bool = True) -> None:
 
 def upgrade_to_head(ledger) -> list[str]:
     """Apply pending migrations; returns the revisions applied."""
+    from sqlalchemy import inspect
+
     with _migration_lock(ledger):
         with ledger.engine.connect() as conn:
             before = current_revision(conn)
@@ -85,6 +87,8 @@ def _migration_lock(ledger):
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
         return
+    from sqlalchemy import text
+
     from releasemgr.ledger.db import MIGRATION_LOCK_KEY
 
     with ledger.engine.connect() as conn:

@@ -22,8 +22,9 @@ on the old servers, records a failed deployment and exits 1.
 
 Every change holds the (image, env) lock (`releasemgr.ledger.locks`).
 
-The ledger work is SQL Core on `Ledger.transaction()` / `Ledger.connect()` (rows from
-`releasemgr.ledger.sql`): a deploy or `rollback --deploy` process never imports the ORM.
+The ledger work is plain SQL on `Ledger.transaction()` / `Ledger.connect()` (rows from
+`releasemgr.ledger.sql`): a deploy or `rollback --deploy` process never imports the ORM, and
+on a SQLite ledger not even SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -35,12 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import text
-
 from releasemgr.config import Config
 from releasemgr.errors import NotFound, OperationFailed, PolicyRefused, UsageError
 from releasemgr.ledger import audit, sql
 from releasemgr.ledger.clock import now_iso
+from releasemgr.ledger.conn import Q, adapt
 from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.sql import version_labels
 from releasemgr.providers.base import Fleet, FleetError, HealthCheck, LaunchedServer, fleet_for
@@ -48,7 +48,7 @@ from releasemgr.release import routes
 from releasemgr.release.refs import check_image_name, parse_ref
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from releasemgr.ledger.sql import Connection
 
 Row = Any  # a server/version/image row: a Core Row, or an ORM object with the same attributes
 
@@ -160,11 +160,12 @@ def server_json(row: Row, image: str, version: str, env: str, *, health: str | N
     return doc
 
 
-_LIVE = sql.in_list(f"SELECT {sql.SERVER_COLS} FROM server WHERE image_id = :i AND environment_id = :e "
+_LIVE = Q(f"SELECT {sql.SERVER_COLS} FROM server WHERE image_id = :i AND environment_id = :e "
                     "AND state IN :states ORDER BY launched_at", "states")
 
 
 def live_rows(conn: Connection, image_id: int, env_id: int) -> list[Row]:
+    conn = adapt(conn)
     return list(conn.execute(_LIVE, {"i": image_id, "e": env_id, "states": list(LIVE_STATES)}).all())
 
 
@@ -279,12 +280,12 @@ class Outcome:
     route_changes: int = 0
 
 
-_SET_STATE = sql.in_list("UPDATE server SET state = :state WHERE id IN :ids", "ids")
-_RETIRE_SERVER = text("UPDATE server SET state = :state, retired_at = :at WHERE id = :id")
-_INSERT_SERVER = text("INSERT INTO server (id, image_id, version_id, environment_id, deployment_id, provider, "
+_SET_STATE = Q("UPDATE server SET state = :state WHERE id IN :ids", "ids")
+_RETIRE_SERVER = Q("UPDATE server SET state = :state, retired_at = :at WHERE id = :id")
+_INSERT_SERVER = Q("INSERT INTO server (id, image_id, version_id, environment_id, deployment_id, provider, "
                       "provider_id, address, state, extra, launched_at, retired_at) VALUES (:id, :i, :v, :e, :d, "
                       ":provider, :pid, :address, 'pending', :extra, :at, NULL)")
-_OF_DEPLOYMENT = sql.in_list(f"SELECT {sql.SERVER_COLS} FROM server WHERE deployment_id = :d AND state IN :states "
+_OF_DEPLOYMENT = Q(f"SELECT {sql.SERVER_COLS} FROM server WHERE deployment_id = :d AND state IN :states "
                              "ORDER BY launched_at", "states")
 
 
@@ -325,7 +326,7 @@ class Rollout:
 
     def start_record(self) -> None:
         with self.ledger.transaction() as conn:
-            conn.execute(text("INSERT INTO deployment (id, image_id, version_id, environment_id, strategy, count, "
+            conn.execute(Q("INSERT INTO deployment (id, image_id, version_id, environment_id, strategy, count, "
                               "batch_size, status, rolled_back, actor, started_at, finished_at, detail) VALUES "
                               "(:id, :i, :v, :e, :strategy, :count, :batch, 'running', :f, :actor, :at, NULL, "
                               ":detail)"),
@@ -339,11 +340,11 @@ class Rollout:
     def finish_record(self, status: str, *, rolled_back: bool = False, error: str | None = None) -> None:
         action = {"succeeded": "deployment.finished", "failed": "deployment.failed"}[status]
         with self.ledger.transaction() as conn:
-            detail = json.loads(conn.execute(text("SELECT detail FROM deployment WHERE id = :id"),
+            detail = json.loads(conn.execute(Q("SELECT detail FROM deployment WHERE id = :id"),
                                              {"id": self.dep_id}).scalar_one())
             detail.update(launched=self.out.launched, retired=self.out.retired, standby=self.out.standby,
                           error=error, failed=self.out.failed)
-            conn.execute(text("UPDATE deployment SET status = :status, rolled_back = :rb, finished_at = :at, "
+            conn.execute(Q("UPDATE deployment SET status = :status, rolled_back = :rb, finished_at = :at, "
                               "detail = :detail WHERE id = :id"),
                          {"status": "rolled_back" if rolled_back else status, "rb": rolled_back, "at": now_iso(),
                           "detail": json.dumps(detail, sort_keys=True), "id": self.dep_id})
@@ -494,7 +495,7 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
     with ledger.connect() as conn:
         t = _target(conn, config, image, env, version, provider)
         existing = live_rows(conn, t.img.id, t.env_row.id)
-        last = conn.execute(text("SELECT strategy FROM deployment WHERE image_id = :i AND environment_id = :e "
+        last = conn.execute(Q("SELECT strategy FROM deployment WHERE image_id = :i AND environment_id = :e "
                                  "ORDER BY started_at DESC LIMIT 1"), {"i": t.img.id, "e": t.env_row.id}).scalar()
     if strategy is None and "strategy" not in (config.deploy.get(env) or {}) and last is not None:
         strategy = last  # without a setting, keep the environment's last strategy
@@ -816,7 +817,7 @@ def list_servers(ledger: Ledger, config: Config, image: str, env: str | None = N
         params["states"] = list(LIVE_STATES + ("draining",))
     with ledger.connect() as conn:
         img = sql.image(conn, image)
-        stmt = sql.in_list(q + " ORDER BY s.launched_at", "states") if not all_states else text(q + " ORDER BY s.launched_at")
+        stmt = Q(q + " ORDER BY s.launched_at", *(() if all_states else ("states",)))
         rows = conn.execute(stmt, {"i": img.id, **params}).all()
         labels = version_labels(conn, img.id)
     return {"image": image, "env": env,

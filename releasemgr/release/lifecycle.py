@@ -13,19 +13,19 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-
 from releasemgr.config import Config
 from releasemgr.errors import Conflict, NotFound, PolicyRefused, UsageError
 from releasemgr.ledger import audit, sql
 from releasemgr.ledger.clock import now_iso
+from releasemgr.ledger.conn import Q, adapt
 from releasemgr.ledger.db import Ledger
 from releasemgr.release import policy
 from releasemgr.release.refs import check_image_name, parse_ref
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
     from sqlmodel import Session
+
+    from releasemgr.ledger.sql import Connection
 
     from releasemgr.ledger.models import Image
 
@@ -179,19 +179,20 @@ def register_in(s: Session, image: str, artifacts: list[ArtifactSpec], *, actor:
 def _move(conn: Connection, *, env_row, img, v, action: str, actor: str, ticket: str | None, reason: str | None,
           approved_by: list[str], overridden: list[policy.Violation], extra: dict | None = None) -> dict:
     """Point (img, env_row) at version `v`, record the history row and the audit event(s).
-    The rows may be Core rows or ORM objects (revoke passes its session's connection)."""
+    The rows may be plain rows or ORM objects (revoke passes its session)."""
+    conn = adapt(conn)
     ch = sql.channel(conn, img.id, env_row.id)
     prev_v = sql.version(conn, ch.version_id) if ch else None
     now = now_iso()
     if ch is None:
-        conn.execute(text("INSERT INTO channel (environment_id, image_id, version_id, updated_at, updated_by) "
+        conn.execute(Q("INSERT INTO channel (environment_id, image_id, version_id, updated_at, updated_by) "
                           "VALUES (:e, :i, :v, :at, :by)"),
                      {"e": env_row.id, "i": img.id, "v": v.id, "at": now, "by": actor})
     else:
-        conn.execute(text("UPDATE channel SET version_id = :v, updated_at = :at, updated_by = :by WHERE id = :id"),
+        conn.execute(Q("UPDATE channel SET version_id = :v, updated_at = :at, updated_by = :by WHERE id = :id"),
                      {"v": v.id, "at": now, "by": actor, "id": ch.id})
     approvers = sorted(set(approved_by))
-    conn.execute(text("INSERT INTO channel_history (environment_id, image_id, from_version_id, to_version_id, action, "
+    conn.execute(Q("INSERT INTO channel_history (environment_id, image_id, from_version_id, to_version_id, action, "
                       "actor, ticket, reason, approved_by, override, at) VALUES (:e, :i, :f, :t, :action, :actor, "
                       ":ticket, :reason, :approved, :override, :at)"),
                  {"e": env_row.id, "i": img.id, "f": prev_v.id if prev_v else None, "t": v.id, "action": action,
@@ -235,7 +236,8 @@ def promote(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, ti
 def previous_good(conn: Connection, env_id: int, image_id: int, current_id: int):
     """The version (row) current before the current one, skipping revoked versions and
     versions that were themselves rolled back from (so repeated rollbacks keep walking back)."""
-    hist = conn.execute(text("SELECT action, from_version_id FROM channel_history WHERE environment_id = :e "
+    conn = adapt(conn)
+    hist = conn.execute(Q("SELECT action, from_version_id FROM channel_history WHERE environment_id = :e "
                              "AND image_id = :i ORDER BY id DESC"), {"e": env_id, "i": image_id}).all()
     abandoned = {current_id}
     for action, cand in hist:
@@ -267,7 +269,7 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
             _, target = sql.resolve(conn, ref)
             if target.id == ch.version_id:
                 raise PolicyRefused(f"{image}@v{target.number} is already current in {env.name}", rule="no-change")
-            if not conn.execute(text("SELECT 1 FROM channel_history WHERE environment_id = :e AND image_id = :i "
+            if not conn.execute(Q("SELECT 1 FROM channel_history WHERE environment_id = :e AND image_id = :i "
                                      "AND to_version_id = :v LIMIT 1"),
                                 {"e": env_row.id, "i": img.id, "v": target.id}).first():
                 raise PolicyRefused(f"{image}@v{target.number} has never been in {env.name}; a rollback goes back "

@@ -1,8 +1,8 @@
 """Read-only views: images, versions, status (image x environment), channel history.
 
-`status` is written in SQL Core on a plain connection: it is the command people and scripts
-run most, and not importing sqlmodel, pydantic and the ORM saves about half its start-up.
-The other views import the models where they run.
+`status` is written in plain SQL (`Ledger.connect()`): it is the command people and scripts
+run most, and not importing sqlmodel, pydantic and the ORM (nor, on SQLite, SQLAlchemy)
+saves most of its start-up. The other views import the models where they run.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ JOIN version v ON v.id = c.version_id
 
 
 def status(ledger: Ledger, config: Config, image: str | None = None, env: str | None = None) -> dict:
-    from sqlalchemy import text
+    from releasemgr.ledger import sql
+    from releasemgr.ledger.conn import Q
 
     env_names = config.environment_names
     if env:
@@ -87,17 +88,12 @@ def status(ledger: Ledger, config: Config, image: str | None = None, env: str | 
     with ledger.connect() as conn:
         if image:
             check_image_name(image)
-            img_id = conn.execute(text("SELECT id FROM image WHERE name = :n"), {"n": image}).scalar()
-            if img_id is None:
-                from releasemgr.release.versions import get_image
-
-                with ledger.read() as s:
-                    get_image(s, image)  # raises NotFound with a did-you-mean
-            rows = conn.execute(text(_STATUS_SQL + " WHERE c.image_id = :i"), {"i": img_id}).all()
+            img_id = sql.image(conn, image).id  # NotFound with a did-you-mean
+            rows = conn.execute(Q(_STATUS_SQL + " WHERE c.image_id = :i"), {"i": img_id}).all()
             images = [image]
         else:
-            rows = conn.execute(text(_STATUS_SQL)).all()
-            images = [r[0] for r in conn.execute(text("SELECT name FROM image ORDER BY name"))]
+            rows = conn.execute(Q(_STATUS_SQL)).all()
+            images = [r[0] for r in conn.execute(Q("SELECT name FROM image ORDER BY name"))]
     channels, warnings = [], []
     order = {n: i for i, n in enumerate(env_names)}
     for name, env_name, number, sv, revoked, since, by in sorted(rows, key=lambda r: (r[0], order.get(r[1], 99))):
