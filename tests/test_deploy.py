@@ -98,7 +98,12 @@ def test_rolling_deploy_replaces_servers_and_keeps_capacity(fleet):
     assert sorted(s["state"] for s in after) == ["healthy"] * 3 + ["retired"] * 3
     for s in after:
         if s["state"] == "retired":
-            assert not (fleet.state / "servers" / s["id"] / "root").exists()  # retire removes the copy
+            assert not (fleet.state / "servers" / s["id"]).exists()  # retire removes the copy ...
+            kept = fleet.state / "retired-servers" / s["id"]  # ... and keeps the log and record aside
+            assert (kept / "server.log").exists() and not (kept / "root").exists()
+            assert json.loads((kept / "server.json").read_text())["retired"] is True
+    assert sorted(p.name for p in (fleet.state / "servers").iterdir()) == sorted(
+        s["id"] for s in after if s["state"] == "healthy")  # only what runs
     actions = [a for a, _ in _audit(fleet)]
     for needed in ("deployment.started", "deployment.finished", "server.launched", "server.retired",
                    "route.switched"):

@@ -690,7 +690,7 @@ def _fail(ro: Rollout, started: list[LaunchedServer], failed: dict[str, str], er
     ro.finish_record("failed", rolled_back=rolled_back, error=error)
     raise DeployFailed(f"{ro.image}@{ro.label} did not become healthy in {ro.env}: {error}",
                        hint="the old servers keep serving; see the server logs under "
-                            f"{ro.config.state_dir}/servers/<id>/server.log")
+                            f"{ro.config.state_dir}/retired-servers/<id>/server.log")
 
 
 def _abort(ro: Rollout, error: str) -> None:

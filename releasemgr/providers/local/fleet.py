@@ -3,7 +3,9 @@ of one local image, on its own port, with its log under the state folder.
 
 Layout per server: `<state>/servers/<id>/root` (the read-only image copy, the process's cwd),
 `server.log` (stdout and stderr), `server.json` (what the fleet knows: pid, the process's
-start time, port, image, version, env). A server is identified by its pid *and* the start
+start time, port, image, version, env). A stopped server's folder (its log and record, the
+copy removed) moves to `<state>/retired-servers/<id>`, so `servers/` only ever holds what
+runs and looking for strays costs the same after a thousand deploys as after one. A server is identified by its pid *and* the start
 time the kernel recorded for it (`/proc/<pid>/stat`, field 22), so a pid reused by another
 process is never taken for our server, never signalled and never reported alive.
 
@@ -33,6 +35,10 @@ _port_lock = threading.Lock()
 
 def servers_dir(state_dir) -> Path:
     return Path(state_dir) / "servers"
+
+
+def retired_dir(state_dir) -> Path:
+    return Path(state_dir) / "retired-servers"
 
 
 def process_start_time(pid: int) -> int | None:
@@ -231,6 +237,7 @@ class LocalFleet(Fleet):
                 rec["retired"] = True
                 rec["retired_at"] = time.time()
                 _write_json(home / "server.json", rec)
+            _move_to_retired(home, retired_dir(self.state_dir) / s.id)
             result.stopped.append(s.id)
         return result
 
@@ -261,6 +268,18 @@ class LocalFleet(Fleet):
                               address=rec.get("address"),
                               extra={k: rec.get(k) for k in ("pid", "start_time", "port", "root", "log",
                                                               "stop_signal", "stop_timeout")})
+
+
+def _move_to_retired(home: Path, dest: Path) -> None:
+    if not home.is_dir():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        remove_tree(dest)
+    try:
+        os.replace(home, dest)
+    except OSError:
+        pass  # it stays in servers/, marked retired: list_managed skips it
 
 
 def _unpack(tar_path: Path, dest: Path) -> None:
