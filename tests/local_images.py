@@ -142,4 +142,5 @@ def cleanup(test_dir: Path) -> None:
 
 
 def running_servers(state: Path) -> list[int]:
-    return [p for p in pids_under(state / "servers") if alive(p)]
+    """Servers run in their image's unpacked copy (state/images/unpacked/<digest>)."""
+    return [p for p in pids_under(state / "images" / "unpacked") if alive(p)]

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -76,8 +77,9 @@ def test_rolling_deploy_replaces_servers_and_keeps_capacity(fleet):
         assert set(srv) >= {"id", "image", "version", "env", "address", "state", "pid", "launched_at"}
         assert (srv["image"], srv["version"], srv["env"], srv["state"]) == ("web", "v1", "prod", "healthy")
         assert srv["id"].startswith("web-prod-") and srv["address"].startswith("127.0.0.1:")
-        root = fleet.state / "servers" / srv["id"] / "root"
-        assert os.readlink(f"/proc/{srv['pid']}/cwd") == str(root.resolve())
+        root = Path(os.readlink(f"/proc/{srv['pid']}/cwd"))  # the image, unpacked once for all its servers
+        assert root.parent == (fleet.state / "images" / "unpacked").resolve()
+        assert (root / "version.txt").read_text() == "hello v1"
         assert not os.access(root / "version.txt", os.W_OK) or os.geteuid() == 0
         assert not (os.stat(root / "version.txt").st_mode & 0o222)  # read-only copy of the image
         assert (fleet.state / "servers" / srv["id"] / "server.log").exists()
@@ -98,12 +100,14 @@ def test_rolling_deploy_replaces_servers_and_keeps_capacity(fleet):
     assert sorted(s["state"] for s in after) == ["healthy"] * 3 + ["retired"] * 3
     for s in after:
         if s["state"] == "retired":
-            assert not (fleet.state / "servers" / s["id"]).exists()  # retire removes the copy ...
+            assert not (fleet.state / "servers" / s["id"]).exists()  # retire moves the server's folder ...
             kept = fleet.state / "retired-servers" / s["id"]  # ... and keeps the log and record aside
-            assert (kept / "server.log").exists() and not (kept / "root").exists()
+            assert (kept / "server.log").exists()
             assert json.loads((kept / "server.json").read_text())["retired"] is True
     assert sorted(p.name for p in (fleet.state / "servers").iterdir()) == sorted(
         s["id"] for s in after if s["state"] == "healthy")  # only what runs
+    # two versions ran: two unpacked copies, whatever the number of servers
+    assert len(list((fleet.state / "images" / "unpacked").iterdir())) == 2
     actions = [a for a, _ in _audit(fleet)]
     for needed in ("deployment.started", "deployment.finished", "server.launched", "server.retired",
                    "route.switched"):

@@ -110,9 +110,14 @@ def test_prune_deletes_only_unused_artifacts_and_keeps_the_rows(fleet):
     arts = {v["version"]: v["artifacts"][0]["id"] for v in fleet.json("versions", "web")["versions"]}
     assert all(image_path(fleet.state, a).exists() for a in arts.values())  # dry run deleted nothing
 
+    from releasemgr.providers.local.fleet import image_root
+
+    v3_root = image_root(fleet.state, image_path(fleet.state, arts["v3"]))  # as if v3 had run servers once
+    assert (v3_root / "version.txt").read_text() == "p3"
     d = fleet.json("prune", "web", "--keep", "1")
     assert [p["version"] for p in d["pruned"]] == ["v3"]
     assert not image_path(fleet.state, arts["v3"]).exists()
+    assert not v3_root.exists()  # its unpacked copy goes with it
     assert all(image_path(fleet.state, arts[v]).exists() for v in ("v1", "v2", "v4", "v5"))
     shown = fleet.json("show", "web@v3")
     assert shown["number"] == 3 and shown["artifacts"][0]["deleted_at"]  # the row stays, for the audit

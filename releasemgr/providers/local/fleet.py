@@ -1,11 +1,15 @@
 """The local fleet: a server is a detached process started from an unpacked, read-only copy
 of one local image, on its own port, with its log under the state folder.
 
-Layout per server: `<state>/servers/<id>/root` (the read-only image copy, the process's cwd),
-`server.log` (stdout and stderr), `server.json` (what the fleet knows: pid, the process's
-start time, port, image, version, env). A stopped server's folder (its log and record, the
-copy removed) moves to `<state>/retired-servers/<id>`, so `servers/` only ever holds what
-runs and looking for strays costs the same after a thousand deploys as after one. A server is identified by its pid *and* the start
+An image is unpacked once, read-only, to `<state>/images/unpacked/<digest>/`, and every
+server of it runs there (its cwd and `$IMAGE_ROOT`): like a container runtime's shared image
+layers, nothing is copied per server, so starting the 50th server of a 500 MB image costs
+what starting the first does. `prune` removes the copy with the image.
+
+Layout per server: `<state>/servers/<id>/server.log` (stdout and stderr) and `server.json`
+(what the fleet knows: pid, the process's start time, port, image, version, env, root). A
+stopped server's folder moves to `<state>/retired-servers/<id>`, so `servers/` only ever
+holds what runs and looking for strays costs the same after a thousand deploys as after one. A server is identified by its pid *and* the start
 time the kernel recorded for it (`/proc/<pid>/stat`, field 22), so a pid reused by another
 process is never taken for our server, never signalled and never reported alive.
 
@@ -31,6 +35,7 @@ from releasemgr.providers.local.image import ImageError, image_path, make_read_o
 
 _recent_ports: set[int] = set()
 _port_lock = threading.Lock()
+_unpack_lock = threading.Lock()
 
 
 def servers_dir(state_dir) -> Path:
@@ -39,6 +44,33 @@ def servers_dir(state_dir) -> Path:
 
 def retired_dir(state_dir) -> Path:
     return Path(state_dir) / "retired-servers"
+
+
+def unpacked_dir(state_dir) -> Path:
+    return Path(state_dir) / "images" / "unpacked"
+
+
+def image_root(state_dir, tar: Path) -> Path:
+    """The read-only unpacked copy of the image `tar`, made on first use. Concurrent makers
+    (threads, other `release` processes) each unpack to a temporary folder and rename it into
+    place; the first rename wins, the others drop theirs."""
+    root = unpacked_dir(state_dir) / tar.stem
+    if root.is_dir():
+        return root
+    with _unpack_lock:
+        if root.is_dir():
+            return root
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = root.parent / f".{tar.stem}.{os.getpid()}.tmp"
+        remove_tree(tmp)
+        _unpack(tar, tmp)
+        try:
+            os.rename(tmp, root)
+        except OSError:
+            remove_tree(tmp)
+            if not root.is_dir():
+                raise
+    return root
 
 
 def process_start_time(pid: int) -> int | None:
@@ -116,14 +148,12 @@ class LocalFleet(Fleet):
         command = meta.get("command")
         if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
             raise FleetError(f"image {artifact['id']} declares no command to run")
+        try:
+            root = image_root(self.state_dir, tar)
+        except (ImageError, OSError) as exc:
+            raise FleetError(str(exc)) from None
         home = servers_dir(self.state_dir) / server_id
         home.mkdir(parents=True, exist_ok=False)
-        root = home / "root"
-        try:
-            _unpack(tar, root)
-        except ImageError as exc:
-            remove_tree(home)
-            raise FleetError(str(exc)) from None
         wants_port = bool(meta.get("port_env")) or bool(meta.get("port_arg"))
         if wants_port and port is None:
             port = free_port()
@@ -231,7 +261,7 @@ class LocalFleet(Fleet):
             if s.id in result.failed:
                 continue
             home = servers_dir(self.state_dir) / s.id
-            remove_tree(home / "root")
+            remove_tree(home / "root")  # the per-server copy servers started by earlier releasemgr had
             rec = _read_json(home / "server.json")
             if rec is not None:
                 rec["retired"] = True
@@ -299,11 +329,13 @@ def _unpack(tar_path: Path, dest: Path) -> None:
 
 
 def delete_image(state_dir, artifact_id: str) -> bool:
-    """The local image store: delete one image tarball; False when it was not there."""
+    """The local image store: delete one image tarball and its unpacked copy; False when
+    the tarball was not there."""
     try:
         path = image_path(state_dir, artifact_id)
     except ImageError:
         return False
+    remove_tree(unpacked_dir(state_dir) / path.stem)
     try:
         os.chmod(path, 0o644)
         path.unlink()
