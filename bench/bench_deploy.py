@@ -4,12 +4,14 @@
 (a) `release rollback web --env prod --deploy` of 10 servers from v2 to v1:
     - with the previous blue-green set still running (target <= 1 s), and
     - with it retired (target <= 5 s plus the servers' own start and health time, measured
-      by the peer: a minimal script that starts the same 10 servers and polls them healthy).
+      by the peer: bench/peer_servers.py starting the same 10 servers and polling them healthy).
 (b) `release deploy` rolling replacement of 50 servers in batches of 10 (target: orchestration
-    overhead <= 10 % over the peer, a minimal script doing the same five batches: start 10
-    servers, poll them healthy, stop 10 old ones).
+    overhead <= 10 % over the servers' own start and health time, measured by the peer doing
+    the same five batches: start 10 servers, poll them healthy every 10 ms, stop 10 old ones).
 
-    python bench/bench_deploy.py          # BENCH_RUNS=3 by default
+Both sides are whole processes timed from outside; the peer's and release's runs alternate.
+
+    python bench/bench_deploy.py          # BENCH_RUNS=5 by default
 
 Writes bench/results/deploy.md.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -213,11 +214,14 @@ def main() -> int:
         f"Measured {now} on {cores} cores (load average {load:.1f} when the run started), median of {RUNS} runs. "
         "Reproduce: `python bench/bench_deploy.py` (BENCH_RUNS to change the count).",
         "",
-        "Servers are the same stdlib HTTP server on both sides, health-checked over HTTP. The peer is a "
-        "minimal script that starts the servers and polls them healthy (and, for (b), stops the old ones "
-        "batch by batch); `release` also unpacks a read-only image copy per server, records every server, "
-        "deployment, route change and audit event in the ledger, writes the route file, and pays its own "
-        "start-up (Python + SQLAlchemy imports) because each figure is a whole `release` process.",
+        "Servers are the same stdlib HTTP server on both sides, health-checked over HTTP. The peer "
+        "(`bench/peer_servers.py`, a process of its own like a shell script) starts the servers, polls each "
+        "every 10 ms until it answers (so its time is the servers' own start and health time, give or take "
+        "10 ms) and, for (b), stops the old ones batch by batch; it records nothing. `release` also records "
+        "every server, deployment, route change and audit event in the ledger (hash-chained), keeps each "
+        "server's record and log, writes the route file, holds the environment's lock and checks for drift "
+        "first. Both are timed from outside as whole processes, alternately, so both pay their own Python "
+        "start-up and see the same machine.",
         "",
         "| what | median s | ratio to peer | target |",
         "| --- | ---: | ---: | --- |",
@@ -227,13 +231,13 @@ def main() -> int:
         "",
         f"Inside the process (the deployment's own `seconds`, without Python start-up): rollback with the set "
         f"alive {rb['inner_alive']:.3f} s, with it retired {rb['inner_gone']:.3f} s; rolling 50 "
-        f"{roll['inner']:.3f} s = overhead {overhead_inner:+.0f} % over the peer. CPU time (user + sys) of the "
+        f"{roll['inner']:.3f} s ({overhead_inner:+.0f} % against the peer's whole process). CPU time (user + sys) of the "
         f"whole `release rollback --deploy` process with the set alive: {rb['cpu_alive']:.3f} s -- what its wall "
         "time approaches on an idle machine, since it starts nothing and waits on nothing but the ledger.",
         "",
-        "A load average far above the core count (other jobs sharing the machine) inflates every wall time here, "
-        "`release`'s most (its start-up imports are CPU bound); rerun on an idle machine before judging the "
-        "targets.",
+        "A load average far above the core count (other jobs sharing the machine) inflates every wall time here; "
+        "rerun on an idle machine before judging the targets. On 2 cores the servers' own start-up is CPU bound "
+        "(ten Python interpreters per batch), so every CPU cycle `release` spends meanwhile shows as overhead.",
         "",
     ]
     out = HERE / "results" / "deploy.md"
