@@ -160,3 +160,28 @@ def test_verify_json_on_a_good_chain(cli):
         import hashlib
 
         assert hashlib.sha256(canon.encode()).hexdigest() == row[11]
+
+
+def test_append_many_chains_like_single_appends(cli):
+    """A batch of events (what a deploy writes for ten servers at once) extends the chain
+    exactly as one append per event would: same seqs, same links, and verify passes."""
+    from releasemgr.ledger.db import Ledger
+
+    n = _history(cli)
+    led = Ledger.open(cli.env["RELEASE_LEDGER"])
+    try:
+        with led.transaction() as conn:
+            batch = audit.append_many(conn, [dict(action="server.launched", actor="alice", image="web",
+                                                  version="v1", env="dev", details={"server": f"s{i}"})
+                                             for i in range(3)])
+        with led.transaction() as conn:
+            one = audit.append(conn, "server.retired", actor="alice", image="web", details={"server": "s0"})
+            assert audit.append_many(conn, []) == []
+        assert [e["seq"] for e in batch] == [n + 1, n + 2, n + 3] and one["seq"] == n + 4
+        assert batch[1]["prev_hash"] == batch[0]["hash"] and one["prev_hash"] == batch[2]["hash"]
+        with led.connect() as conn:
+            result = audit.verify(conn)
+        assert result.ok and result.events == n + 4 and result.head == f"{n + 4}:{one['hash']}"
+    finally:
+        led.close()
+    assert [e["action"] for e in cli.json("audit")["events"]][-4:] == ["server.launched"] * 3 + ["server.retired"]

@@ -63,23 +63,34 @@ def append(target: "Connection | Session", action: str, *, actor: str, image: st
     """Append one event; returns it (as `event_to_json` shapes it, details as text). Must
     run inside `Ledger.transaction()` or `Ledger.write()` (which hold the write lock); an ORM
     session's pending rows must be flushed first when the event should follow them."""
+    return append_many(target, [dict(action=action, actor=actor, image=image, version=version, env=env,
+                                     ticket=ticket, reason=reason, details=details, at=at)])[0]
+
+
+def append_many(target: "Connection | Session", events: list[dict[str, Any]]) -> list[dict]:
+    """Append events in order (each a dict of `append`'s keyword arguments, `action` and
+    `actor` required): one read of the chain head, one insert, one head update."""
     conn = adapt(target)
     head = conn.execute(_HEAD).scalar()
     if head is None:
-        seq, prev = 1, GENESIS
+        seq, prev = 0, GENESIS
     else:
         last_seq, _, prev = head.partition(":")
-        seq = int(last_seq) + 1
-    ev = {"seq": seq, "at": at or now_iso(), "actor": actor, "action": action, "image": image, "version": version,
-          "env": env, "ticket": ticket, "reason": reason, "details": canonical_details(details), "prev_hash": prev}
-    ev["hash"] = compute_hash([ev[f] for f in FIELDS])
-    conn.execute(_INSERT, ev)
-    value = f"{seq}:{ev['hash']}"
-    if head is None:
-        conn.execute(_NEW_HEAD, {"v": value})
-    else:
-        conn.execute(_MOVE_HEAD, {"v": value})
-    return ev
+        seq = int(last_seq)
+    out = []
+    for e in events:
+        seq += 1
+        ev = {"seq": seq, "at": e.get("at") or now_iso(), "actor": e["actor"], "action": e["action"],
+              "image": e.get("image"), "version": e.get("version"), "env": e.get("env"), "ticket": e.get("ticket"),
+              "reason": e.get("reason"), "details": canonical_details(e.get("details")), "prev_hash": prev}
+        ev["hash"] = prev = compute_hash([ev[f] for f in FIELDS])
+        out.append(ev)
+    if not out:
+        return out
+    conn.execute(_INSERT, out if len(out) > 1 else out[0])
+    value = f"{seq}:{prev}"
+    conn.execute(_NEW_HEAD if head is None else _MOVE_HEAD, {"v": value})
+    return out
 
 
 @dataclass

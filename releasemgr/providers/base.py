@@ -82,6 +82,8 @@ class Fleet(abc.ABC):
     #: The longest pause between health rounds while new servers start (None: the check's
     #: interval). Cheap checks (loopback) can afford to look often; API-backed ones cannot.
     poll_cap: float | None = None
+    #: How many servers `launch` starts at once (threads), when the fleet has no `launch_many`.
+    launch_workers: int = 8
 
     @abc.abstractmethod
     def launch(self, artifact: dict, *, server_id: str, image: str, version: str, env: str,

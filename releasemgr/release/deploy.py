@@ -382,13 +382,17 @@ class Rollout:
             except FleetError as exc:
                 error = str(exc)
         else:
-            # unpacking and forking overlap well: start a batch in parallel
-            with ThreadPoolExecutor(max_workers=max(1, min(8, n))) as pool:
-                for res in pool.map(one, range(n)):
-                    if isinstance(res, FleetError):
-                        error = error or str(res)
-                    else:
-                        started.append(res)
+            workers = max(1, min(getattr(self.fleet, "launch_workers", 8), n))
+            if workers == 1:
+                results = [one(i) for i in range(n)]
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    results = list(pool.map(one, range(n)))
+            for res in results:
+                if isinstance(res, FleetError):
+                    error = error or str(res)
+                else:
+                    started.append(res)
         if started:
             now = now_iso()
             with self.ledger.transaction() as conn:
@@ -396,11 +400,11 @@ class Rollout:
                     {"id": srv.id, "i": self.t.img.id, "v": version.id, "e": self.t.env_row.id, "d": self.dep_id,
                      "provider": srv.provider, "pid": srv.provider_id, "address": srv.address,
                      "extra": json.dumps(srv.extra, sort_keys=True), "at": now} for srv in started])
-                for srv in started:
-                    audit.append(conn, "server.launched", actor=self.actor, image=self.image, version=label,
-                                 env=self.env, at=now,
-                                 details={"server": srv.id, "address": srv.address, "deployment": self.dep_id,
+                audit.append_many(conn, [
+                    dict(action="server.launched", actor=self.actor, image=self.image, version=label, env=self.env,
+                         at=now, details={"server": srv.id, "address": srv.address, "deployment": self.dep_id,
                                           "provider": srv.provider, "provider_id": srv.provider_id})
+                    for srv in started])
         self.out.launched.extend(s.id for s in started)
         return started, error
 
@@ -415,15 +419,18 @@ class Rollout:
             self.publish()
         res = self.fleet.terminate([handle_of(r) for r in rows])
         now = now_iso()
-        with self.ledger.transaction() as conn:
-            for r in rows:
-                if r.id in res.failed:
-                    self.out.warnings.append(f"could not stop {r.id}: {res.failed[r.id]} (stop it by hand)")
-                    continue
-                conn.execute(_RETIRE_SERVER, {"state": state, "at": now, "id": r.id})
-                audit.append(conn, "server.retired", actor=self.actor, image=self.image,
-                             version=self.label_of(r.version_id), env=self.env, at=now,
-                             details={"server": r.id, "reason": reason, "deployment": self.dep_id})
+        for r in rows:
+            if r.id in res.failed:
+                self.out.warnings.append(f"could not stop {r.id}: {res.failed[r.id]} (stop it by hand)")
+        done = [r for r in rows if r.id not in res.failed]
+        labels = {r.id: self.label_of(r.version_id) for r in done}
+        if done:
+            with self.ledger.transaction() as conn:
+                conn.execute(_RETIRE_SERVER, [{"state": state, "at": now, "id": r.id} for r in done])
+                audit.append_many(conn, [
+                    dict(action="server.retired", actor=self.actor, image=self.image, version=labels[r.id],
+                         env=self.env, at=now, details={"server": r.id, "reason": reason, "deployment": self.dep_id})
+                    for r in done])
         self.out.retired.extend(i for i in ids if i not in res.failed)
 
     def publish(self, version: str | None = None) -> None:

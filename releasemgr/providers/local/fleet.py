@@ -123,6 +123,7 @@ def _reap(pid: int) -> None:
 class LocalFleet(Fleet):
     provider = "local"
     poll_cap = 0.02  # a check is a loopback connection or a /proc read: look every 20 ms at most
+    launch_workers = 1  # a fork and an exec: the image is unpacked once, so threads only add contention
 
     def __init__(self, state_dir):
         self.state_dir = Path(state_dir)
