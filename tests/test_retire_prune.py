@@ -131,6 +131,32 @@ def test_prune_deletes_only_unused_artifacts_and_keeps_the_rows(fleet):
     assert len(pruned) == 1 and pruned[0][1]["rule"] == "explicit"
 
 
+def test_prune_waits_for_a_deploy_of_any_environment(fleet):
+    """prune holds every environment's lock of the image: while a deploy holds one, it
+    refuses (exit 1, naming the holder) and deletes nothing; a dry run still answers."""
+    from releasemgr.ledger.db import Ledger
+    from releasemgr.ledger.locks import env_lock
+    from releasemgr.providers.local.image import image_path
+
+    for i in range(1, 4):
+        add_version(fleet, fleet.state, "web", f"q{i}")
+    art = fleet.json("show", "web@v1")["artifacts"][0]["id"]
+    led = Ledger.open(fleet.env["RELEASE_LEDGER"])
+    try:
+        with env_lock(led, fleet.state, "web", "prod", actor="bob", operation="deploy"):
+            r = fleet("prune", "web", "--keep", "1")
+            assert r.code == 1 and "web in prod is locked by deploy by bob" in r.err, r
+            assert image_path(fleet.state, art).exists()
+            assert [v["version"] for v in fleet.json("prune", "web", "--keep", "1", "--dry-run")["pruned"]] == \
+                ["v2", "v1"]
+            r = fleet("prune", "api", "--keep", "1")  # another image is not blocked (and does not exist)
+            assert r.code == 4, r
+    finally:
+        led.close()
+    assert [v["version"] for v in fleet.json("prune", "web", "--keep", "1")["pruned"]] == ["v2", "v1"]
+    assert not image_path(fleet.state, art).exists()
+
+
 def test_prune_applies_retention_from_release_toml(fleet):
     from releasemgr.providers.local.image import image_path
 

@@ -10,8 +10,8 @@ from releasemgr.cli.context import app_ctx, command
 def _lock_option(f):
     return click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True,
                         metavar="SECONDS",
-                        help="Wait this long for another deploy/rollback/retire of the environment to finish, "
-                             "then refuse (exit 1).")(f)
+                        help="Wait this long for a deploy, rollback, retire or prune that holds the lock "
+                             "to finish, then refuse (exit 1).")(f)
 
 
 def deploy_text(d: dict) -> str:
@@ -178,12 +178,15 @@ def retire(image, env, older_than, keep_previous, dry_run, lock_timeout):
 @click.option("--keep", type=click.IntRange(min=0), help="Keep the N newest versions' artifacts.")
 @click.option("--older-than", metavar="AGE", help="Only versions older than this (14d, 2w, 1y, 36h).")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
-def prune(image, keep, older_than, dry_run):
+@_lock_option
+def prune(image, keep, older_than, dry_run, lock_timeout):
     """Delete the artifacts of IMAGE's old versions that nothing uses.
 
     Never deleted: versions current in an environment, rollback targets, versions that
     run servers. Version rows stay for the audit (their artifacts are marked deleted).
-    Without --keep/--older-than the [retention] rules of release.toml apply.
+    Without --keep/--older-than the [retention] rules of release.toml apply. It holds the
+    lock of every environment of IMAGE while it decides and deletes, so no deploy starts
+    servers from an image being deleted.
 
     \b
     Example:
@@ -194,7 +197,7 @@ def prune(image, keep, older_than, dry_run):
 
     app = app_ctx()
     doc = prune_fn(app.ledger, app.config, image, actor=app.actor, keep=keep, older_than=older_than,
-                   dry_run=dry_run)
+                   dry_run=dry_run, lock_timeout=lock_timeout, progress=app.ui.info)
 
     def text(d):
         verb = "would delete" if d["dry_run"] else "deleted"

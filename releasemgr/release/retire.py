@@ -25,6 +25,7 @@ environment less than `max_age` ago). Ages take s, m, h, d, w, y units ("14d", "
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -160,7 +161,8 @@ def _rule(raw, where: str) -> tuple[int | None, timedelta | None]:
 
 
 def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int | None = None,
-          older_than: str | None = None, dry_run: bool = False, now: datetime | None = None) -> dict:
+          older_than: str | None = None, dry_run: bool = False, now: datetime | None = None,
+          lock_timeout: float = 0.0, progress: Progress | None = None) -> dict:
     check_image_name(image)
     now = now or datetime.now(timezone.utc)
     if keep is not None and keep < 0:
@@ -172,84 +174,111 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
         raise UsageError("prune needs --keep N and/or --older-than AGE, or a [retention] table in release.toml")
     env_names = set(config.environment_names)
 
-    with ledger.read() as s:
-        img = get_image(s, image)
-        versions = list(s.exec(select(Version).where(Version.image_id == img.id).order_by(Version.number.desc())))
-        arts: dict[int, list[Artifact]] = {}
-        for a in s.exec(select(Artifact).join(Version, Version.id == Artifact.version_id)
-                        .where(Version.image_id == img.id)):
-            arts.setdefault(a.version_id, []).append(a)
-        protected: dict[int, str] = {}
-        envs = {e.id: e.name for e in s.exec(select(EnvironmentRow))}
-        for ch in s.exec(select(Channel).where(Channel.image_id == img.id)):
-            protected.setdefault(ch.version_id, f"current in {envs[ch.environment_id]}")
-            prev = previous_good(s.connection(), ch.environment_id, img.id, ch.version_id)
-            if prev is not None:
-                protected.setdefault(prev.id, f"rollback target of {envs[ch.environment_id]}")
-        for r in s.exec(select(Server).where(Server.image_id == img.id, Server.state.in_(LIVE_STATES))):
-            protected.setdefault(r.version_id, f"runs servers in {envs[r.environment_id]}")
-        history = list(s.exec(select(ChannelHistory).where(ChannelHistory.image_id == img.id)
-                              .order_by(ChannelHistory.id)))
+    def plan():
+        with ledger.read() as s:
+            img = get_image(s, image)
+            versions = list(s.exec(select(Version).where(Version.image_id == img.id).order_by(Version.number.desc())))
+            arts: dict[int, list[Artifact]] = {}
+            for a in s.exec(select(Artifact).join(Version, Version.id == Artifact.version_id)
+                            .where(Version.image_id == img.id)):
+                arts.setdefault(a.version_id, []).append(a)
+            protected: dict[int, str] = {}
+            envs = {e.id: e.name for e in s.exec(select(EnvironmentRow))}
+            for ch in s.exec(select(Channel).where(Channel.image_id == img.id)):
+                protected.setdefault(ch.version_id, f"current in {envs[ch.environment_id]}")
+                prev = previous_good(s.connection(), ch.environment_id, img.id, ch.version_id)
+                if prev is not None:
+                    protected.setdefault(prev.id, f"rollback target of {envs[ch.environment_id]}")
+            for r in s.exec(select(Server).where(Server.image_id == img.id, Server.state.in_(LIVE_STATES))):
+                protected.setdefault(r.version_id, f"runs servers in {envs[r.environment_id]}")
+            history = list(s.exec(select(ChannelHistory).where(ChannelHistory.image_id == img.id)
+                                  .order_by(ChannelHistory.id)))
 
-    candidates = [v for v in versions if any(not a.deleted_at for a in arts.get(v.id, []))]
-    kept: dict[int, str] = {}
-    if explicit:
-        for i, v in enumerate(versions):
-            if keep is not None and i < keep:
-                kept[v.id] = f"among the {keep} newest"
-            elif max_age is not None and now - parse_iso(v.created_at) < max_age:
-                kept[v.id] = f"younger than {older_than}"
-    else:
-        # when each version was in each environment: [entered, left or None]
-        stays: dict[tuple[str, int], datetime | None] = {}
-        for h in history:
-            e = envs[h.environment_id]
-            stays[(e, h.to_version_id)] = None  # there now (until a later move says otherwise)
-            if h.from_version_id is not None:
-                stays[(e, h.from_version_id)] = parse_iso(h.at)
-        been = {}
-        for (e, vid) in stays:
-            been.setdefault(e, set()).add(vid)
-        default = {k: v for k, v in retention.items() if not isinstance(v, dict)}
-        scopes: list[tuple[str, list[Version], tuple]] = []
-        if default:
-            never = [v for v in versions if not any(v.id in ids for ids in been.values())]
-            scopes.append(("never promoted", never, _rule(default, "retention")))
-        for e, raw in retention.items():
-            if isinstance(raw, dict) and e not in env_names:
-                raise UsageError(f"[retention.{e}] names an unknown environment")
-        for e in config.environment_names:
-            raw = retention.get(e)
-            if not isinstance(raw, dict):
-                if not default:
-                    continue
-                raw = default  # an environment without its own table follows [retention]
-            in_env = [v for v in versions if v.id in been.get(e, set())]
-            scopes.append((e, in_env, _rule(raw, f"retention.{e}")))
-        covered = set()
-        for scope, vs, (k, age) in scopes:
-            for i, v in enumerate(vs):
-                covered.add(v.id)
-                if k is not None and i < k:
-                    kept.setdefault(v.id, f"retention {scope}: among the {k} newest")
-                    continue
-                if age is not None:
-                    since = parse_iso(v.created_at) if scope == "never promoted" else stays.get((scope, v.id))
-                    if since is None or now - since < age:
-                        kept.setdefault(v.id, f"retention {scope}: younger than max_age")
-        for v in versions:  # no rule speaks about it (an environment without [retention.<env>])
-            if v.id not in covered:
-                kept.setdefault(v.id, "no retention rule applies")
+        candidates = [v for v in versions if any(not a.deleted_at for a in arts.get(v.id, []))]
+        kept: dict[int, str] = {}
+        if explicit:
+            for i, v in enumerate(versions):
+                if keep is not None and i < keep:
+                    kept[v.id] = f"among the {keep} newest"
+                elif max_age is not None and now - parse_iso(v.created_at) < max_age:
+                    kept[v.id] = f"younger than {older_than}"
+        else:
+            # when each version was in each environment: [entered, left or None]
+            stays: dict[tuple[str, int], datetime | None] = {}
+            for h in history:
+                e = envs[h.environment_id]
+                stays[(e, h.to_version_id)] = None  # there now (until a later move says otherwise)
+                if h.from_version_id is not None:
+                    stays[(e, h.from_version_id)] = parse_iso(h.at)
+            been = {}
+            for (e, vid) in stays:
+                been.setdefault(e, set()).add(vid)
+            default = {k: v for k, v in retention.items() if not isinstance(v, dict)}
+            scopes: list[tuple[str, list[Version], tuple]] = []
+            if default:
+                never = [v for v in versions if not any(v.id in ids for ids in been.values())]
+                scopes.append(("never promoted", never, _rule(default, "retention")))
+            for e, raw in retention.items():
+                if isinstance(raw, dict) and e not in env_names:
+                    raise UsageError(f"[retention.{e}] names an unknown environment")
+            for e in config.environment_names:
+                raw = retention.get(e)
+                if not isinstance(raw, dict):
+                    if not default:
+                        continue
+                    raw = default  # an environment without its own table follows [retention]
+                in_env = [v for v in versions if v.id in been.get(e, set())]
+                scopes.append((e, in_env, _rule(raw, f"retention.{e}")))
+            covered = set()
+            for scope, vs, (k, age) in scopes:
+                for i, v in enumerate(vs):
+                    covered.add(v.id)
+                    if k is not None and i < k:
+                        kept.setdefault(v.id, f"retention {scope}: among the {k} newest")
+                        continue
+                    if age is not None:
+                        since = parse_iso(v.created_at) if scope == "never promoted" else stays.get((scope, v.id))
+                        if since is None or now - since < age:
+                            kept.setdefault(v.id, f"retention {scope}: younger than max_age")
+            for v in versions:  # no rule speaks about it (an environment without [retention.<env>])
+                if v.id not in covered:
+                    kept.setdefault(v.id, "no retention rule applies")
 
-    doomed = [v for v in candidates if v.id not in protected and v.id not in kept]
-    doc = {"image": image, "dry_run": dry_run, "pruned": [], "kept": [], "skipped": []}
-    for v in candidates:
-        if v.id in protected or v.id in kept:
-            doc["kept"].append({"version": f"v{v.number}", "why": protected.get(v.id) or kept[v.id]})
+        doomed = [v for v in candidates if v.id not in protected and v.id not in kept]
+        doc = {"image": image, "dry_run": dry_run, "pruned": [], "kept": [], "skipped": []}
+        for v in candidates:
+            if v.id in protected or v.id in kept:
+                doc["kept"].append({"version": f"v{v.number}", "why": protected.get(v.id) or kept[v.id]})
+        return doc, doomed, arts
+
     if dry_run:
+        doc, doomed, arts = plan()
         doc["pruned"] = [{"version": f"v{v.number}", "artifacts": [_art(a) for a in arts[v.id] if not a.deleted_at]}
                          for v in doomed]
         return doc
+    with _image_locks(ledger, config, image, actor=actor, timeout=lock_timeout, progress=progress):
+        doc, doomed, arts = plan()  # under the locks: no deploy is starting servers of what goes
+        _delete(ledger, config, image, doomed, arts, doc, actor=actor, explicit=explicit)
+    return doc
+
+
+@contextlib.contextmanager
+def _image_locks(ledger: Ledger, config: Config, image: str, *, actor: str, timeout: float,
+                 progress: Progress | None):
+    """Every environment's lock of `image`, in release.toml's order: while prune holds them
+    no deploy, rollback or retire of the image runs (a deploy could otherwise be starting
+    servers from an image prune is deleting)."""
+    from releasemgr.ledger.locks import env_lock
+
+    with contextlib.ExitStack() as stack:
+        for env in config.environment_names:
+            stack.enter_context(env_lock(ledger, config.state_dir, image, env, actor=actor, operation="prune",
+                                         timeout=timeout, on_wait=progress))
+        yield
+
+
+def _delete(ledger: Ledger, config: Config, image: str, doomed: list, arts: dict, doc: dict, *, actor: str,
+            explicit: bool) -> None:
     from releasemgr.providers.local.fleet import delete_image
 
     for v in doomed:
@@ -285,7 +314,6 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
                          details={"artifacts": [_art(a) for a in done],
                                   "rule": "explicit" if explicit else "retention"})
         doc["pruned"].append({"version": f"v{v.number}", "artifacts": [_art(a) for a in done]})
-    return doc
 
 
 def _art(a: Artifact) -> str:
