@@ -79,7 +79,7 @@ def cli(ctx):
 
     Global options may also be given after the sub-command (`release status --json`).
     Exit codes: 0 success, 1 the operation failed, 2 bad usage/template/config,
-    3 refused by policy, 4 not found.
+    3 refused by policy, 4 not found, 130/143 interrupted by SIGINT/SIGTERM.
 
     \b
     Example:
@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     except ReleaseError as exc:
         _report(app, exc)
         return int(exc.status)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # Ctrl-C, or SIGTERM where a command maps it
+            by_term = exc.__cause__.args == ("SIGTERM",)
+            sys.stderr.write(f"Interrupted{' (SIGTERM)' if by_term else ''}.\n")
+            return 143 if by_term else 130
         sys.stderr.write("Aborted.\n")
         return int(ExitStatus.FAILED)
     except click.exceptions.Exit as exc:

@@ -90,7 +90,7 @@ def render_cli_reference() -> str:
         "Every command below accepts the global options (`--state`, `--ledger`, `--config`,",
         "`--actor`, `--json`, `-v`, `--no-color`) before or after its name (`release audit` uses",
         "`--actor` to filter by actor). Exit codes: 0 success, 1 the operation ran and failed,",
-        "2 bad usage, template or config, 3 refused by policy, 4 not found (see [json.md](json.md)",
+        "2 bad usage, template or config, 3 refused by policy, 4 not found, 130/143 interrupted (see [json.md](json.md)",
         "for the `--json` documents and the error shape, [concepts.md](concepts.md) for the words).",
         "",
         "| command | what it does |",
