@@ -345,9 +345,51 @@ def test_promote_rollback_and_verify_run_without_the_orm(cli):
     r, heavy = _heavy_imports(cli, "audit", "verify")
     assert r.returncode == 0 and heavy == [], r.stderr
     assert json.loads(r.stdout)["ok"] is True
+    r, heavy = _heavy_imports(cli, "audit", "--image", "web", "--action", "promote")
+    assert r.returncode == 0 and heavy == [], r.stderr
+    assert [e["version"] for e in json.loads(r.stdout)["events"]] == ["v1", "v2"]
     # the ORM side (history) reads what the plain-SQL side wrote
     hist = cli.json("history", "web", "--env", "dev")["history"]
     assert [(h["action"], h["from"], h["to"]) for h in hist] == [("rollback", "v2", "v1"), ("promote", "v1", "v2"),
                                                                  ("promote", None, "v1")]
     actions = [e["action"] for e in cli.json("audit")["events"]]
     assert actions[-3:] == ["promote", "promote", "rollback"], actions
+
+
+def test_read_commands_are_light_and_keep_their_json(cli):
+    """images, versions, show and history answer in plain SQL (no ORM; no SQLAlchemy on
+    SQLite) with the JSON types the ORM gave: booleans stay booleans on SQLite's 0/1."""
+    from releasemgr.ledger.conn import Q
+    from releasemgr.ledger.db import Ledger
+
+    cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-1", "--bump", "minor")
+    cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-2", "--artifact", "aws:eu-west-1:ami-3")
+    cli.ok("promote", "web@v1", "--to", "dev")
+    cli.ok("promote", "web@v2", "--to", "dev", "--override", "--reason", "r")  # no rule broken: no override
+    cli.ok("revoke", "web@v1", "--reason", "cve")
+    led = Ledger.open(cli.env["RELEASE_LEDGER"])
+    try:
+        with led.transaction() as conn:
+            conn.execute(Q("UPDATE version SET git_dirty = :d, git_commit = 'abc' WHERE number = 2"), {"d": True})
+    finally:
+        led.close()
+    r, heavy = _heavy_imports(cli, "show", "web@dev")
+    assert r.returncode == 0 and heavy == [], r.stderr
+    shown = json.loads(r.stdout)
+    assert (shown["version"], shown["git_dirty"], shown["git_commit"], shown["environments"]) == ("v2", True, "abc",
+                                                                                                  ["dev"])
+    assert [a["region"] for a in shown["artifacts"]] == ["us-east-1", "eu-west-1"] and shown["revoked"] is None
+    r, heavy = _heavy_imports(cli, "show", "web@v1")
+    v1 = json.loads(r.stdout)
+    assert heavy == [] and v1["status"] == "revoked" and v1["revoked"]["reason"] == "cve" and v1["git_dirty"] is None
+    r, heavy = _heavy_imports(cli, "versions", "web")
+    assert heavy == [] and [(v["version"], v["environments"]) for v in json.loads(r.stdout)["versions"]] == \
+        [("v2", ["dev"]), ("v1", [])]
+    r, heavy = _heavy_imports(cli, "images")
+    assert heavy == [] and json.loads(r.stdout)["images"][0]["latest"] == "v2"
+    r, heavy = _heavy_imports(cli, "history", "web", "--env", "dev")
+    hist = json.loads(r.stdout)["history"]
+    assert heavy == [] and [(h["from"], h["to"], h["override"]) for h in hist] == [("v1", "v2", False),
+                                                                                  (None, "v1", False)]
+    r, heavy = _heavy_imports(cli, "show", "web@v7")
+    assert r.returncode == 4 and heavy == [] and "no version web@v7" in r.stderr

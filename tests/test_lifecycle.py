@@ -205,6 +205,14 @@ def test_audit_filters_formats_and_verify(cli):
     assert [e["action"] for e in cli.json("audit", "--ticket", "CHG-9")["events"]] == ["promote"]
     assert cli.json("audit", "--since", "1d", "--until", "2999-01-01")["events"]
     assert cli.json("audit", "--until", "2000-01-01")["events"] == []
+    # --action matches the action and its kind ("version" = version.*), not other prefixes
+    assert [e["action"] for e in cli.json("audit", "--action", "version")["events"]] == ["version.created"] * 2
+    assert [e["action"] for e in cli.json("audit", "--action", "version.created", "--image", "api")["events"]] == \
+        ["version.created"]
+    assert cli.json("audit", "--action", "versio")["events"] == []
+    last_two = cli.json("audit", "--limit", "2")["events"]
+    assert [e["seq"] for e in last_two] == [4, 5] and last_two[-1]["action"] == "promote"
+    assert cli.json("audit", "--env", "dev", "--actor", "alice")["events"][0]["ticket"] == "CHG-9"
     csv_out = cli.ok("audit", "--format", "csv").out.splitlines()
     assert csv_out[0].startswith("seq,at,actor,action") and len(csv_out) == 1 + 5
     assert "promote" in cli.ok("audit").out

@@ -39,30 +39,29 @@ def parse_when(text: str | None, *, end: bool = False) -> str | None:
 
 def query(ledger: Ledger, *, since=None, until=None, env=None, image=None, actor=None, action=None,
           ticket=None, limit: int | None = None) -> list[dict]:
+    """Events matching every filter given, oldest first (the newest `limit` ones with a limit).
+    Plain SQL: `release audit` never imports the ORM."""
+    from releasemgr.ledger.conn import Q
+
     s_since, s_until = parse_when(since), parse_when(until, end=True)
-    from sqlmodel import select
-
-    from releasemgr.ledger.models import AuditEvent
-
-    q = select(AuditEvent).order_by(AuditEvent.seq)
-    if s_since:
-        q = q.where(AuditEvent.at >= s_since)
-    if s_until:
-        q = q.where(AuditEvent.at < s_until)
-    if env:
-        q = q.where(AuditEvent.env == env)
-    if image:
-        q = q.where(AuditEvent.image == image)
-    if actor:
-        q = q.where(AuditEvent.actor == actor)
-    if ticket:
-        q = q.where(AuditEvent.ticket == ticket)
-    if action:
-        q = q.where((AuditEvent.action == action) | AuditEvent.action.startswith(action + "."))
+    where, params = [], {}
+    for column, op, value in (("at", ">=", s_since), ("at", "<", s_until), ("env", "=", env), ("image", "=", image),
+                              ("actor", "=", actor), ("ticket", "=", ticket)):
+        if value:
+            name = f"p{len(params)}"
+            where.append(f"{column} {op} :{name}")
+            params[name] = value
+    if action:  # the action itself, or one of its kind: "deployment" matches deployment.started, ...
+        where.append("(action = :action OR substr(action, 1, :plen) = :prefix)")
+        params.update(action=action, prefix=action + ".", plen=len(action) + 1)
+    sql = f"SELECT {', '.join(audit.FIELDS)}, hash FROM audit_event"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq DESC LIMIT :limit" if limit else " ORDER BY seq"
     if limit:
-        q = q.order_by(None).order_by(AuditEvent.seq.desc()).limit(limit)
-    with ledger.read() as s:
-        events = [audit.event_to_json(e) for e in s.exec(q).all()]
+        params["limit"] = limit
+    with ledger.connect() as conn:
+        events = [audit.event_to_json(e) for e in conn.execute(Q(sql), params).all()]
     if limit:
         events.reverse()
     return events

@@ -1,8 +1,8 @@
-"""Read-only views: images, versions, status (image x environment), channel history.
+"""Read-only views: images, versions, show, status (image x environment), channel history.
 
-`status` is written in plain SQL (`Ledger.connect()`): it is the command people and scripts
-run most, and not importing sqlmodel, pydantic and the ORM (nor, on SQLite, SQLAlchemy)
-saves most of its start-up. The other views import the models where they run.
+All of them are plain SQL on `Ledger.connect()`: these are what people and scripts run most
+(`release show web@prod --json` is how a pipeline finds the AMI to launch), and not importing
+sqlmodel, pydantic and the ORM (nor, on SQLite, SQLAlchemy) saves most of their start-up.
 """
 
 from __future__ import annotations
@@ -15,57 +15,52 @@ from releasemgr.release.refs import check_image_name
 
 
 def list_images(ledger: Ledger) -> list[dict]:
-    from sqlalchemy import func
-    from sqlmodel import select
+    from releasemgr.ledger.conn import Q
 
-    from releasemgr.ledger.models import Image, Version
-
-    with ledger.read() as s:
-        counts = dict(s.exec(select(Version.image_id, func.max(Version.number)).group_by(Version.image_id)).all())
-        out = []
-        for img in s.exec(select(Image).order_by(Image.name)).all():
-            top = counts.get(img.id)
-            latest = s.exec(select(Version).where(Version.image_id == img.id, Version.number == top)).first() \
-                if top else None
-            out.append({"image": img.name, "versions": top or 0,
-                        "latest": f"v{latest.number}" if latest else None,
-                        "latest_semver": latest.semver if latest else None,
-                        "created_at": img.created_at})
-        return out
+    with ledger.connect() as conn:
+        rows = conn.execute(Q(
+            "SELECT i.name, i.created_at, v.number, v.semver FROM image i "
+            "LEFT JOIN version v ON v.image_id = i.id AND v.number = "
+            "(SELECT MAX(number) FROM version WHERE image_id = i.id) ORDER BY i.name")).all()
+    return [{"image": name, "versions": number or 0, "latest": f"v{number}" if number else None,
+             "latest_semver": semver if number else None, "created_at": created_at}
+            for name, created_at, number, semver in rows]
 
 
 def list_versions(ledger: Ledger, image: str, *, limit: int | None = None) -> dict:
-    from sqlmodel import select
-
-    from releasemgr.ledger.models import Channel, EnvironmentRow, Version
-    from releasemgr.release.versions import get_image, version_json
+    from releasemgr.ledger import sql
+    from releasemgr.ledger.conn import Q
+    from releasemgr.release.versions import version_json
 
     check_image_name(image)
-    with ledger.read() as s:
-        img = get_image(s, image)
-        q = select(Version).where(Version.image_id == img.id).order_by(Version.number.desc())
+    with ledger.connect() as conn:
+        img = sql.image(conn, image)
+        q = f"SELECT {sql.VERSION_COLS} FROM version WHERE image_id = :i ORDER BY number DESC"
+        params = {"i": img.id}
         if limit:
-            q = q.limit(limit)
-        versions = s.exec(q).all()
-        envs = {}
-        for env_name, vid in s.exec(select(EnvironmentRow.name, Channel.version_id).join(
-                Channel, Channel.environment_id == EnvironmentRow.id).where(Channel.image_id == img.id)
-                .order_by(EnvironmentRow.position)).all():
+            q += " LIMIT :n"
+            params["n"] = limit
+        versions = conn.execute(Q(q), params).all()
+        envs: dict[int, list[str]] = {}
+        for env_name, vid in conn.execute(Q(
+                "SELECT e.name, c.version_id FROM channel c JOIN environment e ON e.id = c.environment_id "
+                "WHERE c.image_id = :i ORDER BY e.position"), {"i": img.id}):
             envs.setdefault(vid, []).append(env_name)
         docs = []
         for v in versions:
-            d = version_json(s, img, v, detail=False)
+            d = version_json(conn, img, v, detail=False)
             d["environments"] = envs.get(v.id, [])
             docs.append(d)
         return {"image": img.name, "versions": docs}
 
 
 def show(ledger: Ledger, ref: str) -> dict:
-    from releasemgr.release.versions import resolve, version_json
+    from releasemgr.ledger import sql
+    from releasemgr.release.versions import version_json
 
-    with ledger.read() as s:
-        img, v = resolve(s, ref)
-        return version_json(s, img, v)
+    with ledger.connect() as conn:
+        img, v = sql.resolve(conn, ref)
+        return version_json(conn, img, v)
 
 
 _STATUS_SQL = """
@@ -108,30 +103,29 @@ def status(ledger: Ledger, config: Config, image: str | None = None, env: str | 
 
 
 def history(ledger: Ledger, image: str, env: str | None = None, limit: int | None = None) -> dict:
-    from sqlalchemy.orm import aliased
-    from sqlmodel import select
-
-    from releasemgr.ledger.models import ChannelHistory, EnvironmentRow, Version
-    from releasemgr.release.versions import get_env, get_image
+    from releasemgr.ledger import sql
+    from releasemgr.ledger.conn import Q
 
     check_image_name(image)
-    FromV, ToV = aliased(Version), aliased(Version)
-    with ledger.read() as s:
-        img = get_image(s, image)
-        q = (select(ChannelHistory, EnvironmentRow.name, FromV.number, ToV.number)
-             .join(EnvironmentRow, EnvironmentRow.id == ChannelHistory.environment_id)
-             .outerjoin(FromV, FromV.id == ChannelHistory.from_version_id)
-             .join(ToV, ToV.id == ChannelHistory.to_version_id)
-             .where(ChannelHistory.image_id == img.id)
-             .order_by(ChannelHistory.id.desc()))
+    with ledger.connect() as conn:
+        img = sql.image(conn, image)
+        q = ("SELECT h.at, e.name, h.action, fv.number, tv.number, h.actor, h.ticket, h.reason, h.approved_by, "
+             "h.override FROM channel_history h JOIN environment e ON e.id = h.environment_id "
+             "LEFT JOIN version fv ON fv.id = h.from_version_id JOIN version tv ON tv.id = h.to_version_id "
+             "WHERE h.image_id = :i")
+        params: dict = {"i": img.id}
         if env:
-            q = q.where(ChannelHistory.environment_id == get_env(s, env).id)
+            q += " AND h.environment_id = :e"
+            params["e"] = sql.environment(conn, env).id
+        q += " ORDER BY h.id DESC"
         if limit:
-            q = q.limit(limit)
-        out = []
-        for h, env_name, from_n, to_n in s.exec(q).all():
-            out.append({"at": h.at, "env": env_name, "image": img.name, "action": h.action,
-                        "from": f"v{from_n}" if from_n else None, "to": f"v{to_n}", "version": f"v{to_n}",
-                        "actor": h.actor, "ticket": h.ticket, "reason": h.reason,
-                        "approved_by": json.loads(h.approved_by or "[]"), "override": h.override})
-        return {"image": img.name, "env": env, "history": out}
+            q += " LIMIT :n"
+            params["n"] = limit
+        rows = conn.execute(Q(q), params).all()
+    out = []
+    for at, env_name, action, from_n, to_n, actor, ticket, reason, approved, override in rows:
+        out.append({"at": at, "env": env_name, "image": img.name, "action": action,
+                    "from": f"v{from_n}" if from_n else None, "to": f"v{to_n}", "version": f"v{to_n}",
+                    "actor": actor, "ticket": ticket, "reason": reason,
+                    "approved_by": json.loads(approved or "[]"), "override": bool(override)})
+    return {"image": img.name, "env": env, "history": out}
