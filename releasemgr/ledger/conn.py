@@ -163,9 +163,11 @@ class SAConn:
 
 def adapt(conn) -> "LiteConn | SAConn":
     """Our connection as is; a SQLAlchemy Connection or an ORM Session (its connection,
-    inside its transaction) wrapped."""
+    inside its transaction, after flushing what the session holds, so that plain SQL sees
+    the rows ORM code added) wrapped."""
     if getattr(conn, "is_release_conn", False):
         return conn
     if hasattr(conn, "exec"):  # sqlmodel Session
+        conn.flush()
         conn = conn.connection()
     return SAConn(conn)

@@ -1,7 +1,7 @@
 """Registering versions, promoting, rolling back, revoking: each one transaction + audit event.
 
-Promote and rollback (with `--deploy`, the start of every environment change) run in SQL
-Core on `Ledger.transaction()`; register, revoke and unrevoke use the ORM models.
+Register, promote and rollback run plain SQL on `Ledger.transaction()` (`register_in` also
+inside a build's ORM session); revoke and unrevoke use the ORM models.
 """
 
 from __future__ import annotations
@@ -23,11 +23,8 @@ from releasemgr.release import policy
 from releasemgr.release.refs import check_image_name, parse_ref
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from releasemgr.ledger.sql import Connection
 
-    from releasemgr.ledger.models import Image
 
 BUMPS = ("major", "minor", "patch")
 
@@ -102,76 +99,78 @@ def manifest_build_artifacts(b: dict, where: str) -> list[ArtifactSpec]:
     return out
 
 
-def _next_semver(s: Session, img: Image | None, explicit: str | None, bump: str | None) -> str | None:
-    import semver as semver_lib
-    from sqlmodel import select
-
-    from releasemgr.ledger.models import Version
-
+def _next_semver(conn, img, explicit: str | None, bump: str | None) -> str | None:
     if explicit and bump:
         raise UsageError("give either --version or --bump, not both")
+    if not (explicit or bump):
+        return None
+    import semver as semver_lib
+
     if explicit:
         try:
             return str(semver_lib.Version.parse(explicit.lstrip("v")))
         except ValueError:
             raise UsageError(f"{explicit!r} is not a semantic version", hint="e.g. 1.4.0 or 2.0.0-rc.1") from None
-    if bump:
-        if bump not in BUMPS:
-            raise UsageError(f"--bump takes major, minor or patch, not {bump!r}")
-        newest = semver_lib.Version(0, 0, 0)
-        if img is not None:
-            for sv in s.exec(select(Version.semver).where(Version.image_id == img.id,
-                                                          Version.semver != None)).all():  # noqa: E711
-                newest = max(newest, semver_lib.Version.parse(sv))
-        return str(getattr(newest, f"bump_{bump}")())
-    return None
+    if bump not in BUMPS:
+        raise UsageError(f"--bump takes major, minor or patch, not {bump!r}")
+    newest = semver_lib.Version(0, 0, 0)
+    if img is not None:
+        for sv in conn.execute(Q("SELECT semver FROM version WHERE image_id = :i AND semver IS NOT NULL"),
+                               {"i": img.id}).scalars():
+            newest = max(newest, semver_lib.Version.parse(sv))
+    return str(getattr(newest, f"bump_{bump}")())
 
 
 def register(ledger: Ledger, image: str, artifacts: list[ArtifactSpec], *, actor: str, **kw) -> dict:
-    with ledger.write() as s:
-        return register_in(s, image, artifacts, actor=actor, **kw)
+    with ledger.transaction() as conn:
+        return register_in(conn, image, artifacts, actor=actor, **kw)
 
 
-def register_in(s: Session, image: str, artifacts: list[ArtifactSpec], *, actor: str,
+_INSERT_IMAGE = Q("INSERT INTO image (name, created_at, created_by) VALUES (:n, :at, :by) RETURNING id")
+_INSERT_VERSION = Q("INSERT INTO version (image_id, number, semver, build_id, origin, template_digest, git_commit, "
+                    "git_dirty, variables, parent, created_at, created_by, revoked) VALUES (:i, :number, :semver, "
+                    ":build_id, :origin, :digest, :commit, :dirty, :variables, :parent, :at, :by, :f) RETURNING id")
+_INSERT_ARTIFACT = Q("INSERT INTO artifact (version_id, provider, region, external_id, builder_type, files, extra) "
+                     "VALUES (:v, :provider, :region, :id, :builder_type, :files, :extra)")
+
+
+def register_in(conn, image: str, artifacts: list[ArtifactSpec], *, actor: str,
                 semver: str | None = None, bump: str | None = None, origin: str = "register",
                 details: dict | None = None, parent: str | None = None, build_id: str | None = None,
                 template_digest: str | None = None, git_commit: str | None = None, git_dirty: bool | None = None,
                 variables: dict | None = None) -> dict:
-    """Create the next version of `image` inside an open write transaction."""
-    from sqlmodel import select
-
-    from releasemgr.ledger.models import Artifact, Image, Version
+    """Create the next version of `image` inside an open write transaction (`conn`: a
+    plain connection from `Ledger.transaction()`, or the ORM session of a build)."""
     from releasemgr.release.versions import next_number, version_json
 
+    conn = adapt(conn)
     check_image_name(image)
     if not artifacts:
         raise UsageError("a version needs at least one artifact", hint="--artifact PROVIDER:REGION:ID or --from-manifest")
-    img = s.exec(select(Image).where(Image.name == image)).first()
-    sv = _next_semver(s, img, semver, bump)
+    img = conn.execute(Q(f"SELECT {sql.IMAGE_COLS} FROM image WHERE name = :n"), {"n": image}).first()
+    sv = _next_semver(conn, img, semver, bump)
     now = now_iso()
     if img is None:
-        img = Image(name=image, created_at=now, created_by=actor)
-        s.add(img)
-        s.flush()
-        audit.append(s, "image.created", actor=actor, image=image, at=now)
-    if sv and s.exec(select(Version.id).where(Version.image_id == img.id, Version.semver == sv)).first():
+        conn.execute(_INSERT_IMAGE, {"n": image, "at": now, "by": actor})
+        img = sql.image(conn, image)
+        audit.append(conn, "image.created", actor=actor, image=image, at=now)
+    if sv and conn.execute(Q("SELECT 1 FROM version WHERE image_id = :i AND semver = :s"),
+                           {"i": img.id, "s": sv}).first():
         raise Conflict(f"{image} already has a version {sv}", hint="semantic versions are unique per image")
-    number = next_number(s, img.id)
-    v = Version(image_id=img.id, number=number, semver=sv, origin=origin, created_at=now, created_by=actor,
-                parent=parent, build_id=build_id, template_digest=template_digest, git_commit=git_commit,
-                git_dirty=git_dirty, variables=json.dumps(variables or {}, sort_keys=True))
-    s.add(v)
-    s.flush()
-    for a in artifacts:
-        s.add(Artifact(version_id=v.id, provider=a.provider, region=a.region, external_id=a.id,
-                       builder_type=a.builder_type, files=json.dumps(a.files or []),
-                       extra=json.dumps(a.extra or {}, sort_keys=True)))
-    s.flush()
-    audit.append(s, "version.created", actor=actor, image=image, version=f"v{number}", at=now,
+    number = next_number(conn, img.id)
+    vid = conn.execute(_INSERT_VERSION, {
+        "i": img.id, "number": number, "semver": sv, "build_id": build_id, "origin": origin,
+        "digest": template_digest, "commit": git_commit, "dirty": git_dirty,
+        "variables": json.dumps(variables or {}, sort_keys=True), "parent": parent, "at": now, "by": actor,
+        "f": False}).scalar_one()
+    conn.execute(_INSERT_ARTIFACT, [
+        {"v": vid, "provider": a.provider, "region": a.region, "id": a.id, "builder_type": a.builder_type,
+         "files": json.dumps(a.files or []), "extra": json.dumps(a.extra or {}, sort_keys=True)} for a in artifacts])
+    audit.append(conn, "version.created", actor=actor, image=image, version=f"v{number}", at=now,
                  details={"semver": sv, "origin": origin, "build_id": build_id, "template_digest": template_digest,
                           "artifacts": [f"{a.provider}:{a.region}:{a.id}" for a in artifacts],
                           **(details or {})})
-    return version_json(s, img, v)
+    return version_json(conn, img, sql.version(conn, vid))
 
 
 # -- promote and rollback -----------------------------------------------------------------
