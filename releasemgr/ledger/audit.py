@@ -27,7 +27,7 @@ GENESIS = "0" * 64
 FIELDS = ("seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason", "details", "prev_hash")
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _INSERT = Q("INSERT INTO audit_event (" + ", ".join(FIELDS) + ", hash) VALUES ("
-               + ", ".join(":" + f for f in FIELDS) + ", :hash)")
+            + ", ".join(":" + f for f in FIELDS) + ", :hash)")
 
 
 def _fast_encoder():
@@ -61,8 +61,7 @@ def append(target: "Connection | Session", action: str, *, actor: str, image: st
            reason: str | None = None, details: dict[str, Any] | None = None,
            at: str | None = None) -> dict:
     """Append one event; returns it (as `event_to_json` shapes it, details as text). Must
-    run inside `Ledger.transaction()` or `Ledger.write()` (which hold the write lock); an ORM
-    session's pending rows must be flushed first when the event should follow them."""
+    run inside `Ledger.transaction()` or `Ledger.write()` (which hold the write lock)."""
     return append_many(target, [dict(action=action, actor=actor, image=image, version=version, env=env,
                                      ticket=ticket, reason=reason, details=details, at=at)])[0]
 

@@ -144,7 +144,7 @@ class Ledger:
                 try:
                     yield conn
                     _debug_pause()
-                    raw.execute("COMMIT")
+                    conn.commit()
                 except BaseException:
                     conn.rollback()
                     raise
@@ -253,10 +253,8 @@ def _make_engine(url: str) -> "Engine":
         def _on_connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=60000")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
+            for pragma in _PRAGMAS:
+                cur.execute(pragma)
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -93,7 +93,7 @@ def resolve(conn: Connection, ref: Ref | str) -> tuple[Row, Row]:
 def was_ever_current(conn: Connection, env_id: int, image_id: int, version_id: int) -> bool:
     conn = adapt(conn)
     return conn.execute(Q("SELECT 1 FROM channel_history WHERE environment_id = :e AND image_id = :i "
-                             "AND to_version_id = :v LIMIT 1"),
+                          "AND to_version_id = :v LIMIT 1"),
                         {"e": env_id, "i": image_id, "v": version_id}).first() is not None
 
 
@@ -107,5 +107,5 @@ def live_artifacts(conn: Connection, version_id: int, provider: str) -> tuple[li
     """(the version's artifacts of `provider` not pruned, whether it had any at all)."""
     conn = adapt(conn)
     rows = conn.execute(Q(f"SELECT {ARTIFACT_COLS} FROM artifact WHERE version_id = :v AND provider = :p "
-                             "ORDER BY id"), {"v": version_id, "p": provider}).all()
+                          "ORDER BY id"), {"v": version_id, "p": provider}).all()
     return [a for a in rows if not a.deleted_at], bool(rows)

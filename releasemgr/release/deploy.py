@@ -283,8 +283,8 @@ class Outcome:
 _SET_STATE = Q("UPDATE server SET state = :state WHERE id IN :ids", "ids")
 _RETIRE_SERVER = Q("UPDATE server SET state = :state, retired_at = :at WHERE id = :id")
 _INSERT_SERVER = Q("INSERT INTO server (id, image_id, version_id, environment_id, deployment_id, provider, "
-                      "provider_id, address, state, extra, launched_at, retired_at) VALUES (:id, :i, :v, :e, :d, "
-                      ":provider, :pid, :address, 'pending', :extra, :at, NULL)")
+                   "provider_id, address, state, extra, launched_at, retired_at) VALUES (:id, :i, :v, :e, :d, "
+                   ":provider, :pid, :address, 'pending', :extra, :at, NULL)")
 _OF_DEPLOYMENT = Q(f"SELECT {sql.SERVER_COLS} FROM server WHERE deployment_id = :d AND state IN :states "
                              "ORDER BY launched_at", "states")
 
@@ -327,9 +327,9 @@ class Rollout:
     def start_record(self) -> None:
         with self.ledger.transaction() as conn:
             conn.execute(Q("INSERT INTO deployment (id, image_id, version_id, environment_id, strategy, count, "
-                              "batch_size, status, rolled_back, actor, started_at, finished_at, detail) VALUES "
-                              "(:id, :i, :v, :e, :strategy, :count, :batch, 'running', :f, :actor, :at, NULL, "
-                              ":detail)"),
+                           "batch_size, status, rolled_back, actor, started_at, finished_at, detail) VALUES "
+                           "(:id, :i, :v, :e, :strategy, :count, :batch, 'running', :f, :actor, :at, NULL, "
+                           ":detail)"),
                          {"id": self.dep_id, "i": self.t.img.id, "v": self.t.version.id, "e": self.t.env_row.id,
                           "strategy": self.st.strategy, "count": self.st.count, "batch": self.st.batch_size,
                           "f": False, "actor": self.actor, "at": now_iso(),
@@ -345,7 +345,7 @@ class Rollout:
             detail.update(launched=self.out.launched, retired=self.out.retired, standby=self.out.standby,
                           error=error, failed=self.out.failed)
             conn.execute(Q("UPDATE deployment SET status = :status, rolled_back = :rb, finished_at = :at, "
-                              "detail = :detail WHERE id = :id"),
+                           "detail = :detail WHERE id = :id"),
                          {"status": "rolled_back" if rolled_back else status, "rb": rolled_back, "at": now_iso(),
                           "detail": json.dumps(detail, sort_keys=True), "id": self.dep_id})
             details = {"deployment": self.dep_id, "launched": len(self.out.launched),
@@ -503,7 +503,7 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
         t = _target(conn, config, image, env, version, provider)
         existing = live_rows(conn, t.img.id, t.env_row.id)
         last = conn.execute(Q("SELECT strategy FROM deployment WHERE image_id = :i AND environment_id = :e "
-                                 "ORDER BY started_at DESC LIMIT 1"), {"i": t.img.id, "e": t.env_row.id}).scalar()
+                              "ORDER BY started_at DESC LIMIT 1"), {"i": t.img.id, "e": t.env_row.id}).scalar()
     if strategy is None and "strategy" not in (config.deploy.get(env) or {}) and last is not None:
         strategy = last  # without a setting, keep the environment's last strategy
     window = env_cfg.frozen_by()

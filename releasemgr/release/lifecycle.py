@@ -185,15 +185,15 @@ def _move(conn: Connection, *, env_row, img, v, action: str, actor: str, ticket:
     now = now_iso()
     if ch is None:
         conn.execute(Q("INSERT INTO channel (environment_id, image_id, version_id, updated_at, updated_by) "
-                          "VALUES (:e, :i, :v, :at, :by)"),
+                       "VALUES (:e, :i, :v, :at, :by)"),
                      {"e": env_row.id, "i": img.id, "v": v.id, "at": now, "by": actor})
     else:
         conn.execute(Q("UPDATE channel SET version_id = :v, updated_at = :at, updated_by = :by WHERE id = :id"),
                      {"v": v.id, "at": now, "by": actor, "id": ch.id})
     approvers = sorted(set(approved_by))
     conn.execute(Q("INSERT INTO channel_history (environment_id, image_id, from_version_id, to_version_id, action, "
-                      "actor, ticket, reason, approved_by, override, at) VALUES (:e, :i, :f, :t, :action, :actor, "
-                      ":ticket, :reason, :approved, :override, :at)"),
+                   "actor, ticket, reason, approved_by, override, at) VALUES (:e, :i, :f, :t, :action, :actor, "
+                   ":ticket, :reason, :approved, :override, :at)"),
                  {"e": env_row.id, "i": img.id, "f": prev_v.id if prev_v else None, "t": v.id, "action": action,
                   "actor": actor, "ticket": ticket, "reason": reason, "approved": json.dumps(approvers),
                   "override": bool(overridden), "at": now})
@@ -237,7 +237,7 @@ def previous_good(conn: Connection, env_id: int, image_id: int, current_id: int)
     versions that were themselves rolled back from (so repeated rollbacks keep walking back)."""
     conn = adapt(conn)
     hist = conn.execute(Q("SELECT action, from_version_id FROM channel_history WHERE environment_id = :e "
-                             "AND image_id = :i ORDER BY id DESC"), {"e": env_id, "i": image_id}).all()
+                          "AND image_id = :i ORDER BY id DESC"), {"e": env_id, "i": image_id}).all()
     abandoned = {current_id}
     for action, cand in hist:
         if action == "rollback" and cand is not None:
@@ -268,9 +268,7 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
             _, target = sql.resolve(conn, ref)
             if target.id == ch.version_id:
                 raise PolicyRefused(f"{image}@v{target.number} is already current in {env.name}", rule="no-change")
-            if not conn.execute(Q("SELECT 1 FROM channel_history WHERE environment_id = :e AND image_id = :i "
-                                     "AND to_version_id = :v LIMIT 1"),
-                                {"e": env_row.id, "i": img.id, "v": target.id}).first():
+            if not sql.was_ever_current(conn, env_row.id, img.id, target.id):
                 raise PolicyRefused(f"{image}@v{target.number} has never been in {env.name}; a rollback goes back "
                                     f"to a version that was there", rule="rollback-target",
                                     hint=f"use `release promote {image}@v{target.number} --to {env.name}`")
