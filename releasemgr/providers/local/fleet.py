@@ -9,9 +9,11 @@ what starting the first does. `prune` removes the copy with the image.
 Layout per server: `<state>/servers/<id>/server.log` (stdout and stderr) and `server.json`
 (what the fleet knows: pid, the process's start time, port, image, version, env, root). A
 stopped server's folder moves to `<state>/retired-servers/<id>`, so `servers/` only ever
-holds what runs and looking for strays costs the same after a thousand deploys as after one. A server is identified by its pid *and* the start
-time the kernel recorded for it (`/proc/<pid>/stat`, field 22), so a pid reused by another
-process is never taken for our server, never signalled and never reported alive.
+holds what runs and looking for strays costs the same after a thousand deploys as after one.
+
+A server is identified by its pid *and* the start time the kernel recorded for it
+(`/proc/<pid>/stat`, field 22), so a pid reused by another process is never taken for our
+server, never signalled and never reported alive.
 
 Servers are started in their own session (`start_new_session=True`): they outlive the
 `release` process, and stopping one signals its whole process group.
