@@ -154,3 +154,18 @@ def need_binary(name: str, package: str) -> str:
     if not path:
         pytest.fail(f"{name} is not installed: apt-get install {package}")
     return path
+
+
+def heavy_imports(cli, *args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Run `release ARGS --json` in a fresh interpreter; return it and which of the heavy
+    modules it imported (SQLAlchemy only counts on a SQLite ledger: PostgreSQL needs it)."""
+    heavy = ["sqlmodel", "pydantic", "sqlalchemy.orm"]
+    if cli.env["RELEASE_LEDGER"].startswith("sqlite"):
+        heavy.append("sqlalchemy")
+    code = (f"import sys\nfrom releasemgr.cli import main\nrc = main({list(args) + ['--json']!r})\n"
+            f"print('HEAVY', [m for m in {heavy!r} if m in sys.modules], file=sys.stderr)\nsys.exit(rc)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=cli.cwd, env={**os.environ, **cli.env},
+                       capture_output=True, text=True, timeout=300)
+    line = [x for x in r.stderr.splitlines() if x.startswith("HEAVY ")]
+    assert line, r.stderr
+    return r, eval(line[-1][len("HEAVY "):])

@@ -14,12 +14,12 @@ import json
 import random
 import select
 import signal
-import subprocess
 import time
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from conftest import heavy_imports
 from releasemgr.ledger.db import normalise_url
 
 N_PROCS = 20
@@ -288,24 +288,6 @@ def test_concurrent_readers_during_a_long_write(sqlite_cli, n):
     p.communicate(timeout=10)
 
 
-def _heavy_imports(cli, *args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """Run `release ARGS --json` in a fresh interpreter; return it and which of the heavy
-    modules it imported (SQLAlchemy only counts on a SQLite ledger: PostgreSQL needs it)."""
-    import os
-    import sys
-
-    heavy = ["sqlmodel", "pydantic", "sqlalchemy.orm"]
-    if cli.env["RELEASE_LEDGER"].startswith("sqlite"):
-        heavy.append("sqlalchemy")
-    code = (f"import sys\nfrom releasemgr.cli import main\nrc = main({list(args) + ['--json']!r})\n"
-            f"print('HEAVY', [m for m in {heavy!r} if m in sys.modules], file=sys.stderr)\nsys.exit(rc)\n")
-    r = subprocess.run([sys.executable, "-c", code], cwd=cli.cwd, env={**os.environ, **cli.env},
-                       capture_output=True, text=True, timeout=300)
-    line = [x for x in r.stderr.splitlines() if x.startswith("HEAVY ")]
-    assert line, r.stderr
-    return r, eval(line[-1][len("HEAVY "):])
-
-
 def test_status_reads_without_the_orm(cli):
     """`release status` (the read path scripts poll) answers in plain SQL: it must not import
     sqlmodel or pydantic (nor SQLAlchemy on SQLite), and it filters and fails like the rest."""
@@ -313,7 +295,7 @@ def test_status_reads_without_the_orm(cli):
     cli.ok("register", "api", "--artifact", "aws:us-east-1:ami-2")
     cli.ok("promote", "web@v1", "--to", "dev")
     cli.ok("revoke", "web@v1", "--reason", "bad")
-    r, heavy = _heavy_imports(cli, "status")
+    r, heavy = heavy_imports(cli, "status")
     assert r.returncode == 0, r.stderr
     assert heavy == [], r.stderr
     doc = json.loads(r.stdout)
@@ -331,26 +313,26 @@ def test_promote_rollback_and_verify_run_without_the_orm(cli):
     """The commands that move an environment (and `audit verify`) run in plain SQL: no ORM,
     and on a SQLite ledger no SQLAlchemy at all; what they write is what the ORM reads."""
     cli.ok("images")  # makes the ledger: creating the schema (Alembic) is the one heavy start
-    r, heavy = _heavy_imports(cli, "register", "web", "--artifact", "aws:us-east-1:ami-1", "--bump", "minor")
+    r, heavy = heavy_imports(cli, "register", "web", "--artifact", "aws:us-east-1:ami-1", "--bump", "minor")
     assert r.returncode == 0 and heavy == [], r.stderr
     assert (json.loads(r.stdout)["version"], json.loads(r.stdout)["semver"]) == ("v1", "0.1.0")
-    r, heavy = _heavy_imports(cli, "register", "web", "--artifact", "aws:us-east-1:ami-2", "--version", "0.1.0")
+    r, heavy = heavy_imports(cli, "register", "web", "--artifact", "aws:us-east-1:ami-2", "--version", "0.1.0")
     assert r.returncode == 2 and heavy == [] and "already has a version 0.1.0" in r.stderr, r.stderr
     cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-2")
-    r, heavy = _heavy_imports(cli, "promote", "web@v1", "--to", "dev")
+    r, heavy = heavy_imports(cli, "promote", "web@v1", "--to", "dev")
     assert r.returncode == 0 and heavy == [], r.stderr
     assert json.loads(r.stdout)["version"] == "v1"
-    r, heavy = _heavy_imports(cli, "promote", "web@v2", "--to", "dev")
+    r, heavy = heavy_imports(cli, "promote", "web@v2", "--to", "dev")
     assert r.returncode == 0 and heavy == [] and json.loads(r.stdout)["from"] == "v1", r.stderr
-    r, heavy = _heavy_imports(cli, "rollback", "web", "--env", "dev")
+    r, heavy = heavy_imports(cli, "rollback", "web", "--env", "dev")
     assert r.returncode == 0 and heavy == [], r.stderr
     assert json.loads(r.stdout)["version"] == "v1"
-    r, heavy = _heavy_imports(cli, "promote", "web@v9", "--to", "dev")  # one clear error, still light
+    r, heavy = heavy_imports(cli, "promote", "web@v9", "--to", "dev")  # one clear error, still light
     assert r.returncode == 4 and heavy == [] and "no version web@v9" in r.stderr, r.stderr
-    r, heavy = _heavy_imports(cli, "audit", "verify")
+    r, heavy = heavy_imports(cli, "audit", "verify")
     assert r.returncode == 0 and heavy == [], r.stderr
     assert json.loads(r.stdout)["ok"] is True
-    r, heavy = _heavy_imports(cli, "audit", "--image", "web", "--action", "promote")
+    r, heavy = heavy_imports(cli, "audit", "--image", "web", "--action", "promote")
     assert r.returncode == 0 and heavy == [], r.stderr
     assert [e["version"] for e in json.loads(r.stdout)["events"]] == ["v1", "v2"]
     # the ORM side (history) reads what the plain-SQL side wrote
@@ -378,23 +360,23 @@ def test_read_commands_are_light_and_keep_their_json(cli):
             conn.execute(Q("UPDATE version SET git_dirty = :d, git_commit = 'abc' WHERE number = 2"), {"d": True})
     finally:
         led.close()
-    r, heavy = _heavy_imports(cli, "show", "web@dev")
+    r, heavy = heavy_imports(cli, "show", "web@dev")
     assert r.returncode == 0 and heavy == [], r.stderr
     shown = json.loads(r.stdout)
     assert (shown["version"], shown["git_dirty"], shown["git_commit"], shown["environments"]) == ("v2", True, "abc",
                                                                                                   ["dev"])
     assert [a["region"] for a in shown["artifacts"]] == ["us-east-1", "eu-west-1"] and shown["revoked"] is None
-    r, heavy = _heavy_imports(cli, "show", "web@v1")
+    r, heavy = heavy_imports(cli, "show", "web@v1")
     v1 = json.loads(r.stdout)
     assert heavy == [] and v1["status"] == "revoked" and v1["revoked"]["reason"] == "cve" and v1["git_dirty"] is None
-    r, heavy = _heavy_imports(cli, "versions", "web")
+    r, heavy = heavy_imports(cli, "versions", "web")
     assert heavy == [] and [(v["version"], v["environments"]) for v in json.loads(r.stdout)["versions"]] == \
         [("v2", ["dev"]), ("v1", [])]
-    r, heavy = _heavy_imports(cli, "images")
+    r, heavy = heavy_imports(cli, "images")
     assert heavy == [] and json.loads(r.stdout)["images"][0]["latest"] == "v2"
-    r, heavy = _heavy_imports(cli, "history", "web", "--env", "dev")
+    r, heavy = heavy_imports(cli, "history", "web", "--env", "dev")
     hist = json.loads(r.stdout)["history"]
     assert heavy == [] and [(h["from"], h["to"], h["override"]) for h in hist] == [("v1", "v2", False),
                                                                                   (None, "v1", False)]
-    r, heavy = _heavy_imports(cli, "show", "web@v7")
+    r, heavy = heavy_imports(cli, "show", "web@v7")
     assert r.returncode == 4 and heavy == [] and "no version web@v7" in r.stderr

@@ -1,7 +1,7 @@
 """Connections for the ledger's SQL paths: SQLite's own driver, or SQLAlchemy.
 
 The commands scripts run most (register, promote, rollback, deploy, status, show, versions,
-history, servers, audit, audit verify; see docs/ledger.md) run plain SQL (statements `Q` with
+history, retire, servers, audit, audit verify; see docs/ledger.md) run plain SQL (statements `Q` with
 `:name` parameters). On a SQLite file ledger they run on the standard library's `sqlite3`
 directly, so those commands import neither SQLAlchemy nor the ORM (SQLAlchemy alone is
 ~0.14 s of every process); on PostgreSQL (and for ORM code that hands over its session) the

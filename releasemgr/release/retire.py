@@ -29,21 +29,19 @@ import contextlib
 import re
 from datetime import datetime, timedelta, timezone
 
-from sqlmodel import select
-
 from releasemgr.config import Config
 from releasemgr.errors import NotFound, PolicyRefused, UsageError
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso, parse_iso
+from releasemgr.ledger import sql
+from releasemgr.ledger.conn import Q
 from releasemgr.ledger.db import Ledger
-from releasemgr.ledger.models import Artifact, Channel, ChannelHistory, EnvironmentRow, Server, Version
 from releasemgr.providers.base import FleetError, fleet_for
 from releasemgr.release.deploy import (DeploySettings, LIVE_STATES, Progress, Rollout, _Target, live_rows,
                                        server_json, version_labels)
 from releasemgr.providers.base import HealthCheck
 from releasemgr.release.lifecycle import previous_good
 from releasemgr.release.refs import check_image_name, parse_ref
-from releasemgr.release.versions import get_env, get_image, resolve
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -77,29 +75,29 @@ def retire(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
     if keep_previous < 0:
         raise UsageError("--keep-previous must be 0 or more")
 
-    def plan():
-        with ledger.read() as s:
-            img = get_image(s, image)
-            env_row = get_env(s, env)
-            ch = s.exec(select(Channel).where(Channel.image_id == img.id,
-                                              Channel.environment_id == env_row.id)).first()
+    def plan():  # plain SQL: retire imports no ORM
+        with ledger.connect() as conn:
+            img = sql.image(conn, image)
+            env_row = sql.environment(conn, env)
+            ch = sql.channel(conn, img.id, env_row.id)
             if ch is None:
                 raise NotFound(f"{image} has no current version in {env}: nothing decides what is older")
-            current = s.get(Version, ch.version_id)
-            numbers = {v.id: v.number for v in s.exec(select(Version).where(Version.image_id == img.id))}
+            current = sql.version(conn, ch.version_id)
+            labels = version_labels(conn, img.id)
+            numbers = {vid: int(label[1:]) for vid, label in labels.items()}
             limit = None  # default: every version but the current one (a set rolled back from too)
             if older_than:
                 ref = parse_ref(older_than if "@" in older_than else f"{image}@{older_than}")
                 if ref.image != image:
                     raise UsageError(f"--older-than {older_than} names another image than {image}")
-                _, lim = resolve(s, ref)
+                _, lim = sql.resolve(conn, ref)
                 if lim.number > current.number:
                     raise PolicyRefused(f"--older-than {image}@v{lim.number} would include the current version "
                                         f"v{current.number} of {env}: retire never stops the current version's "
                                         f"servers", rule="retire-current")
                 limit = lim.number
-            rows = live_rows(s.connection(), img.id, env_row.id)
-            labels = version_labels(s.connection(), img.id)
+            rows = live_rows(conn, img.id, env_row.id)
+
         def other(r):
             n = numbers[r.version_id]
             return r.version_id != current.id and (limit is None or n < limit)
@@ -173,6 +171,11 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
     if not explicit and not retention:
         raise UsageError("prune needs --keep N and/or --older-than AGE, or a [retention] table in release.toml")
     env_names = set(config.environment_names)
+
+    from sqlmodel import select
+
+    from releasemgr.ledger.models import Artifact, Channel, ChannelHistory, EnvironmentRow, Server, Version
+    from releasemgr.release.versions import get_image
 
     def plan():
         with ledger.read() as s:
@@ -305,16 +308,16 @@ def _delete(ledger: Ledger, config: Config, image: str, doomed: list, arts: dict
         if not done:
             continue
         at = now_iso()
-        with ledger.write() as s:
-            for a in done:
-                row = s.get(Artifact, a.id)
-                row.deleted_at = at
-                s.add(row)
-            audit.append(s, "artifact.pruned", actor=actor, image=image, version=f"v{v.number}", at=at,
+        with ledger.transaction() as conn:
+            conn.execute(_ARTIFACT_DELETED, [{"at": at, "id": a.id} for a in done])
+            audit.append(conn, "artifact.pruned", actor=actor, image=image, version=f"v{v.number}", at=at,
                          details={"artifacts": [_art(a) for a in done],
                                   "rule": "explicit" if explicit else "retention"})
         doc["pruned"].append({"version": f"v{v.number}", "artifacts": [_art(a) for a in done]})
 
 
-def _art(a: Artifact) -> str:
+_ARTIFACT_DELETED = Q("UPDATE artifact SET deleted_at = :at WHERE id = :id")
+
+
+def _art(a) -> str:
     return f"{a.provider}:{a.region}:{a.external_id}"
