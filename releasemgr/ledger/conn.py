@@ -1,11 +1,11 @@
 """Connections for the ledger's SQL paths: SQLite's own driver, or SQLAlchemy.
 
-The commands scripts run most (register, promote, rollback, deploy, status, show, versions,
-history, retire, servers, audit, audit verify; see docs/ledger.md) run plain SQL (statements `Q` with
-`:name` parameters). On a SQLite file ledger they run on the standard library's `sqlite3`
-directly, so those commands import neither SQLAlchemy nor the ORM (SQLAlchemy alone is
-~0.14 s of every process); on PostgreSQL (and for ORM code that hands over its session) the
-same statements run through SQLAlchemy. Both connection kinds offer
+The commands scripts run most (register, promote, rollback, deploy, retire, status, show,
+versions, history, servers, audit, audit verify; see docs/ledger.md) run plain SQL
+(statements `Q` with `:name` parameters). On a SQLite file ledger they run on the standard
+library's `sqlite3` directly, so those commands import neither SQLAlchemy nor the ORM
+(SQLAlchemy alone is ~0.14 s of every process); on PostgreSQL (and for ORM code that hands
+over its session) the same statements run through SQLAlchemy. Both connection kinds offer
 the part of SQLAlchemy's `Connection`/`Result` API these paths use: `execute(q, params)`
 (a list of dicts = executemany), and `first()`, `all()`, `scalar()`, `scalar_one()`,
 `scalars()` and iteration on the result, whose rows read by attribute (`row.id`) or index.
