@@ -1,8 +1,9 @@
 """Schema migrations with Alembic. A ledger is upgraded in place, never dropped.
 
 Opening a ledger costs one query when it is current (on a SQLite file, through `sqlite3`
-without SQLAlchemy); Alembic is imported only when there is something to do. Concurrent processes opening a new ledger serialise on a lock
-(a file lock next to a SQLite file, an advisory lock on PostgreSQL).
+without SQLAlchemy); Alembic is imported only when there is something to do. Concurrent
+processes opening a new ledger serialise on a lock (a file lock next to a SQLite file, an
+advisory lock on PostgreSQL).
 """
 
 from __future__ import annotations
