@@ -111,9 +111,6 @@ class SSHCommunicator(Communicator):
         self._lock = threading.RLock()
         self._active: set = set()  # channels of running transfers, closed by cancel()
         self._connecting = None  # the transport in its handshake, closed by cancel()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
 
     @property
     def where(self) -> str:
@@ -226,7 +223,7 @@ class SSHCommunicator(Communicator):
                 if rc:
                     with selectors.DefaultSelector() as sel:
                         sel.register(sock, selectors.EVENT_WRITE)
-                        sel.register(self._wake_r, selectors.EVENT_READ)
+                        sel.register(self._cancel, selectors.EVENT_READ)
                         ready = sel.select(timeout)
                     self._check_cancel(f"SSH connection to {self.where}")
                     if not ready:
@@ -474,7 +471,7 @@ class SSHCommunicator(Communicator):
         head = b""  # stdout before the pid line is complete
         sel = selectors.DefaultSelector()
         sel.register(chan.fileno(), selectors.EVENT_READ)
-        sel.register(self._wake_r, selectors.EVENT_READ)
+        sel.register(self._cancel, selectors.EVENT_READ)
         try:
             while True:
                 if self._cancel.is_set():
@@ -568,10 +565,6 @@ class SSHCommunicator(Communicator):
     # -- cancel and close ------------------------------------------------------------------------
     def cancel(self) -> None:
         super().cancel()
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass
         for chan in [*self._active, self._connecting]:
             if chan is None:
                 continue
@@ -579,14 +572,6 @@ class SSHCommunicator(Communicator):
                 chan.close()
             except Exception:
                 pass
-
-    def reset_cancel(self) -> None:
-        super().reset_cancel()
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except OSError:
-            pass
 
     def _lost(self, error) -> None:
         if self._transport is not None and not self._transport.is_active():
