@@ -517,7 +517,7 @@ def test_password_login_against_an_ssh_server_that_takes_passwords(tmp_path, met
         info: list[str] = []
         comm = SSHCommunicator(cfg, on_info=info.append)
         comm.connect()
-        assert info[-1] == "Connected to SSH!" and comm._transport.is_authenticated()
+        assert info[-1] == "Connected to SSH!" and comm.connection.transport.is_authenticated()
         comm.close()
         wrong = SSHCommunicator(SSHConfig(**{**cfg.__dict__, "password": "wrong guess"}))
         with pytest.raises(CommunicatorError, match=r"SSH authentication failed for deploy@127\.0\.0\.1") as e:
