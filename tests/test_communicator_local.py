@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+import selectors
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from releasemgr.pipeline.communicator import (Communicator, CommunicatorCancelled, CommunicatorError,
                                               LocalCommunicator, upload_target)
+from releasemgr.pipeline.communicator.base import CancelSignal
 
 
 @pytest.fixture
@@ -186,3 +187,19 @@ def test_errors_carry_the_failed_exit_status_for_the_cli():
     assert isinstance(err, OperationFailed) and err.status == ExitStatus.FAILED
     assert str(err) == "10.0.0.5:22: upload failed (check the disk)"
     assert err.to_json()["hint"] == "check the disk"
+
+
+def test_the_cancel_signal_wakes_a_select_loop_and_reset_rearms_it():
+    sig = CancelSignal()
+    with selectors.DefaultSelector() as sel:
+        sel.register(sig, selectors.EVENT_READ)
+        assert sel.select(0) == []
+        sig.set()
+        assert sel.select(0) and sig.is_set()
+        with pytest.raises(CommunicatorCancelled, match="upload cancelled"):
+            sig.check("upload")
+        sig.clear()
+        assert sel.select(0) == [] and not sig.is_set()
+    sig.close()
+    sig.close()
+    sig.set()  # after close: no error, and no write to a recycled descriptor

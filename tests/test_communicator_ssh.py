@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from releasemgr.pipeline.communicator import CommunicatorCancelled, CommunicatorError, SSHCommunicator, SSHConfig
+from releasemgr.pipeline.communicator.ssh import from_packer_options
+from releasemgr.template.schema import duration_seconds, schema_for
 from sshd_fixture import Sshd, free_port, keygen, sshd  # noqa: F401
 
 
@@ -464,6 +466,13 @@ def test_agent_auth_with_a_real_ssh_agent(sshd, tmp_path, monkeypatch):
         monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
         with SSHCommunicator(config_for(sshd, private_key_file=None, agent_auth=True)) as comm:
             assert comm.run("true") == 0
+        # a template that does not ask for the agent does not use it (Packer's default)
+        options = {"ssh_host": sshd.host, "ssh_port": sshd.port, "ssh_username": sshd.username,
+                   "ssh_known_hosts_file": str(sshd.known_hosts)}
+        with pytest.raises(CommunicatorError, match="no SSH credentials"):
+            SSHCommunicator(from_packer_options(options)).connect()
+        with SSHCommunicator(from_packer_options({**options, "ssh_agent_auth": True})) as comm:
+            assert comm.run("true") == 0
         monkeypatch.delenv("SSH_AUTH_SOCK")
         with pytest.raises(CommunicatorError, match="no SSH credentials"):
             SSHCommunicator(config_for(sshd, private_key_file=None, agent_auth=True)).connect()
@@ -517,7 +526,7 @@ def test_password_login_against_an_ssh_server_that_takes_passwords(tmp_path, met
         info: list[str] = []
         comm = SSHCommunicator(cfg, on_info=info.append)
         comm.connect()
-        assert info[-1] == "Connected to SSH!" and comm._transport.is_authenticated()
+        assert info[-1] == "Connected to SSH!" and comm.connection.transport.is_authenticated()
         comm.close()
         wrong = SSHCommunicator(SSHConfig(**{**cfg.__dict__, "password": "wrong guess"}))
         with pytest.raises(CommunicatorError, match=r"SSH authentication failed for deploy@127\.0\.0\.1") as e:
@@ -596,3 +605,37 @@ def test_a_commands_timeout_also_bounds_waiting_for_a_reconnect(tmp_path):
         assert time.monotonic() - start < 4
     finally:
         server.stop()
+
+
+# -- options and their defaults ------------------------------------------------------------
+
+def test_builders_take_the_ssh_defaults_from_the_schema():
+    conf = from_packer_options({"ssh_host": "h"})
+    taken = {"ssh_port": conf.port, "ssh_agent_auth": conf.agent_auth, "ssh_bastion_port": conf.bastion_port,
+             "ssh_timeout": conf.timeout, "ssh_handshake_attempts": conf.handshake_attempts,
+             "ssh_trust_on_first_use": conf.trust_on_first_use, "ssh_pty": conf.pty,
+             "ssh_keep_alive_interval": conf.keepalive_interval}
+    for builder in ("null", "amazon-ebs"):
+        schema = schema_for("source", builder)
+        for name, value in taken.items():
+            option = schema.option(name)
+            default = duration_seconds(option.default) if option.type == "duration" else option.default
+            assert value == default, (builder, name)
+    # settled: Packer documents ssh_agent_auth as false and ssh_timeout as 5m (the builder used true / 300)
+    assert conf.agent_auth is False and conf.timeout == 300.0
+    assert SSHConfig(host="h") == conf  # the dataclass says the same
+    assert from_packer_options({"ssh_host": "h", "ssh_agent_auth": None, "ssh_timeout": ""}) == conf  # null: default
+
+
+def test_packer_options_are_read_into_the_config():
+    conf = from_packer_options({"ssh_port": 2222, "ssh_username": "ubuntu", "ssh_agent_auth": True,
+                                "ssh_timeout": "1m30s", "ssh_keep_alive_interval": "10s", "ssh_pty": True,
+                                "ssh_handshake_attempts": 3, "ssh_bastion_host": "b", "ssh_bastion_port": 2200},
+                               default_host="10.0.0.5")
+    assert (conf.host, conf.port, conf.username, conf.agent_auth, conf.timeout, conf.keepalive_interval) == \
+        ("10.0.0.5", 2222, "ubuntu", True, 90.0, 10.0)
+    assert (conf.pty, conf.handshake_attempts, conf.bastion_host, conf.bastion_port) == (True, 3, "b", 2200)
+    with pytest.raises(CommunicatorError, match="ssh_host is required"):
+        from_packer_options({})
+    with pytest.raises(CommunicatorError, match="is not a duration"):
+        from_packer_options({"ssh_host": "h", "ssh_timeout": "soon"})

@@ -116,14 +116,62 @@ def upload_target(local: str | Path, remote: str) -> tuple[bool, str]:
     return False, remote
 
 
+class CancelSignal:
+    """A thread-safe cancel flag with a pipe that turns readable when the flag is set, so a
+    select() loop (pass this object: it has `fileno()`) wakes at once instead of at its next
+    poll. It reads like a `threading.Event`."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    def set(self) -> None:
+        self._event.set()
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:  # the pipe is full (it is already readable) or closed
+            pass
+
+    def clear(self) -> None:
+        self._event.clear()
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except OSError:  # drained (BlockingIOError) or closed
+            pass
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+    def check(self, what: str) -> None:
+        if self._event.is_set():
+            raise CommunicatorCancelled(f"{what} cancelled")
+
+    def fileno(self) -> int:
+        return self._wake_r
+
+    def close(self) -> None:
+        """Close the pipe (safe to call twice); -1 keeps a recycled descriptor from being written."""
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+
 class Communicator(abc.ABC):
     """Runs commands and transfers files on the machine being built.
 
     `cancel()` may be called from any thread (a signal handler's helper thread, the
-    runner); the call it interrupts raises `CommunicatorCancelled`."""
+    runner); the call it interrupts raises `CommunicatorCancelled`. Implementations watch
+    `self._cancel` (a `CancelSignal`) in their wait loops."""
 
     def __init__(self) -> None:
-        self._cancel = threading.Event()
+        self._cancel = CancelSignal()
 
     @abc.abstractmethod
     def run(self, command: str, *, env: Mapping[str, str] | None = None, on_stdout: LineCallback | None = None,
@@ -157,8 +205,7 @@ class Communicator(abc.ABC):
         self._cancel.clear()
 
     def _check_cancel(self, what: str) -> None:
-        if self._cancel.is_set():
-            raise CommunicatorCancelled(f"{what} cancelled")
+        self._cancel.check(what)
 
     def close(self) -> None:
         """Release connections; safe to call twice."""

@@ -26,10 +26,6 @@ class LocalCommunicator(Communicator):
         super().__init__()
         self.root = Path(root).resolve()
         self.base_env = dict(os.environ if base_env is None else base_env)
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self._closed = False
 
     # -- paths -------------------------------------------------------------------------
     def path(self, remote: str | Path) -> Path:
@@ -56,7 +52,7 @@ class LocalCommunicator(Communicator):
             for stream in splitters:
                 os.set_blocking(stream.fileno(), False)
                 sel.register(stream, selectors.EVENT_READ)
-            sel.register(self._wake_r, selectors.EVENT_READ)
+            sel.register(self._cancel, selectors.EVENT_READ)  # readable on cancel()
             open_streams = 2
             while open_streams:
                 if self._cancel.is_set():
@@ -68,7 +64,7 @@ class LocalCommunicator(Communicator):
                     raise CommunicatorError(f"local: command timed out after {timeout:g}s and was killed: "
                                             f"{_short(command)}")
                 for key, _ in sel.select(wait):
-                    if key.fileobj == self._wake_r:
+                    if key.fileobj is self._cancel:
                         continue
                     data = os.read(key.fileobj.fileno(), 65536)
                     if data:
@@ -103,21 +99,6 @@ class LocalCommunicator(Communicator):
             except (ProcessLookupError, PermissionError):
                 pass
             return
-
-    def cancel(self) -> None:
-        super().cancel()
-        try:
-            os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            pass
-
-    def reset_cancel(self) -> None:
-        super().reset_cancel()
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except (BlockingIOError, OSError):
-            pass
 
     # -- files -------------------------------------------------------------------------
     def upload(self, local: str | Path, remote: str) -> None:
@@ -190,10 +171,7 @@ class LocalCommunicator(Communicator):
                 self._copy_file(Path(dirpath) / name, dest / rel / name)
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+        self._cancel.close()
 
 
 def _short(command: str, limit: int = 80) -> str:

@@ -8,5 +8,6 @@ saying so.
 
 from __future__ import annotations
 
-from releasemgr.pipeline.postprocessors.base import POST_PROCESSORS, run_chain  # noqa: F401
-from releasemgr.pipeline.postprocessors import builtin as _builtin  # noqa: E402,F401
+from releasemgr.pipeline.postprocessors.base import POST_PROCESSORS, run_chain
+
+__all__ = ["POST_PROCESSORS", "run_chain"]

@@ -1,19 +1,8 @@
 from __future__ import annotations
 
-from typing import Callable
-
+from releasemgr.pipeline.postprocessors.builtin import POST_PROCESSORS
 from releasemgr.pipeline.provisioners.base import applies
 from releasemgr.pipeline.runner import StepFailed
-
-POST_PROCESSORS: dict[str, Callable] = {}
-
-
-def post_processor(name: str):
-    def deco(fn):
-        POST_PROCESSORS[name] = fn
-        return fn
-
-    return deco
 
 
 def run_chain(chain, artifact, ctx, run_info) -> list:

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from releasemgr.pipeline.context import Artifact
-from releasemgr.pipeline.postprocessors.base import post_processor
+from releasemgr.pipeline.provisioners.shell_local import run_local
 from releasemgr.pipeline.runner import StepFailed
 
 _manifest_lock = threading.Lock()
@@ -29,7 +29,6 @@ def _expand(text: str, ctx, artifact, **more) -> str:
     return text
 
 
-@post_processor("manifest")
 def manifest(config, artifact: Artifact, ctx, run_info):
     """Packer's manifest: appended to, `last_run_uuid` set to this run."""
     output = Path(_expand(str(config.get("output") or "packer-manifest.json"), ctx, artifact))
@@ -73,7 +72,6 @@ def manifest(config, artifact: Artifact, ctx, run_info):
 _CHECKSUMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 
 
-@post_processor("checksum")
 def checksum(config, artifact: Artifact, ctx, run_info):
     if not artifact.files:
         raise StepFailed(f"checksum cannot handle a {artifact.builder_type} artifact: it has no files")
@@ -98,7 +96,6 @@ def checksum(config, artifact: Artifact, ctx, run_info):
                     produced_by="checksum")
 
 
-@post_processor("compress")
 def compress(config, artifact: Artifact, ctx, run_info):
     if not artifact.files:
         raise StepFailed(f"compress cannot handle a {artifact.builder_type} artifact: it has no files")
@@ -147,17 +144,13 @@ def _tar_into(fileobj, files):
                 tar.addfile(info, fh)
 
 
-@post_processor("shell-local")
 def shell_local_pp(config, artifact: Artifact, ctx, run_info):
-    from releasemgr.pipeline.provisioners.shell_local import run_local
-
     extra = {"PACKER_BUILD_NAME": ctx.source_name, "PACKER_BUILDER_TYPE": ctx.source_type,
              "RELEASE_ARTIFACT_ID": artifact.id, "RELEASE_ARTIFACT_FILES": " ".join(artifact.files)}
     run_local(config, ctx, extra_env=extra)
     return artifact
 
 
-@post_processor("vagrant")
 def vagrant(config, artifact: Artifact, ctx, run_info):
     """For AMIs: a .box holding metadata.json and a Vagrantfile with the region -> AMI map."""
     amis = run_info["region_map"](artifact)
@@ -183,3 +176,13 @@ def vagrant(config, artifact: Artifact, ctx, run_info):
     ctx.say(f"Created Vagrant box {output}")
     return Artifact(builder_type="vagrant", provider="file", id=str(output), files=[str(output)],
                     produced_by="vagrant")
+
+
+# The post-processors that run natively; any other type needs `--engine packer`.
+POST_PROCESSORS = {
+    "manifest": manifest,
+    "checksum": checksum,
+    "compress": compress,
+    "shell-local": shell_local_pp,
+    "vagrant": vagrant,
+}

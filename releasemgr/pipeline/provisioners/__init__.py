@@ -1,10 +1,27 @@
-"""Provisioners act on a running build through its communicator: shell, file, shell-local."""
+"""Provisioners act on a running build through its communicator: shell, file, shell-local.
+
+`PROVISIONERS` is the list of the types that run natively; any other type needs
+`--engine packer`.
+"""
 
 from __future__ import annotations
 
-from releasemgr.pipeline.provisioners.base import PROVISIONERS, run_provisioner  # noqa: F401
+from releasemgr.pipeline.provisioners import file, shell, shell_local
+from releasemgr.pipeline.provisioners.base import Provisioner, run_wrapped
+from releasemgr.pipeline.runner import StepFailed
 
-# register the provisioners
-from releasemgr.pipeline.provisioners import file as _file  # noqa: E402,F401
-from releasemgr.pipeline.provisioners import shell as _shell  # noqa: E402,F401
-from releasemgr.pipeline.provisioners import shell_local as _shell_local  # noqa: E402,F401
+PROVISIONERS: dict[str, Provisioner] = {
+    "shell": shell.shell,
+    "file": file.file,
+    "shell-local": shell_local.shell_local,
+    "breakpoint": shell_local.breakpoint_,
+}
+
+
+def run_provisioner(p, ctx) -> None:
+    """Run one provisioner block with Packer's wrappers; raise StepFailed when it fails for good."""
+    impl = PROVISIONERS.get(p.type)
+    if impl is None:
+        raise StepFailed(f"provisioner {p.type!r} is not supported natively "
+                         f"(supported: {', '.join(sorted(PROVISIONERS))}); try --engine packer")
+    run_wrapped(impl, p, ctx)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from releasemgr.pipeline.durations import parse_duration
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
-PROVISIONERS: dict[str, Callable] = {}
-
-
-def provisioner(name: str):
-    def deco(fn):
-        PROVISIONERS[name] = fn
-        return fn
-
-    return deco
+# What a provisioner is: fn(config, ctx, *, timeout) -> None, raising StepFailed on failure.
+Provisioner = Callable[..., None]
 
 
 def applies(p, ctx) -> bool:
@@ -39,12 +33,9 @@ def effective_config(p, ctx) -> dict:
     return config
 
 
-def run_provisioner(p, ctx) -> None:
-    """Run one provisioner with Packer's wrappers; raise StepFailed when it fails for good."""
-    impl = PROVISIONERS.get(p.type)
-    if impl is None:
-        raise StepFailed(f"provisioner {p.type!r} is not supported natively "
-                         f"(supported: {', '.join(sorted(PROVISIONERS))}); try --engine packer")
+def run_wrapped(impl: Provisioner, p, ctx) -> None:
+    """Run the provisioner block `p` with `impl` and Packer's wrappers (overrides,
+    pause_before, timeout, max_retries); raise StepFailed when it fails for good."""
     config = effective_config(p, ctx)
     try:
         pause = parse_duration(p.pause_before, 0.0)
@@ -113,8 +104,6 @@ def stream(ctx):
 
 def local_path(ctx, path: str):
     """Files named by a provisioner: relative to the working directory like Packer, else to the template."""
-    from pathlib import Path
-
     p = Path(path).expanduser()
     if p.is_absolute() or p.exists():
         return p

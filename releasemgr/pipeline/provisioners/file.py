@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from releasemgr.pipeline.provisioners.base import local_path, provisioner
+from releasemgr.pipeline.communicator import CommunicatorError
+from releasemgr.pipeline.provisioners.base import local_path
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
 
-@provisioner("file")
 def file(config: dict, ctx, *, timeout: float | None = None) -> None:
-    from releasemgr.pipeline.communicator import CommunicatorError
-
     comm = ctx.communicator
     dest = config.get("destination")
     if not dest:

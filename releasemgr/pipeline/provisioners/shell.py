@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from releasemgr.pipeline.provisioners.base import (env_pairs, local_path, provisioner, render_command,
-                                                   shell_quote_env, stream)
+from releasemgr.pipeline.communicator import CommunicatorError
+from releasemgr.pipeline.provisioners.base import env_pairs, local_path, render_command, shell_quote_env, stream
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
 DEFAULT_EXECUTE = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"
 
 
-@provisioner("shell")
 def shell(config: dict, ctx, *, timeout: float | None = None) -> None:
-    from releasemgr.pipeline.communicator import CommunicatorError
-
     comm = ctx.communicator
     if comm is None:
         raise StepFailed("the shell provisioner needs a communicator (communicator = \"none\" was set)")

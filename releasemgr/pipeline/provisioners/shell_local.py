@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import threading
 
-from releasemgr.pipeline.provisioners.base import env_pairs, local_path, provisioner, render_command
+from releasemgr.pipeline.provisioners.base import env_pairs, local_path, render_command
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
 
@@ -94,12 +94,10 @@ def _kill(proc):
         proc.wait()
 
 
-@provisioner("shell-local")
 def shell_local(config: dict, ctx, *, timeout: float | None = None) -> None:
     run_local(config, ctx, timeout=timeout)
 
 
-@provisioner("breakpoint")
 def breakpoint_(config: dict, ctx, *, timeout: float | None = None) -> None:
     # CI never prompts: a breakpoint is reported and skipped
     if not config.get("disable"):

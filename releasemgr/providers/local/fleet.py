@@ -33,7 +33,7 @@ from pathlib import Path
 from releasemgr.providers.base import (Fleet, FleetError, HealthCheck, LaunchedServer, ManagedServer, ServerState,
                                        TerminateResult)
 from releasemgr.providers.local import health
-from releasemgr.providers.local.image import ImageError, image_path, make_read_only, read_metadata, remove_tree
+from releasemgr.providers.local.image import ImageError, image_path, read_metadata, remove_tree, unpack
 
 _recent_ports: set[int] = set()
 _port_lock = threading.Lock()
@@ -65,7 +65,7 @@ def image_root(state_dir, tar: Path) -> Path:
         root.parent.mkdir(parents=True, exist_ok=True)
         tmp = root.parent / f".{tar.stem}.{os.getpid()}.tmp"
         remove_tree(tmp)
-        _unpack(tar, tmp)
+        unpack(tar, tmp, mode="r:")  # local images are uncompressed: skip probing gzip/bz2/xz
         try:
             os.rename(tmp, root)
         except OSError:
@@ -313,22 +313,6 @@ def _move_to_retired(home: Path, dest: Path) -> None:
         os.replace(home, dest)
     except OSError:
         pass  # it stays in servers/, marked retired: list_managed skips it
-
-
-def _unpack(tar_path: Path, dest: Path) -> None:
-    """`image.unpack(read_only=True)`, opening the tar as uncompressed (what local images
-    are) instead of probing gzip/bz2/xz first."""
-    import shutil
-    import tarfile
-
-    dest.mkdir(parents=True, exist_ok=False)
-    try:
-        with tarfile.open(tar_path, "r:") as tar:
-            tar.extractall(dest, filter="data")
-    except (OSError, tarfile.TarError) as exc:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise ImageError(f"cannot unpack image {tar_path}: {exc}") from None
-    make_read_only(dest)
 
 
 def delete_image(state_dir, artifact_id: str) -> bool:

@@ -159,12 +159,15 @@ def read_metadata(tar_path: str | Path) -> dict:
         raise ImageError(f"cannot read image {tar_path}: {exc}") from None
 
 
-def unpack(tar_path: str | Path, dest: str | Path, *, read_only: bool = True) -> Path:
-    """Unpack into `dest` (created); with read_only, files and folders lose their write bits."""
+def unpack(tar_path: str | Path, dest: str | Path, *, read_only: bool = True, mode: str = "r") -> Path:
+    """Unpack into `dest` (created); with read_only, files and folders lose their write bits.
+
+    `mode` is tarfile's: "r" probes gzip/bz2/xz first; "r:" reads an uncompressed tar
+    (what local images are) without the probing."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=False)
     try:
-        with tarfile.open(tar_path, "r") as tar:
+        with tarfile.open(tar_path, mode) as tar:
             tar.extractall(dest, filter="data")
     except (OSError, tarfile.TarError) as exc:
         shutil.rmtree(dest, ignore_errors=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from ._model import BOOL, DURATION, LIST_NUMBER, LIST_STRING, NUMBER, STRING, Body, Option, at_most_one, error
 from ._types import is_set, is_true
@@ -10,7 +11,8 @@ from ._types import is_set, is_true
 COMMUNICATORS = ("ssh", "winrm", "none")
 
 OPTIONS: tuple[Option, ...] = (
-    Option("communicator", STRING, default="ssh", choices=COMMUNICATORS, doc="How to talk to the machine: ssh, winrm or none."),
+    Option("communicator", STRING, default="ssh", choices=COMMUNICATORS,
+           doc="How to talk to the machine: ssh, winrm or none."),
     Option("pause_before_connecting", DURATION, doc="Wait this long after the machine is reachable before connecting."),
     # ssh
     Option("ssh_host", STRING, doc="Address to connect to; by default the builder's own idea of the address."),
@@ -19,10 +21,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("ssh_password", STRING, doc="Password for the SSH user. Prefer keys, and never write it in the template."),
     Option("ssh_keypair_name", STRING, doc="Name of an existing key pair to use instead of a temporary one."),
     Option("temporary_key_pair_name", STRING, doc="Name of the temporary key pair (default: generated)."),
-    Option("temporary_key_pair_type", STRING, default="rsa", choices=("rsa", "ed25519"), doc="Type of the temporary key pair."),
+    Option("temporary_key_pair_type", STRING, default="rsa", choices=("rsa", "ed25519"),
+           doc="Type of the temporary key pair."),
     Option("temporary_key_pair_bits", NUMBER, doc="Size in bits of the temporary RSA key."),
     Option("ssh_ciphers", LIST_STRING, doc="Ciphers the client offers."),
-    Option("ssh_clear_authorized_keys", BOOL, default=False, doc="Remove the temporary key from authorized_keys at the end."),
+    Option("ssh_clear_authorized_keys", BOOL, default=False,
+           doc="Remove the temporary key from authorized_keys at the end."),
     Option("ssh_key_exchange_algorithms", LIST_STRING, doc="Key exchange algorithms the client offers."),
     Option(
         "ssh_private_key_file",
@@ -62,7 +66,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("ssh_proxy_port", NUMBER, default=1080, doc="SOCKS proxy port."),
     Option("ssh_proxy_username", STRING, doc="SOCKS proxy user."),
     Option("ssh_proxy_password", STRING, doc="SOCKS proxy password."),
-    Option("ssh_keep_alive_interval", DURATION, default="5s", doc="Interval of keep-alive messages; negative disables them."),
+    Option("ssh_keep_alive_interval", DURATION, default="5s",
+           doc="Interval of keep-alive messages; negative disables them."),
     Option("ssh_read_write_timeout", DURATION, doc="Timeout of one read or write on the connection (default: none)."),
     Option("ssh_remote_tunnels", LIST_STRING, doc="Remote port forwards, as for `ssh -R`."),
     Option("ssh_local_tunnels", LIST_STRING, doc="Local port forwards, as for `ssh -L`."),
@@ -81,6 +86,10 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 GROUPS = (at_most_one("ssh_bastion_host", "ssh_proxy_host"),)
+
+# Each option's default, in one place: the docs show it and the builders fall back to it
+# (pipeline.communicator.ssh.config reads ssh_* from here). None: no default.
+DEFAULTS: Mapping[str, Any] = MappingProxyType({o.name: o.default for o in OPTIONS})
 
 
 def communicator_type(body: Body) -> str | None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._model import BOOL, LIST_STRING, MAP_STRING, NUMBER, STRING, Body, Option, Schema, exactly_one, merge, warning
-from .provisioners import SHELL_LOCAL_NOTES, SHELL_LOCAL_OPTIONS, _check_environment, check_shell_local
+from ._model import BOOL, LIST_STRING, MAP_STRING, NUMBER, STRING, Body, Option, Schema, merge, warning
+from .provisioners import shell_local_schema
 
 # Accepted by every post-processor block.
 COMMON = (
@@ -42,7 +42,12 @@ def _level_check(low: int, high: int, where: str):
 MANIFEST = Schema(
     merge(
         (
-            Option("output", STRING, default="packer-manifest.json", doc="File the manifest is written to (builds are appended)."),
+            Option(
+                "output",
+                STRING,
+                default="packer-manifest.json",
+                doc="File the manifest is written to (builds are appended).",
+            ),
             Option("strip_path", BOOL, default=False, doc="Record file names without their folders."),
             Option("strip_time", BOOL, default=False, doc="Leave out build_time (for reproducible manifests)."),
             Option("custom_data", MAP_STRING, doc="Extra key/value data recorded with each build."),
@@ -55,8 +60,15 @@ MANIFEST = Schema(
 CHECKSUM = Schema(
     merge(
         (
-            Option("checksum_types", LIST_STRING, default=["md5"], choices=CHECKSUM_TYPES, doc="Hash functions to use."),
-            Option("output", STRING, default="packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum", doc="Checksum file path."),
+            Option(
+                "checksum_types", LIST_STRING, default=["md5"], choices=CHECKSUM_TYPES, doc="Hash functions to use."
+            ),
+            Option(
+                "output",
+                STRING,
+                default="packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum",
+                doc="Checksum file path.",
+            ),
         ),
         COMMON,
     ),
@@ -66,8 +78,15 @@ CHECKSUM = Schema(
 COMPRESS = Schema(
     merge(
         (
-            Option("output", STRING, default="packer_{{.BuildName}}_{{.BuilderType}}.tar.gz", doc="Archive path; its extension picks the format unless format is set."),
-            Option("format", STRING, doc="Archive format (tar, tar.gz, tgz, zip, gz, lz4, xz, bgzf); default: from output."),
+            Option(
+                "output",
+                STRING,
+                default="packer_{{.BuildName}}_{{.BuilderType}}.tar.gz",
+                doc="Archive path; its extension picks the format unless format is set.",
+            ),
+            Option(
+                "format", STRING, doc="Archive format (tar, tar.gz, tgz, zip, gz, lz4, xz, bgzf); default: from output."
+            ),
             Option("compression_level", NUMBER, default=6, doc="0 (none) to 9 (best); -1 for the format's default."),
         ),
         COMMON,
@@ -76,12 +95,8 @@ COMPRESS = Schema(
     doc="Compresses the artifact's files into one archive.",
 )
 
-SHELL_LOCAL = Schema(
-    merge(SHELL_LOCAL_OPTIONS, COMMON),
-    groups=(exactly_one("command", "inline", "script", "scripts"),),
-    checks=(_check_environment, check_shell_local),
-    notes=SHELL_LOCAL_NOTES,
-    doc="Runs commands on the machine that runs `release build`, after the artifact exists.",
+SHELL_LOCAL = shell_local_schema(
+    COMMON, "Runs commands on the machine that runs `release build`, after the artifact exists."
 )
 
 VAGRANT = Schema(
@@ -97,7 +112,12 @@ VAGRANT = Schema(
                 local_path=True,
                 unless=(("vagrantfile_template_generated", True),),
             ),
-            Option("vagrantfile_template_generated", BOOL, default=False, doc="The template is created during the build: do not check that it exists."),
+            Option(
+                "vagrantfile_template_generated",
+                BOOL,
+                default=False,
+                doc="The template is created during the build: do not check that it exists.",
+            ),
             Option(
                 "provider_override",
                 STRING,

@@ -34,7 +34,7 @@ COMMON = (
     Option("pause_before", DURATION, doc="Wait this long before running."),
     Option("max_retries", NUMBER, default=0, doc="Retry a failed run this many times."),
     Option("timeout", DURATION, doc="Fail the run if it takes longer."),
-    Option("override", ANY, doc="Per-source option overrides: { \"amazon-ebs.web\" = { ... } }."),
+    Option("override", ANY, doc='Per-source option overrides: { "amazon-ebs.web" = { ... } }.'),
     Option("name", STRING, doc="Name shown in the output."),
 )
 
@@ -70,7 +70,12 @@ SHELL = Schema(
             Option("scripts", LIST_STRING, doc="Local scripts to upload and run, in order.", local_path=True),
             Option("environment_vars", LIST_STRING, doc='Environment of the scripts, as "KEY=value" strings.'),
             Option("env", MAP_STRING, doc="Environment of the scripts, as a map."),
-            Option("execute_command", STRING, default="chmod +x {{.Path}}; {{.Vars}} {{.Path}}", doc="How the uploaded script is run."),
+            Option(
+                "execute_command",
+                STRING,
+                default="chmod +x {{.Path}}; {{.Vars}} {{.Path}}",
+                doc="How the uploaded script is run.",
+            ),
             Option("inline_shebang", STRING, default="/bin/sh -e", doc="Shebang of the script made from inline."),
             Option("expect_disconnect", BOOL, default=False, doc="A lost connection (e.g. a reboot) is not an error."),
             Option("valid_exit_codes", LIST_NUMBER, default=[0], doc="Exit codes that mean success."),
@@ -79,17 +84,30 @@ SHELL = Schema(
             Option("remote_path", STRING, doc="Full remote path of the script (default: remote_folder/remote_file)."),
             Option("skip_clean", BOOL, default=False, doc="Leave the uploaded script on the machine."),
             Option("binary", BOOL, default=False, doc="The script is a binary: upload it unchanged."),
-            Option("start_retry_timeout", DURATION, default="5m", doc="How long to retry starting the command (e.g. during a reboot)."),
+            Option(
+                "start_retry_timeout",
+                DURATION,
+                default="5m",
+                doc="How long to retry starting the command (e.g. during a reboot).",
+            ),
             Option("pause_after", DURATION, doc="Wait this long after the scripts ran."),
-            Option("use_env_var_file", BOOL, default=False, doc="Pass the environment in a sourced file instead of the command line."),
-            Option("env_var_format", STRING, doc="printf format of one environment assignment (default: \"%s='%s' \")."),
+            Option(
+                "use_env_var_file",
+                BOOL,
+                default=False,
+                doc="Pass the environment in a sourced file instead of the command line.",
+            ),
+            Option(
+                "env_var_format", STRING, doc="printf format of one environment assignment (default: \"%s='%s' \")."
+            ),
         ),
         COMMON,
     ),
     groups=(exactly_one("inline", "script", "scripts"),),
     checks=(_check_environment,),
     notes=("Each `environment_vars` entry is `KEY=value`; `env` keys are variable names.",),
-    doc="Runs shell commands or scripts on the machine being built (for `local`: in the image root, with $IMAGE_ROOT set).",
+    doc="Runs shell commands or scripts on the machine being built "
+    "(for `local`: in the image root, with $IMAGE_ROOT set).",
 )
 
 
@@ -123,18 +141,38 @@ FILE = Schema(
                 local_path=True,
                 unless=_NOT_LOCAL,
             ),
-            Option("sources", LIST_STRING, doc="Several local files to upload into destination.", local_path=True, unless=_NOT_LOCAL),
+            Option(
+                "sources",
+                LIST_STRING,
+                doc="Several local files to upload into destination.",
+                local_path=True,
+                unless=_NOT_LOCAL,
+            ),
             Option("content", STRING, doc="Text to write to destination."),
-            Option("destination", STRING, required=True, doc="Path on the machine (for `local`: inside the image root)."),
-            Option("direction", STRING, default="upload", choices=("upload", "download"), doc="upload to the machine, or download from it."),
-            Option("generated", BOOL, default=False, doc="The source is created during the build: do not check that it exists."),
+            Option(
+                "destination", STRING, required=True, doc="Path on the machine (for `local`: inside the image root)."
+            ),
+            Option(
+                "direction",
+                STRING,
+                default="upload",
+                choices=("upload", "download"),
+                doc="upload to the machine, or download from it.",
+            ),
+            Option(
+                "generated",
+                BOOL,
+                default=False,
+                doc="The source is created during the build: do not check that it exists.",
+            ),
         ),
         COMMON,
     ),
     groups=(at_least_one("source", "sources", "content"),),
     checks=(_check_file,),
     notes=(
-        "`source` and `sources` may be combined (Packer merges them); `content` excludes both and needs `direction = \"upload\"`.",
+        "`source` and `sources` may be combined (Packer merges them); "
+        '`content` excludes both and needs `direction = "upload"`.',
     ),
     doc="Copies files to (or from) the machine being built.",
 )
@@ -146,14 +184,25 @@ SHELL_LOCAL_OPTIONS = (
     Option("scripts", LIST_STRING, doc="Local scripts to run, in order.", local_path=True),
     Option("environment_vars", LIST_STRING, doc='Environment, as "KEY=value" strings.'),
     Option("env", MAP_STRING, doc="Environment, as a map."),
-    Option("execute_command", LIST_STRING, default=["/bin/sh", "-c", "{{.Vars}} {{.Script}}"], doc="How the script is run, as a list of arguments."),
+    Option(
+        "execute_command",
+        LIST_STRING,
+        default=["/bin/sh", "-c", "{{.Vars}} {{.Script}}"],
+        doc="How the script is run, as a list of arguments.",
+    ),
     Option("inline_shebang", STRING, default="/bin/sh -e", doc="Shebang of the script made from inline."),
-    Option("only_on", LIST_STRING, choices=GOOS, doc="Run only on these operating systems (Go names: linux, darwin, windows...)."),
+    Option(
+        "only_on",
+        LIST_STRING,
+        choices=GOOS,
+        doc="Run only on these operating systems (Go names: linux, darwin, windows...).",
+    ),
     Option("use_linux_pathing", BOOL, default=False, doc="On Windows: pass WSL (Linux) paths to the script."),
     Option("valid_exit_codes", LIST_NUMBER, default=[0], doc="Exit codes that mean success."),
     Option("env_var_format", STRING, doc="printf format of one environment assignment."),
     Option("tempfile_extension", STRING, doc="Extension of the temporary script file."),
 )
+
 
 def check_shell_local(body: Body, environ):
     a = body.attrs
@@ -161,7 +210,8 @@ def check_shell_local(body: Body, environ):
         if sys.platform != "win32":
             yield error(
                 '"use_linux_pathing" only works on Windows',
-                "It turns Windows paths into paths of the Windows Subsystem for Linux; this build does not run on Windows.",
+                "It turns Windows paths into paths of the Windows Subsystem for Linux; "
+                "this build does not run on Windows.",
                 ("use_linux_pathing",),
             )
             return
@@ -180,13 +230,20 @@ SHELL_LOCAL_NOTES = (
     "`use_linux_pathing = true` works only on Windows, and only with `script` or `scripts`.",
 )
 
-SHELL_LOCAL = Schema(
-    merge(SHELL_LOCAL_OPTIONS, COMMON),
-    groups=(exactly_one("command", "inline", "script", "scripts"),),
-    checks=(_check_environment, check_shell_local),
-    notes=SHELL_LOCAL_NOTES,
-    doc="Runs commands on the machine that runs `release build`.",
-)
+
+def shell_local_schema(common: tuple[Option, ...], doc: str) -> Schema:
+    """`shell-local`, as a provisioner and as a post-processor: the same options and checks;
+    only the options every block of that kind takes (`common`) and the doc differ."""
+    return Schema(
+        merge(SHELL_LOCAL_OPTIONS, common),
+        groups=(exactly_one("command", "inline", "script", "scripts"),),
+        checks=(_check_environment, check_shell_local),
+        notes=SHELL_LOCAL_NOTES,
+        doc=doc,
+    )
+
+
+SHELL_LOCAL = shell_local_schema(COMMON, "Runs commands on the machine that runs `release build`.")
 
 BREAKPOINT = Schema(
     merge(
@@ -228,4 +285,3 @@ def check_provisioner_sequence(provisioners: Sequence[tuple[str, Body]]) -> list
                 )
             )
     return out
-

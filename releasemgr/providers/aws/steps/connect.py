@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from releasemgr.pipeline.communicator import CommunicatorError
+from releasemgr.pipeline.communicator.ssh import SSHCommunicator, from_packer_options
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 from releasemgr.pipeline.steps import ConnectStep
 
@@ -12,14 +14,14 @@ class StepConnect(ConnectStep):
         cfg = ctx.source_config
         if cfg.get("communicator") == "none":
             return
-        from releasemgr.pipeline.communicator import CommunicatorError, SSHCommunicator
-        from releasemgr.providers.null_builder import ssh_config_from
-
         host = ctx.generated.get("ssh_host")
         if not host:
             raise StepFailed("the instance has no address to connect to (set ssh_interface or ssh_host)")
-        conf = ssh_config_from({**cfg, "ssh_private_key_file": ctx.generated.get("private_key_file")},
-                               default_host=host)
+        try:
+            conf = from_packer_options({**cfg, "ssh_private_key_file": ctx.generated.get("private_key_file")},
+                                       default_host=host)
+        except CommunicatorError as exc:
+            raise StepFailed(str(exc)) from None
         conf.host = str(cfg.get("ssh_host") or host)
         learned = ctx.generated.get("host_key")
         if learned and not cfg.get("ssh_host_key"):
