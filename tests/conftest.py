@@ -1,5 +1,10 @@
 """Shared fixtures: a fresh state folder and ledger per test, on SQLite and PostgreSQL,
-and a `cli` helper that runs `release` in-process as a user types it."""
+a `cli` helper that runs `release` in-process as a user types it, and a `fleet` of real
+local servers. The markers `postgres` and `packer` are applied here (see docs/testing.md).
+
+Fixture modules are registered as plugins, so a test only names the fixture it needs:
+`sshd` (sshd_fixture.py), `aws` (aws_fixture.py), `ledger` and `fake_fleet` (fakes.py).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["sshd_fixture", "aws_fixture", "local_images", "fakes"]
 
 # CI runs hypothesis derandomized: the same examples every run, so a green main stays green;
 # locally the search stays random and keeps finding new cases.
@@ -45,6 +52,20 @@ class Result:
         return f"Result(code={self.code}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
 
 
+@contextlib.contextmanager
+def session_env(cwd: Path, env: dict[str, str | None]):
+    """Run in `cwd` with `env` set (None: unset) in os.environ; both restored afterwards,
+    whatever happens inside."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        for key, value in env.items():
+            if value is None:
+                mp.delenv(key, raising=False)
+            else:
+                mp.setenv(key, value)
+        yield
+
+
 class Cli:
     """Runs `release ...` in this process (fast) with its own state folder and ledger."""
 
@@ -56,24 +77,9 @@ class Cli:
         from releasemgr.cli import main
 
         out, err = io.StringIO(), io.StringIO()
-        old_env = {k: os.environ.get(k) for k in self.env}
-        old_cwd = os.getcwd()
-        os.environ.update(self.env)
-        if actor:
-            os.environ["RELEASE_ACTOR"] = actor
-        try:
-            os.chdir(self.cwd)
+        with session_env(self.cwd, {**self.env, **({"RELEASE_ACTOR": actor} if actor else {})}):
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = main([str(a) for a in args])
-        finally:
-            os.chdir(old_cwd)
-            for k, v in old_env.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-            if actor:
-                os.environ["RELEASE_ACTOR"] = self.env.get("RELEASE_ACTOR", "")
         return Result(code, out.getvalue(), err.getvalue())
 
     def ok(self, *args: str, **kw) -> Result:
@@ -169,3 +175,59 @@ def heavy_imports(cli, *args: str) -> tuple[subprocess.CompletedProcess, list[st
     line = [x for x in r.stderr.splitlines() if x.startswith("HEAVY ")]
     assert line, r.stderr
     return r, eval(line[-1][len("HEAVY "):])
+
+
+def audit_events(cli: Cli) -> list[tuple[str, dict]]:
+    """Every audit event of the cli's ledger, oldest first, as (action, details), read the way
+    a user reads them (`release audit --json`)."""
+    return [(e["action"], e["details"]) for e in cli.json("audit")["events"]]
+
+
+# -- a fleet of real local servers --------------------------------------------------------------
+
+FLEET_TOML = """
+[[environments]]
+name = "dev"
+
+[[environments]]
+name = "prod"
+"""
+
+
+@pytest.fixture
+def fleet_toml() -> str:
+    """The release.toml of the `fleet` fixture; a test module overrides this fixture to
+    configure `[deploy.prod]`."""
+    return FLEET_TOML
+
+
+@pytest.fixture
+def fleet(tmp_path, fleet_toml) -> Cli:
+    """A SQLite ledger, `fleet_toml` as release.toml, `cli.state` the state folder, and a
+    finalizer that kills every server (and `release` process) the test left behind."""
+    from local_images import cleanup
+
+    (tmp_path / "release.toml").write_text(fleet_toml)
+    state = tmp_path / "state"
+    cli = Cli(tmp_path, {"RELEASE_STATE": str(state), "RELEASE_LEDGER": f"sqlite:///{state / 'ledger.db'}",
+                         "RELEASE_ACTOR": "alice", "NO_COLOR": "1"})
+    cli.state = state
+    yield cli
+    cleanup(tmp_path)
+
+
+# -- markers ------------------------------------------------------------------------------------
+
+def _uses_postgres(item: pytest.Item) -> bool:
+    if "pg_url" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("ledger_url") == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    """`postgres` on every test that reaches PostgreSQL (`pg_url`, or the postgresql side of
+    `ledger_url`), so that `-m "not postgres"` leaves out exactly those."""
+    for item in items:
+        if _uses_postgres(item):
+            item.add_marker(pytest.mark.postgres)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from releasemgr.pipeline.communicator import CommunicatorCancelled, CommunicatorError, SSHCommunicator, SSHConfig
-from sshd_fixture import Sshd, free_port, keygen, sshd  # noqa: F401
+from sshd_fixture import Sshd, free_port, keygen
 
 
 def config_for(server: Sshd, **kw) -> SSHConfig:
