@@ -54,6 +54,7 @@ class FakeFleet(Fleet):
     servers: dict[str, FakeServer] = field(default_factory=dict)
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (launch|terminate, server id, version)
     _ports: itertools.count = field(default_factory=lambda: itertools.count(20000))
+    _fewest: int | None = None
 
     def launch(self, artifact: dict, *, server_id: str, image: str, version: str, env: str,
                port: int | None = None) -> LaunchedServer:
@@ -87,6 +88,8 @@ class FakeFleet(Fleet):
                 fake.alive = False
                 self.events.append(("terminate", s.id, fake.version))
             result.stopped.append(s.id)
+            alive = len(self.running())
+            self._fewest = alive if self._fewest is None else min(self._fewest, alive)
         return result
 
     def list_managed(self, image: str | None = None, env: str | None = None) -> list[ManagedServer]:
@@ -107,16 +110,14 @@ class FakeFleet(Fleet):
         """The events as "launch v2" / "terminate v1", in order."""
         return [f"{kind} {version}" for kind, _sid, version in self.events]
 
-    def fewest_running(self, version_of_interest: set[str] | None = None) -> int:
-        """The fewest live servers at any moment after the first launch (a replay of `events`)."""
-        alive, low = 0, None
-        for kind, _sid, version in self.events:
-            if version_of_interest is not None and version not in version_of_interest:
-                continue
-            alive += 1 if kind == "launch" else -1
-            if kind == "terminate":
-                low = alive if low is None else min(low, alive)
-        return alive if low is None else low
+    def fewest_running(self) -> int:
+        """The fewest live servers right after any terminate since the last `forget()`."""
+        return len(self.running()) if self._fewest is None else self._fewest
+
+    def forget(self) -> None:
+        """Start a new record: clear `events` and `fewest_running`."""
+        self.events.clear()
+        self._fewest = None
 
 
 # -- a ledger and a configuration on tmp_path -----------------------------------------------------
