@@ -68,12 +68,33 @@ def test_plan_splits_reusable_servers_from_old_ones():
 
 # -- rolling ---------------------------------------------------------------------------------------
 
+def batches(messages: list[str]) -> list[str]:
+    """The batch lines of a deploy's progress: "batch 1: starting 2 v2 server(s) (2/4)"."""
+    return [m for m in messages if m.startswith("batch ")]
+
+
+def stops_never_outrun_starts(actions: list[str], allowed: int) -> bool:
+    """At every point at most `allowed` more old servers stopped than new ones started. (A
+    batch's old servers stop in the background while the next batch starts, so the exact
+    interleaving varies; this is what must hold whatever it is.)"""
+    started = stopped = 0
+    for a in actions:
+        started += a.startswith("launch")
+        stopped += a.startswith("terminate")
+        if stopped - started > allowed:
+            return False
+    return True
+
+
 def test_rolling_starts_each_batch_before_stopping_old_servers(prod):
     first_deploy(prod)
     prod.promote("web@v2", "prod")
-    d = prod.deploy()
+    messages = []
+    d = prod.deploy(progress=messages.append)
     assert d["status"] == "succeeded" and len(d["launched"]) == 3 and len(d["retired"]) == 3
-    assert prod.fleet.actions() == ["launch v2", "terminate v1"] * 3
+    assert len(batches(messages)) == 3 and all("starting 1 v2" in m for m in batches(messages))
+    assert sorted(prod.fleet.actions()) == ["launch v2"] * 3 + ["terminate v1"] * 3
+    assert prod.fleet.actions()[0] == "launch v2" and stops_never_outrun_starts(prod.fleet.actions(), 0)
     assert prod.fleet.fewest_running() == 3  # max_unavailable = 0: never below count
     assert prod.fleet.running() == prod.fleet.running("v2") and len(d["route"]) == 3
 
@@ -82,16 +103,22 @@ def test_rolling_batch_size_and_max_unavailable(prod):
     prod.configure(toml(count=4, strategy="rolling", batch_size=2, max_unavailable=1))
     first_deploy(prod)
     prod.promote("web@v2", "prod")
-    prod.deploy()
-    # each batch: one old server stops first (max_unavailable), two start, then the other old one stops
-    assert prod.fleet.actions() == ["terminate v1", "launch v2", "launch v2", "terminate v1"] * 2
-    assert prod.fleet.fewest_running() == 3
+    messages = []
+    prod.deploy(progress=messages.append)
+    assert [m.split(":")[1].strip() for m in batches(messages)] == ["starting 2 v2 server(s) (2/4)",
+                                                                   "starting 2 v2 server(s) (4/4)"]
+    # each batch stops one old server before it starts (max_unavailable), the other one after
+    assert prod.fleet.actions()[:3] == ["terminate v1", "launch v2", "launch v2"]
+    assert stops_never_outrun_starts(prod.fleet.actions(), 1) and prod.fleet.fewest_running() == 3
+    assert sorted(prod.fleet.actions()) == ["launch v2"] * 4 + ["terminate v1"] * 4
 
 
 def test_flags_override_the_batch_size(prod):
     first_deploy(prod)
     prod.promote("web@v2", "prod")
-    prod.deploy(batch_size=3)
+    messages = []
+    prod.deploy(batch_size=3, progress=messages.append)
+    assert batches(messages) == ["batch 1: starting 3 v2 server(s)"]
     assert prod.fleet.actions() == ["launch v2"] * 3 + ["terminate v1"] * 3
 
 
