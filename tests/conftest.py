@@ -225,9 +225,28 @@ def _uses_postgres(item: pytest.Item) -> bool:
     return callspec is not None and callspec.params.get("ledger_url") == "postgresql"
 
 
+# Tests that take more than about 3 s alone (`--durations=40` with -n 2 on 2 cores), as
+# "file::test" (every parametrization) or "file" (a module whose shared setup is the cost).
+# Kept here rather than on the tests so that one list says what `-m "not slow"` leaves out.
+SLOW_TESTS = {
+    "test_deploy_aws.py::test_fifty_instances_roll_forward_back_retire_and_prune",  # 43 s
+    "test_schema_packer.py",  # 27 s of packer runs in its module fixture
+    "test_template_fuzz.py::test_mutated_corpus_never_crashes",  # 19 s
+    "test_template_fuzz.py::test_generated_templates_never_crash",  # 13 s
+}
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    path = item.nodeid.split("::", 1)[0].removeprefix("tests/")
+    name = item.nodeid.split("::", 1)[-1].split("[", 1)[0]
+    return path in SLOW_TESTS or f"{path}::{name}" in SLOW_TESTS
+
+
 def pytest_collection_modifyitems(config, items):
     """`postgres` on every test that reaches PostgreSQL (`pg_url`, or the postgresql side of
-    `ledger_url`), so that `-m "not postgres"` leaves out exactly those."""
+    `ledger_url`), so that `-m "not postgres"` leaves out exactly those; `slow` on SLOW_TESTS."""
     for item in items:
         if _uses_postgres(item):
             item.add_marker(pytest.mark.postgres)
+        if _is_slow(item):
+            item.add_marker(pytest.mark.slow)
