@@ -225,14 +225,33 @@ def _uses_postgres(item: pytest.Item) -> bool:
     return callspec is not None and callspec.params.get("ledger_url") == "postgresql"
 
 
-# Tests that take more than about 3 s alone (`--durations=40` with -n 2 on 2 cores), as
-# "file::test" (every parametrization) or "file" (a module whose shared setup is the cost).
-# Kept here rather than on the tests so that one list says what `-m "not slow"` leaves out.
+# Tests that take 10 s or more (`--durations=60`, -n 2, on 2 cores shared with other jobs:
+# load ~24, so alone they are faster), as "file::test" (every parametrization) or "file" (a
+# module whose shared setup is the cost). One list here says what `-m "not slow"` leaves out.
 SLOW_TESTS = {
-    "test_deploy_aws.py::test_fifty_instances_roll_forward_back_retire_and_prune",  # 43 s
-    "test_schema_packer.py",  # 27 s of packer runs in its module fixture
-    "test_template_fuzz.py::test_mutated_corpus_never_crashes",  # 19 s
-    "test_template_fuzz.py::test_generated_templates_never_crash",  # 13 s
+    "test_schema_packer.py",  # 73 s of packer runs in its module fixture
+    "test_ledger_concurrency.py::test_sigkill_mid_change_leaves_before_or_after_postgresql",  # 56 s
+    "test_ledger_concurrency.py::test_sigkill_mid_change_leaves_before_or_after_sqlite",  # 37 s
+    "test_ledger_concurrency.py::test_promote_rollback_and_verify_run_without_the_orm",  # 49 s
+    "test_ledger_concurrency.py::test_twenty_promotes_at_once_all_succeed",  # 31 s
+    "test_ledger_concurrency.py::test_read_commands_are_light_and_keep_their_json",  # 25 s
+    "test_ledger_concurrency.py::test_concurrent_registers_get_distinct_numbers",  # 19 s
+    "test_deploy_aws.py::test_fifty_instances_roll_forward_back_retire_and_prune",  # 44 s
+    "test_deploy_aws.py::test_rolling_deploy_of_ec2_instances_and_drift",  # 16 s
+    "test_template_fuzz.py::test_mutated_corpus_never_crashes",  # 43 s
+    "test_template_fuzz.py::test_generated_templates_never_crash",  # 37 s
+    "test_aws_build.py::test_sigint_during_provisioning_cleans_up",  # 26 s
+    "test_aws_build.py::test_sigkill_leftovers_found_and_removed_by_gc",  # 26 s
+    "test_aws_build.py::test_seed_template_builds_amis_in_two_regions",  # 15 s
+    "test_aws_build.py::test_failing_provisioner_leaves_nothing",  # 13 s
+    "test_aws_build.py::test_filter_without_match_or_ambiguous",  # 12 s
+    "test_audit_tamper.py::test_exported_head_reveals_a_rewritten_chain",  # 21 s
+    "test_audit_tamper.py::test_append_many_chains_like_single_appends",  # 13 s
+    "test_aws_asg.py::test_asg_rollout_replaces_every_instance_and_back",  # 18 s
+    "test_functions.py::test_any_input_gives_a_value_or_a_function_error",  # 12 s
+    "test_aws_fleet.py::test_fleet_launch_health_terminate_in_few_calls",  # 11 s
+    "test_build.py::test_sigint_cancels_cleanly",  # 10 s
+    "test_schema.py::test_never_raises_on_any_value",  # 10 s
 }
 
 
