@@ -1,6 +1,6 @@
 """moto in server mode on a free loopback port, for tests that talk to AWS.
 
-`from aws_fixture import aws  # noqa: F401`, then a test argument `aws`: the server is reset
+conftest.py registers it (`pytest_plugins`): take a test argument `aws`; the server is reset
 for each test, the standard variables point boto3 at it (AWS_ENDPOINT_URL, fake
 credentials, AWS_REGION=us-east-1), and `aws.ec2(region)` gives a client to assert with.
 The AMI catalogue is tests/data/amis.json (Ubuntu 22.04 images owned by Canonical's id, plus

@@ -1,5 +1,10 @@
 """Shared fixtures: a fresh state folder and ledger per test, on SQLite and PostgreSQL,
-and a `cli` helper that runs `release` in-process as a user types it."""
+a `cli` helper that runs `release` in-process as a user types it, and a `fleet` of real
+local servers. The markers `postgres` and `packer` are applied here (see docs/testing.md).
+
+Fixture modules are registered as plugins, so a test only names the fixture it needs:
+`sshd` (sshd_fixture.py), `aws` (aws_fixture.py), `ledger` and `fake_fleet` (fakes.py).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["sshd_fixture", "aws_fixture", "local_images", "fakes"]
 
 # CI runs hypothesis derandomized: the same examples every run, so a green main stays green;
 # locally the search stays random and keeps finding new cases.
@@ -45,6 +52,20 @@ class Result:
         return f"Result(code={self.code}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
 
 
+@contextlib.contextmanager
+def session_env(cwd: Path, env: dict[str, str | None]):
+    """Run in `cwd` with `env` set (None: unset) in os.environ; both restored afterwards,
+    whatever happens inside."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        for key, value in env.items():
+            if value is None:
+                mp.delenv(key, raising=False)
+            else:
+                mp.setenv(key, value)
+        yield
+
+
 class Cli:
     """Runs `release ...` in this process (fast) with its own state folder and ledger."""
 
@@ -56,24 +77,9 @@ class Cli:
         from releasemgr.cli import main
 
         out, err = io.StringIO(), io.StringIO()
-        old_env = {k: os.environ.get(k) for k in self.env}
-        old_cwd = os.getcwd()
-        os.environ.update(self.env)
-        if actor:
-            os.environ["RELEASE_ACTOR"] = actor
-        try:
-            os.chdir(self.cwd)
+        with session_env(self.cwd, {**self.env, **({"RELEASE_ACTOR": actor} if actor else {})}):
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = main([str(a) for a in args])
-        finally:
-            os.chdir(old_cwd)
-            for k, v in old_env.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-            if actor:
-                os.environ["RELEASE_ACTOR"] = self.env.get("RELEASE_ACTOR", "")
         return Result(code, out.getvalue(), err.getvalue())
 
     def ok(self, *args: str, **kw) -> Result:
@@ -169,3 +175,97 @@ def heavy_imports(cli, *args: str) -> tuple[subprocess.CompletedProcess, list[st
     line = [x for x in r.stderr.splitlines() if x.startswith("HEAVY ")]
     assert line, r.stderr
     return r, eval(line[-1][len("HEAVY "):])
+
+
+def audit_events(cli: Cli) -> list[tuple[str, dict]]:
+    """Every audit event of the cli's ledger, oldest first, as (action, details), read the way
+    a user reads them (`release audit --json`)."""
+    return [(e["action"], e["details"]) for e in cli.json("audit")["events"]]
+
+
+# -- a fleet of real local servers --------------------------------------------------------------
+
+FLEET_TOML = """
+[[environments]]
+name = "dev"
+
+[[environments]]
+name = "prod"
+"""
+
+
+@pytest.fixture
+def fleet_toml() -> str:
+    """The release.toml of the `fleet` fixture; a test module overrides this fixture to
+    configure `[deploy.prod]`."""
+    return FLEET_TOML
+
+
+@pytest.fixture
+def fleet(tmp_path, fleet_toml) -> Cli:
+    """A SQLite ledger, `fleet_toml` as release.toml, `cli.state` the state folder, and a
+    finalizer that kills every server (and `release` process) the test left behind."""
+    from local_images import cleanup
+
+    (tmp_path / "release.toml").write_text(fleet_toml)
+    state = tmp_path / "state"
+    cli = Cli(tmp_path, {"RELEASE_STATE": str(state), "RELEASE_LEDGER": f"sqlite:///{state / 'ledger.db'}",
+                         "RELEASE_ACTOR": "alice", "NO_COLOR": "1"})
+    cli.state = state
+    yield cli
+    cleanup(tmp_path)
+
+
+# -- markers ------------------------------------------------------------------------------------
+
+def _uses_postgres(item: pytest.Item) -> bool:
+    if "pg_url" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("ledger_url") == "postgresql"
+
+
+# Tests that take 10 s or more (`--durations=60`, -n 2, on 2 cores shared with other jobs:
+# load ~24, so alone they are faster), as "file::test" (every parametrization) or "file" (a
+# module whose shared setup is the cost). One list here says what `-m "not slow"` leaves out.
+SLOW_TESTS = {
+    "test_schema_packer.py",  # 73 s of packer runs in its module fixture
+    "test_ledger_concurrency.py::test_sigkill_mid_change_leaves_before_or_after_postgresql",  # 56 s
+    "test_ledger_concurrency.py::test_sigkill_mid_change_leaves_before_or_after_sqlite",  # 37 s
+    "test_ledger_concurrency.py::test_promote_rollback_and_verify_run_without_the_orm",  # 49 s
+    "test_ledger_concurrency.py::test_twenty_promotes_at_once_all_succeed",  # 31 s
+    "test_ledger_concurrency.py::test_read_commands_are_light_and_keep_their_json",  # 25 s
+    "test_ledger_concurrency.py::test_concurrent_registers_get_distinct_numbers",  # 19 s
+    "test_deploy_aws.py::test_fifty_instances_roll_forward_back_retire_and_prune",  # 44 s
+    "test_deploy_aws.py::test_rolling_deploy_of_ec2_instances_and_drift",  # 16 s
+    "test_template_fuzz.py::test_mutated_corpus_never_crashes",  # 43 s
+    "test_template_fuzz.py::test_generated_templates_never_crash",  # 37 s
+    "test_aws_build.py::test_sigint_during_provisioning_cleans_up",  # 26 s
+    "test_aws_build.py::test_sigkill_leftovers_found_and_removed_by_gc",  # 26 s
+    "test_aws_build.py::test_seed_template_builds_amis_in_two_regions",  # 15 s
+    "test_aws_build.py::test_failing_provisioner_leaves_nothing",  # 13 s
+    "test_aws_build.py::test_filter_without_match_or_ambiguous",  # 12 s
+    "test_audit_tamper.py::test_exported_head_reveals_a_rewritten_chain",  # 21 s
+    "test_audit_tamper.py::test_append_many_chains_like_single_appends",  # 13 s
+    "test_aws_asg.py::test_asg_rollout_replaces_every_instance_and_back",  # 18 s
+    "test_functions.py::test_any_input_gives_a_value_or_a_function_error",  # 12 s
+    "test_aws_fleet.py::test_fleet_launch_health_terminate_in_few_calls",  # 11 s
+    "test_build.py::test_sigint_cancels_cleanly",  # 10 s
+    "test_schema.py::test_never_raises_on_any_value",  # 10 s
+}
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    path = item.nodeid.split("::", 1)[0].removeprefix("tests/")
+    name = item.nodeid.split("::", 1)[-1].split("[", 1)[0]
+    return path in SLOW_TESTS or f"{path}::{name}" in SLOW_TESTS
+
+
+def pytest_collection_modifyitems(config, items):
+    """`postgres` on every test that reaches PostgreSQL (`pg_url`, or the postgresql side of
+    `ledger_url`), so that `-m "not postgres"` leaves out exactly those; `slow` on SLOW_TESTS."""
+    for item in items:
+        if _uses_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+        if _is_slow(item):
+            item.add_marker(pytest.mark.slow)

@@ -1,6 +1,6 @@
 """A real OpenSSH sshd on a free loopback port, for tests that need an SSH host.
 
-Use it with `from sshd_fixture import sshd  # noqa: F401` and a test argument `sshd`
+conftest.py registers it (`pytest_plugins`): take a test argument `sshd`
 (or `sshd_session`, one server shared by the whole session):
 it yields an `Sshd` with `host`, `port`, `username`, `client_key` (private key path),
 `client_pub`, `known_hosts`, `host_key_line` ("ssh-ed25519 AAAA…") and `stop()`/`start()`.

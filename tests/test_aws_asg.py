@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from aws_fixture import aws  # noqa: F401
-
 from releasemgr.providers.aws import asg as A
 
 

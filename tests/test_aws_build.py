@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from aws_fixture import aws  # noqa: F401
-from sshd_fixture import sshd  # noqa: F401
-
 
 def seed_template(tmp_path: Path, sshd, *, provisioner: str = 'inline = ["echo provisioned-on-$(hostname)"]',
                   keypair: bool = True, extra: str = "", post: str = "") -> Path:

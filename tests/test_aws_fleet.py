@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from aws_fixture import aws  # noqa: F401
-
 from releasemgr.providers.aws.fleet import EC2Fleet
 from releasemgr.providers.base import HealthCheck
 

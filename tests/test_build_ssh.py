@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sshd_fixture import sshd  # noqa: F401
-
 
 def null_template(tmp_path: Path, sshd, provisioners: str, host_check: str | None = None) -> Path:
     host_check = host_check if host_check is not None else f'ssh_known_hosts_file = "{sshd.known_hosts}"'

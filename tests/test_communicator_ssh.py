@@ -19,7 +19,7 @@ import pytest
 from releasemgr.pipeline.communicator import CommunicatorCancelled, CommunicatorError, SSHCommunicator, SSHConfig
 from releasemgr.pipeline.communicator.ssh import from_packer_options
 from releasemgr.template.schema import duration_seconds, schema_for
-from sshd_fixture import Sshd, free_port, keygen, sshd  # noqa: F401
+from sshd_fixture import Sshd, free_port, keygen
 
 
 def config_for(server: Sshd, **kw) -> SSHConfig:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli
+from conftest import audit_events
 from local_images import add_version, alive, cleanup, get, make_image, running_servers
 
 TOML = """
@@ -31,35 +31,14 @@ route_hook = "echo \\"$RELEASE_VERSION $RELEASE_ADDRESSES\\" >> hook.log"
 
 
 @pytest.fixture
-def fleet(tmp_path):
-    """A SQLite ledger, a release.toml, and a finalizer that kills every server left behind."""
-    (tmp_path / "release.toml").write_text(TOML)
-    state = tmp_path / "state"
-    env = {"RELEASE_STATE": str(state), "RELEASE_LEDGER": f"sqlite:///{state / 'ledger.db'}",
-           "RELEASE_ACTOR": "alice", "NO_COLOR": "1"}
-    cli = Cli(tmp_path, env)
-    cli.state = state
-    yield cli
-    cleanup(tmp_path)
+def fleet_toml():
+    return TOML
 
 
 def serving(cli, env="prod"):
     """What the route lists, asked over HTTP: sorted answers."""
     route = json.loads((cli.state / "routes" / f"web@{env}.json").read_text())
     return sorted(get(s["address"])[1] for s in route["servers"])
-
-
-def _audit(cli):
-    from releasemgr.ledger.db import Ledger
-    from releasemgr.ledger.models import AuditEvent
-    from sqlmodel import select
-
-    led = Ledger.open(cli.env["RELEASE_LEDGER"])
-    try:
-        with led.read() as s:
-            return [(e.action, json.loads(e.details)) for e in s.exec(select(AuditEvent).order_by(AuditEvent.seq))]
-    finally:
-        led.close()
 
 
 def test_rolling_deploy_replaces_servers_and_keeps_capacity(fleet):
@@ -108,7 +87,7 @@ def test_rolling_deploy_replaces_servers_and_keeps_capacity(fleet):
         s["id"] for s in after if s["state"] == "healthy")  # only what runs
     # two versions ran: two unpacked copies, whatever the number of servers
     assert len(list((fleet.state / "images" / "unpacked").iterdir())) == 2
-    actions = [a for a, _ in _audit(fleet)]
+    actions = [a for a, _ in audit_events(fleet)]
     for needed in ("deployment.started", "deployment.finished", "server.launched", "server.retired",
                    "route.switched"):
         assert needed in actions
@@ -141,7 +120,7 @@ def test_blue_green_and_instant_rollback(fleet):
     assert d["version"] == "v1" and dep["instant"] is True and dep["launched"] == []
     assert serving(fleet) == ["blue v1"] * 2
     assert took < 10, took  # it starts nothing (bench/bench_deploy.py measures it properly)
-    assert any(a == "route.switched" for a, _ in _audit(fleet))
+    assert any(a == "route.switched" for a, _ in audit_events(fleet))
 
     # and forward again: the green set is standing by now
     d = fleet.json("promote", "web@v2", "--to", "prod", "--deploy", "--reason", "fixed")
@@ -188,7 +167,7 @@ def test_unhealthy_version_leaves_old_servers_serving(fleet, mode):
     now = fleet.json("servers", "web", "--env", "prod")["servers"]
     assert {s["id"] for s in now} == before  # nothing of v2 left
     assert len(running_servers(fleet.state)) == 2
-    failed = [d for a, d in _audit(fleet) if a == "deployment.failed"]
+    failed = [d for a, d in audit_events(fleet) if a == "deployment.failed"]
     assert len(failed) == 1 and failed[0]["launched"] >= 1
     j = fleet("deploy", "web", "--env", "prod", "--count", "2", "--health-timeout", "1", "--json")
     assert j.code == 1 and json.loads(j.out)["deployment"]["status"] == "failed"
@@ -206,7 +185,7 @@ def test_failed_rolling_deploy_with_max_unavailable_restores_old_servers(fleet):
     dep = json.loads(r.out)["deployment"]
     assert len(dep["restored"]) == 1  # it stopped one v1 server first, so it started one again
     assert serving(fleet) == ["good v1"] * 2
-    assert "deployment.rolled_back" in [a for a, _ in _audit(fleet)]
+    assert "deployment.rolled_back" in [a for a, _ in audit_events(fleet)]
     assert len(running_servers(fleet.state)) == 2
 
 
@@ -223,7 +202,6 @@ def test_drift_dead_and_unrecorded_servers_and_deploy_heals(fleet):
             break
         time.sleep(0.02)
     # a server nobody recorded: started by the fleet but never written to the ledger
-    from releasemgr.ledger.db import Ledger
     from releasemgr.providers.local.fleet import LocalFleet
 
     art = make_image(fleet.state, "v1 text")
@@ -449,7 +427,7 @@ def test_sigterm_during_deploy_removes_what_it_started(fleet):
     assert "Traceback" not in err
     assert running_servers(fleet.state) == []
     assert fleet.json("servers", "web", "--env", "prod")["servers"] == []
-    failed = [d for a, d in _audit(fleet) if a == "deployment.failed"]
+    failed = [d for a, d in audit_events(fleet) if a == "deployment.failed"]
     assert len(failed) == 1 and "interrupted" in failed[0]["error"]
 
 

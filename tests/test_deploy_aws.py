@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_fixture import aws  # noqa: F401
 from conftest import Cli
 
 TOML = """

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from conftest import Cli, heavy_imports
-from local_images import add_version, cleanup, get, running_servers
+from conftest import audit_events, heavy_imports
+from local_images import add_version, get, running_servers
 
 TOML = """
 [[environments]]
@@ -23,28 +23,8 @@ strategy = "blue-green"
 
 
 @pytest.fixture
-def fleet(tmp_path):
-    (tmp_path / "release.toml").write_text(TOML)
-    state = tmp_path / "state"
-    cli = Cli(tmp_path, {"RELEASE_STATE": str(state), "RELEASE_LEDGER": f"sqlite:///{state / 'ledger.db'}",
-                         "RELEASE_ACTOR": "alice", "NO_COLOR": "1"})
-    cli.state = state
-    yield cli
-    cleanup(tmp_path)
-
-
-def audit_events(cli):
-    from sqlmodel import select
-
-    from releasemgr.ledger.db import Ledger
-    from releasemgr.ledger.models import AuditEvent
-
-    led = Ledger.open(cli.env["RELEASE_LEDGER"])
-    try:
-        with led.read() as s:
-            return [(e.action, json.loads(e.details)) for e in s.exec(select(AuditEvent).order_by(AuditEvent.seq))]
-    finally:
-        led.close()
+def fleet_toml():
+    return TOML
 
 
 def versions_running(cli):

@@ -53,14 +53,10 @@ class LazyGroup(click.Group):
         entry = LAZY_COMMANDS.get(name)
         if entry is None:
             return None
+        # No fallback: an entry whose module or attribute is missing (a typo, a file not
+        # added) must fail loudly, not show as "No such command".
         module, _, attr = entry[0].partition(":")
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # a command whose module is not there yet
-            if exc.name and exc.name.startswith("releasemgr"):
-                return None
-            raise
-        return getattr(mod, attr)
+        return getattr(importlib.import_module(module), attr)
 
     def format_commands(self, ctx, formatter):
         # Short help comes from LAZY_COMMANDS so `release --help` imports no command module.

@@ -5,9 +5,10 @@
 
 The reference is the `--help` text of `release` and of every command in `LAZY_COMMANDS`
 (in that order), sub-commands of groups included (`audit verify`, `ledger info`, ...),
-rendered at a fixed width so the output does not depend on the terminal. A command whose
-module is not in this build is listed as such. Only click and the command modules are
-imported; those import nothing heavy at module level (boto3, paramiko, the ORM).
+rendered at a fixed width so the output does not depend on the terminal. Every command's
+module must import: a missing one is an error here, not a placeholder in the reference. Only
+click and the command modules are imported; those import nothing heavy at module level
+(boto3, paramiko, the ORM).
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 @dataclass(frozen=True)
 class CommandHelp:
-    """One entry of the reference: `path` is e.g. ("audit", "verify"); `help` is None when
-    the command's module is not in this build."""
+    """One entry of the reference: `path` is e.g. ("audit", "verify")."""
 
     path: tuple[str, ...]
-    help: str | None
+    help: str
     summary: str = ""
 
     @property
@@ -53,11 +53,7 @@ def _walk(command: click.Command, ctx: click.Context, path: tuple[str, ...], sum
     if isinstance(command, click.Group):
         for sub_name in command.list_commands(ctx):
             sub = command.get_command(ctx, sub_name)
-            sub_path = (*path, sub_name)
-            if sub is None:
-                out.append(CommandHelp(sub_path, None))
-                continue
-            out += _walk(sub, _context(sub, sub_name, ctx), sub_path, sub.get_short_help_str(WIDTH))
+            out += _walk(sub, _context(sub, sub_name, ctx), (*path, sub_name), sub.get_short_help_str(WIDTH))
     return out
 
 
@@ -71,9 +67,6 @@ def collect_help() -> list[CommandHelp]:
     entries = [CommandHelp((), cli.get_help(root).rstrip() + "\n", "")]
     for name, (_, summary) in LAZY_COMMANDS.items():
         command = cli.get_command(root, name)
-        if command is None:
-            entries.append(CommandHelp((name,), None, summary))
-            continue
         entries += _walk(command, _context(command, name, root), (name,), summary)
     return entries
 
@@ -90,20 +83,17 @@ def render_cli_reference() -> str:
         "Every command below accepts the global options (`--state`, `--ledger`, `--config`,",
         "`--actor`, `--json`, `-v`, `--no-color`) before or after its name (`release audit` uses",
         "`--actor` to filter by actor). Exit codes: 0 success, 1 the operation ran and failed,",
-        "2 bad usage, template or config, 3 refused by policy, 4 not found, 130/143 interrupted (see [json.md](json.md)",
+        "2 bad usage, template or config, 3 refused by policy, 4 not found, 130/143 interrupted "
+        "(see [json.md](json.md)",
         "for the `--json` documents and the error shape, [concepts.md](concepts.md) for the words).",
         "",
         "| command | what it does |",
         "| --- | --- |",
     ]
     for e in entries[1:]:
-        summary = e.summary if e.help is not None else f"{e.summary} *(not available in this build)*"
-        lines.append(f"| [`{e.name}`](#{e.anchor}) | {_cell(summary)} |")
+        lines.append(f"| [`{e.name}`](#{e.anchor}) | {_cell(e.summary)} |")
     for e in entries:
         lines += ["", f'<a id="{e.anchor}"></a>', "", f"{'#' * (2 + max(len(e.path) - 1, 0))} `{e.name}`", ""]
-        if e.help is None:
-            lines.append(f"Not available in this build (its module is not installed yet): {e.summary}")
-            continue
         lines += ["```text", *e.help.rstrip("\n").split("\n"), "```"]
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
