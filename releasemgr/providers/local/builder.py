@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from releasemgr.pipeline.communicator import LocalCommunicator
 from releasemgr.pipeline.context import Artifact
 from releasemgr.pipeline.runner import Outcome, Step, StepFailed
 from releasemgr.pipeline.steps import ConnectStep, StepProvision
@@ -91,8 +92,6 @@ class StepCreateRoot(Step):
 class StepConnectLocal(ConnectStep):
 
     def run(self, ctx) -> None:
-        from releasemgr.pipeline.communicator import LocalCommunicator
-
         root = str(ctx.state.root)
         ctx.communicator = LocalCommunicator(root, base_env={"IMAGE_ROOT": root})
 

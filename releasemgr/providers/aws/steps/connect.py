@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from releasemgr.pipeline.communicator import CommunicatorError, SSHCommunicator
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 from releasemgr.pipeline.steps import ConnectStep
 from releasemgr.providers.aws.config import CommConfig
@@ -18,7 +19,6 @@ class StepConnect(ConnectStep):
         if comm_cfg.type == "none":
             return
         st: AwsState = ctx.state
-        from releasemgr.pipeline.communicator import CommunicatorError, SSHCommunicator
         from releasemgr.providers.null_builder import ssh_config_from
 
         host = st.ssh_host
