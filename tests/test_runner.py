@@ -87,3 +87,24 @@ def test_abort_keeps_everything_and_says_what():
     assert res.outcome is Outcome.FAILED
     assert ctx.trace == ["run a", "run b"]
     assert "  thing of b" in ctx.said and "  thing of a" in ctx.said
+
+
+class Leaves(Step):
+    """A cleanup that could not undo everything: it reports, it does not raise."""
+
+    name = "leaves"
+
+    def run(self, ctx):
+        ctx.trace.append("run leaves")
+
+    def cleanup(self, ctx):
+        ctx.trace.append("cleanup leaves")
+        return ["key pair k1 in us-east-1 (AccessDenied)"]
+
+
+def test_cleanup_reports_are_collected_and_said():
+    res, ctx = run([Rec("a"), Leaves(), Rec("c", fail="step")])
+    assert ctx.trace == ["run a", "run leaves", "run c", "cleanup c", "cleanup leaves", "cleanup a"]
+    assert res.cleanup_failures == ["key pair k1 in us-east-1 (AccessDenied)"]
+    assert res.cleaned == ["c", "a"]
+    assert "Could not remove key pair k1 in us-east-1 (AccessDenied): delete it by hand" in ctx.said

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from releasemgr.pipeline.runner import Cancelled, Outcome
+
 
 @dataclass
 class Artifact:
@@ -44,7 +46,15 @@ class BuildContext:
     communicator: Any = None
     artifacts: list[Artifact] = field(default_factory=list)
     parent: str | None = None  # the base the image started from
-    generated: dict[str, Any] = field(default_factory=dict)
+    image: str = ""  # the ledger's image name this build makes a version of (tags, names)
+    #: What the builder's steps learn and hand on, typed by the builder (the amazon-ebs
+    #: builder's `AwsState`, the local builder's `LocalState`); set by its `steps(ctx)`.
+    state: Any = None
+    #: Files this build created as artifacts (not found already there): removed again when
+    #: the build fails after its builder succeeded (a post-processor failed).
+    created_files: list[str] = field(default_factory=list)
+    #: Set by the runner before the cleanups run (a cleanup may act on it); None until then.
+    outcome: Outcome | None = None
     started: float = field(default_factory=time.time)
 
     @property
@@ -55,7 +65,5 @@ class BuildContext:
         self.say_fn(text)
 
     def check_cancel(self) -> None:
-        from releasemgr.pipeline.runner import Cancelled
-
         if self.cancel_event.is_set():
             raise Cancelled()

@@ -112,15 +112,46 @@ class FleetError(Exception):
     pass
 
 
-def fleet_for(provider: str, state_dir, settings: dict | None = None) -> Fleet:
-    """The fleet of a provider name. `settings`: the provider's options (for `aws`: region,
-    instance_type, subnet_id, security_group_ids, tags, port, ... from release.toml)."""
-    if provider == "local":
-        from releasemgr.providers.local.fleet import LocalFleet
+class ImageStore(abc.ABC):
+    """Where a provider keeps the images it built: `prune` deletes through it."""
 
-        return LocalFleet(state_dir)
-    if provider == "aws":
-        from releasemgr.providers.aws.fleet import EC2Fleet
+    @abc.abstractmethod
+    def delete(self, region: str, artifact_id: str) -> None:
+        """Delete one image and what only it used (snapshots, an unpacked copy). An image that
+        is already gone is not an error; raises when the provider refuses (the message says why)."""
 
-        return EC2Fleet(settings)
-    raise FleetError(f"provider {provider!r} has no fleet (known: local, aws)")
+
+class Provider(abc.ABC):
+    """One platform releasemgr builds for and deploys to: its builders, its fleet, its image
+    store. `providers/registry.py` lists every provider; nothing outside a provider's folder
+    asks which provider it is talking to.
+
+    Not guaranteed: a provider need not build (no `builder_types`), deploy (`fleet` raises
+    `FleetError`) or store images (`image_store` is None); importing a provider does not
+    import its SDK (boto3 ...), which loads on first use.
+    """
+
+    name: str = "?"
+    #: Template source types this provider builds ("amazon-ebs").
+    builder_types: tuple[str, ...] = ()
+    #: Packer builder families whose manifest artifacts are this provider's ("amazon" for
+    #: amazon-ebs, amazon-instance ...: a manifest's `builder_type` up to its first "-").
+    packer_builders: tuple[str, ...] = ()
+
+    def steps(self, ctx) -> list:
+        """The builder's steps for `ctx.source_type` (one of `builder_types`); the builder may
+        set its typed state on `ctx.state` here."""
+        raise NotImplementedError(f"provider {self.name!r} has no builder")
+
+    def fleet(self, state_dir, settings: dict | None = None) -> Fleet:
+        """The fleet that runs servers of this provider's images. `settings`: the provider's
+        options from release.toml (for aws: region, instance_type, subnet_id, tags, port ...)."""
+        raise FleetError(f"provider {self.name!r} has no fleet")
+
+    def image_store(self, state_dir) -> ImageStore | None:
+        return None
+
+    def manifest_artifacts(self, artifact_id: str) -> list[tuple[str, str]]:
+        """(region, id) of each artifact in a Packer manifest's `artifact_id`. Raises
+        ValueError when the id is not in the provider's form."""
+        return [("", artifact_id)]

@@ -464,8 +464,7 @@ def _build_source(template, build, bs, cfg, provisioners, req, log, cancel, stat
                        template_dir=Path(template.base_dir), say_fn=lambda t: log.line(display, t),
                        output_fn=lambda kind, line: log.line(display, line, kind=kind), cancel_event=cancel,
                        on_error=req.on_error, provisioners=provisioners,
-                       error_cleanup_provisioner=build.error_cleanup_provisioner)
-    ctx.generated["image"] = image
+                       error_cleanup_provisioner=build.error_cleanup_provisioner, image=image)
     contexts.append(ctx)
     post: list[Artifact] = []
     try:
@@ -513,6 +512,6 @@ def _tag_version(results, version: str, log) -> None:
 
 
 def _discard_new_local_images(ctx) -> None:
-    for f in ctx.generated.get("new_images", []):  # only images this build created
+    for f in ctx.created_files:  # only images this build created
         with contextlib.suppress(OSError):
             os.unlink(f)

@@ -43,7 +43,8 @@ from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.conn import Q, adapt
 from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.sql import version_labels
-from releasemgr.providers.base import Fleet, FleetError, HealthCheck, LaunchedServer, fleet_for
+from releasemgr.providers.base import Fleet, FleetError, HealthCheck, LaunchedServer
+from releasemgr.providers.registry import fleet_for
 from releasemgr.release import routes
 from releasemgr.release.refs import check_image_name, parse_ref
 

@@ -22,7 +22,8 @@ from releasemgr.config import Config
 from releasemgr.ledger.clock import parse_iso
 from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.models import Channel, EnvironmentRow, Image, Server
-from releasemgr.providers.base import FleetError, fleet_for
+from releasemgr.providers.base import FleetError
+from releasemgr.providers.registry import fleet_for
 from releasemgr.release.deploy import (LIVE_STATES, handle_of, health_check_from, provider_settings, server_json,
                                        version_labels)
 

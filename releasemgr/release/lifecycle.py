@@ -19,6 +19,7 @@ from releasemgr.ledger import audit, sql
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.conn import Q, adapt
 from releasemgr.ledger.db import Ledger
+from releasemgr.providers.registry import provider_of_packer_builder
 from releasemgr.release import policy
 from releasemgr.release.refs import check_image_name, parse_ref
 
@@ -50,10 +51,6 @@ def parse_artifact(text: str) -> ArtifactSpec:
     return ArtifactSpec(parts[0], parts[1], parts[2])
 
 
-_BUILDER_PROVIDERS = {"amazon": "aws", "docker": "docker", "local": "local", "null": "null",
-                      "googlecompute": "gcp", "azure": "azure", "qemu": "qemu", "virtualbox": "virtualbox"}
-
-
 def artifacts_from_manifest(path: str) -> tuple[list[ArtifactSpec], dict]:
     """Read a Packer manifest (its last run); returns artifacts and what to record about it."""
     p = Path(path)
@@ -82,21 +79,17 @@ def manifest_build_artifacts(b: dict, where: str) -> list[ArtifactSpec]:
     """The artifacts of one `builds[]` entry of a Packer manifest: amazon's
     `region:ami,region:ami` becomes one per region; a `null` build has none."""
     btype = str(b.get("builder_type") or "")
-    provider = _BUILDER_PROVIDERS.get(btype.split("-")[0], btype or "unknown")
+    name, provider = provider_of_packer_builder(btype)
     extra = {k: b[k] for k in ("name", "build_time", "packer_run_uuid", "custom_data") if b.get(k) is not None}
     files = b.get("files") or []
     aid = str(b.get("artifact_id") or "")
-    if provider == "null" or aid in ("", "Null"):
+    if aid in ("", "Null"):
         return []
-    if provider != "aws":
-        return [ArtifactSpec(provider, "", aid, btype, files, extra)]
-    out = []
-    for part in aid.split(","):
-        region, sep, ami = part.strip().partition(":")
-        if not sep or not ami:
-            raise UsageError(f"{where}.artifact_id {aid!r} is not region:ami-id[,region:ami-id]")
-        out.append(ArtifactSpec("aws", region, ami, btype, files, extra))
-    return out
+    try:
+        parts = provider.manifest_artifacts(aid) if provider is not None else [("", aid)]
+    except ValueError as exc:
+        raise UsageError(f"{where}.artifact_id {aid!r} is {exc}") from None
+    return [ArtifactSpec(name, region, art, btype, files, extra) for region, art in parts]
 
 
 def _next_semver(conn, img, explicit: str | None, bump: str | None) -> str | None:

@@ -36,7 +36,8 @@ from releasemgr.ledger.clock import now_iso, parse_iso
 from releasemgr.ledger import sql
 from releasemgr.ledger.conn import Q
 from releasemgr.ledger.db import Ledger
-from releasemgr.providers.base import FleetError, fleet_for
+from releasemgr.providers.base import FleetError
+from releasemgr.providers.registry import fleet_for, provider as provider_named
 from releasemgr.release.deploy import (DeploySettings, LIVE_STATES, Progress, Rollout, _Target, live_rows,
                                        server_json, version_labels)
 from releasemgr.providers.base import HealthCheck
@@ -282,26 +283,21 @@ def _image_locks(ledger: Ledger, config: Config, image: str, *, actor: str, time
 
 def _delete(ledger: Ledger, config: Config, image: str, doomed: list, arts: dict, doc: dict, *, actor: str,
             explicit: bool) -> None:
-    from releasemgr.providers.local.fleet import delete_image
-
     for v in doomed:
         done, skipped = [], []
         for a in arts[v.id]:
             if a.deleted_at:
                 continue
-            if a.provider == "local":
-                delete_image(config.state_dir, a.external_id)
-                done.append(a)
-            elif a.provider == "aws":
-                try:  # deregister the AMI in its region and delete its snapshots
-                    from releasemgr.providers.aws.images import delete_amis
-
-                    delete_amis({a.region: [a.external_id]})
-                    done.append(a)
-                except Exception as exc:  # noqa: BLE001 - report, keep the artifact live in the ledger
-                    skipped.append(f"{_art(a)} ({exc})")
-            else:
+            p = provider_named(a.provider)
+            store = p.image_store(config.state_dir) if p is not None else None
+            if store is None:
                 skipped.append(_art(a))
+                continue
+            try:
+                store.delete(a.region, a.external_id)
+                done.append(a)
+            except Exception as exc:  # noqa: BLE001 - report, keep the artifact live in the ledger
+                skipped.append(f"{_art(a)} ({exc})")
         if skipped:
             doc["skipped"].append({"version": f"v{v.number}", "artifacts": skipped,
                                    "why": "could not be deleted (no image store for the provider, or the cloud refused); delete by hand"})

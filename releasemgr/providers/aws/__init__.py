@@ -1,2 +1,40 @@
-"""The `aws` provider: the amazon-ebs builder, AMI store (prune) and garbage collection of
-what killed builds left behind. boto3 is imported only here."""
+"""The `aws` provider: the amazon-ebs builder, the EC2 fleet, the AMI store (prune) and
+garbage collection of what killed builds left behind. boto3 is imported only here, and
+only when a call needs it."""
+
+from __future__ import annotations
+
+from releasemgr.providers import base
+from releasemgr.providers.aws import builder
+from releasemgr.providers.aws.fleet import EC2Fleet
+from releasemgr.providers.aws.images import delete_amis
+
+
+class AmiStore(base.ImageStore):
+    def delete(self, region: str, artifact_id: str) -> None:
+        delete_amis({region: [artifact_id]})  # deregisters the AMI in its region, deletes its snapshots
+
+
+class Provider(base.Provider):
+    name = "aws"
+    builder_types = ("amazon-ebs",)
+    packer_builders = ("amazon",)
+
+    def steps(self, ctx) -> list:
+        return builder.steps(ctx)
+
+    def fleet(self, state_dir, settings: dict | None = None) -> base.Fleet:
+        return EC2Fleet(settings)
+
+    def image_store(self, state_dir) -> base.ImageStore:
+        return AmiStore()
+
+    def manifest_artifacts(self, artifact_id: str) -> list[tuple[str, str]]:
+        """Packer's amazon artifact id: `region:ami-id[,region:ami-id]`."""
+        out = []
+        for part in artifact_id.split(","):
+            region, sep, ami = part.strip().partition(":")
+            if not sep or not ami:
+                raise ValueError("not region:ami-id[,region:ami-id]")
+            out.append((region, ami))
+        return out

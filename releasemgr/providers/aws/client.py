@@ -12,6 +12,8 @@ import os
 import time
 from typing import Any, Callable
 
+from releasemgr.pipeline.runner import Cancelled
+
 TAG_BUILD = "release:build-id"
 TAG_IMAGE = "release:image"
 TAG_VERSION = "release:version"
@@ -107,8 +109,6 @@ def wait_for(check: Callable[[], Any], what: str, *, cancel=None, say: Callable[
         pause = min(delay * (1.5 ** min(i, 4)), max(delay, 15.0))
         if cancel is not None:
             if cancel.wait(pause):
-                from releasemgr.pipeline.runner import Cancelled
-
                 raise Cancelled()
         else:
             time.sleep(pause)

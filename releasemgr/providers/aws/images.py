@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from releasemgr.providers.aws import client as C
+from releasemgr.providers.aws.steps.image import delete_image, image_snapshots
 
 
 def tag_version(artifacts, version: str) -> None:
@@ -15,16 +16,12 @@ def tag_version(artifacts, version: str) -> None:
         ec2 = C.ec2(None, region)
         resources = list(amis)
         for img in ec2.describe_images(ImageIds=amis).get("Images", []):
-            from releasemgr.providers.aws.steps.image import image_snapshots
-
             resources += image_snapshots(img)
         ec2.create_tags(Resources=resources, Tags=C.tag_list({C.TAG_VERSION: version}))
 
 
 def delete_amis(region_amis: dict[str, list[str]]) -> list[dict]:
     """Deregister AMIs and delete their snapshots; returns what was removed per AMI."""
-    from releasemgr.providers.aws.steps.image import delete_image
-
     out = []
     for region, amis in region_amis.items():
         ec2 = C.ec2(None, region)

@@ -8,83 +8,90 @@ import re
 
 from releasemgr.pipeline.runner import Step, StepFailed
 from releasemgr.providers.aws.client import AwsError, call, release_tags, tag_list, wait_for
+from releasemgr.providers.aws.config import RunConfig
+from releasemgr.providers.aws.state import AwsState
 
 _HOSTKEYS = re.compile(r"-----BEGIN SSH HOST KEY KEYS-----(.*?)-----END SSH HOST KEY KEYS-----", re.S)
 
 
 class StepRunInstance(Step):
     name = "run-instance"
-    instance_id: str | None = None
 
-    def run(self, ctx) -> None:
-        aws = ctx.generated["aws"]
-        cfg = ctx.source_config
-        tags = {**release_tags(ctx.build_id, ctx.generated["image"]), "Name": "Packer Builder",
-                **(cfg.get("run_tags") or {})}
-        kw = {"ImageId": ctx.generated["source_ami"], "InstanceType": str(cfg.get("instance_type")),
-              "MinCount": 1, "MaxCount": 1,
-              "TagSpecifications": [{"ResourceType": "instance", "Tags": tag_list(tags)}]}
-        vol_tags = {**release_tags(ctx.build_id, ctx.generated["image"]), **(cfg.get("run_volume_tags") or {})}
-        kw["TagSpecifications"].append({"ResourceType": "volume", "Tags": tag_list(vol_tags)})
-        if ctx.generated.get("key_name"):
-            kw["KeyName"] = ctx.generated["key_name"]
-        sgs = ctx.generated.get("security_group_ids") or []
-        if cfg.get("subnet_id") or cfg.get("associate_public_ip_address") is not None:
+    def __init__(self, run: RunConfig):
+        self.config = run
+        self.instance_id: str | None = None  # set as soon as AWS accepted RunInstances
+        self.region = ""
+
+    def _run_args(self, ctx, st: AwsState) -> dict:
+        run = self.config
+        tags = {**release_tags(ctx.build_id, ctx.image), "Name": "Packer Builder", **run.run_tags}
+        vol_tags = {**release_tags(ctx.build_id, ctx.image), **run.run_volume_tags}
+        kw = {"ImageId": st.source_ami, "InstanceType": run.instance_type, "MinCount": 1, "MaxCount": 1,
+              "TagSpecifications": [{"ResourceType": "instance", "Tags": tag_list(tags)},
+                                    {"ResourceType": "volume", "Tags": tag_list(vol_tags)}]}
+        if st.key_name:
+            kw["KeyName"] = st.key_name
+        sgs = st.security_group_ids
+        if run.subnet_id or run.associate_public_ip_address is not None:
             ni = {"DeviceIndex": 0, "Groups": sgs}
-            if cfg.get("subnet_id"):
-                ni["SubnetId"] = str(cfg["subnet_id"])
-            if cfg.get("associate_public_ip_address") is not None:
-                ni["AssociatePublicIpAddress"] = bool(cfg["associate_public_ip_address"])
+            if run.subnet_id:
+                ni["SubnetId"] = run.subnet_id
+            if run.associate_public_ip_address is not None:
+                ni["AssociatePublicIpAddress"] = run.associate_public_ip_address
             kw["NetworkInterfaces"] = [ni]
         elif sgs:
             kw["SecurityGroupIds"] = sgs
-        user_data = cfg.get("user_data")
-        if cfg.get("user_data_file"):
+        user_data = run.user_data
+        if run.user_data_file:
             try:
-                user_data = open(str(cfg["user_data_file"])).read()
+                user_data = open(run.user_data_file).read()
             except OSError as exc:
                 raise StepFailed(f"user_data_file: {exc.strerror}") from None
         if user_data:
             kw["UserData"] = str(user_data)
-        if cfg.get("iam_instance_profile"):
-            kw["IamInstanceProfile"] = {"Name": str(cfg["iam_instance_profile"])}
-        if cfg.get("shutdown_behavior"):
-            kw["InstanceInitiatedShutdownBehavior"] = str(cfg["shutdown_behavior"])
-        bdm = _block_devices(cfg.get("launch_block_device_mappings"))
-        if bdm:
-            kw["BlockDeviceMappings"] = bdm
-        ctx.say(f"Launching a source AWS instance ({cfg.get('instance_type')} from {ctx.generated['source_ami']})...")
+        if run.iam_instance_profile:
+            kw["IamInstanceProfile"] = {"Name": run.iam_instance_profile}
+        if run.shutdown_behavior:
+            kw["InstanceInitiatedShutdownBehavior"] = run.shutdown_behavior
+        if run.block_devices:
+            kw["BlockDeviceMappings"] = [d.mapping() for d in run.block_devices]
+        return kw
+
+    def run(self, ctx) -> None:
+        st: AwsState = ctx.state
+        kw = self._run_args(ctx, st)
+        ctx.say(f"Launching a source AWS instance ({self.config.instance_type} from {st.source_ami})...")
         try:
-            res = call(aws.ec2.run_instances, "RunInstances", **kw)
+            res = call(st.ec2.run_instances, "RunInstances", **kw)
         except AwsError as exc:
             raise StepFailed(str(exc)) from None
-        self.instance_id = res["Instances"][0]["InstanceId"]
-        ctx.generated["instance_id"] = self.instance_id
+        self.instance_id, self.region = res["Instances"][0]["InstanceId"], st.region
+        st.instance_id = self.instance_id
         ctx.say(f"Instance ID: {self.instance_id}")
         ctx.say(f"Waiting for instance ({self.instance_id}) to become ready...")
         try:
-            inst = wait_for(lambda: self._state(aws, "running"), f"instance {self.instance_id} to run",
+            inst = wait_for(lambda: self._state(st, "running"), f"instance {self.instance_id} to run",
                             cancel=ctx.cancel_event, say=ctx.say)
         except AwsError as exc:
             raise StepFailed(str(exc)) from None
-        ctx.generated["instance"] = inst
-        ctx.generated["ssh_host"] = _address(inst, cfg)
-        host_key = self._host_key_from_console(aws)
+        st.instance = inst
+        st.ssh_host = _address(inst, self.config, st.config.comm.ssh_host)
+        host_key = self._host_key_from_console(st)
         if host_key:
-            ctx.generated["host_key"] = host_key
+            st.host_key = host_key
             ctx.say("Learned the instance's SSH host key from its console output")
 
-    def _state(self, aws, want):
-        res = aws.ec2.describe_instances(InstanceIds=[self.instance_id])
+    def _state(self, st: AwsState, want):
+        res = st.ec2.describe_instances(InstanceIds=[self.instance_id])
         inst = res["Reservations"][0]["Instances"][0]
         state = inst["State"]["Name"]
         if state in ("terminated", "shutting-down") and want == "running":
             raise AwsError(f"instance {self.instance_id} went to {state} while starting")
         return inst if state == want else None
 
-    def _host_key_from_console(self, aws) -> str | None:
+    def _host_key_from_console(self, st: AwsState) -> str | None:
         try:
-            out = aws.ec2.get_console_output(InstanceId=self.instance_id).get("Output") or ""
+            out = st.ec2.get_console_output(InstanceId=self.instance_id).get("Output") or ""
         except Exception:
             return None
         try:
@@ -98,70 +105,51 @@ class StepRunInstance(Step):
         ed = [k for k in keys if k.startswith("ssh-ed25519")]
         return (ed or keys or [None])[0]
 
-    def cleanup(self, ctx) -> None:
+    def cleanup(self, ctx) -> list[str]:
         if not self.instance_id:
-            return
-        aws = ctx.generated["aws"]
+            return []
+        st: AwsState = ctx.state
         ctx.say(f"Terminating the source AWS instance {self.instance_id}...")
         try:
-            call(aws.ec2.terminate_instances, "TerminateInstances", InstanceIds=[self.instance_id])
-            wait_for(lambda: self._gone(aws), f"instance {self.instance_id} to terminate", delay=1)
-        except AwsError as exc:
-            ctx.say(f"Could not terminate {self.instance_id} ({exc}); terminate it by hand or run `release gc`")
-            raise
+            call(st.ec2.terminate_instances, "TerminateInstances", InstanceIds=[self.instance_id])
+            wait_for(lambda: self._gone(st), f"instance {self.instance_id} to terminate", delay=1)
+        except Exception as exc:  # noqa: BLE001 - reported to the operator, never raised
+            return [f"instance {self.instance_id} in {self.region} ({exc}; terminate it, or run `release gc`)"]
+        return []
 
-    def _gone(self, aws):
-        res = aws.ec2.describe_instances(InstanceIds=[self.instance_id])
+    def _gone(self, st: AwsState):
+        res = st.ec2.describe_instances(InstanceIds=[self.instance_id])
         return res["Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated"
 
-    def leftovers(self, ctx):
-        return [f"instance {self.instance_id} in {ctx.generated['aws'].region}"] if self.instance_id else []
+    def leftovers(self, ctx) -> list[str]:
+        return [f"instance {self.instance_id} in {self.region}"] if self.instance_id else []
 
 
-def _address(inst: dict, cfg: dict) -> str | None:
-    if cfg.get("ssh_host"):
-        return str(cfg["ssh_host"])
-    iface = cfg.get("ssh_interface")
+def _address(inst: dict, run: RunConfig, ssh_host: str | None) -> str | None:
+    if ssh_host:
+        return ssh_host
     by = {"public_ip": inst.get("PublicIpAddress"), "private_ip": inst.get("PrivateIpAddress"),
           "public_dns": inst.get("PublicDnsName"), "private_dns": inst.get("PrivateDnsName")}
-    if iface:
-        return by.get(iface)
+    if run.ssh_interface:
+        return by.get(run.ssh_interface)
     return inst.get("PublicIpAddress") or inst.get("PrivateIpAddress")
-
-
-def _block_devices(mappings) -> list[dict]:
-    out = []
-    for m in mappings or []:
-        ebs = {}
-        for src, dst in (("volume_size", "VolumeSize"), ("volume_type", "VolumeType"), ("iops", "Iops"),
-                         ("throughput", "Throughput"), ("snapshot_id", "SnapshotId"),
-                         ("delete_on_termination", "DeleteOnTermination"), ("encrypted", "Encrypted"),
-                         ("kms_key_id", "KmsKeyId")):
-            if m.get(src) is not None:
-                ebs[dst] = m[src]
-        item = {"DeviceName": str(m.get("device_name"))}
-        if m.get("virtual_name"):
-            item["VirtualName"] = str(m["virtual_name"])
-        elif m.get("no_device"):
-            item["NoDevice"] = ""
-        else:
-            item["Ebs"] = ebs
-        out.append(item)
-    return out
 
 
 class StepStopInstance(Step):
     name = "stop-instance"
 
+    def __init__(self, run: RunConfig):
+        self.config = run
+
     def run(self, ctx) -> None:
-        aws = ctx.generated["aws"]
-        iid = ctx.generated["instance_id"]
-        if ctx.source_config.get("disable_stop_instance"):
+        st: AwsState = ctx.state
+        iid = st.instance_id
+        if self.config.disable_stop_instance:
             return
         ctx.say("Stopping the source instance...")
         try:
-            call(aws.ec2.stop_instances, "StopInstances", InstanceIds=[iid])
-            wait_for(lambda: aws.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+            call(st.ec2.stop_instances, "StopInstances", InstanceIds=[iid])
+            wait_for(lambda: st.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
                      ["State"]["Name"] == "stopped", f"instance {iid} to stop", cancel=ctx.cancel_event, say=ctx.say)
         except AwsError as exc:
             raise StepFailed(str(exc)) from None
