@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from releasemgr.pipeline.durations import parse_duration
+from releasemgr.common.durations import seconds as parse_duration
 from releasemgr.pipeline.runner import Step, StepFailed
 from releasemgr.pipeline.steps import ConnectStep, StepProvision
 
@@ -29,7 +29,7 @@ def ssh_config_from(cfg: dict, *, default_host: str | None = None):
         handshake_attempts=int(cfg.get("ssh_handshake_attempts") or 10),
         known_hosts_file=cfg.get("ssh_known_hosts_file"), host_key=cfg.get("ssh_host_key"),
         trust_on_first_use=bool(cfg.get("ssh_trust_on_first_use", False)), pty=bool(cfg.get("ssh_pty", False)),
-        keepalive_interval=parse_duration(cfg.get("ssh_keep_alive_interval"), 5.0))
+        keepalive_interval=parse_duration(cfg.get("ssh_keep_alive_interval"), 5.0, negative=True))
 
 
 class StepConnectSSH(ConnectStep):

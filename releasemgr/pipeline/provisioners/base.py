@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from releasemgr.pipeline.durations import parse_duration
+from releasemgr.common.durations import seconds as parse_duration
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
 PROVISIONERS: dict[str, Callable] = {}
