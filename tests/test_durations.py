@@ -147,3 +147,16 @@ def test_release_toml_durations_are_checked_when_read(tmp_path):
     cfg.write_text('[deploy.prod]\nhealth_timeout = "-5s"\n')
     with pytest.raises(ConfigError, match='deploy.prod.health_timeout: "-5s" is negative'):
         load_config(str(cfg))
+
+
+def test_common_is_a_leaf_of_light_standard_modules():
+    """Every command imports releasemgr.common: it imports nothing of the project, nothing heavy."""
+    import subprocess
+    import sys
+
+    code = ("import sys; before = set(sys.modules); import releasemgr.common.durations, releasemgr.common.secrets; "
+            "print(' '.join(sorted(set(sys.modules) - before)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    ours = [m for m in loaded if m.startswith("releasemgr")]
+    assert ours == ["releasemgr", "releasemgr.common", "releasemgr.common.durations", "releasemgr.common.secrets"]
+    assert not [m for m in loaded if m.split(".")[0] in ("click", "sqlalchemy", "sqlmodel", "boto3", "paramiko")]

@@ -72,6 +72,6 @@ def query(ledger: Ledger, *, since=None, until=None, env=None, image=None, actor
 
 
 def verify(ledger: Ledger) -> audit.VerifyResult:
-    """In SQL Core: `audit verify` never imports the ORM."""
+    """Plain SQL, like `query`: `audit verify` never imports the ORM."""
     with ledger.connect() as conn:
         return audit.verify(conn)
