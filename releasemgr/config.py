@@ -17,6 +17,7 @@ from datetime import datetime, time, timezone
 from pathlib import Path
 from typing import Any
 
+from releasemgr.common.durations import DurationError, age_seconds, seconds
 from releasemgr.errors import ConfigError
 
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
@@ -214,6 +215,7 @@ def load_config(path: str | None = None, *, state_dir: str | None = None,
         if not isinstance(settings, dict):
             v.fail(f"[deploy.{env_name}] must be a table", ["deploy"], env_name)
         _check_deploy(env_name, settings, v)
+    _check_retention(data.get("retention", {}), v)
     return Config(path=cfg_path, state_dir=state, ledger_url=url, environments=envs, deploy=deploy,
                   retention=data.get("retention", {}), raw=data)
 
@@ -275,7 +277,17 @@ def _environments(raw, v: "_Validator") -> list[Environment]:
 
 
 _DEPLOY_TYPES = {"count": int, "batch_size": int, "max_unavailable": int, "strategy": str, "provider": str,
-                 "health_timeout": (int, float)}
+                 "health_timeout": (int, float, str)}
+
+
+def _check_time(v: "_Validator", table: dict, where: list, key: str, *, age: bool = False) -> None:
+    """A duration ("90s", "1h30m", or a number of seconds) or, with `age`, an age ("14d", "1y")."""
+    if key not in table:
+        return
+    try:
+        (age_seconds if age else seconds)(table[key])
+    except DurationError as exc:
+        v.fail(f"{'.'.join(map(str, where + [key]))}: {exc}", where, key)
 
 
 def _check_deploy(env: str, settings: dict, v: "_Validator") -> None:
@@ -284,6 +296,21 @@ def _check_deploy(env: str, settings: dict, v: "_Validator") -> None:
             v.fail(f"deploy.{env}.{key} has the wrong type", ["deploy", env], key)
     if settings.get("strategy", "rolling") not in ("rolling", "blue-green"):
         v.fail(f"deploy.{env}.strategy must be \"rolling\" or \"blue-green\"", ["deploy", env], "strategy")
+    _check_time(v, settings, ["deploy", env], "health_timeout")
+    check = settings.get("health_check")
+    if isinstance(check, dict):
+        for key in ("timeout", "interval"):
+            _check_time(v, check, ["deploy", env, "health_check"], key)
+
+
+def _check_retention(retention, v: "_Validator") -> None:
+    """`max_age` of `[retention]` and `[retention.<env>]` is an age; the rest is read by prune."""
+    if not isinstance(retention, dict):
+        v.fail("[retention] must be a table", [], "retention")
+    _check_time(v, retention, ["retention"], "max_age", age=True)
+    for name, table in retention.items():
+        if isinstance(table, dict):
+            _check_time(v, table, ["retention", name], "max_age", age=True)
 
 
 class _Validator:

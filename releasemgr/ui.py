@@ -1,7 +1,9 @@
 """All terminal input and output goes through one `Ui` object.
 
-Library code never prints: it returns values or calls `ui.progress`/`ui.info`. The Ui
-renders text or JSON, masks secrets, and stays quiet on non-TTY streams where it should.
+Library code never prints: it returns values, or writes through the `ui` (or the `progress`
+callable) it was given. The Ui renders text or JSON, masks every secret it was told about
+(`add_secret`) in everything it writes -- errors included -- and stays quiet on non-TTY
+streams where it should.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence, TextIO
 
-MASK = "<sensitive>"
+from releasemgr.common.secrets import MASK, Masker
+
+__all__ = ["MASK", "Ui"]
 
 
 @dataclass
@@ -22,7 +26,7 @@ class Ui:
     color: bool = True
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    secrets: set[str] = field(default_factory=set)
+    masker: Masker = field(default_factory=Masker)
 
     @classmethod
     def from_env(cls, *, json_output: bool = False, verbose: int = 0, no_color: bool = False) -> "Ui":
@@ -30,14 +34,12 @@ class Ui:
         return cls(json=json_output, verbose=verbose, color=color)
 
     # -- secrets -----------------------------------------------------------------------
-    def add_secret(self, value: str | None) -> None:
-        if value and len(str(value)) >= 3:
-            self.secrets.add(str(value))
+    def add_secret(self, value) -> None:
+        if value is not None and not isinstance(value, bool):
+            self.masker.add(str(value))
 
     def mask(self, text: str) -> str:
-        for s in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(s, MASK)
-        return text
+        return self.masker.mask(text)
 
     # -- output ------------------------------------------------------------------------
     def out(self, text: str = "") -> None:

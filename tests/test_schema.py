@@ -326,10 +326,17 @@ def test_numbers_and_bools_as_strings_are_converted_like_packer_does():
     assert f.detail == "A number is required; got a bool (true)."
 
 
-@pytest.mark.parametrize("text", ["5m", "1h30m", "30s", "1.5h", "300ms", "0", "2h45m10s", "-1s", "10us", "1µs"])
+@pytest.mark.parametrize("text", ["5m", "1h30m", "30s", "1.5h", "300ms", "0", "2h45m10s", "+5s", ".5s", "10us", "1µs"])
 def test_durations_accepted(text):
     assert is_duration(text)
     assert check("source", "amazon-ebs", ebs(ssh_timeout=text)) == []
+
+
+def test_negative_durations_only_where_packer_gives_them_a_meaning():
+    assert is_duration("-1s")  # Go's grammar
+    f = only(check("source", "amazon-ebs", ebs(ssh_timeout="-1s")))
+    assert f.path == ("ssh_timeout",) and f.detail == '"-1s" is negative: it must be 0 or more.'
+    assert check("source", "amazon-ebs", ebs(ssh_keep_alive_interval="-1s")) == []  # disables keep-alives
 
 
 @pytest.mark.parametrize("text", ["5 minutes", "5", "m5", "", "1d", "1h 30m", "h"])

@@ -7,6 +7,8 @@ Sub-commands are loaded lazily (`LAZY_COMMANDS`), so `release --help`, `fmt` and
 from __future__ import annotations
 
 import importlib
+import io
+import json
 import sys
 
 import click
@@ -86,7 +88,10 @@ def cli(ctx):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: returns the exit status; the one place errors become output."""
+    """Entry point: returns the exit status; the one place errors become output.
+
+    Every message goes through the app's Ui, so secrets a command registered
+    (`ui.add_secret`) are masked in errors as in any other output, --json included."""
     app = AppContext()
     try:
         # Without standalone mode click *returns* the code of a `ctx.exit(n)` (and a
@@ -100,25 +105,27 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # Ctrl-C, or SIGTERM where a command maps it
             by_term = exc.__cause__.args == ("SIGTERM",)
-            sys.stderr.write(f"Interrupted{' (SIGTERM)' if by_term else ''}.\n")
+            app.ui.err(f"Interrupted{' (SIGTERM)' if by_term else ''}.")
             return 143 if by_term else 130
-        sys.stderr.write("Aborted.\n")
+        app.ui.err("Aborted.")
         return int(ExitStatus.FAILED)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)
+        app.ui.err(shown.getvalue().rstrip("\n"))
         return int(ExitStatus.USAGE)
     except KeyboardInterrupt:
-        sys.stderr.write("Interrupted.\n")
+        app.ui.err("Interrupted.")
         return 130
     except BrokenPipeError:
         return int(ExitStatus.OK)
     except Exception as exc:  # a bug: one line unless -v
         if app.settings.verbose:
             raise
-        sys.stderr.write(f"error: internal error: {type(exc).__name__}: {exc}\n"
-                         "  run again with -v for the traceback and report it\n")
+        app.ui.err(f"error: internal error: {type(exc).__name__}: {exc}\n"
+                   "  run again with -v for the traceback and report it")
         return int(ExitStatus.FAILED)
     finally:
         app.close()
@@ -155,9 +162,7 @@ def run() -> None:
 def _report(app: AppContext, exc: ReleaseError) -> None:
     ui = app.ui
     if app.settings.json:
-        import json
-
-        sys.stdout.write(json.dumps(exc.to_json(), indent=2, default=str) + "\n")
+        ui.out(json.dumps(exc.to_json(), indent=2, default=str))
     diags = getattr(exc, "diagnostics", None)
     if diags:
         for d in diags:

@@ -9,7 +9,8 @@ from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
 
 @click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
 @global_options(exclude=("actor",))
-@click.option("--since", metavar="WHEN", help="From this time: 2026-11-01, 2026-11-01T12:00Z, 7d, 12h.")
+@click.option("--since", metavar="WHEN",
+              help="From this time: 2026-11-01, 2026-11-01T12:00Z, or an age ago: 7d, 12h, 1d12h, 1y.")
 @click.option("--until", metavar="WHEN", help="Before this time (a date includes that whole day).")
 @click.option("--env", "env", metavar="ENV", help="Only events of this environment.")
 @click.option("--image", metavar="IMAGE", help="Only events of this image.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli.context import app_ctx, command
+from releasemgr.common.durations import DurationError, seconds
+from releasemgr.errors import UsageError
 
 
 def _lock_option(f):
@@ -71,8 +73,8 @@ def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: b
 @click.option("--batch-size", type=click.IntRange(min=1), help="Rolling: servers replaced at a time (default 1).")
 @click.option("--max-unavailable", type=click.IntRange(min=0),
               help="Rolling: old servers that may stop before their replacements are healthy (default 0).")
-@click.option("--health-timeout", metavar="SECONDS", help="How long new servers may take to become healthy "
-              "(30, 30s, 2m). Default: the image's health_check timeout, else 30s.")
+@click.option("--health-timeout", metavar="DURATION", help="How long new servers may take to become healthy "
+              "(30, 30s, 2m, 1m30s). Default: the image's health_check timeout, else 30s.")
 @click.option("--retire-old", is_flag=True, default=None,
               help="Blue-green: stop the old set right after the switch instead of keeping it for rollback.")
 @click.option("--dry-run", is_flag=True, help="Show what would start and stop; change nothing.")
@@ -95,13 +97,10 @@ def deploy(image, env, version, count, strategy, batch_size, max_unavailable, he
       release deploy web --env prod --version v4 --strategy blue-green --count 4
       release deploy web --env staging --count 6 --batch-size 2 --max-unavailable 1 --dry-run
     """
-    from releasemgr.pipeline.durations import parse_duration
-    from releasemgr.errors import UsageError
-
     app = app_ctx()
     try:
-        timeout = parse_duration(health_timeout) if health_timeout is not None else None
-    except ValueError as exc:
+        timeout = seconds(health_timeout)
+    except DurationError as exc:
         raise UsageError(f"--health-timeout: {exc}") from None
     doc = run_deploy(app, image, env, version=version, count=count, strategy=strategy, batch_size=batch_size,
                      max_unavailable=max_unavailable, health_timeout=timeout, retire_old=retire_old,
@@ -176,7 +175,7 @@ def retire(image, env, older_than, keep_previous, dry_run, lock_timeout):
 @command()
 @click.argument("image")
 @click.option("--keep", type=click.IntRange(min=0), help="Keep the N newest versions' artifacts.")
-@click.option("--older-than", metavar="AGE", help="Only versions older than this (14d, 2w, 1y, 36h).")
+@click.option("--older-than", metavar="AGE", help="Only versions older than this (14d, 2w, 1y, 36h, 1d12h).")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
 @_lock_option
 def prune(image, keep, older_than, dry_run, lock_timeout):

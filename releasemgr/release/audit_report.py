@@ -5,24 +5,28 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from releasemgr.common.durations import DurationError, age_seconds, is_age
 from releasemgr.errors import UsageError
 from releasemgr.ledger import audit
 from releasemgr.ledger.db import Ledger
 
-_REL = re.compile(r"^(\d+)([smhdw])$")
+_DATE_START = re.compile(r"\d{4}-")  # a date or a timestamp, not an age
+_WHEN_HINT = "use 2026-11-01, 2026-11-01T12:00Z or an age such as 7d, 12h, 1d12h, 1y"
 
 
 def parse_when(text: str | None, *, end: bool = False) -> str | None:
-    """`2026-11-01`, `2026-11-01T12:00`, `2026-11-01T12:00:00Z` or relative `7d`, `12h`, `30m`, `2w`."""
+    """`2026-11-01`, `2026-11-01T12:00`, `2026-11-01T12:00:00Z`, or an age ago: `7d`, `12h`, `1d12h`, `1y`."""
     if not text:
         return None
     t = text.strip()
-    m = _REL.match(t)
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        delta = {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n),
-                 "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
-        return (datetime.now(timezone.utc) - delta).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if not _DATE_START.match(t) and is_age(t):
+        try:
+            since = datetime.now(timezone.utc) - timedelta(seconds=age_seconds(t))
+        except DurationError as exc:
+            raise UsageError(f"cannot read the time {text!r}: {exc}", hint=_WHEN_HINT) from None
+        except OverflowError:
+            raise UsageError(f"cannot read the time {text!r}: too long ago", hint=_WHEN_HINT) from None
+        return since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     try:
         if len(t) == 10:
             d = datetime.strptime(t, "%Y-%m-%d").replace(tzinfo=timezone.utc)
@@ -33,7 +37,7 @@ def parse_when(text: str | None, *, end: bool = False) -> str | None:
             if d.tzinfo is None:
                 d = d.replace(tzinfo=timezone.utc)
     except ValueError:
-        raise UsageError(f"cannot read the time {text!r}", hint="use 2026-11-01, 2026-11-01T12:00Z or 7d/12h") from None
+        raise UsageError(f"cannot read the time {text!r}", hint=_WHEN_HINT) from None
     return d.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -68,6 +72,6 @@ def query(ledger: Ledger, *, since=None, until=None, env=None, image=None, actor
 
 
 def verify(ledger: Ledger) -> audit.VerifyResult:
-    """In SQL Core: `audit verify` never imports the ORM."""
+    """Plain SQL, like `query`: `audit verify` never imports the ORM."""
     with ledger.connect() as conn:
         return audit.verify(conn)

@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -24,12 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from releasemgr.common.secrets import MASK, Masker, is_secret_name
 from releasemgr.errors import OperationFailed, TemplateError, UsageError
 from releasemgr.pipeline.context import Artifact, BuildContext
 from releasemgr.pipeline.runner import Outcome, Runner, StepFailed
 
-SECRET_NAME = re.compile(r"secret|password|passwd|token|(^|_)key($|_)|private|credential", re.I)
-REDACTED = "<sensitive>"
 
 
 @dataclass
@@ -66,15 +64,13 @@ class BuildLog:
 
     def __init__(self, ui, path: Path, secrets: list[str]):
         self.ui, self.path = ui, path
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+        self.masker = Masker(secrets)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fh = open(path, "a", encoding="utf-8")
         self.lock = threading.Lock()
 
     def mask(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, REDACTED)
-        return text
+        return self.masker.mask(text)
 
     def line(self, source: str | None, text: str, *, kind: str = "say") -> None:
         text = self.mask(text)
@@ -105,7 +101,13 @@ def load(req: BuildRequest, ui):
 
     if not Path(req.path).exists():
         raise UsageError(f"template {req.path} not found")
+    for name, value in req.vars.items():  # masked in errors too, even if the template does not load
+        if is_secret_name(name):
+            ui.add_secret(value)
     template, diags = load_template(req.path, vars=req.vars, var_files=req.var_files)
+    if template is not None:
+        for secret in secrets_of(template):
+            ui.add_secret(secret)
     if template is not None and not any(d.severity is Severity.ERROR for d in diags):
         diags = diags + validate_template(template)
     errors = [d for d in diags if d.severity is Severity.ERROR]
@@ -194,22 +196,21 @@ def provisioners_for(template, build, bs, build_id: str) -> list:
     return out
 
 
+def _is_secret_variable(name: str, v) -> bool:
+    return bool(v.sensitive) or is_secret_name(name)
+
+
 def redacted_variables(template) -> dict:
-    out = {}
-    for name, v in sorted(template.variables.items()):
-        out[name] = REDACTED if (v.sensitive or SECRET_NAME.search(name)) else v.value
-    return out
+    """The variables as the ledger records them: secret ones as MASK."""
+    return {name: MASK if _is_secret_variable(name, v) else v.value for name, v in sorted(template.variables.items())}
 
 
 def secrets_of(template) -> list[str]:
+    """Every secret value a build may print: sensitive values, secret variables and source options."""
     vals = list(template.sensitive_values)
-    for name, v in template.variables.items():
-        if SECRET_NAME.search(name) and isinstance(v.value, str):
-            vals.append(v.value)
+    vals += [v.value for name, v in template.variables.items() if is_secret_name(name) and isinstance(v.value, str)]
     for src in template.sources.values():
-        for k in ("access_key", "secret_key", "token", "ssh_password", "winrm_password"):
-            if isinstance(src.config.get(k), str):
-                vals.append(src.config[k])
+        vals += [value for key, value in src.config.items() if is_secret_name(key) and isinstance(value, str)]
     return vals
 
 
@@ -232,8 +233,7 @@ def template_digest(template, build, configs: dict[str, dict]) -> str:
         p = Path(f)
         h.update(p.name.encode() + b"\0")
         h.update(p.read_bytes() if p.exists() else b"")
-    inputs = {n: ("<sensitive>" if (v.sensitive or SECRET_NAME.search(n)) else v.value)
-              for n, v in template.variables.items()}
+    inputs = {n: (MASK if _is_secret_variable(n, v) else v.value) for n, v in template.variables.items()}
     h.update(json.dumps(inputs, sort_keys=True, default=str).encode())
     referenced: list[str] = []
     for cfg in configs.values():

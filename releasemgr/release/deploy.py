@@ -82,7 +82,7 @@ class DeploySettings:
 
 
 def _duration(value, default: float, what: str) -> float:
-    from releasemgr.pipeline.durations import parse_duration
+    from releasemgr.common.durations import seconds as parse_duration
 
     try:
         out = parse_duration(value, default)

@@ -5,9 +5,9 @@ and a newer set a rollback left standing by), or only of versions older than `--
 It never touches the current version's servers and never leaves the environment without
 healthy servers in its route.
 
-`prune` deletes artifacts (local tarballs; AMIs once the aws image store exists) of versions
-that are current nowhere, are no environment's rollback target, run no server, and are
-outside the retention rules. The version rows stay, with `deleted_at` on their artifacts.
+`prune` deletes artifacts (local tarballs, AMIs) of versions that are current nowhere, are no
+environment's rollback target, run no server, and are outside the retention rules. The version
+rows stay, with `deleted_at` on their artifacts.
 
 Retention (release.toml):
 
@@ -20,15 +20,16 @@ Retention (release.toml):
 
 A version is kept when any rule that applies to it keeps it: it is among the `keep` newest
 versions of that rule's scope, or younger than `max_age` (for an environment: it left the
-environment less than `max_age` ago). Ages take s, m, h, d, w, y units ("14d", "2w", "1y").
+environment less than `max_age` ago). Ages are Go durations that may also use d, w and y
+("14d", "2w", "1y", "1d12h"; `releasemgr.common.durations`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 from datetime import datetime, timedelta, timezone
 
+from releasemgr.common.durations import DurationError, age_seconds
 from releasemgr.config import Config
 from releasemgr.errors import NotFound, PolicyRefused, UsageError
 from releasemgr.ledger import audit
@@ -44,26 +45,12 @@ from releasemgr.providers.base import HealthCheck
 from releasemgr.release.lifecycle import previous_good
 from releasemgr.release.refs import check_image_name, parse_ref
 
-_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)")
-_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
-
-
 def parse_age(text) -> timedelta:
-    """'14d', '2w', '1y', '36h', '1d12h' or a number of seconds."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return timedelta(seconds=float(text))
-    s = str(text).strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", s):
-        return timedelta(seconds=float(s))
-    pos, total = 0, 0.0
-    for m in _AGE.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _AGE_UNITS[m.group(2)]
-        pos = m.end()
-    if not s or pos != len(s):
-        raise UsageError(f"{text!r} is not an age", hint="e.g. 14d, 2w, 1y, 36h")
-    return timedelta(seconds=total)
+    """'14d', '2w', '1y', '36h', '1d12h', any Go duration, or a number of seconds."""
+    try:
+        return timedelta(seconds=age_seconds(text))
+    except DurationError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # -- retire -------------------------------------------------------------------------------------

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
+from releasemgr.common.secrets import MASK
 from releasemgr.template.model import Template
 from releasemgr.template.values import UNKNOWN
-
-MASK = "<sensitive>"
 
 
 def _value(v):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from releasemgr.pipeline.durations import parse_duration
+from releasemgr.common.durations import seconds as parse_duration
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
 # What a provisioner is: fn(config, ctx, *, timeout) -> None, raising StepFailed on failure.

@@ -226,7 +226,7 @@ class LocalFleet(Fleet):
 
     # -- terminate ----------------------------------------------------------------------------
     def terminate(self, servers: list[LaunchedServer], *, grace: float | None = None) -> TerminateResult:
-        from releasemgr.pipeline.durations import parse_duration
+        from releasemgr.common.durations import seconds as parse_duration
 
         result = TerminateResult()
         waiting: dict[str, tuple[LaunchedServer, float]] = {}

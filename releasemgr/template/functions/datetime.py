@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from releasemgr.common.durations import DurationError, parse_go_duration
 from releasemgr.template.functions._core import FunctionError, register, to_str
 
 _RFC3339 = re.compile(
@@ -177,33 +178,12 @@ def formatdate(spec, ts):
     return format_date(spec, t)
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1,
-                 "m": 60, "h": 3600}
-
-
 def parse_duration(text: str, i: int) -> timedelta:
-    """Go's time.ParseDuration: "1h30m", "-1.5h", "300ms"; "0" alone is allowed."""
-    s = text
-    sign = 1
-    if s[:1] in "+-":
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    if s == "0":
-        return timedelta(0)
-    pos, total = 0, 0.0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if not m:
-            break
-        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    if abs(total) > 9223372036.854775807:  # Go durations are int64 nanoseconds (~292 years)
-        raise FunctionError(f"argument {i + 1}: time: invalid duration {text!r} (too long)", i)
-    if not s or pos != len(s):
-        raise FunctionError(f"argument {i + 1}: time: invalid duration {text!r} "
-                            "(use e.g. \"1h30m\", \"-10m\", \"45s\")", i)
-    return timedelta(seconds=sign * total)
+    """Go's time.ParseDuration ("1h30m", "-1.5h", "300ms", "0"), for argument `i`."""
+    try:
+        return timedelta(seconds=parse_go_duration(text))
+    except DurationError as exc:
+        raise FunctionError(f"argument {i + 1}: {exc}", i) from None
 
 
 @register("timeadd", 2, 2, "timeadd(timestamp, duration)")

@@ -18,7 +18,7 @@ Public API:
 - ``check_provisioner_sequence([(type_name, body), ...]) -> list[(index, Finding)]``
 - ``known_types(kind)``, ``option_names(kind, type_name)``, ``schema_for(kind, type_name)``
   (``.option(name).default`` gives Packer's default of an option)
-- ``is_sensitive_option(name)``: for redaction elsewhere
+- ``is_sensitive_option(name)``: whether an option holds a secret (``common.secrets.is_secret_name``)
 - ``is_duration(text)``, ``duration_seconds(text)``: Go durations ("1h30m")
 - ``render_markdown()``: docs/template-options.md
 """
@@ -26,7 +26,6 @@ Public API:
 from __future__ import annotations
 
 import os
-import re
 from typing import Mapping
 
 from . import amazon, builders, postprocessors, provisioners
@@ -48,7 +47,10 @@ from ._model import (
     Schema,
     warning,
 )
-from ._types import duration_seconds, is_duration, suggest
+from releasemgr.common.durations import is_duration
+from releasemgr.common.secrets import is_secret_name
+
+from ._types import duration_seconds, suggest
 from .provisioners import check_provisioner_sequence
 
 __all__ = [
@@ -112,22 +114,10 @@ def option_names(kind: str, type_name: str) -> list[str]:
     return sorted(schema.names()) if schema else []
 
 
-_SENSITIVE_EXACT = {"access_key", "secret_key", "token", "mfa_code", "ssh_private_key"}
-_SENSITIVE_WORDS = {"password", "passwd", "secret", "token", "passphrase", "credentials"}
-
-
 def is_sensitive_option(name: str) -> bool:
-    """Whether an option's value is a secret: to warn about in templates and to redact elsewhere.
-
-    access_key, secret_key, token, ssh_private_key, and any name with a word such as
-    password, secret or token (``ssh_password``, ``winrm_password``, ``client_secret``,
-    ``vault_token``). ``http_tokens`` (a mode, not a token) is not.
-    """
-    lowered = name.lower()
-    if lowered in _SENSITIVE_EXACT:
-        return True
-    words = set(re.split(r"[_\-.]", lowered))
-    return bool(words & _SENSITIVE_WORDS)
+    """Whether an option's value is a secret (warned about when written in a template).
+    The one rule of the project: `releasemgr.common.secrets.is_secret_name`."""
+    return is_secret_name(name)
 
 
 def check_component(kind: str, type_name: str, body: Body, *, environ: Mapping[str, str] | None = None) -> list[Finding]:
@@ -175,7 +165,7 @@ def _override_warnings(schema: Schema, body: Body, where: str) -> list[Finding]:
                 detail = "Packer ignores it." + (f' Did you mean "{close}"?' if close else "")
                 out.append(warning(f'Unsupported argument "{name}" in override "{source}" of {where}', detail, ("override", source, name)))
                 continue
-            for sub, detail in type_problems(opt.type, value):
+            for sub, detail in type_problems(opt.type, value, name):
                 out.append(warning(f'Inappropriate value for "{name}" in override "{source}" of {where}', detail, ("override", source, name) + sub))
     return out
 

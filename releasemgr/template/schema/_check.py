@@ -20,9 +20,9 @@ def check_body(schema: Schema, body: Body, where: str, environ: Mapping[str, str
         if opt is None:
             findings.append(_unsupported_argument(name, where, attr_names, block_names, prefix))
             continue
-        for sub, detail in type_problems(opt.type, value):
+        for sub, detail in type_problems(opt.type, value, name):
             findings.append(error(f'Inappropriate value for "{name}" in {where}', detail, prefix + (name,) + sub))
-        if opt.choices and not type_problems(opt.type, value):
+        if opt.choices and not type_problems(opt.type, value, name):
             for sub, detail in choice_problems(opt.choices, value):
                 findings.append(error(f'Invalid value for "{name}" in {where}', detail, prefix + (name,) + sub))
 

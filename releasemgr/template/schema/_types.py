@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import re
 
+from releasemgr.common.durations import DURATION_EXAMPLES, DurationError, not_negative, parse_go_duration
 from releasemgr.template.values import UNKNOWN, type_name
 
 from ._model import ANY, BOOL, DURATION, LIST_NUMBER, LIST_STRING, MAP_STRING, NUMBER, STRING
 
-# Go's time.ParseDuration: "0", or a sequence of decimal numbers each with a unit.
-_DURATION = re.compile(r"[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)\Z")
+# Durations that Packer gives a meaning when negative; every other duration must be 0 or more
+# (a negative timeout or wait means nothing), as `release build` reads them too.
+SIGNED_DURATIONS = frozenset({"ssh_keep_alive_interval"})
 _NUMBER = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*\Z")
 
 TYPE_PHRASE = {
     STRING: "a string",
     NUMBER: "a number",
     BOOL: "a bool",
-    DURATION: 'a duration string such as "30s", "5m" or "1h30m"',
+    DURATION: f"a duration string such as {DURATION_EXAMPLES}",
     LIST_STRING: "a list of strings",
     LIST_NUMBER: "a list of numbers",
     MAP_STRING: "a map of strings",
@@ -30,20 +32,22 @@ TYPE_PHRASE = {
 }
 
 
-def is_duration(text: str) -> bool:
-    return bool(_DURATION.match(text))
-
-
 def duration_seconds(text: str) -> float | None:
     """Seconds in a Go duration string, or None if it is not one."""
-    if not is_duration(text):
+    try:
+        return parse_go_duration(text)
+    except DurationError:
         return None
-    sign = -1.0 if text.startswith("-") else 1.0
-    scale = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    total = 0.0
-    for num, _, unit in re.findall(r"(\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text):
-        total += float(num) * scale[unit]
-    return sign * total
+
+
+def _duration_problem(value, name: str) -> str | None:
+    try:
+        secs = parse_go_duration(value)
+        if name not in SIGNED_DURATIONS:
+            not_negative(value, secs)
+    except DurationError as exc:
+        return f"{exc}."
+    return None
 
 
 def _describe(value) -> str:
@@ -57,7 +61,7 @@ def _describe(value) -> str:
     return f"{article} {name}"
 
 
-def _scalar_problem(kind: str, value) -> str | None:
+def _scalar_problem(kind: str, value, name: str = "") -> str | None:
     """None if `value` converts to the scalar type `kind`, else a sentence saying why not."""
     if value is UNKNOWN or value is None:
         return None
@@ -75,16 +79,15 @@ def _scalar_problem(kind: str, value) -> str | None:
             return None
     elif kind == DURATION:
         if isinstance(value, str):
-            if is_duration(value):
-                return None
-            return f'"{value}" is not a duration: use a number with a unit, such as "30s", "5m" or "1h30m".'
+            return _duration_problem(value, name)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
             return None
     return f"{want[0].upper()}{want[1:]} is required; got {_describe(value)}."
 
 
-def type_problems(kind: str, value) -> list[tuple[tuple, str]]:
-    """Problems of `value` against type `kind`, as (sub-path, detail) pairs."""
+def type_problems(kind: str, value, name: str = "") -> list[tuple[tuple, str]]:
+    """Problems of `value` against type `kind`, as (sub-path, detail) pairs; `name` is the
+    option's (a few durations may be negative)."""
     if value is UNKNOWN or value is None or kind == ANY:
         return []
     if kind in (LIST_STRING, LIST_NUMBER):
@@ -106,7 +109,7 @@ def type_problems(kind: str, value) -> list[tuple[tuple, str]]:
             if problem:
                 out.append(((key,), f'Element "{key}": {problem[0].lower()}{problem[1:]}'))
         return out
-    problem = _scalar_problem(kind, value)
+    problem = _scalar_problem(kind, value, name)
     return [((), problem)] if problem else []
 
 

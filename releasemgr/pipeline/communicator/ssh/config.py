@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from releasemgr.pipeline.communicator.base import CommunicatorError
-from releasemgr.pipeline.durations import parse_duration
+from releasemgr.common.durations import seconds as parse_duration
 from releasemgr.template.schema.communicator import DEFAULTS
 
 
@@ -59,7 +59,7 @@ def from_packer_options(cfg: Mapping, *, default_host: str | None = None) -> SSH
         raise CommunicatorError("ssh_host is required to connect")
     try:
         timeout = parse_duration(given("ssh_timeout"))
-        keepalive = parse_duration(given("ssh_keep_alive_interval"))
+        keepalive = parse_duration(given("ssh_keep_alive_interval"), negative=True)  # -1s: off, as in Packer
     except ValueError as exc:
         raise CommunicatorError(str(exc)) from None
     return SSHConfig(
