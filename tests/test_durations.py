@@ -9,8 +9,8 @@ import pytest
 
 from releasemgr.common.durations import (DurationError, age_seconds, is_age, is_duration, parse_age,
                                          parse_go_duration, seconds)
-from releasemgr.pipeline.runner import StepFailed
-from releasemgr.providers.null_builder import ssh_config_from
+from releasemgr.pipeline.communicator import CommunicatorError
+from releasemgr.pipeline.communicator.ssh import from_packer_options as ssh_config_from
 from releasemgr.release.audit_report import parse_when
 from releasemgr.release.retire import parse_age as retention_age
 from releasemgr.errors import UsageError
@@ -126,7 +126,7 @@ def test_validate_and_build_refuse_a_negative_timeout_alike(sqlite_cli, tmp_path
     for command in ("validate", "build"):
         r = sqlite_cli(command, str(t))
         assert r.code == 2 and message in r.out + r.err, r
-    with pytest.raises(StepFailed, match=message):
+    with pytest.raises(CommunicatorError, match=message):
         ssh_config_from({"ssh_host": "h", "ssh_timeout": "-1s"})
     # where Packer gives a negative value a meaning, it is one: -1s disables keep-alives
     assert ssh_config_from({"ssh_host": "h", "ssh_keep_alive_interval": "-1s"}).keepalive_interval == -1

@@ -48,9 +48,12 @@ from releasemgr.release.refs import check_image_name, parse_ref
 def parse_age(text) -> timedelta:
     """'14d', '2w', '1y', '36h', '1d12h', any Go duration, or a number of seconds."""
     try:
-        return timedelta(seconds=age_seconds(text))
+        secs = age_seconds(text)
     except DurationError as exc:
         raise UsageError(str(exc)) from None
+    if secs is None:
+        raise UsageError("an age is required, such as \"14d\", \"2w\" or \"1y\"")
+    return timedelta(seconds=secs)
 
 
 # -- retire -------------------------------------------------------------------------------------
