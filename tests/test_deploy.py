@@ -50,14 +50,13 @@ def serving(cli, env="prod"):
 
 
 def _audit(cli):
+    from releasemgr.ledger import audit
     from releasemgr.ledger.db import Ledger
-    from releasemgr.ledger.models import AuditEvent
-    from sqlmodel import select
 
     led = Ledger.open(cli.env["RELEASE_LEDGER"])
     try:
-        with led.read() as s:
-            return [(e.action, json.loads(e.details)) for e in s.exec(select(AuditEvent).order_by(AuditEvent.seq))]
+        with led.connect() as conn:
+            return [(e.action, json.loads(e.details)) for e in audit.query(conn)]
     finally:
         led.close()
 

@@ -34,15 +34,13 @@ def fleet(tmp_path):
 
 
 def audit_events(cli):
-    from sqlmodel import select
-
+    from releasemgr.ledger import audit
     from releasemgr.ledger.db import Ledger
-    from releasemgr.ledger.models import AuditEvent
 
     led = Ledger.open(cli.env["RELEASE_LEDGER"])
     try:
-        with led.read() as s:
-            return [(e.action, json.loads(e.details)) for e in s.exec(select(AuditEvent).order_by(AuditEvent.seq))]
+        with led.connect() as conn:
+            return [(e.action, json.loads(e.details)) for e in audit.query(conn)]
     finally:
         led.close()
 
