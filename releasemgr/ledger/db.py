@@ -115,7 +115,7 @@ class Ledger:
         if self._engine is not None:
             self._engine.dispose()
 
-    # -- plain-SQL connections on SQLite ---------------------------------------------------
+    # -- sqlite3 connections on a SQLite file ---------------------------------------------
     def _checkout(self) -> sqlite3.Connection:
         with self._idle_lock:
             if self._idle:
