@@ -41,10 +41,10 @@ def generate(url: str, images: int = 1000, versions: int = 50, quiet: bool = Fal
         for suffix in ("", "-wal", "-shm", ".migrate.lock"):
             Path(str(p) + suffix).unlink(missing_ok=True)
     ledger = Ledger.open(normalise_url(url), environments=list(ENVS))
-    with ledger.read() as s:
-        if s.connection().execute(text("SELECT COUNT(*) FROM audit_event")).scalar():
+    with ledger.engine.connect() as conn:
+        if conn.execute(text("SELECT COUNT(*) FROM audit_event")).scalar():
             raise SystemExit(f"{url} is not empty; use a new database")
-        env_ids = {name: i for i, name in s.connection().execute(text("SELECT id, name FROM environment"))}
+        env_ids = {name: i for i, name in conn.execute(text("SELECT id, name FROM environment"))}
 
     base = datetime(2025, 1, 1, tzinfo=timezone.utc)
     second = timedelta(seconds=1)
@@ -105,8 +105,7 @@ def generate(url: str, images: int = 1000, versions: int = 50, quiet: bool = Fal
                                   "updated_at": at, "updated_by": actor})
     t_build = time.perf_counter() - t0
 
-    with ledger.write() as s:
-        conn = s.connection()
+    with ledger.engine.begin() as conn:  # a bulk load with the declared tables (bench only)
         for table, rows in ((Image, img_rows), (Version, ver_rows), (Artifact, art_rows),
                             (ChannelHistory, hist_rows), (Channel, chan_rows), (AuditEvent, events)):
             for k in range(0, len(rows), 20000):

@@ -7,7 +7,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 
 
 def seed_template(tmp_path: Path, sshd, *, provisioner: str = 'inline = ["echo provisioned-on-$(hostname)"]',

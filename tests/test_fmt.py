@@ -13,7 +13,6 @@ The evidence, in three layers:
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import stat

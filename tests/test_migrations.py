@@ -161,3 +161,18 @@ def test_ledger_flag_with_password_is_hidden(tmp_path, pg_url):
     r = c("ledger", "info", "--json", "--ledger", url)
     assert r.code == 0, r
     assert "s3cret" not in r.out and r.json["backend"] == "postgresql"
+
+
+def test_migrations_run_without_sqlmodel(tmp_path):
+    """Upgrading a ledger (a new one: every revision runs) imports neither the SQLModel
+    declaration nor sqlmodel/pydantic: they are a test/autogenerate dependency only."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'state' / 'ledger.db'}"
+    code = ("import sys\nfrom releasemgr.ledger import migrate\n"
+            f"print(migrate.upgrade({url!r}, ['dev']))\n"
+            "print([m for m in ('sqlmodel', 'pydantic', 'releasemgr.ledger.models') if m in sys.modules])\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [str([migrate.HEAD]), "[]"], r.stdout

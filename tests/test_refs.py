@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from releasemgr.errors import Conflict, ReleaseError, UsageError
-from releasemgr.release.refs import Ref, parse_ref
+from releasemgr.ledger.refs import Ref, parse_ref
 
 # -- references -----------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ def deploy_text(d: dict) -> str:
 
 
 def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: bool = True, **kw) -> dict:
-    """Used by `deploy` and by `promote`/`rollback --deploy`."""
+    """The deploy use case with the command's ledger, actor and progress."""
     from releasemgr.release import deploy as deploy_mod
 
     return deploy_mod.deploy(app.ledger, app.config, image, env, actor=app.actor, progress=app.ui.info,

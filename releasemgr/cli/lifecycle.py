@@ -148,24 +148,6 @@ def _deploy_options(f):
     return f
 
 
-def _with_deploy(app, image: str, env: str, do_deploy: bool, lock_timeout: float, cause: str, move,
-                 override: bool = False):
-    """Move the pointer (`move()`), then the servers, under the environment's lock, so a
-    rollback never races a deploy or a retire. An audited `--override` of the move covers
-    the freeze window for its deploy too (the decision was made, and recorded, on the move)."""
-    if not (do_deploy or app.config.environment(env).auto_deploy):
-        return move()
-    from releasemgr.cli.fleet_cmds import run_deploy
-    from releasemgr.ledger.locks import env_lock
-
-    with env_lock(app.ledger, app.config.state_dir, image, env, actor=app.actor, operation=cause,
-                  timeout=lock_timeout, on_wait=app.ui.info):
-        doc = move()
-        doc["deployment"] = run_deploy(app, image, env, cause=cause, hold_lock=False,
-                                       override_freeze=override and bool(doc.get("override")))
-    return doc
-
-
 def _move_deploy_text(d: dict) -> str:
     text = _move_text(d)
     if d.get("deployment"):
@@ -193,13 +175,11 @@ def promote(ref, to, ticket, reason, approved_by, override, do_deploy, lock_time
       release promote web@v3 --to staging --deploy
     """
     from releasemgr.release import lifecycle
-    from releasemgr.release.refs import parse_ref
 
     app = app_ctx()
-    doc = _with_deploy(app, parse_ref(ref).image, to, do_deploy, lock_timeout, "promote",
-                       lambda: lifecycle.promote(app.ledger, app.config, ref, to, actor=app.actor, ticket=ticket,
-                                                 reason=reason, approved_by=list(approved_by), override=override),
-                       override=override)
+    doc = lifecycle.promote_and_deploy(app.ledger, app.config, ref, to, actor=app.actor, deploy=do_deploy,
+                                       lock_timeout=lock_timeout, progress=app.ui.info, override=override,
+                                       ticket=ticket, reason=reason, approved_by=list(approved_by))
     app.ui.emit(doc, _move_deploy_text)
 
 
@@ -224,11 +204,9 @@ def rollback(image, env, to, ticket, reason, approved_by, override, do_deploy, l
     from releasemgr.release import lifecycle
 
     app = app_ctx()
-    doc = _with_deploy(app, image, env, do_deploy, lock_timeout, "rollback",
-                       lambda: lifecycle.rollback(app.ledger, app.config, image, env, actor=app.actor, to=to,
-                                                  ticket=ticket, reason=reason, approved_by=list(approved_by),
-                                                  override=override),
-                       override=override)
+    doc = lifecycle.rollback_and_deploy(app.ledger, app.config, image, env, actor=app.actor, deploy=do_deploy,
+                                        lock_timeout=lock_timeout, progress=app.ui.info, override=override, to=to,
+                                        ticket=ticket, reason=reason, approved_by=list(approved_by))
     app.ui.emit(doc, _move_deploy_text)
 
 

@@ -12,16 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from releasemgr.ledger.clock import now_iso
-from releasemgr.ledger.conn import Q, adapt
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-    from sqlmodel import Session
-
-    from releasemgr.ledger.models import AuditEvent
+from releasemgr.ledger.conn import Q
+from releasemgr.ledger.rows import AuditEvent
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason", "details", "prev_hash")
@@ -56,20 +51,19 @@ _NEW_HEAD = Q("INSERT INTO ledger_meta (key, value) VALUES ('audit_head', :v)")
 _MOVE_HEAD = Q("UPDATE ledger_meta SET value = :v WHERE key = 'audit_head'")
 
 
-def append(target: "Connection | Session", action: str, *, actor: str, image: str | None = None,
+def append(conn, action: str, *, actor: str, image: str | None = None,
            version: str | None = None, env: str | None = None, ticket: str | None = None,
            reason: str | None = None, details: dict[str, Any] | None = None,
            at: str | None = None) -> dict:
     """Append one event; returns it (as `event_to_json` shapes it, details as text). Must
-    run inside `Ledger.transaction()` or `Ledger.write()` (which hold the write lock)."""
-    return append_many(target, [dict(action=action, actor=actor, image=image, version=version, env=env,
+    run inside `Ledger.transaction()` (which holds the write lock)."""
+    return append_many(conn, [dict(action=action, actor=actor, image=image, version=version, env=env,
                                      ticket=ticket, reason=reason, details=details, at=at)])[0]
 
 
-def append_many(target: "Connection | Session", events: list[dict[str, Any]]) -> list[dict]:
+def append_many(conn, events: list[dict[str, Any]]) -> list[dict]:
     """Append events in order (each a dict of `append`'s keyword arguments, `action` and
     `actor` required): one read of the chain head, one insert, one head update."""
-    conn = adapt(target)
     head = conn.execute(_HEAD).scalar()
     if head is None:
         seq, prev = 0, GENESIS
@@ -106,14 +100,12 @@ class VerifyResult:
                 "problem": self.problem, "event": self.event}
 
 
-def verify(target: "Connection | Session", batch: int = 20000) -> VerifyResult:
+def verify(conn, batch: int = 20000) -> VerifyResult:
     """Recompute the whole chain; report the first event that does not match."""
-    conn = adapt(target)
     meta = conn.execute(_HEAD).scalar()
-    cols = ", ".join(FIELDS) + ", hash"
     # the raw driver cursor: SQLAlchemy's row objects cost more than the hashing itself
     cur = conn.raw_cursor()
-    cur.execute(f"SELECT {cols} FROM audit_event ORDER BY seq")
+    cur.execute(_ALL_EVENTS.sql)
     prev, expected_seq, count, last_hash = GENESIS, 1, 0, None
     sha = hashlib.sha256
     enc = _fast_encoder()
@@ -151,7 +143,38 @@ def _bad(row, count, problem, seq=None) -> VerifyResult:
     return VerifyResult(False, count, None, seq or row[0], problem, event)
 
 
-def event_to_json(ev: "AuditEvent") -> dict:
+_ALL_EVENTS = Q(f"SELECT {AuditEvent.select_list()} FROM audit_event ORDER BY seq")
+
+
+def query(conn, *, since: str | None = None, until: str | None = None, env: str | None = None,
+          image: str | None = None, actor: str | None = None, action: str | None = None, ticket: str | None = None,
+          limit: int | None = None) -> list[AuditEvent]:
+    """Events matching every filter given (`since` inclusive, `until` exclusive), oldest
+    first (the newest `limit` ones with a limit). `action` matches the action itself or one
+    of its kind: "deployment" matches deployment.started, ..."""
+    where, params = [], {}
+    for column, op, value in (("at", ">=", since), ("at", "<", until), ("env", "=", env), ("image", "=", image),
+                              ("actor", "=", actor), ("ticket", "=", ticket)):
+        if value:
+            name = f"p{len(params)}"
+            where.append(f"{column} {op} :{name}")
+            params[name] = value
+    if action:
+        where.append("(action = :action OR substr(action, 1, :plen) = :prefix)")
+        params.update(action=action, prefix=action + ".", plen=len(action) + 1)
+    sql = f"SELECT {AuditEvent.select_list()} FROM audit_event"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq DESC LIMIT :limit" if limit else " ORDER BY seq"
+    if limit:
+        params["limit"] = limit
+    events = [AuditEvent.from_row(r) for r in conn.execute(Q(sql), params)]
+    if limit:
+        events.reverse()
+    return events
+
+
+def event_to_json(ev: AuditEvent) -> dict:
     return {"seq": ev.seq, "at": ev.at, "actor": ev.actor, "action": ev.action, "image": ev.image,
             "version": ev.version, "env": ev.env, "ticket": ev.ticket, "reason": ev.reason,
             "details": json.loads(ev.details or "{}"), "prev_hash": ev.prev_hash, "hash": ev.hash}

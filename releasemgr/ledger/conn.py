@@ -1,11 +1,9 @@
-"""Connections for the ledger's SQL paths: SQLite's own driver, or SQLAlchemy.
+"""The ledger's connections: SQLite's own driver, or SQLAlchemy.
 
-The commands scripts run most (register, promote, rollback, deploy, retire, status, show,
-versions, history, servers, audit, audit verify; see docs/ledger.md) run plain SQL
-(statements `Q` with `:name` parameters). On a SQLite file ledger they run on the standard
-library's `sqlite3` directly, so those commands import neither SQLAlchemy nor the ORM
-(SQLAlchemy alone is ~0.14 s of every process); on PostgreSQL (and for ORM code that hands
-over its session) the same statements run through SQLAlchemy. Both connection kinds offer
+Every statement is a `Q` with `:name` parameters, kept in `releasemgr.ledger.repo`. On a
+SQLite file ledger it runs on the standard library's `sqlite3` directly, so commands import
+no SQLAlchemy (~0.15 s of every process); on PostgreSQL the same statements run through
+SQLAlchemy. Both connection kinds offer
 the part of SQLAlchemy's `Connection`/`Result` API these paths use: `execute(q, params)`
 (a list of dicts = executemany), and `first()`, `all()`, `scalar()`, `scalar_one()`,
 `scalars()` and iteration on the result, whose rows read by attribute (`row.id`) or index.
@@ -104,8 +102,6 @@ class Result:
 class LiteConn:
     """A `sqlite3` connection (autocommit mode: the ledger issues BEGIN itself)."""
 
-    is_release_conn = True
-
     def __init__(self, raw, *, begin: str | None = "BEGIN"):
         self.raw = raw
         self._begin = begin  # issued before the first statement (None: already begun)
@@ -140,9 +136,7 @@ class LiteConn:
 
 
 class SAConn:
-    """A SQLAlchemy connection (PostgreSQL, or an ORM session's) behind the same API."""
-
-    is_release_conn = True
+    """A SQLAlchemy connection (PostgreSQL, or a SQLite URL that is not a plain file) behind the same API."""
 
     def __init__(self, conn):
         self.sa = conn
@@ -161,14 +155,3 @@ class SAConn:
     def rollback(self) -> None:
         self.sa.rollback()
 
-
-def adapt(conn) -> "LiteConn | SAConn":
-    """Our connection as is; a SQLAlchemy Connection or an ORM Session (its connection,
-    inside its transaction, after flushing what the session holds, so that plain SQL sees
-    the rows ORM code added) wrapped."""
-    if getattr(conn, "is_release_conn", False):
-        return conn
-    if hasattr(conn, "exec"):  # sqlmodel Session
-        conn.flush()
-        conn = conn.connection()
-    return SAConn(conn)

@@ -6,10 +6,11 @@ losing updates (measured: without it 10 x 100 read-modify-write transactions sil
 228 updates). PostgreSQL: every write transaction first takes one transaction-scoped
 advisory lock, which serialises writers the same way (and protects the audit chain head).
 
-Two ways in: `read()`/`write()` give an ORM session (sqlmodel), `connect()`/`transaction()`
-a plain-SQL connection (`releasemgr.ledger.conn`). On a SQLite file the plain one is the
-standard library's `sqlite3` and the SQLAlchemy engine is only made when something asks for
-it, so the commands written in plain SQL never import SQLAlchemy.
+One way in: `connect()` (a read snapshot) and `transaction()` (a state change) give a
+connection (`releasemgr.ledger.conn`) that the repositories (`releasemgr.ledger.repo`) run
+their statements on. On a SQLite file it is the standard library's `sqlite3` and the
+SQLAlchemy engine is only made when something asks for it (migrations, PostgreSQL), so
+commands on a SQLite ledger never import SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from typing import TYPE_CHECKING, Iterator
 
 from releasemgr.errors import OperationFailed, UsageError
 from releasemgr.ledger.conn import LiteConn, Q, SAConn
+from releasemgr.ledger.repo import environments
 
-if TYPE_CHECKING:  # sqlmodel (with pydantic and the ORM) costs ~0.3 s to import: only where a Session is used
+if TYPE_CHECKING:  # SQLAlchemy costs ~0.15 s to import: only PostgreSQL and migrations need it
     from sqlalchemy.engine import Engine
-    from sqlmodel import Session
 
 WRITE_LOCK_KEY = 0x52454C45  # "RELE": the advisory lock id of the ledger's write lock
-MIGRATION_LOCK_KEY = 0x52454C46
 _PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=60000", "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON")
 
@@ -61,7 +61,7 @@ class Ledger:
     def engine(self) -> "Engine":
         """The SQLAlchemy engine, made on first use."""
         if self._engine is None:
-            self._engine = _make_engine(self.url)
+            self._engine = make_engine(self.url)
         return self._engine
 
     @property
@@ -81,7 +81,7 @@ class Ledger:
             except OSError as exc:
                 raise UsageError(f"cannot create the ledger folder {path.parent}: {exc.strerror}") from None
         if not url.startswith(("sqlite", "postgresql")):
-            raise UsageError(f"unsupported ledger url {_safe(url)}",
+            raise UsageError(f"unsupported ledger url {safe_url(url)}",
                              hint="use sqlite:///path or postgresql://user@host/db")
         ledger = cls(None, url)
         try:
@@ -96,14 +96,14 @@ class Ledger:
             if cause is None:
                 raise
             ledger.close()
-            raise OperationFailed(f"cannot open the ledger at {_safe(url)}: {cause}",
+            raise OperationFailed(f"cannot open the ledger at {safe_url(url)}: {cause}",
                                   hint="check --ledger / RELEASE_LEDGER / [ledger] url") from None
         return ledger
 
     def _schema_is_current(self, head: str) -> bool:
         with self.connect() as conn:
             try:
-                return conn.execute("SELECT version_num FROM alembic_version").scalar() == head
+                return conn.execute(_SCHEMA_REVISION).scalar() == head
             except sqlite3.OperationalError:  # no such table: a new ledger
                 return False
 
@@ -115,7 +115,7 @@ class Ledger:
         if self._engine is not None:
             self._engine.dispose()
 
-    # -- plain-SQL connections on SQLite ---------------------------------------------------
+    # -- sqlite3 connections on a SQLite file ---------------------------------------------
     def _checkout(self) -> sqlite3.Connection:
         with self._idle_lock:
             if self._idle:
@@ -134,8 +134,8 @@ class Ledger:
     # -- transactions ----------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator["LiteConn | SAConn"]:
-        """One state change in plain SQL: the write lock up front, all or nothing (what
-        promote, rollback and deploy use)."""
+        """One state change: the write lock up front (`BEGIN IMMEDIATE` on SQLite,
+        `pg_advisory_xact_lock` on PostgreSQL), all or nothing."""
         if self._file:
             raw = self._checkout()
             try:
@@ -165,8 +165,7 @@ class Ledger:
 
     @contextlib.contextmanager
     def connect(self) -> Iterator["LiteConn | SAConn"]:
-        """A read-only plain-SQL connection (one snapshot): what start-up-sensitive commands
-        (`release status`, the reads of promote, rollback and deploy) use."""
+        """A read-only connection (one snapshot)."""
         if self._file:
             raw = self._checkout()
             try:
@@ -177,48 +176,35 @@ class Ledger:
         with self.engine.connect() as sa:
             yield SAConn(sa)
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator["Session"]:
-        """One state change (ORM): takes the write lock up front, commits or rolls back whole."""
-        from sqlalchemy import text
-        from sqlmodel import Session
-
-        with Session(self._writer, expire_on_commit=False) as session:
-            if not self.is_sqlite:
-                session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=WRITE_LOCK_KEY))
-            try:
-                yield session
-                session.flush()
-                _debug_pause()
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-
-    @contextlib.contextmanager
-    def read(self) -> Iterator["Session"]:
-        from sqlmodel import Session
-
-        with Session(self.engine, expire_on_commit=False) as session:
-            yield session
-
     def sync_environments(self, names: list[str]) -> None:
         """Record environments of release.toml not yet in the ledger (cheap when none are new)."""
         with self.connect() as conn:
-            known = set(conn.execute("SELECT name FROM environment").scalars())
+            known = environments.names(conn)
         if all(n in known for n in names):
             return
         from releasemgr.ledger.clock import now_iso
 
         with self.transaction() as conn:
-            known = set(conn.execute("SELECT name FROM environment").scalars())
+            known = environments.names(conn)
             for pos, name in enumerate(names):
                 if name not in known:
-                    conn.execute(_INSERT_ENV, {"n": name, "p": pos, "at": now_iso()})
+                    environments.create(conn, name, position=pos, at=now_iso())
+
+    def info(self) -> dict:
+        """Where the ledger is, its schema revision and its size (`release ledger info`)."""
+        from releasemgr.ledger import migrate
+
+        with self.connect() as conn:
+            counts = {key: conn.execute(q).scalar_one() for key, q in _COUNTS.items()}
+            schema = conn.execute(_SCHEMA_REVISION).scalar()
+        return {"url": safe_url(self.url), "backend": "sqlite" if self.is_sqlite else "postgresql",
+                "schema": schema, "schema_head": migrate.HEAD, **counts}
 
 
 _PG_WRITE_LOCK = Q("SELECT pg_advisory_xact_lock(:k)")
-_INSERT_ENV = Q("INSERT INTO environment (name, position, created_at) VALUES (:n, :p, :at)")
+_SCHEMA_REVISION = Q("SELECT version_num FROM alembic_version")
+_COUNTS = {"images": Q("SELECT count(*) FROM image"), "versions": Q("SELECT count(*) FROM version"),
+           "audit_events": Q("SELECT count(*) FROM audit_event")}
 
 
 def _db_error(exc: BaseException):
@@ -243,7 +229,7 @@ def _debug_pause() -> None:
         time.sleep(float(pause))
 
 
-def _make_engine(url: str) -> "Engine":
+def make_engine(url: str) -> "Engine":
     from sqlalchemy import create_engine, event
 
     if url.startswith("sqlite"):
@@ -272,10 +258,10 @@ def _make_engine(url: str) -> "Engine":
             raise UsageError("a PostgreSQL ledger needs the psycopg driver",
                              hint="pip install 'releasemgr[postgres]'") from None
         return create_engine(url, pool_pre_ping=True)
-    raise UsageError(f"unsupported ledger url {_safe(url)}", hint="use sqlite:///path or postgresql://user@host/db")
+    raise UsageError(f"unsupported ledger url {safe_url(url)}", hint="use sqlite:///path or postgresql://user@host/db")
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without a password, for messages."""
     from sqlalchemy.engine import make_url
 

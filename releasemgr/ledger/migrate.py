@@ -15,6 +15,7 @@ from pathlib import Path
 from releasemgr.errors import OperationFailed
 
 HEAD = "0001"  # keep equal to the newest revision in migrations/versions
+MIGRATION_LOCK_KEY = 0x52454C46  # the advisory lock id that serialises migrations on PostgreSQL
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -41,6 +42,23 @@ def ensure_current(ledger, *, upgrade: bool = True) -> None:
         raise OperationFailed(f"the ledger's schema is {rev or 'empty'}, expected {HEAD}",
                               hint="run `release ledger upgrade`")
     upgrade_to_head(ledger)
+
+
+def upgrade(url: str, environments: list[str]) -> list[str]:
+    """`release ledger upgrade`: apply pending migrations to the ledger at `url` (made if
+    missing) and record the environments; returns the revisions applied."""
+    from releasemgr.ledger.db import Ledger, normalise_url
+
+    url = normalise_url(url)
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(None, url)
+    try:
+        applied = upgrade_to_head(ledger)
+        ledger.sync_environments(environments)
+    finally:
+        ledger.close()
+    return applied
 
 
 def upgrade_to_head(ledger) -> list[str]:
@@ -89,8 +107,6 @@ def _migration_lock(ledger):
                 fcntl.flock(fh, fcntl.LOCK_UN)
         return
     from sqlalchemy import text
-
-    from releasemgr.ledger.db import MIGRATION_LOCK_KEY
 
     with ledger.engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:k)").bindparams(k=MIGRATION_LOCK_KEY))

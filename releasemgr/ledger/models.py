@@ -1,4 +1,7 @@
-"""The ledger's tables.
+"""The ledger's tables, declared: the source of Alembic's autogenerate and the reference of
+the schema tests. No command imports this module at run time (the ledger reads and writes
+through `releasemgr.ledger.repo`, whose rows are `releasemgr.ledger.rows`); sqlmodel is a
+test dependency.
 
 Rows are only ever added or moved forward: versions are never deleted (prune marks their
 artifacts deleted), channel history and audit events are append-only. Times are stored as

@@ -43,35 +43,14 @@ def parse_when(text: str | None, *, end: bool = False) -> str | None:
 
 def query(ledger: Ledger, *, since=None, until=None, env=None, image=None, actor=None, action=None,
           ticket=None, limit: int | None = None) -> list[dict]:
-    """Events matching every filter given, oldest first (the newest `limit` ones with a limit).
-    Plain SQL: `release audit` never imports the ORM."""
-    from releasemgr.ledger.conn import Q
-
-    s_since, s_until = parse_when(since), parse_when(until, end=True)
-    where, params = [], {}
-    for column, op, value in (("at", ">=", s_since), ("at", "<", s_until), ("env", "=", env), ("image", "=", image),
-                              ("actor", "=", actor), ("ticket", "=", ticket)):
-        if value:
-            name = f"p{len(params)}"
-            where.append(f"{column} {op} :{name}")
-            params[name] = value
-    if action:  # the action itself, or one of its kind: "deployment" matches deployment.started, ...
-        where.append("(action = :action OR substr(action, 1, :plen) = :prefix)")
-        params.update(action=action, prefix=action + ".", plen=len(action) + 1)
-    sql = f"SELECT {', '.join(audit.FIELDS)}, hash FROM audit_event"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY seq DESC LIMIT :limit" if limit else " ORDER BY seq"
-    if limit:
-        params["limit"] = limit
+    """Events matching every filter given, oldest first (the newest `limit` ones with a limit)."""
     with ledger.connect() as conn:
-        events = [audit.event_to_json(e) for e in conn.execute(Q(sql), params).all()]
-    if limit:
-        events.reverse()
-    return events
+        events = audit.query(conn, since=parse_when(since), until=parse_when(until, end=True), env=env, image=image,
+                             actor=actor, action=action, ticket=ticket, limit=limit)
+    return [audit.event_to_json(e) for e in events]
 
 
 def verify(ledger: Ledger) -> audit.VerifyResult:
-    """Plain SQL, like `query`: `audit verify` never imports the ORM."""
+    """Recompute the chain (`releasemgr.ledger.audit.verify`)."""
     with ledger.connect() as conn:
         return audit.verify(conn)

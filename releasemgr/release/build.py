@@ -295,11 +295,9 @@ class _Signals:
 
 
 def run_build(ledger, config, req: BuildRequest, ui) -> dict:
-    from sqlmodel import select
-
     from releasemgr.ledger import audit
     from releasemgr.ledger.clock import now_iso
-    from releasemgr.ledger.models import Build as BuildRow, Image, Version
+    from releasemgr.ledger.repo import builds, images, versions
     from releasemgr.providers.registry import builder_steps
     from releasemgr.release import lifecycle
 
@@ -308,7 +306,7 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     template = load(req, ui)
     build = pick_build(template, req)
     image = image_name(template, build, req)
-    from releasemgr.release.refs import check_image_name
+    from releasemgr.ledger.refs import check_image_name
 
     check_image_name(image)
     selected = [bs for bs in build.sources if _selected(bs, req)]
@@ -329,10 +327,9 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     for s in secrets:
         ui.add_secret(s)
 
-    with ledger.read() as s:
-        img = s.exec(select(Image).where(Image.name == image)).first()
-        newest = s.exec(select(Version).where(Version.image_id == img.id).order_by(Version.number.desc())
-                        .limit(1)).first() if img else None
+    with ledger.connect() as conn:
+        img = images.find(conn, image)
+        newest = versions.newest(conn, img.id) if img else None
     if newest is not None and newest.template_digest == digest and not req.force:
         doc = {"image": image, "skipped": True, "identical_to": f"v{newest.number}", "template_digest": digest}
         ui.emit(doc, lambda d: f"{image}: identical to {image}@{d['identical_to']} (template digest "
@@ -342,18 +339,15 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     logs = Path(config.state_dir) / "builds"
     log_path = logs / f"{build_id}.log"
     now = now_iso()
-    with ledger.write() as s:
-        img = s.exec(select(Image).where(Image.name == image)).first()
+    with ledger.transaction() as conn:
+        img = images.find(conn, image)
         if img is None:
-            img = Image(name=image, created_at=now, created_by=req.actor)
-            s.add(img)
-            s.flush()
-            audit.append(s, "image.created", actor=req.actor, image=image, at=now)
-        s.add(BuildRow(id=build_id, image_id=img.id, status="running", actor=req.actor, host=socket.gethostname(),
-                       pid=os.getpid(), started_at=now, heartbeat_at=now, template_path=str(Path(req.path).resolve()),
-                       template_digest=digest, inputs=json.dumps(variables, sort_keys=True, default=str),
-                       log_path=str(log_path)))
-        audit.append(s, "build.started", actor=req.actor, image=image, at=now,
+            img = images.create(conn, image, at=now, by=req.actor)
+            audit.append(conn, "image.created", actor=req.actor, image=image, at=now)
+        builds.start(conn, build_id, img.id, actor=req.actor, host=socket.gethostname(), pid=os.getpid(), at=now,
+                     template_path=str(Path(req.path).resolve()), template_digest=digest, inputs=variables,
+                     log_path=str(log_path))
+        audit.append(conn, "build.started", actor=req.actor, image=image, at=now,
                      details={"build_id": build_id, "template": str(req.path), "template_digest": digest,
                               "sources": [bs.display_name for bs in selected], "engine": req.engine})
 
@@ -365,10 +359,8 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     def heartbeat():
         while not stop_heartbeat.wait(15):
             with contextlib.suppress(Exception):
-                with ledger.write() as s:
-                    row = s.get(BuildRow, build_id)
-                    row.heartbeat_at = now_iso()
-                    s.add(row)
+                with ledger.transaction() as conn:
+                    builds.heartbeat(conn, build_id, at=now_iso())
 
     def on_cancel(signame):
         log.line(None, f"Cancelling the build ({signame})... cleaning up")
@@ -415,11 +407,8 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     finished = now_iso()
     doc: dict[str, Any] = {"build_id": build_id, "image": image, "status": outcome.value, "log": str(log_path),
                            "template_digest": digest, "sources": [r.display for r in results]}
-    with ledger.write() as s:
-        row = s.get(BuildRow, build_id)
-        row.finished_at, row.status = finished, outcome.value
-        row.error = "; ".join(errors) or None
-        s.add(row)
+    with ledger.transaction() as conn:
+        builds.finish(conn, build_id, status=outcome.value, at=finished, error="; ".join(errors) or None)
         version_doc = None
         if outcome is Outcome.SUCCEEDED and artifacts:
             specs = [lifecycle.ArtifactSpec(a.provider, a.region, a.id, a.builder_type, a.files,
@@ -429,10 +418,10 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
                      for r in results for a in r.artifacts]
             parents = sorted({r.parent for r in results if r.parent})
             version_doc = lifecycle.register_in(
-                s, image, specs, actor=req.actor, semver=req.semver, bump=req.bump, origin="build",
+                conn, image, specs, actor=req.actor, semver=req.semver, bump=req.bump, origin="build",
                 parent=", ".join(parents) or None, build_id=build_id, template_digest=digest,
                 git_commit=commit, git_dirty=dirty, variables=variables)
-        audit.append(s, f"build.{outcome.value}", actor=req.actor, image=image,
+        audit.append(conn, f"build.{outcome.value}", actor=req.actor, image=image,
                      version=version_doc["version"] if version_doc else None, at=finished,
                      details={"build_id": build_id, "error": "; ".join(errors) or None})
     if version_doc:

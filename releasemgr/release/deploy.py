@@ -22,36 +22,30 @@ on the old servers, records a failed deployment and exits 1.
 
 Every change holds the (image, env) lock (`releasemgr.ledger.locks`).
 
-The ledger work is plain SQL on `Ledger.transaction()` / `Ledger.connect()` (rows from
-`releasemgr.ledger.sql`): a deploy or `rollback --deploy` process never imports the ORM, and
-on a SQLite ledger not even SQLAlchemy.
+The ledger work goes through the repositories (`releasemgr.ledger.repo`) on
+`Ledger.transaction()` / `Ledger.connect()`: on a SQLite ledger a deploy or
+`rollback --deploy` process imports no SQLAlchemy.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Callable
 
 from releasemgr.config import Config
 from releasemgr.errors import NotFound, OperationFailed, PolicyRefused, UsageError
-from releasemgr.ledger import audit, sql
+from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso
-from releasemgr.ledger.conn import Q, adapt
 from releasemgr.ledger.db import Ledger
-from releasemgr.ledger.sql import version_labels
+from releasemgr.ledger.refs import check_image_name, parse_ref
+from releasemgr.ledger.repo import artifacts, channels, deployments, environments, images, servers, versions
+from releasemgr.ledger.rows import Environment, Image, Server, Version
 from releasemgr.providers.base import Fleet, FleetError, HealthCheck, LaunchedServer
 from releasemgr.providers.registry import fleet_for
 from releasemgr.release import routes
-from releasemgr.release.refs import check_image_name, parse_ref
-
-if TYPE_CHECKING:
-    from releasemgr.ledger.sql import Connection
-
-Row = Any  # a server/version/image row: a Core Row, or an ORM object with the same attributes
 
 LIVE_STATES = ("pending", "healthy", "unhealthy", "standby")
 STRATEGIES = ("rolling", "blue-green")
@@ -146,13 +140,13 @@ def settings_for(config: Config, env: str, *, image_meta: dict | None = None, co
 
 # -- servers in the ledger --------------------------------------------------------------------
 
-def handle_of(row: Row) -> LaunchedServer:
+def handle_of(row: Server) -> LaunchedServer:
     return LaunchedServer(id=row.id, provider=row.provider, provider_id=row.provider_id, address=row.address,
-                          extra=json.loads(row.extra or "{}"))
+                          extra=dict(row.extra))
 
 
-def server_json(row: Row, image: str, version: str, env: str, *, health: str | None = None) -> dict:
-    extra = json.loads(row.extra or "{}")
+def server_json(row: Server, image: str, version: str, env: str, *, health: str | None = None) -> dict:
+    extra = row.extra
     doc = {"id": row.id, "image": image, "version": version, "env": env, "address": row.address,
            "state": row.state, "provider": row.provider, "pid": extra.get("pid") if row.provider == "local" else None,
            "launched_at": row.launched_at, "retired_at": row.retired_at, "deployment": row.deployment_id}
@@ -161,13 +155,8 @@ def server_json(row: Row, image: str, version: str, env: str, *, health: str | N
     return doc
 
 
-_LIVE = Q(f"SELECT {sql.SERVER_COLS} FROM server WHERE image_id = :i AND environment_id = :e "
-                    "AND state IN :states ORDER BY launched_at", "states")
-
-
-def live_rows(conn: Connection, image_id: int, env_id: int) -> list[Row]:
-    conn = adapt(conn)
-    return list(conn.execute(_LIVE, {"i": image_id, "e": env_id, "states": list(LIVE_STATES)}).all())
+def live_rows(conn, image_id: int, env_id: int) -> list[Server]:
+    return servers.live(conn, image_id, env_id, LIVE_STATES)
 
 
 def wait_healthy(fleet: Fleet, servers: list[LaunchedServer], check: HealthCheck, timeout: float,
@@ -216,31 +205,31 @@ def wait_healthy(fleet: Fleet, servers: list[LaunchedServer], check: HealthCheck
 
 @dataclass
 class _Target:
-    img: Row
-    version: Row
-    env_row: Row
+    img: Image
+    version: Version
+    env_row: Environment
     artifact: dict
     current_id: int | None
 
 
-def _target(conn: Connection, config: Config, image: str, env: str, ref: str | None, provider: str) -> _Target:
-    img = sql.image(conn, image)
-    env_row = sql.environment(conn, env)
-    ch = sql.channel(conn, img.id, env_row.id)
+def _target(conn, config: Config, image: str, env: str, ref: str | None, provider: str) -> _Target:
+    img = images.get(conn, image)
+    env_row = environments.get(conn, env)
+    ch = channels.get(conn, img.id, env_row.id)
     if ref:
         parsed = parse_ref(ref if "@" in ref else f"{image}@{ref}")
         if parsed.image != image:
             raise UsageError(f"--version {ref} names another image than {image}")
-        _, v = sql.resolve(conn, parsed)
+        _, v = versions.resolve(conn, parsed)
     else:
         if ch is None:
             raise NotFound(f"{image} has no current version in {env}",
                            hint=f"promote one first (`release promote {image}@v1 --to {env}`) or give --version")
-        v = sql.version(conn, ch.version_id)
+        v = versions.get(conn, ch.version_id)
     if v.revoked:
         raise PolicyRefused(f"{image}@v{v.number} is revoked ({v.revoked_reason}); it cannot be deployed",
                             rule="revoked")
-    live, had_any = sql.live_artifacts(conn, v.id, provider)
+    live, had_any = artifacts.live_of(conn, v.id, provider)
     if not live:
         why = "was pruned" if had_any else f"has no {provider} artifact"
         raise NotFound(f"{image}@v{v.number} {why}: nothing to start servers from")
@@ -281,15 +270,6 @@ class Outcome:
     route_changes: int = 0
 
 
-_SET_STATE = Q("UPDATE server SET state = :state WHERE id IN :ids", "ids")
-_RETIRE_SERVER = Q("UPDATE server SET state = :state, retired_at = :at WHERE id = :id")
-_INSERT_SERVER = Q("INSERT INTO server (id, image_id, version_id, environment_id, deployment_id, provider, "
-                   "provider_id, address, state, extra, launched_at, retired_at) VALUES (:id, :i, :v, :e, :d, "
-                   ":provider, :pid, :address, 'pending', :extra, :at, NULL)")
-_OF_DEPLOYMENT = Q(f"SELECT {sql.SERVER_COLS} FROM server WHERE deployment_id = :d AND state IN :states "
-                             "ORDER BY launched_at", "states")
-
-
 class Rollout:
     """One deployment's work on the ledger, the fleet and the route (the lock is held outside)."""
 
@@ -308,10 +288,10 @@ class Rollout:
     def label_of(self, version_id: int) -> str:
         if version_id not in self._labels:
             with self.ledger.connect() as conn:
-                self._labels = version_labels(conn, self.t.img.id)
+                self._labels = versions.labels(conn, self.t.img.id)
         return self._labels.get(version_id, "?")
 
-    def rows(self) -> list[Row]:
+    def rows(self) -> list[Server]:
         with self.ledger.connect() as conn:
             return live_rows(conn, self.t.img.id, self.t.env_row.id)
 
@@ -323,32 +303,25 @@ class Rollout:
         with self.ledger.transaction() as conn:
             for group, new_state in changes:
                 if group:
-                    conn.execute(_SET_STATE, {"state": new_state, "ids": list(group)})
+                    servers.set_state(conn, group, new_state)
 
     def start_record(self) -> None:
         with self.ledger.transaction() as conn:
-            conn.execute(Q("INSERT INTO deployment (id, image_id, version_id, environment_id, strategy, count, "
-                           "batch_size, status, rolled_back, actor, started_at, finished_at, detail) VALUES "
-                           "(:id, :i, :v, :e, :strategy, :count, :batch, 'running', :f, :actor, :at, NULL, "
-                           ":detail)"),
-                         {"id": self.dep_id, "i": self.t.img.id, "v": self.t.version.id, "e": self.t.env_row.id,
-                          "strategy": self.st.strategy, "count": self.st.count, "batch": self.st.batch_size,
-                          "f": False, "actor": self.actor, "at": now_iso(),
-                          "detail": json.dumps({"cause": self.cause, **self.st.to_json()})})
+            deployments.start(conn, self.dep_id, image_id=self.t.img.id, version_id=self.t.version.id,
+                              env_id=self.t.env_row.id, strategy=self.st.strategy, count=self.st.count,
+                              batch_size=self.st.batch_size, actor=self.actor, at=now_iso(),
+                              detail={"cause": self.cause, **self.st.to_json()})
             audit.append(conn, "deployment.started", actor=self.actor, image=self.image, version=self.label,
                          env=self.env, details={"deployment": self.dep_id, "cause": self.cause, **self.st.to_json()})
 
     def finish_record(self, status: str, *, rolled_back: bool = False, error: str | None = None) -> None:
         action = {"succeeded": "deployment.finished", "failed": "deployment.failed"}[status]
         with self.ledger.transaction() as conn:
-            detail = json.loads(conn.execute(Q("SELECT detail FROM deployment WHERE id = :id"),
-                                             {"id": self.dep_id}).scalar_one())
-            detail.update(launched=self.out.launched, retired=self.out.retired, standby=self.out.standby,
-                          error=error, failed=self.out.failed)
-            conn.execute(Q("UPDATE deployment SET status = :status, rolled_back = :rb, finished_at = :at, "
-                           "detail = :detail WHERE id = :id"),
-                         {"status": "rolled_back" if rolled_back else status, "rb": rolled_back, "at": now_iso(),
-                          "detail": json.dumps(detail, sort_keys=True), "id": self.dep_id})
+            dep = deployments.get(conn, self.dep_id)
+            detail = {**dep.detail, "launched": self.out.launched, "retired": self.out.retired,
+                      "standby": self.out.standby, "error": error, "failed": self.out.failed}
+            deployments.finish(conn, dep, status="rolled_back" if rolled_back else status, at=now_iso(),
+                               detail=detail, rolled_back=rolled_back)
             details = {"deployment": self.dep_id, "launched": len(self.out.launched),
                        "retired": len(self.out.retired), "standby": len(self.out.standby)}
             if error:
@@ -360,7 +333,7 @@ class Rollout:
                              env=self.env, details={"deployment": self.dep_id, "restored": self.out.restored})
 
     # fleet helpers
-    def launch(self, n: int, version: Row, artifact: dict) -> tuple[list[LaunchedServer], str | None]:
+    def launch(self, n: int, version: Version, artifact: dict) -> tuple[list[LaunchedServer], str | None]:
         """Start n servers and record them (pending). Returns what started and an error if
         one could not be started."""
         started: list[LaunchedServer] = []
@@ -397,10 +370,8 @@ class Rollout:
         if started:
             now = now_iso()
             with self.ledger.transaction() as conn:
-                conn.execute(_INSERT_SERVER, [
-                    {"id": srv.id, "i": self.t.img.id, "v": version.id, "e": self.t.env_row.id, "d": self.dep_id,
-                     "provider": srv.provider, "pid": srv.provider_id, "address": srv.address,
-                     "extra": json.dumps(srv.extra, sort_keys=True), "at": now} for srv in started])
+                servers.add(conn, started, image_id=self.t.img.id, version_id=version.id, env_id=self.t.env_row.id,
+                            deployment_id=self.dep_id, at=now)
                 audit.append_many(conn, [
                     dict(action="server.launched", actor=self.actor, image=self.image, version=label, env=self.env,
                          at=now, details={"server": srv.id, "address": srv.address, "deployment": self.dep_id,
@@ -409,7 +380,7 @@ class Rollout:
         self.out.launched.extend(s.id for s in started)
         return started, error
 
-    def retire(self, rows: list[Row], *, reason: str, state: str = "retired", out_of_route: bool = False) -> None:
+    def retire(self, rows: list[Server], *, reason: str, state: str = "retired", out_of_route: bool = False) -> None:
         """Stop servers and record it. Servers still in the route leave it first (unless the
         caller already took them out: `out_of_route`)."""
         if not rows:
@@ -427,7 +398,7 @@ class Rollout:
         labels = {r.id: self.label_of(r.version_id) for r in done}
         if done:
             with self.ledger.transaction() as conn:
-                conn.execute(_RETIRE_SERVER, [{"state": state, "at": now, "id": r.id} for r in done])
+                servers.retire(conn, [r.id for r in done], state=state, at=now)
                 audit.append_many(conn, [
                     dict(action="server.retired", actor=self.actor, image=self.image, version=labels[r.id],
                          env=self.env, at=now, details={"server": r.id, "reason": reason, "deployment": self.dep_id})
@@ -437,9 +408,9 @@ class Rollout:
     def publish(self, version: str | None = None) -> None:
         with self.ledger.connect() as conn:
             rows = [r for r in live_rows(conn, self.t.img.id, self.t.env_row.id) if r.state == "healthy"]
-            labels = version_labels(conn, self.t.img.id)
-        servers = [{"id": r.id, "address": r.address, "version": labels.get(r.version_id)} for r in rows]
-        change = routes.publish(self.config.state_dir, self.config, self.image, self.env, servers,
+            labels = versions.labels(conn, self.t.img.id)
+        in_route = [{"id": r.id, "address": r.address, "version": labels.get(r.version_id)} for r in rows]
+        change = routes.publish(self.config.state_dir, self.config, self.image, self.env, in_route,
                                 version=version or self.label)
         if not change.changed:
             return
@@ -447,7 +418,7 @@ class Rollout:
         self.out.warnings.extend(change.warnings)
         with self.ledger.transaction() as conn:
             audit.append(conn, "route.switched", actor=self.actor, image=self.image, version=version or self.label,
-                         env=self.env, details={"deployment": self.dep_id, "servers": [x["id"] for x in servers],
+                         env=self.env, details={"deployment": self.dep_id, "servers": [x["id"] for x in in_route],
                                                 "hook": change.hook, "hook_ok": change.hook_ok})
 
     def heal(self) -> None:
@@ -460,7 +431,7 @@ class Rollout:
             by_id = {r.id: r for r in rows}
             with self.ledger.transaction() as conn:
                 for sid in dead:
-                    conn.execute(_RETIRE_SERVER, {"state": "failed", "at": now, "id": sid})
+                    servers.retire(conn, [sid], state="failed", at=now)
                     audit.append(conn, "server.lost", actor=self.actor, image=self.image,
                                  version=self.label_of(by_id[sid].version_id), env=self.env, at=now,
                                  details={"server": sid, "reason": "process gone", "deployment": self.dep_id})
@@ -481,7 +452,7 @@ class Rollout:
             self.out.healed.extend(m.id for m in stray)
 
 
-def _plan(rows: list[Row], target_vid: int, count: int) -> tuple[list[Row], list[Row], list[Row]]:
+def _plan(rows: list[Server], target_vid: int, count: int) -> tuple[list[Server], list[Server], list[Server]]:
     """(reusable target servers, old servers in the route, old standby servers)."""
     mine = sorted([r for r in rows if r.version_id == target_vid],
                   key=lambda r: ({"healthy": 0, "standby": 1}.get(r.state, 2), r.launched_at))
@@ -503,8 +474,7 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
     with ledger.connect() as conn:
         t = _target(conn, config, image, env, version, provider)
         existing = live_rows(conn, t.img.id, t.env_row.id)
-        last = conn.execute(Q("SELECT strategy FROM deployment WHERE image_id = :i AND environment_id = :e "
-                              "ORDER BY started_at DESC LIMIT 1"), {"i": t.img.id, "e": t.env_row.id}).scalar()
+        last = deployments.last_strategy(conn, t.img.id, t.env_row.id)
     if strategy is None and "strategy" not in (config.deploy.get(env) or {}) and last is not None:
         strategy = last  # without a setting, keep the environment's last strategy
     window = env_cfg.frozen_by()
@@ -592,7 +562,7 @@ def provider_settings(config: Config, env: str) -> dict:
     return {**(base if isinstance(base, dict) else {}), **d}
 
 
-def _dry_run(t: _Target, st: DeploySettings, rows: list[Row]) -> dict:
+def _dry_run(t: _Target, st: DeploySettings, rows: list[Server]) -> dict:
     mine, old_route, old_standby = _plan(rows, t.version.id, st.count)
     reuse = mine[:st.count]
     instant = len(reuse) >= st.count
@@ -642,7 +612,7 @@ def _run(ledger, config, fleet, t: _Target, st: DeploySettings, *, actor, progre
     return _result(ro, st, "succeeded", instant, started_at)
 
 
-def _let_go(ro: Rollout, old: list[Row], st: DeploySettings, *, switch: bool) -> None:
+def _let_go(ro: Rollout, old: list[Server], st: DeploySettings, *, switch: bool) -> None:
     """The route now points at the new set: old servers stand by (blue-green) or stop."""
     if not old:
         ro.publish()
@@ -668,8 +638,8 @@ def _fail(ro: Rollout, started: list[LaunchedServer], failed: dict[str, str], er
     if restore:
         for version_id, n in restore:
             with ro.ledger.connect() as conn:
-                v = sql.version(conn, version_id)
-                arts, _ = sql.live_artifacts(conn, version_id, ro.st.provider)
+                v = versions.get(conn, version_id)
+                arts, _ = artifacts.live_of(conn, version_id, ro.st.provider)
             if not arts:
                 ro.out.warnings.append(f"cannot restore v{v.number} servers: no artifact")
                 continue
@@ -692,7 +662,7 @@ def _fail(ro: Rollout, started: list[LaunchedServer], failed: dict[str, str], er
         ro.publish()
     # restored servers carry this deployment's id too: keep the healthy ones
     with ro.ledger.connect() as conn:
-        mine = conn.execute(_OF_DEPLOYMENT, {"d": ro.dep_id, "states": list(LIVE_STATES)}).all()
+        mine = servers.of_deployment(conn, ro.dep_id, LIVE_STATES)
     ro.retire([r for r in mine if r.id not in ro.out.restored], reason="deployment failed", state="failed")
     ro.publish()
     ro.finish_record("failed", rolled_back=rolled_back, error=error)
@@ -706,7 +676,7 @@ def _abort(ro: Rollout, error: str) -> None:
     failure. Servers already in the route stay (stopping them could leave too few)."""
     try:
         with ro.ledger.connect() as conn:
-            pending = conn.execute(_OF_DEPLOYMENT, {"d": ro.dep_id, "states": ["pending", "unhealthy"]}).all()
+            pending = servers.of_deployment(conn, ro.dep_id, ("pending", "unhealthy"))
         ro.retire(pending, reason="deployment interrupted", state="failed")
         ro.finish_record("failed", error=error)
     except BaseException:  # never hide the original error
@@ -724,7 +694,7 @@ def _launch_and_wait(ro: Rollout, n: int) -> tuple[list[LaunchedServer], list[st
     return started, healthy, {}, None
 
 
-def _blue_green(ro: Rollout, reuse: list[Row], old_route: list[Row]) -> None:
+def _blue_green(ro: Rollout, reuse: list[Server], old_route: list[Server]) -> None:
     n = ro.st.count - len(reuse)
     ro.progress(f"starting {n} {ro.label} server(s) (blue-green)")
     started, healthy, bad, err = _launch_and_wait(ro, n)
@@ -735,7 +705,7 @@ def _blue_green(ro: Rollout, reuse: list[Row], old_route: list[Row]) -> None:
     _let_go(ro, old_route, ro.st, switch=True)
 
 
-def _rolling(ro: Rollout, reuse: list[Row], old_route: list[Row]) -> None:
+def _rolling(ro: Rollout, reuse: list[Server], old_route: list[Server]) -> None:
     st = ro.st
     if reuse:
         ro.set_state([r.id for r in reuse], "healthy")
@@ -794,7 +764,7 @@ def _rolling(ro: Rollout, reuse: list[Row], old_route: list[Row]) -> None:
 def _result(ro: Rollout, st: DeploySettings, status: str, instant: bool, started_at: float) -> dict:
     with ro.ledger.connect() as conn:
         rows = live_rows(conn, ro.t.img.id, ro.t.env_row.id)
-        labels = version_labels(conn, ro.t.img.id)
+        labels = versions.labels(conn, ro.t.img.id)
     route = routes.read_route(ro.config.state_dir, ro.image, ro.env) or {"servers": []}
     return {"deployment": ro.dep_id, "image": ro.image, "env": ro.env, "version": ro.label, "status": status,
             "strategy": st.strategy, "count": st.count, "batch_size": st.batch_size,
@@ -813,20 +783,9 @@ def list_servers(ledger: Ledger, config: Config, image: str, env: str | None = N
     check_image_name(image)
     if env:
         config.environment(env)
-    cols = ", ".join(f"s.{c.strip()}" for c in sql.SERVER_COLS.split(","))
-    q = f"SELECT {cols}, e.name AS env_name FROM server s JOIN environment e ON e.id = s.environment_id " \
-        "WHERE s.image_id = :i"
-    params: dict = {}
-    if env:
-        q += " AND e.name = :env"
-        params["env"] = env
-    if not all_states:
-        q += " AND s.state IN :states"
-        params["states"] = list(LIVE_STATES + ("draining",))
     with ledger.connect() as conn:
-        img = sql.image(conn, image)
-        stmt = Q(q + " ORDER BY s.launched_at", *(() if all_states else ("states",)))
-        rows = conn.execute(stmt, {"i": img.id, **params}).all()
-        labels = version_labels(conn, img.id)
+        img = images.get(conn, image)
+        rows = servers.listing(conn, img.id, env=env, states=None if all_states else LIVE_STATES + ("draining",))
+        labels = versions.labels(conn, img.id)
     return {"image": image, "env": env,
-            "servers": [server_json(r, image, labels.get(r.version_id, "?"), r.env_name) for r in rows]}
+            "servers": [server_json(r, image, labels.get(r.version_id, "?"), env_name) for r, env_name in rows]}

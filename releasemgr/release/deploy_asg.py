@@ -5,13 +5,12 @@ instances, so they are recorded in the deployment, not as servers releasemgr ret
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from releasemgr.errors import OperationFailed
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso
-from releasemgr.ledger.models import Deployment
+from releasemgr.ledger.repo import deployments
 
 
 def deploy_asg(ledger, t, settings: dict, *, actor: str, batch_size: int, health_timeout: float,
@@ -22,12 +21,11 @@ def deploy_asg(ledger, t, settings: dict, *, actor: str, batch_size: int, health
     label = f"v{t.version.number}"
     dep_id = str(uuid.uuid4())
     now = now_iso()
-    with ledger.write() as s:
-        s.add(Deployment(id=dep_id, image_id=t.img.id, version_id=t.version.id, environment_id=t.env_row.id,
-                         strategy="rolling", count=0, batch_size=batch_size, status="running",
-                         actor=actor, started_at=now,
-                         detail=json.dumps({"auto_scaling_group": settings["auto_scaling_group"], "cause": cause})))
-        audit.append(s, "deployment.started", actor=actor, image=t.img.name, version=label, env=t.env_row.name,
+    with ledger.transaction() as conn:
+        deployments.start(conn, dep_id, image_id=t.img.id, version_id=t.version.id, env_id=t.env_row.id,
+                          strategy="rolling", count=0, batch_size=batch_size, actor=actor, at=now,
+                          detail={"auto_scaling_group": settings["auto_scaling_group"], "cause": cause})
+        audit.append(conn, "deployment.started", actor=actor, image=t.img.name, version=label, env=t.env_row.name,
                      at=now, details={"deployment": dep_id, "auto_scaling_group": settings["auto_scaling_group"],
                                       "ami": t.artifact["id"], "cause": cause})
     try:
@@ -37,13 +35,11 @@ def deploy_asg(ledger, t, settings: dict, *, actor: str, batch_size: int, health
     except (asg.AsgError, Exception) as exc:  # noqa: BLE001 - botocore errors too: recorded, then one message
         result, status, error = {}, "failed", str(exc)
     done = now_iso()
-    with ledger.write() as s:
-        row = s.get(Deployment, dep_id)
-        row.status, row.finished_at = status, done
-        row.count = len(result.get("instances", []))
-        row.detail = json.dumps({**json.loads(row.detail), **result, "error": error}, sort_keys=True)
-        s.add(row)
-        audit.append(s, f"deployment.{'finished' if status == 'succeeded' else 'failed'}", actor=actor,
+    with ledger.transaction() as conn:
+        row = deployments.get(conn, dep_id)
+        deployments.finish(conn, row, status=status, at=done, count=len(result.get("instances", [])),
+                           detail={**row.detail, **result, "error": error})
+        audit.append(conn, f"deployment.{'finished' if status == 'succeeded' else 'failed'}", actor=actor,
                      image=t.img.name, version=label, env=t.env_row.name, at=done,
                      details={"deployment": dep_id, "replaced": len(result.get("replaced", [])), "error": error})
     doc = {"deployment": dep_id, "image": t.img.name, "env": t.env_row.name, "version": label, "status": status,

@@ -12,20 +12,17 @@ Drift kinds:
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
-
-from sqlmodel import select
 
 from releasemgr.config import Config
 from releasemgr.ledger.clock import parse_iso
 from releasemgr.ledger.db import Ledger
-from releasemgr.ledger.models import Channel, EnvironmentRow, Image, Server
+from releasemgr.ledger.repo import channels, environments, images, servers as server_repo, versions
+from releasemgr.ledger.rows import Server
 from releasemgr.providers.base import FleetError
 from releasemgr.providers.registry import fleet_for
-from releasemgr.release.deploy import (LIVE_STATES, handle_of, health_check_from, provider_settings, server_json,
-                                       version_labels)
+from releasemgr.release.deploy import LIVE_STATES, handle_of, health_check_from, provider_settings, server_json
 
 CHECK_TIMEOUT = 2.0
 
@@ -36,16 +33,15 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
     if env:
         config.environment(env)
     now = datetime.now(timezone.utc)
-    with ledger.read() as s:
-        envs = {e.id: e.name for e in s.exec(select(EnvironmentRow))}
-        imgs = {i.id: i.name for i in s.exec(select(Image))}
-        q = select(Server).where(Server.state.in_(LIVE_STATES))
-        rows = [r for r in s.exec(q.order_by(Server.launched_at))
+    with ledger.connect() as conn:
+        envs = {e.id: e.name for e in environments.all_(conn)}
+        imgs = {i.id: i.name for i in images.all_(conn)}
+        rows = [r for r in server_repo.in_states(conn, LIVE_STATES)
                 if envs.get(r.environment_id) in env_names and (image is None or imgs[r.image_id] == image)]
         labels: dict[int, str] = {}
         for img_id in {r.image_id for r in rows}:
-            labels.update(version_labels(s.connection(), img_id))
-        current = {(ch.image_id, ch.environment_id): ch.version_id for ch in s.exec(select(Channel))}
+            labels.update(versions.labels(conn, img_id))
+        current = {(ch.image_id, ch.environment_id): ch.version_id for ch in channels.all_(conn)}
 
     servers, drift = [], []
     by_provider: dict[str, list[Server]] = {}
@@ -66,7 +62,7 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
 
         def probe(r: Server) -> tuple[bool, str]:
             env_name = envs[r.environment_id]
-            extra = json.loads(r.extra or "{}")
+            extra = r.extra
             try:
                 hc = health_check_from({"health_check": extra.get("image_meta_health")},
                                        (config.deploy.get(env_name) or {}).get("health_check"),
@@ -115,8 +111,8 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
                               "version": label, "detail": f"{env_name} points at {labels.get(cur, '?')}"})
             servers.append(doc)
         known = {r.id for r in rows}
-        with ledger.read() as s:
-            recorded_live = set(s.exec(select(Server.id).where(Server.state.in_(LIVE_STATES))))
+        with ledger.connect() as conn:
+            recorded_live = server_repo.ids_in_states(conn, LIVE_STATES)
         for m in fleet.list_managed(image, None):
             if m.env not in env_names or not m.alive or m.id in known or m.id in recorded_live:
                 continue

@@ -13,11 +13,10 @@ import os
 import socket
 from datetime import datetime, timedelta, timezone
 
-from sqlmodel import select
-
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso, parse_iso
-from releasemgr.ledger.models import Artifact, Build
+from releasemgr.ledger.repo import artifacts, builds
+from releasemgr.ledger.rows import Build
 
 STALE_AFTER = timedelta(seconds=120)
 
@@ -49,8 +48,8 @@ def regions(ledger, config, given: list[str]) -> list[str]:
     out = []
     aws_cfg = config.raw.get("aws", {}) if isinstance(config.raw.get("aws"), dict) else {}
     out += [str(r) for r in aws_cfg.get("regions", [])]
-    with ledger.read() as s:
-        out += [r for r in s.exec(select(Artifact.region).where(Artifact.provider == "aws").distinct()).all() if r]
+    with ledger.connect() as conn:
+        out += artifacts.regions(conn, "aws")
     for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if os.environ.get(var):
             out.append(os.environ[var])
@@ -80,13 +79,12 @@ def gc(ledger, config, *, actor: str, dry_run: bool = False, region: list[str] =
 
         raise OperationFailed(f"AWS: {exc}", hint="check credentials, region and endpoint") from None
     build_ids = sorted({f.build_id for f in found})
-    with ledger.read() as s:
-        builds = {b.id: b for b in s.exec(select(Build).where(Build.id.in_(build_ids))).all()} if build_ids else {}
-        kept_artifacts = set(s.exec(select(Artifact.external_id).where(Artifact.provider == "aws",
-                                                                       Artifact.deleted_at == None)).all())  # noqa: E711
+    with ledger.connect() as conn:
+        known = builds.get_many(conn, build_ids)
+        kept_artifacts = artifacts.live_external_ids(conn, "aws")
     leftovers, skipped, dead_running = [], [], []
     for f in found:
-        b = builds.get(f.build_id)
+        b = known.get(f.build_id)
         if b is None:
             (leftovers if include_unknown else skipped).append((f, "unknown build (not in this ledger)"))
             continue
@@ -109,13 +107,10 @@ def gc(ledger, config, *, actor: str, dry_run: bool = False, region: list[str] =
     removed, failed = aws_gc.remove([f for f, _ in leftovers], say=say)
     doc["removed"] = [r.to_json() for r in removed]
     doc["failed"] = failed
-    with ledger.write() as s:
+    with ledger.transaction() as conn:
         for bid in sorted(set(dead_running)):
-            b = s.get(Build, bid)
-            if b is not None and b.status == "running":
-                b.status, b.finished_at, b.error = "failed", now_iso(), "the build process died; gc removed its leftovers"
-                s.add(b)
-        audit.append(s, "gc", actor=actor,
+            builds.fail_if_running(conn, bid, at=now_iso(), error="the build process died; gc removed its leftovers")
+        audit.append(conn, "gc", actor=actor,
                      details={"removed": [f"{r.region}:{r.kind}:{r.id}" for r in removed], "failed": failed,
                               "builds": sorted({r.build_id for r in removed})})
     return doc

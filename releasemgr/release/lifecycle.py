@@ -1,7 +1,9 @@
 """Registering versions, promoting, rolling back, revoking: each one transaction + audit event.
 
-Register, promote and rollback run plain SQL on `Ledger.transaction()` (`register_in` also
-inside a build's ORM session); revoke and unrevoke use the ORM models.
+Each runs on one `Ledger.transaction()` through the ledger's repositories
+(`releasemgr.ledger.repo`); `register_in` also inside a build's finishing transaction.
+`promote_and_deploy` / `rollback_and_deploy` move the pointer and then the servers under the
+environment's lock.
 """
 
 from __future__ import annotations
@@ -11,20 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
 from releasemgr.config import Config
 from releasemgr.errors import Conflict, NotFound, PolicyRefused, UsageError
-from releasemgr.ledger import audit, sql
+from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso
-from releasemgr.ledger.conn import Q, adapt
 from releasemgr.ledger.db import Ledger
+from releasemgr.ledger.locks import env_lock
+from releasemgr.ledger.refs import check_image_name, parse_ref
+from releasemgr.ledger.repo import artifacts as artifact_repo, channels, environments, images, versions
+from releasemgr.ledger.rows import Environment, Image, Version
 from releasemgr.providers.registry import provider_of_packer_builder
-from releasemgr.release import policy
-from releasemgr.release.refs import check_image_name, parse_ref
-
-if TYPE_CHECKING:
-    from releasemgr.ledger.sql import Connection
+from releasemgr.release import deploy as deploy_mod, policy
+from releasemgr.release.versions import version_json
 
 
 BUMPS = ("major", "minor", "patch")
@@ -92,7 +92,7 @@ def manifest_build_artifacts(b: dict, where: str) -> list[ArtifactSpec]:
     return [ArtifactSpec(name, region, art, btype, files, extra) for region, art in parts]
 
 
-def _next_semver(conn, img, explicit: str | None, bump: str | None) -> str | None:
+def _next_semver(conn, img: Image | None, explicit: str | None, bump: str | None) -> str | None:
     if explicit and bump:
         raise UsageError("give either --version or --bump, not both")
     if not (explicit or bump):
@@ -108,8 +108,7 @@ def _next_semver(conn, img, explicit: str | None, bump: str | None) -> str | Non
         raise UsageError(f"--bump takes major, minor or patch, not {bump!r}")
     newest = semver_lib.Version(0, 0, 0)
     if img is not None:
-        for sv in conn.execute(Q("SELECT semver FROM version WHERE image_id = :i AND semver IS NOT NULL"),
-                               {"i": img.id}).scalars():
+        for sv in versions.semvers(conn, img.id):
             newest = max(newest, semver_lib.Version.parse(sv))
     return str(getattr(newest, f"bump_{bump}")())
 
@@ -119,77 +118,51 @@ def register(ledger: Ledger, image: str, artifacts: list[ArtifactSpec], *, actor
         return register_in(conn, image, artifacts, actor=actor, **kw)
 
 
-_INSERT_IMAGE = Q("INSERT INTO image (name, created_at, created_by) VALUES (:n, :at, :by) RETURNING id")
-_INSERT_VERSION = Q("INSERT INTO version (image_id, number, semver, build_id, origin, template_digest, git_commit, "
-                    "git_dirty, variables, parent, created_at, created_by, revoked) VALUES (:i, :number, :semver, "
-                    ":build_id, :origin, :digest, :commit, :dirty, :variables, :parent, :at, :by, :f) RETURNING id")
-_INSERT_ARTIFACT = Q("INSERT INTO artifact (version_id, provider, region, external_id, builder_type, files, extra) "
-                     "VALUES (:v, :provider, :region, :id, :builder_type, :files, :extra)")
-
-
 def register_in(conn, image: str, artifacts: list[ArtifactSpec], *, actor: str,
                 semver: str | None = None, bump: str | None = None, origin: str = "register",
                 details: dict | None = None, parent: str | None = None, build_id: str | None = None,
                 template_digest: str | None = None, git_commit: str | None = None, git_dirty: bool | None = None,
                 variables: dict | None = None) -> dict:
-    """Create the next version of `image` inside an open write transaction (`conn`: a
-    plain connection from `Ledger.transaction()`, or the ORM session of a build)."""
-    from releasemgr.release.versions import next_number, version_json
-
-    conn = adapt(conn)
+    """Create the next version of `image` inside an open `Ledger.transaction()`."""
     check_image_name(image)
     if not artifacts:
-        raise UsageError("a version needs at least one artifact", hint="--artifact PROVIDER:REGION:ID or --from-manifest")
-    img = conn.execute(Q(f"SELECT {sql.IMAGE_COLS} FROM image WHERE name = :n"), {"n": image}).first()
+        raise UsageError("a version needs at least one artifact",
+                         hint="--artifact PROVIDER:REGION:ID or --from-manifest")
+    img = images.find(conn, image)
     sv = _next_semver(conn, img, semver, bump)
     now = now_iso()
     if img is None:
-        conn.execute(_INSERT_IMAGE, {"n": image, "at": now, "by": actor})
-        img = sql.image(conn, image)
+        img = images.create(conn, image, at=now, by=actor)
         audit.append(conn, "image.created", actor=actor, image=image, at=now)
-    if sv and conn.execute(Q("SELECT 1 FROM version WHERE image_id = :i AND semver = :s"),
-                           {"i": img.id, "s": sv}).first():
+    if sv and versions.by_semver(conn, img.id, sv) is not None:
         raise Conflict(f"{image} already has a version {sv}", hint="semantic versions are unique per image")
-    number = next_number(conn, img.id)
-    vid = conn.execute(_INSERT_VERSION, {
-        "i": img.id, "number": number, "semver": sv, "build_id": build_id, "origin": origin,
-        "digest": template_digest, "commit": git_commit, "dirty": git_dirty,
-        "variables": json.dumps(variables or {}, sort_keys=True), "parent": parent, "at": now, "by": actor,
-        "f": False}).scalar_one()
-    conn.execute(_INSERT_ARTIFACT, [
-        {"v": vid, "provider": a.provider, "region": a.region, "id": a.id, "builder_type": a.builder_type,
-         "files": json.dumps(a.files or []), "extra": json.dumps(a.extra or {}, sort_keys=True)} for a in artifacts])
+    number = versions.next_number(conn, img.id)
+    vid = versions.create(conn, img.id, number, semver=sv, build_id=build_id, origin=origin,
+                          template_digest=template_digest, git_commit=git_commit, git_dirty=git_dirty,
+                          variables=variables or {}, parent=parent, at=now, by=actor)
+    artifact_repo.add(conn, vid, [{"provider": a.provider, "region": a.region, "id": a.id,
+                                   "builder_type": a.builder_type, "files": a.files, "extra": a.extra}
+                                  for a in artifacts])
     audit.append(conn, "version.created", actor=actor, image=image, version=f"v{number}", at=now,
                  details={"semver": sv, "origin": origin, "build_id": build_id, "template_digest": template_digest,
                           "artifacts": [f"{a.provider}:{a.region}:{a.id}" for a in artifacts],
                           **(details or {})})
-    return version_json(conn, img, sql.version(conn, vid))
+    return version_json(conn, img, versions.get(conn, vid))
 
 
 # -- promote and rollback -----------------------------------------------------------------
 
-def _move(conn: Connection, *, env_row, img, v, action: str, actor: str, ticket: str | None, reason: str | None,
-          approved_by: list[str], overridden: list[policy.Violation], extra: dict | None = None) -> dict:
-    """Point (img, env_row) at version `v`, record the history row and the audit event(s).
-    The rows may be plain rows or ORM objects (revoke passes its session)."""
-    conn = adapt(conn)
-    ch = sql.channel(conn, img.id, env_row.id)
-    prev_v = sql.version(conn, ch.version_id) if ch else None
+def _move(conn, *, env_row: Environment, img: Image, v: Version, action: str, actor: str, ticket: str | None,
+          reason: str | None, approved_by: list[str], overridden: list[policy.Violation], extra: dict | None = None) -> dict:
+    """Point (img, env_row) at version `v`, record the history row and the audit event(s)."""
+    ch = channels.get(conn, img.id, env_row.id)
+    prev_v = versions.get(conn, ch.version_id) if ch else None
     now = now_iso()
-    if ch is None:
-        conn.execute(Q("INSERT INTO channel (environment_id, image_id, version_id, updated_at, updated_by) "
-                       "VALUES (:e, :i, :v, :at, :by)"),
-                     {"e": env_row.id, "i": img.id, "v": v.id, "at": now, "by": actor})
-    else:
-        conn.execute(Q("UPDATE channel SET version_id = :v, updated_at = :at, updated_by = :by WHERE id = :id"),
-                     {"v": v.id, "at": now, "by": actor, "id": ch.id})
+    channels.point(conn, ch, env_id=env_row.id, image_id=img.id, version_id=v.id, at=now, by=actor)
     approvers = sorted(set(approved_by))
-    conn.execute(Q("INSERT INTO channel_history (environment_id, image_id, from_version_id, to_version_id, action, "
-                   "actor, ticket, reason, approved_by, override, at) VALUES (:e, :i, :f, :t, :action, :actor, "
-                   ":ticket, :reason, :approved, :override, :at)"),
-                 {"e": env_row.id, "i": img.id, "f": prev_v.id if prev_v else None, "t": v.id, "action": action,
-                  "actor": actor, "ticket": ticket, "reason": reason, "approved": json.dumps(approvers),
-                  "override": bool(overridden), "at": now})
+    channels.record_move(conn, env_id=env_row.id, image_id=img.id, from_id=prev_v.id if prev_v else None, to_id=v.id,
+                         action=action, actor=actor, ticket=ticket, reason=reason, approved_by=approvers,
+                         override=bool(overridden), at=now)
     label = f"v{v.number}"
     if overridden:
         audit.append(conn, "policy.override", actor=actor, image=img.name, version=label, env=env_row.name,
@@ -211,9 +184,9 @@ def promote(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, ti
     env = config.environment(to)
     parsed = parse_ref(ref)
     with ledger.transaction() as conn:
-        img, v = sql.resolve(conn, parsed)
-        env_row = sql.environment(conn, env.name)
-        ch = sql.channel(conn, img.id, env_row.id)
+        img, v = versions.resolve(conn, parsed)
+        env_row = environments.get(conn, env.name)
+        ch = channels.get(conn, img.id, env_row.id)
         if ch is not None and ch.version_id == v.id:
             return {"action": "promote", "env": env.name, "image": img.name, "version": f"v{v.number}",
                     "number": v.number, "semver": v.semver, "from": f"v{v.number}", "changed": False,
@@ -225,19 +198,17 @@ def promote(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, ti
                      reason=reason, approved_by=list(approved_by), overridden=passed)
 
 
-def previous_good(conn: Connection, env_id: int, image_id: int, current_id: int):
-    """The version (row) current before the current one, skipping revoked versions and
-    versions that were themselves rolled back from (so repeated rollbacks keep walking back)."""
-    conn = adapt(conn)
-    hist = conn.execute(Q("SELECT action, from_version_id FROM channel_history WHERE environment_id = :e "
-                          "AND image_id = :i ORDER BY id DESC"), {"e": env_id, "i": image_id}).all()
+def previous_good(conn, env_id: int, image_id: int, current_id: int) -> Version | None:
+    """The version current before the current one, skipping revoked versions and versions
+    that were themselves rolled back from (so repeated rollbacks keep walking back)."""
     abandoned = {current_id}
-    for action, cand in hist:
-        if action == "rollback" and cand is not None:
+    for move in channels.moves(conn, env_id, image_id):
+        cand = move.from_version_id
+        if move.action == "rollback" and cand is not None:
             abandoned.add(cand)
         if cand is None or cand in abandoned:
             continue
-        v = sql.version(conn, cand)
+        v = versions.get(conn, cand)
         if v is not None and not v.revoked:
             return v
     return None
@@ -249,26 +220,26 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
     env = config.environment(env_name)
     check_image_name(image)
     with ledger.transaction() as conn:
-        img = sql.image(conn, image)
-        env_row = sql.environment(conn, env.name)
-        ch = sql.channel(conn, img.id, env_row.id)
+        img = images.get(conn, image)
+        env_row = environments.get(conn, env.name)
+        ch = channels.get(conn, img.id, env_row.id)
         if ch is None:
             raise NotFound(f"{image} has no current version in {env.name}: nothing to roll back")
         if to:
             ref = parse_ref(to)
             if ref.image != image:
                 raise UsageError(f"--to {to} names another image than {image}")
-            _, target = sql.resolve(conn, ref)
+            _, target = versions.resolve(conn, ref)
             if target.id == ch.version_id:
                 raise PolicyRefused(f"{image}@v{target.number} is already current in {env.name}", rule="no-change")
-            if not sql.was_ever_current(conn, env_row.id, img.id, target.id):
+            if not channels.was_ever_current(conn, env_row.id, img.id, target.id):
                 raise PolicyRefused(f"{image}@v{target.number} has never been in {env.name}; a rollback goes back "
                                     f"to a version that was there", rule="rollback-target",
                                     hint=f"use `release promote {image}@v{target.number} --to {env.name}`")
         else:
             target = previous_good(conn, env_row.id, img.id, ch.version_id)
             if target is None:
-                cur = sql.version(conn, ch.version_id)
+                cur = versions.get(conn, ch.version_id)
                 raise PolicyRefused(f"nothing to roll back to: {image}@v{cur.number} is the only good version "
                                     f"{env.name} has had", rule="no-previous-version",
                                     hint="promote another version instead")
@@ -279,43 +250,72 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
                      reason=reason, approved_by=list(approved_by), overridden=passed)
 
 
+# -- moves that also deploy ---------------------------------------------------------------
+
+def promote_and_deploy(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, deploy: bool = False,
+                       lock_timeout: float = 0.0, progress=None, override: bool = False, **policy_kw) -> dict:
+    """`promote`, then (with `deploy` or the environment's auto_deploy) the servers, both under
+    the environment's lock; the deployment's result is the document's `deployment`."""
+    return _with_deploy(ledger, config, parse_ref(ref).image, to, actor=actor, deploy=deploy,
+                        lock_timeout=lock_timeout, progress=progress, cause="promote", override=override,
+                        move=lambda: promote(ledger, config, ref, to, actor=actor, override=override, **policy_kw))
+
+
+def rollback_and_deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, deploy: bool = False,
+                        lock_timeout: float = 0.0, progress=None, override: bool = False, **policy_kw) -> dict:
+    """`rollback`, then the servers (as `promote_and_deploy`)."""
+    return _with_deploy(ledger, config, image, env, actor=actor, deploy=deploy, lock_timeout=lock_timeout,
+                        progress=progress, cause="rollback", override=override,
+                        move=lambda: rollback(ledger, config, image, env, actor=actor, override=override, **policy_kw))
+
+
+def _with_deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, deploy: bool,
+                 lock_timeout: float, progress, cause: str, override: bool, move) -> dict:
+    """Move the pointer (`move()`), then the servers, under the environment's lock, so a
+    rollback never races a deploy or a retire. An audited `--override` of the move covers
+    the freeze window for its deploy too (the decision was made, and recorded, on the move)."""
+    if not (deploy or config.environment(env).auto_deploy):
+        return move()
+    with env_lock(ledger, config.state_dir, image, env, actor=actor, operation=cause, timeout=lock_timeout,
+                  on_wait=progress):
+        doc = move()
+        doc["deployment"] = deploy_mod.deploy(ledger, config, image, env, actor=actor, progress=progress,
+                                              cause=cause, hold_lock=False,
+                                              override_freeze=override and bool(doc.get("override")))
+    return doc
+
+
 # -- revoke -------------------------------------------------------------------------------
 
 def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str, do_rollback: bool = False,
            ticket: str | None = None) -> dict:
     if not (reason and reason.strip()):
         raise UsageError("revoke needs --reason '...'")
-    from sqlmodel import select
-
-    from releasemgr.ledger.models import Channel, EnvironmentRow
-    from releasemgr.release.versions import resolve, version_json
-
-    with ledger.write() as s:
-        img, v = resolve(s, parse_ref(ref, default="latest"))
+    with ledger.transaction() as conn:
+        img, v = versions.resolve(conn, parse_ref(ref, default="latest"))
         label = f"{img.name}@v{v.number}"
         if v.revoked:
             raise Conflict(f"{label} is already revoked ({v.revoked_reason})")
         now = now_iso()
-        v.revoked, v.revoked_at, v.revoked_by, v.revoked_reason = True, now, actor, reason
-        s.add(v)
-        s.flush()
-        audit.append(s, "version.revoked", actor=actor, image=img.name, version=f"v{v.number}", reason=reason,
+        versions.set_revoked(conn, v.id, at=now, by=actor, reason=reason)
+        v = versions.get(conn, v.id)
+        audit.append(conn, "version.revoked", actor=actor, image=img.name, version=f"v{v.number}", reason=reason,
                      ticket=ticket, at=now)
         still, rolled = [], []
-        rows = s.exec(select(Channel, EnvironmentRow).join(EnvironmentRow, Channel.environment_id == EnvironmentRow.id)
-                      .where(Channel.version_id == v.id)).all()
-        for ch, env_row in sorted(rows, key=lambda r: r[1].position):
+        envs = {e.id: e for e in environments.all_(conn)}
+        for ch in sorted(channels.of_version(conn, v.id), key=lambda c: envs[c.environment_id].position):
+            env_row = envs[ch.environment_id]
             if not do_rollback:
                 still.append(env_row.name)
                 continue
-            target = previous_good(s.connection(), env_row.id, img.id, v.id)
+            target = previous_good(conn, env_row.id, img.id, v.id)
             if target is None:
                 still.append(env_row.name)
                 continue
-            rolled.append(_move(s.connection(), env_row=env_row, img=img, v=target, action="rollback", actor=actor,
+            rolled.append(_move(conn, env_row=env_row, img=img, v=target, action="rollback", actor=actor,
                                 ticket=ticket, reason=f"revoked {label}: {reason}", approved_by=[], overridden=[],
                                 extra={"cause": "revoke"}))
-        doc = version_json(s, img, v)
+        doc = version_json(conn, img, v)
         doc["rolled_back"] = rolled
         doc["still_current_in"] = still
         return doc
@@ -324,14 +324,10 @@ def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str,
 def unrevoke(ledger: Ledger, ref: str, *, reason: str, actor: str) -> dict:
     if not (reason and reason.strip()):
         raise UsageError("unrevoke needs --reason '...'")
-    from releasemgr.release.versions import resolve, version_json
-
-    with ledger.write() as s:
-        img, v = resolve(s, parse_ref(ref, default="latest"))
+    with ledger.transaction() as conn:
+        img, v = versions.resolve(conn, parse_ref(ref, default="latest"))
         if not v.revoked:
             raise Conflict(f"{img.name}@v{v.number} is not revoked")
-        v.revoked, v.revoked_at, v.revoked_by, v.revoked_reason = False, None, None, None
-        s.add(v)
-        s.flush()
-        audit.append(s, "version.unrevoked", actor=actor, image=img.name, version=f"v{v.number}", reason=reason)
-        return version_json(s, img, v)
+        versions.set_revoked(conn, v.id, at=None, by=None, reason=None)
+        audit.append(conn, "version.unrevoked", actor=actor, image=img.name, version=f"v{v.number}", reason=reason)
+        return version_json(conn, img, versions.get(conn, v.id))

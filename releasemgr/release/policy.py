@@ -9,14 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from typing import TYPE_CHECKING
-
 from releasemgr.config import Environment
 from releasemgr.errors import PolicyRefused, UsageError
-from releasemgr.ledger import sql
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+from releasemgr.ledger.repo import channels, environments
+from releasemgr.ledger.rows import Image, Version
 
 
 @dataclass
@@ -27,10 +23,10 @@ class Violation:
     overridable: bool = True
 
 
-def check(conn: "Connection", env: Environment, img, v, *, action: str, actor: str,
+def check(conn, env: Environment, img: Image, v: Version, *, action: str, actor: str,
           ticket: str | None, approved_by: list[str], now: datetime | None = None,
           check_order: bool = True) -> list[Violation]:
-    """`img`, `v`: image and version rows (Core rows or ORM objects)."""
+    """`conn`: a ledger connection (`Ledger.connect()` / `transaction()`)."""
     out: list[Violation] = []
     label = f"{img.name}@v{v.number}"
     if v.revoked:
@@ -38,8 +34,8 @@ def check(conn: "Connection", env: Environment, img, v, *, action: str, actor: s
                              f"{'rolled back to' if action == 'rollback' else action + 'd'}",
                              f"lift it first with `release unrevoke {label} --reason ...`", overridable=False))
     if check_order and env.requires:
-        req = sql.environment(conn, env.requires)
-        if not sql.was_ever_current(conn, req.id, img.id, v.id):
+        req = environments.get(conn, env.requires)
+        if not channels.was_ever_current(conn, req.id, img.id, v.id):
             out.append(Violation("requires", f"{env.name} requires {env.requires} first: {label} has never "
                                  f"been in {env.requires}", f"release promote {label} --to {env.requires}"))
     if env.require_ticket and not (ticket and ticket.strip()):

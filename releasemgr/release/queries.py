@@ -1,53 +1,35 @@
 """Read-only views: images, versions, show, status (image x environment), channel history.
 
-All of them are plain SQL on `Ledger.connect()`: these are what people and scripts run most
-(`release show web@prod --json` is how a pipeline finds the AMI to launch), and not importing
-sqlmodel, pydantic and the ORM (nor, on SQLite, SQLAlchemy) saves most of their start-up.
+All of them read on `Ledger.connect()` through the ledger's repositories: these are what
+people and scripts run most (`release show web@prod --json` is how a pipeline finds the AMI
+to launch), and on a SQLite ledger they import no SQLAlchemy.
 """
 
 from __future__ import annotations
 
-import json
-
 from releasemgr.config import Config
 from releasemgr.ledger.db import Ledger
-from releasemgr.release.refs import check_image_name
+from releasemgr.ledger.refs import check_image_name
+from releasemgr.ledger.repo import channels, environments, images, versions
+from releasemgr.release.versions import version_json
 
 
 def list_images(ledger: Ledger) -> list[dict]:
-    from releasemgr.ledger.conn import Q
-
     with ledger.connect() as conn:
-        rows = conn.execute(Q(
-            "SELECT i.name, i.created_at, v.number, v.semver FROM image i "
-            "LEFT JOIN version v ON v.image_id = i.id AND v.number = "
-            "(SELECT MAX(number) FROM version WHERE image_id = i.id) ORDER BY i.name")).all()
-    return [{"image": name, "versions": number or 0, "latest": f"v{number}" if number else None,
-             "latest_semver": semver if number else None, "created_at": created_at}
-            for name, created_at, number, semver in rows]
+        rows = images.summaries(conn)
+    return [{"image": r.name, "versions": r.number or 0, "latest": f"v{r.number}" if r.number else None,
+             "latest_semver": r.semver if r.number else None, "created_at": r.created_at}
+            for r in rows]
 
 
 def list_versions(ledger: Ledger, image: str, *, limit: int | None = None) -> dict:
-    from releasemgr.ledger import sql
-    from releasemgr.ledger.conn import Q
-    from releasemgr.release.versions import version_json
-
     check_image_name(image)
     with ledger.connect() as conn:
-        img = sql.image(conn, image)
-        q = f"SELECT {sql.VERSION_COLS} FROM version WHERE image_id = :i ORDER BY number DESC"
-        params = {"i": img.id}
-        if limit:
-            q += " LIMIT :n"
-            params["n"] = limit
-        versions = conn.execute(Q(q), params).all()
-        envs: dict[int, list[str]] = {}
-        for env_name, vid in conn.execute(Q(
-                "SELECT e.name, c.version_id FROM channel c JOIN environment e ON e.id = c.environment_id "
-                "WHERE c.image_id = :i ORDER BY e.position"), {"i": img.id}):
-            envs.setdefault(vid, []).append(env_name)
+        img = images.get(conn, image)
+        rows = versions.of_image(conn, img.id, limit=limit)
+        envs = channels.current_of_image(conn, img.id)
         docs = []
-        for v in versions:
+        for v in rows:
             d = version_json(conn, img, v, detail=False)
             d["environments"] = envs.get(v.id, [])
             docs.append(d)
@@ -55,27 +37,12 @@ def list_versions(ledger: Ledger, image: str, *, limit: int | None = None) -> di
 
 
 def show(ledger: Ledger, ref: str) -> dict:
-    from releasemgr.ledger import sql
-    from releasemgr.release.versions import version_json
-
     with ledger.connect() as conn:
-        img, v = sql.resolve(conn, ref)
+        img, v = versions.resolve(conn, ref)
         return version_json(conn, img, v)
 
 
-_STATUS_SQL = """
-SELECT i.name, e.name, v.number, v.semver, v.revoked, c.updated_at, c.updated_by
-FROM channel c
-JOIN image i ON i.id = c.image_id
-JOIN environment e ON e.id = c.environment_id
-JOIN version v ON v.id = c.version_id
-"""
-
-
 def status(ledger: Ledger, config: Config, image: str | None = None, env: str | None = None) -> dict:
-    from releasemgr.ledger import sql
-    from releasemgr.ledger.conn import Q
-
     env_names = config.environment_names
     if env:
         config.environment(env)
@@ -83,49 +50,33 @@ def status(ledger: Ledger, config: Config, image: str | None = None, env: str | 
     with ledger.connect() as conn:
         if image:
             check_image_name(image)
-            img_id = sql.image(conn, image).id  # NotFound with a did-you-mean
-            rows = conn.execute(Q(_STATUS_SQL + " WHERE c.image_id = :i"), {"i": img_id}).all()
-            images = [image]
+            img_id = images.get(conn, image).id  # NotFound with a did-you-mean
+            rows = channels.status(conn, img_id)
+            names = [image]
         else:
-            rows = conn.execute(Q(_STATUS_SQL)).all()
-            images = [r[0] for r in conn.execute(Q("SELECT name FROM image ORDER BY name"))]
-    channels, warnings = [], []
+            rows = channels.status(conn)
+            names = images.names(conn)
+    entries, warnings = [], []
     order = {n: i for i, n in enumerate(env_names)}
-    for name, env_name, number, sv, revoked, since, by in sorted(rows, key=lambda r: (r[0], order.get(r[1], 99))):
-        if env_name not in order:
+    for r in sorted(rows, key=lambda r: (r.image, order.get(r.env, 99))):
+        if r.env not in order:
             continue
-        channels.append({"env": env_name, "image": name, "version": f"v{number}", "number": number,
-                         "semver": sv, "revoked": bool(revoked), "since": since, "by": by})
-        if revoked:
-            warnings.append(f"{name}@v{number} is revoked but still current in {env_name}: "
-                            f"`release rollback {name} --env {env_name}`")
-    return {"environments": env_names, "images": images, "channels": channels, "warnings": warnings}
+        entries.append({"env": r.env, "image": r.image, "version": f"v{r.number}", "number": r.number,
+                        "semver": r.semver, "revoked": r.revoked, "since": r.since, "by": r.by})
+        if r.revoked:
+            warnings.append(f"{r.image}@v{r.number} is revoked but still current in {r.env}: "
+                            f"`release rollback {r.image} --env {r.env}`")
+    return {"environments": env_names, "images": names, "channels": entries, "warnings": warnings}
 
 
 def history(ledger: Ledger, image: str, env: str | None = None, limit: int | None = None) -> dict:
-    from releasemgr.ledger import sql
-    from releasemgr.ledger.conn import Q
-
     check_image_name(image)
     with ledger.connect() as conn:
-        img = sql.image(conn, image)
-        q = ("SELECT h.at, e.name, h.action, fv.number, tv.number, h.actor, h.ticket, h.reason, h.approved_by, "
-             "h.override FROM channel_history h JOIN environment e ON e.id = h.environment_id "
-             "LEFT JOIN version fv ON fv.id = h.from_version_id JOIN version tv ON tv.id = h.to_version_id "
-             "WHERE h.image_id = :i")
-        params: dict = {"i": img.id}
-        if env:
-            q += " AND h.environment_id = :e"
-            params["e"] = sql.environment(conn, env).id
-        q += " ORDER BY h.id DESC"
-        if limit:
-            q += " LIMIT :n"
-            params["n"] = limit
-        rows = conn.execute(Q(q), params).all()
-    out = []
-    for at, env_name, action, from_n, to_n, actor, ticket, reason, approved, override in rows:
-        out.append({"at": at, "env": env_name, "image": img.name, "action": action,
-                    "from": f"v{from_n}" if from_n else None, "to": f"v{to_n}", "version": f"v{to_n}",
-                    "actor": actor, "ticket": ticket, "reason": reason,
-                    "approved_by": json.loads(approved or "[]"), "override": bool(override)})
+        img = images.get(conn, image)
+        env_id = environments.get(conn, env).id if env else None
+        rows = channels.history(conn, img.id, env_id=env_id, limit=limit)
+    out = [{"at": h.at, "env": h.env, "image": img.name, "action": h.action,
+            "from": f"v{h.from_number}" if h.from_number else None, "to": f"v{h.to_number}",
+            "version": f"v{h.to_number}", "actor": h.actor, "ticket": h.ticket, "reason": h.reason,
+            "approved_by": h.approved_by, "override": h.override} for h in rows]
     return {"image": img.name, "env": env, "history": out}

@@ -34,16 +34,15 @@ from releasemgr.config import Config
 from releasemgr.errors import NotFound, PolicyRefused, UsageError
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso, parse_iso
-from releasemgr.ledger import sql
-from releasemgr.ledger.conn import Q
 from releasemgr.ledger.db import Ledger
 from releasemgr.providers.base import FleetError
 from releasemgr.providers.registry import fleet_for, provider as provider_named
+from releasemgr.ledger.repo import artifacts as artifact_repo, channels, environments, images, servers, versions
 from releasemgr.release.deploy import (DeploySettings, LIVE_STATES, Progress, Rollout, _Target, live_rows,
-                                       server_json, version_labels)
+                                       server_json)
 from releasemgr.providers.base import HealthCheck
 from releasemgr.release.lifecycle import previous_good
-from releasemgr.release.refs import check_image_name, parse_ref
+from releasemgr.ledger.refs import check_image_name, parse_ref
 
 def parse_age(text) -> timedelta:
     """'14d', '2w', '1y', '36h', '1d12h', any Go duration, or a number of seconds."""
@@ -66,22 +65,22 @@ def retire(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
     if keep_previous < 0:
         raise UsageError("--keep-previous must be 0 or more")
 
-    def plan():  # plain SQL: retire imports no ORM
+    def plan():
         with ledger.connect() as conn:
-            img = sql.image(conn, image)
-            env_row = sql.environment(conn, env)
-            ch = sql.channel(conn, img.id, env_row.id)
+            img = images.get(conn, image)
+            env_row = environments.get(conn, env)
+            ch = channels.get(conn, img.id, env_row.id)
             if ch is None:
                 raise NotFound(f"{image} has no current version in {env}: nothing decides what is older")
-            current = sql.version(conn, ch.version_id)
-            labels = version_labels(conn, img.id)
+            current = versions.get(conn, ch.version_id)
+            labels = versions.labels(conn, img.id)
             numbers = {vid: int(label[1:]) for vid, label in labels.items()}
             limit = None  # default: every version but the current one (a set rolled back from too)
             if older_than:
                 ref = parse_ref(older_than if "@" in older_than else f"{image}@{older_than}")
                 if ref.image != image:
                     raise UsageError(f"--older-than {older_than} names another image than {image}")
-                _, lim = sql.resolve(conn, ref)
+                _, lim = versions.resolve(conn, ref)
                 if lim.number > current.number:
                     raise PolicyRefused(f"--older-than {image}@v{lim.number} would include the current version "
                                         f"v{current.number} of {env}: retire never stops the current version's "
@@ -163,35 +162,26 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
         raise UsageError("prune needs --keep N and/or --older-than AGE, or a [retention] table in release.toml")
     env_names = set(config.environment_names)
 
-    from sqlmodel import select
-
-    from releasemgr.ledger.models import Artifact, Channel, ChannelHistory, EnvironmentRow, Server, Version
-    from releasemgr.release.versions import get_image
-
     def plan():
-        with ledger.read() as s:
-            img = get_image(s, image)
-            versions = list(s.exec(select(Version).where(Version.image_id == img.id).order_by(Version.number.desc())))
-            arts: dict[int, list[Artifact]] = {}
-            for a in s.exec(select(Artifact).join(Version, Version.id == Artifact.version_id)
-                            .where(Version.image_id == img.id)):
-                arts.setdefault(a.version_id, []).append(a)
+        with ledger.connect() as conn:
+            img = images.get(conn, image)
+            all_versions = versions.of_image(conn, img.id)
+            arts = artifact_repo.of_image(conn, img.id)
             protected: dict[int, str] = {}
-            envs = {e.id: e.name for e in s.exec(select(EnvironmentRow))}
-            for ch in s.exec(select(Channel).where(Channel.image_id == img.id)):
+            envs = {e.id: e.name for e in environments.all_(conn)}
+            for ch in channels.of_image(conn, img.id):
                 protected.setdefault(ch.version_id, f"current in {envs[ch.environment_id]}")
-                prev = previous_good(s.connection(), ch.environment_id, img.id, ch.version_id)
+                prev = previous_good(conn, ch.environment_id, img.id, ch.version_id)
                 if prev is not None:
                     protected.setdefault(prev.id, f"rollback target of {envs[ch.environment_id]}")
-            for r in s.exec(select(Server).where(Server.image_id == img.id, Server.state.in_(LIVE_STATES))):
+            for r in servers.in_states(conn, LIVE_STATES, image_id=img.id):
                 protected.setdefault(r.version_id, f"runs servers in {envs[r.environment_id]}")
-            history = list(s.exec(select(ChannelHistory).where(ChannelHistory.image_id == img.id)
-                                  .order_by(ChannelHistory.id)))
+            history = channels.moves_of_image(conn, img.id)
 
-        candidates = [v for v in versions if any(not a.deleted_at for a in arts.get(v.id, []))]
+        candidates = [v for v in all_versions if any(not a.deleted_at for a in arts.get(v.id, []))]
         kept: dict[int, str] = {}
         if explicit:
-            for i, v in enumerate(versions):
+            for i, v in enumerate(all_versions):
                 if keep is not None and i < keep:
                     kept[v.id] = f"among the {keep} newest"
                 elif max_age is not None and now - parse_iso(v.created_at) < max_age:
@@ -208,9 +198,9 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
             for (e, vid) in stays:
                 been.setdefault(e, set()).add(vid)
             default = {k: v for k, v in retention.items() if not isinstance(v, dict)}
-            scopes: list[tuple[str, list[Version], tuple]] = []
+            scopes: list[tuple[str, list, tuple]] = []
             if default:
-                never = [v for v in versions if not any(v.id in ids for ids in been.values())]
+                never = [v for v in all_versions if not any(v.id in ids for ids in been.values())]
                 scopes.append(("never promoted", never, _rule(default, "retention")))
             for e, raw in retention.items():
                 if isinstance(raw, dict) and e not in env_names:
@@ -221,7 +211,7 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
                     if not default:
                         continue
                     raw = default  # an environment without its own table follows [retention]
-                in_env = [v for v in versions if v.id in been.get(e, set())]
+                in_env = [v for v in all_versions if v.id in been.get(e, set())]
                 scopes.append((e, in_env, _rule(raw, f"retention.{e}")))
             covered = set()
             for scope, vs, (k, age) in scopes:
@@ -234,7 +224,7 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
                         since = parse_iso(v.created_at) if scope == "never promoted" else stays.get((scope, v.id))
                         if since is None or now - since < age:
                             kept.setdefault(v.id, f"retention {scope}: younger than max_age")
-            for v in versions:  # no rule speaks about it (an environment without [retention.<env>])
+            for v in all_versions:  # no rule speaks about it (an environment without [retention.<env>])
                 if v.id not in covered:
                     kept.setdefault(v.id, "no retention rule applies")
 
@@ -295,14 +285,11 @@ def _delete(ledger: Ledger, config: Config, image: str, doomed: list, arts: dict
             continue
         at = now_iso()
         with ledger.transaction() as conn:
-            conn.execute(_ARTIFACT_DELETED, [{"at": at, "id": a.id} for a in done])
+            artifact_repo.mark_deleted(conn, [a.id for a in done], at=at)
             audit.append(conn, "artifact.pruned", actor=actor, image=image, version=f"v{v.number}", at=at,
                          details={"artifacts": [_art(a) for a in done],
                                   "rule": "explicit" if explicit else "retention"})
         doc["pruned"].append({"version": f"v{v.number}", "artifacts": [_art(a) for a in done]})
-
-
-_ARTIFACT_DELETED = Q("UPDATE artifact SET deleted_at = :at WHERE id = :id")
 
 
 def _art(a) -> str:
