@@ -6,7 +6,6 @@ import pytest
 
 from releasemgr.template import parser as P
 from releasemgr.template.expr import (
-    ConversionError,
     EvalError,
     Evaluator,
     Scope,
@@ -14,7 +13,7 @@ from releasemgr.template.expr import (
     parse_type,
     type_to_str,
 )
-from releasemgr.template.values import UNKNOWN
+from releasemgr.common.hcl_values import UNKNOWN, ConversionError
 
 ROOTS = {
     "var": {"region": "us-east-1", "regions": ["a", "b", "c"], "n": 4, "obj": {"k": "v", "list": [1, 2]},

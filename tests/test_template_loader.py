@@ -11,7 +11,7 @@ import pytest
 
 from releasemgr.cli import main
 from releasemgr.template.loader import load_template, validate_template
-from releasemgr.template.values import UNKNOWN
+from releasemgr.common.hcl_values import UNKNOWN
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -16,9 +16,19 @@ import math
 import os
 from typing import Any, Callable, Mapping
 
+from releasemgr.common.hcl_values import (
+    UNKNOWN,
+    ConversionError,
+    hcl_equal,
+    is_unknown,
+    normalize_number,
+    to_bool,
+    to_number,
+    to_string,
+    type_name,
+)
 from releasemgr.template import parser as P
 from releasemgr.template.diagnostics import Diagnostic
-from releasemgr.template.values import UNKNOWN, is_unknown, type_name
 
 
 class OpenObject(dict):
@@ -31,100 +41,9 @@ class EvalError(Exception):
         self.diag = diag
 
 
-class ConversionError(Exception):
-    pass
-
-
 def suggest(name: str, candidates) -> str:
     m = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f' Did you mean "{m[0]}"?' if m else ""
-
-
-# -- scalar conversions -----------------------------------------------------------------
-def fmt_number(n) -> str:
-    try:
-        return _fmt_number(n)
-    except (ValueError, OverflowError):  # an integer too long to print
-        return repr(float(n)) if abs(n) < 10 ** 308 else ("-" if n < 0 else "") + "1e+308"
-
-
-def _fmt_number(n) -> str:
-    if isinstance(n, float):
-        if math.isinf(n) or math.isnan(n):
-            return str(n)
-        if n.is_integer() and abs(n) < 2 ** 63:
-            return str(int(n))
-        return repr(n)
-    return str(n)
-
-
-def norm_number(n):
-    if isinstance(n, float) and n.is_integer() and abs(n) < 2 ** 53:
-        return int(n)
-    return n
-
-
-def parse_number(s: str):
-    s2 = s.strip()
-    try:
-        if s2 and all(c in "0123456789+-" for c in s2):
-            return int(s2)
-        v = float(s2)
-        if math.isnan(v) or math.isinf(v):
-            raise ValueError
-        return norm_number(v)
-    except ValueError:
-        raise ConversionError(f'a number is required, but "{s}" is not a number') from None
-
-
-def to_string(v) -> str:
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return fmt_number(v)
-    if v is None:
-        raise ConversionError("a string is required, but the value is null")
-    raise ConversionError(f"a string is required, but the value is a {type_name(v)}")
-
-
-def to_number(v):
-    if isinstance(v, bool):
-        raise ConversionError("a number is required, but the value is a bool")
-    if isinstance(v, (int, float)):
-        return v
-    if isinstance(v, str):
-        return parse_number(v)
-    if v is None:
-        raise ConversionError("a number is required, but the value is null")
-    raise ConversionError(f"a number is required, but the value is a {type_name(v)}")
-
-
-def to_bool(v) -> bool:
-    if isinstance(v, bool):
-        return v
-    if v == "true":
-        return True
-    if v == "false":
-        return False
-    if v is None:
-        raise ConversionError("a bool is required, but the value is null")
-    raise ConversionError(f"a bool is required, but the value is a {type_name(v)}")
-
-
-def hcl_equal(a, b) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, list):
-        return len(a) == len(b) and all(hcl_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(hcl_equal(a[k], b[k]) for k in a)
-    return a == b
 
 
 # -- type constraints -------------------------------------------------------------------
@@ -518,7 +437,7 @@ class Evaluator:
             return UNKNOWN
         if node.op == "-":
             n = self._conv(to_number, v, node.operand, "operand")
-            return norm_number(-n)
+            return normalize_number(-float(n) if n == 0 else -n)  # cty negates 0 to -0
         return not self._conv(to_bool, v, node.operand, "operand")
 
     def _e_Binary(self, node, scope):
@@ -547,19 +466,19 @@ class Evaluator:
         if x is UNKNOWN or y is UNKNOWN:
             return UNKNOWN
         if op == "+":
-            return norm_number(x + y)
+            return normalize_number(x + y)
         if op == "-":
-            return norm_number(x - y)
+            return normalize_number(x - y)
         if op == "*":
-            return norm_number(x * y)
+            return normalize_number(x * y)
         if op in ("/", "%"):
             if y == 0:  # as cty (and so Packer): an infinity, not an error; 0/0 has no value
                 if x == 0:
                     raise EvalError(node.rng.diag("Invalid operation", "Zero divided by zero has no value."))
                 return math.inf if x > 0 else -math.inf
             if op == "/":
-                return norm_number(x / y)
-            return norm_number(math.fmod(x, y))
+                return normalize_number(x / y)
+            return normalize_number(math.fmod(x, y))
         if op == "<":
             return x < y
         if op == ">":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from releasemgr.template.model import Template
-from releasemgr.template.values import UNKNOWN
+from releasemgr.common.hcl_values import UNKNOWN
 
 MASK = "<sensitive>"
 

@@ -16,7 +16,6 @@ from typing import Any, Iterable, Mapping
 from releasemgr.template import parser as P
 from releasemgr.template.diagnostics import Diagnostic, Severity, has_errors
 from releasemgr.template.expr import (
-    ConversionError,
     EvalError,
     Evaluator,
     OpenObject,
@@ -24,8 +23,6 @@ from releasemgr.template.expr import (
     convert,
     parse_type,
     suggest,
-    to_bool,
-    to_string,
     type_to_str,
 )
 from releasemgr.template.model import (
@@ -42,7 +39,7 @@ from releasemgr.template.model import (
     Variable,
     body_position,
 )
-from releasemgr.template.values import UNKNOWN, is_unknown
+from releasemgr.common.hcl_values import UNKNOWN, ConversionError, is_unknown, to_bool, to_string
 
 PACKER_VERSION = "1.9.0"  # the Packer language level releasemgr implements (for packer.version)
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from releasemgr.common.hcl_values import normalize_number
 from releasemgr.template.diagnostics import Diagnostic, Position, Severity
 
 MAX_DEPTH = 96  # nesting of blocks/expressions; far beyond any real template
@@ -688,9 +689,7 @@ class Parser:
                 num: Any = float(v) if any(c in v for c in ".eE") else int(v)
             except ValueError:  # more digits than Python converts
                 num = float(v)
-            if isinstance(num, float) and num.is_integer() and abs(num) < 2 ** 53:
-                num = int(num)
-            return Literal(self.rng(t.start), num)
+            return Literal(self.rng(t.start), normalize_number(num))
         if k == "IDENT":
             self.advance()
             if t.value in ("true", "false"):

@@ -153,7 +153,7 @@ def check_component(kind: str, type_name: str, body: Body, *, environ: Mapping[s
 def _override_warnings(schema: Schema, body: Body, where: str) -> list[Finding]:
     """Packer merges `override = { "amazon-ebs.web" = { ... } }` into the provisioner for
     that source without checking it, so a misspelt name there is silently ignored: warn."""
-    from releasemgr.template.values import UNKNOWN
+    from releasemgr.common.hcl_values import UNKNOWN
 
     from ._types import type_problems
 
