@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from releasemgr.template import parser as P
+from releasemgr.template.syntax.parser import parse_expression_text
 from releasemgr.template.expr import (
     EvalError,
     Evaluator,
@@ -24,7 +24,7 @@ ROOTS = {
 
 
 def ev(text: str, roots=None, allow_env=False, local=None):
-    expr, diags = P.parse_expression_text(text, "e.hcl")
+    expr, diags = parse_expression_text(text, "e.hcl")
     assert expr is not None, [d.render() for d in diags]
     locals_ = local or {}
 
@@ -122,7 +122,7 @@ def test_env_allowed_in_defaults_only():
     ("any", {"x": [1]}, {"x": [1]}), ("string", None, None), ("list(string)", UNKNOWN, UNKNOWN),
 ])
 def test_type_conversion(type_text, value, expected):
-    expr, _ = P.parse_expression_text(type_text)
+    expr, _ = parse_expression_text(type_text)
     ty = parse_type(expr)
     assert type_to_str(ty) == type_text
     assert convert(value, ty) == expected
@@ -134,7 +134,7 @@ def test_type_conversion(type_text, value, expected):
     ("list(number)", [1, "x"], "[1]"), ("string", [1], "string required"),
 ])
 def test_type_conversion_errors(type_text, value, message):
-    expr, _ = P.parse_expression_text(type_text)
+    expr, _ = parse_expression_text(type_text)
     with pytest.raises(ConversionError) as exc:
         convert(value, parse_type(expr))
     assert message in str(exc.value)
@@ -142,7 +142,7 @@ def test_type_conversion_errors(type_text, value, message):
 
 @pytest.mark.parametrize("type_text", ['"string"', "strng", "list(string, number)", "object(string)", "foo(bar)"])
 def test_bad_type_specifications(type_text):
-    expr, _ = P.parse_expression_text(type_text)
+    expr, _ = parse_expression_text(type_text)
     with pytest.raises(EvalError) as exc:
         parse_type(expr)
     assert exc.value.diag.summary == "Invalid type specification"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from releasemgr.common.hcl_values import ConversionError, number_to_string, to_number
-from releasemgr.template import parser as P
+from releasemgr.template.syntax.parser import parse_expression_text
 from releasemgr.template.expr import EvalError, Evaluator, Scope
 from releasemgr.template.functions import FunctionContext, FunctionError, call_function
 
@@ -56,13 +56,13 @@ NOT_NUMBERS = [" 5", "5 ", "0x10", "1_0", "--5"]
 
 
 def _ours_template(expr: str) -> str:
-    node, diags = P.parse_expression_text(f'"x${{{expr}}}"', "t.hcl")
+    node, diags = parse_expression_text(f'"x${{{expr}}}"', "t.hcl")
     assert node is not None, [d.render() for d in diags]
     return Evaluator().eval(node, Scope({}))[1:]
 
 
 def _ours_tostring(expr: str) -> str:
-    node, diags = P.parse_expression_text(expr, "t.hcl")
+    node, diags = parse_expression_text(expr, "t.hcl")
     assert node is not None, [d.render() for d in diags]
     value = Evaluator().eval(node, Scope({}))
     return call_function("tostring", [value], FunctionContext(base_dir="."))

@@ -27,7 +27,26 @@ from releasemgr.common.hcl_values import (
     to_string,
     type_name,
 )
-from releasemgr.template import parser as P
+from releasemgr.template.syntax.ast import (
+    Binary,
+    Call,
+    Conditional,
+    ForDirective,
+    ForExpr,
+    GetAttr,
+    IfDirective,
+    Index,
+    Interp,
+    Node,
+    ObjectExpr,
+    Parens,
+    Splat,
+    TemplateExpr,
+    TupleExpr,
+    Unary,
+    Variable,
+)
+from releasemgr.template.syntax.source import Range
 from releasemgr.template.diagnostics import Diagnostic
 
 
@@ -61,9 +80,9 @@ def type_to_str(ty) -> str:
     return "tuple([" + ", ".join(type_to_str(t) for t in ty[1]) + "])"
 
 
-def parse_type(node: P.Node):
+def parse_type(node: Node):
     """A type constraint expression -> type; raises EvalError at the bad part."""
-    if isinstance(node, P.Variable):
+    if isinstance(node, Variable):
         if node.name in PRIMITIVES:
             return node.name
         if node.name in ("list", "set", "map"):
@@ -71,7 +90,7 @@ def parse_type(node: P.Node):
         raise EvalError(node.rng.diag("Invalid type specification",
                                       f'The keyword "{node.name}" is not a valid type specification.'
                                       + suggest(node.name, PRIMITIVES + ("list", "set", "map", "object", "tuple"))))
-    if isinstance(node, P.Call):
+    if isinstance(node, Call):
         name = node.name
         if name in ("list", "set", "map"):
             if len(node.args) != 1:
@@ -79,21 +98,21 @@ def parse_type(node: P.Node):
                                               f"The {name} type constructor requires one argument specifying the element type."))
             return (name, parse_type(node.args[0]))
         if name == "object":
-            if len(node.args) != 1 or not isinstance(node.args[0], P.ObjectExpr):
+            if len(node.args) != 1 or not isinstance(node.args[0], ObjectExpr):
                 raise EvalError(node.rng.diag("Invalid type specification",
                                               "The object type constructor requires one argument specifying the "
                                               "attribute types as a map, e.g. object({name = string})."))
             attrs = {}
             for item in node.args[0].items:
                 key = item.bare_key
-                if key is None and isinstance(item.key, P.TemplateExpr) and all(isinstance(p, str) for p in item.key.parts):
+                if key is None and isinstance(item.key, TemplateExpr) and all(isinstance(p, str) for p in item.key.parts):
                     key = "".join(item.key.parts)
                 if key is None:
                     raise EvalError(item.key.rng.diag("Invalid type specification", "Object attribute names must be literal names."))
                 attrs[key] = parse_type(item.value)
             return ("object", attrs)
         if name == "tuple":
-            if len(node.args) != 1 or not isinstance(node.args[0], P.TupleExpr):
+            if len(node.args) != 1 or not isinstance(node.args[0], TupleExpr):
                 raise EvalError(node.rng.diag("Invalid type specification",
                                               "The tuple type constructor requires one argument specifying the "
                                               "element types as a list, e.g. tuple([string, number])."))
@@ -101,7 +120,7 @@ def parse_type(node: P.Node):
         raise EvalError(node.rng.diag("Invalid type specification",
                                       f'The keyword "{name}" is not a valid type constructor.'
                                       + suggest(name, ("list", "set", "map", "object", "tuple"))))
-    if isinstance(node, P.Parens):
+    if isinstance(node, Parens):
         return parse_type(node.expr)
     raise EvalError(node.rng.diag("Invalid type specification",
                                   "A type specification is a keyword such as string, number, bool, any, or a "
@@ -156,7 +175,7 @@ def convert(value, ty, where: str = ""):
 class Scope:
     """Names visible to an expression. `local` is resolved lazily through `local_lookup`."""
 
-    def __init__(self, roots: Mapping[str, Any], local_lookup: Callable[[str, P.Range], Any] | None = None,
+    def __init__(self, roots: Mapping[str, Any], local_lookup: Callable[[str, Range], Any] | None = None,
                  local_names: Callable[[], list] | None = None, allow_env: bool = False,
                  parent: "Scope | None" = None):
         self.roots = dict(roots)
@@ -221,7 +240,7 @@ class Evaluator:
                 self._fctx = F.FunctionContext(base_dir=self.base_dir, now=self.now, environ=self.environ)
         return self._fctx
 
-    def eval(self, node: P.Node, scope: Scope):
+    def eval(self, node: Node, scope: Scope):
         try:
             return self._eval(node, scope)
         except RecursionError:
@@ -266,7 +285,7 @@ class Evaluator:
     # templates
     def _e_TemplateExpr(self, node, scope):
         parts = node.parts
-        if not node.heredoc and len(parts) == 1 and isinstance(parts[0], P.Interp):
+        if not node.heredoc and len(parts) == 1 and isinstance(parts[0], Interp):
             return self._eval(parts[0].expr, scope)
         if all(isinstance(p, str) for p in parts):
             return "".join(parts)
@@ -279,7 +298,7 @@ class Evaluator:
         for p in parts:
             if isinstance(p, str):
                 out.append(p)
-            elif isinstance(p, P.Interp):
+            elif isinstance(p, Interp):
                 v = self._eval(p.expr, scope)
                 if v is UNKNOWN:
                     unknown = True
@@ -292,14 +311,14 @@ class Evaluator:
                                                f"Cannot include the given value in a string template: string required, "
                                                f"got {type_name(v)}."))
                 out.append(to_string(v))
-            elif isinstance(p, P.IfDirective):
+            elif isinstance(p, IfDirective):
                 c = self._eval(p.cond, scope)
                 if c is UNKNOWN:
                     unknown = True
                     continue
                 c = self._conv(to_bool, c, p.cond, "%{if} condition")
                 unknown |= self._template(p.then if c else p.else_, scope, out)
-            elif isinstance(p, P.ForDirective):
+            elif isinstance(p, ForDirective):
                 coll = self._eval(p.coll, scope)
                 if is_unknown(coll):
                     unknown = True
@@ -338,7 +357,7 @@ class Evaluator:
 
     def _e_GetAttr(self, node, scope):
         obj = node.obj
-        if isinstance(obj, P.Variable) and obj.name in ("var", "local"):
+        if isinstance(obj, Variable) and obj.name in ("var", "local"):
             if obj.name == "local" and not scope.find("local")[0]:
                 ls = scope.locals_()
                 if ls is not None:
@@ -363,7 +382,7 @@ class Evaluator:
             if isinstance(value, OpenObject):
                 return UNKNOWN
             what = ""
-            if isinstance(node.obj if isinstance(node, P.GetAttr) else None, P.Variable):
+            if isinstance(node.obj if isinstance(node, GetAttr) else None, Variable):
                 what = f' "{node.obj.name}"'
             raise EvalError(node.rng.diag("Unsupported attribute",
                                           f'This object{what} does not have an attribute named "{name}".'
@@ -613,7 +632,7 @@ class Evaluator:
         return self._eval(node.expr, scope)
 
 
-def references(node) -> list[tuple[str, str | None, P.Range]]:
+def references(node) -> list[tuple[str, str | None, Range]]:
     """Every `root.attr` reference in an expression: (root, attr or None, range)."""
     out: list = []
     _refs(node, out, set())
@@ -623,64 +642,64 @@ def references(node) -> list[tuple[str, str | None, P.Range]]:
 def _refs(node, out, bound):
     if node is None or isinstance(node, str):
         return
-    if isinstance(node, P.GetAttr) and isinstance(node.obj, P.Variable):
+    if isinstance(node, GetAttr) and isinstance(node.obj, Variable):
         if node.obj.name not in bound:
             out.append((node.obj.name, node.name, node.rng))
         return
-    if isinstance(node, P.Variable):
+    if isinstance(node, Variable):
         if node.name not in bound:
             out.append((node.name, None, node.rng))
         return
-    if isinstance(node, P.ForExpr):
+    if isinstance(node, ForExpr):
         _refs(node.coll, out, bound)
         b = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
         for x in (node.key_expr, node.value_expr, node.cond):
             _refs(x, out, b)
         return
-    if isinstance(node, P.ForDirective):
+    if isinstance(node, ForDirective):
         _refs(node.coll, out, bound)
         b = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
         for x in node.body:
             _refs(x, out, b)
         return
-    if isinstance(node, P.TemplateExpr):
+    if isinstance(node, TemplateExpr):
         for x in node.parts:
             _refs(x, out, bound)
-    elif isinstance(node, P.Interp):
+    elif isinstance(node, Interp):
         _refs(node.expr, out, bound)
-    elif isinstance(node, P.IfDirective):
+    elif isinstance(node, IfDirective):
         _refs(node.cond, out, bound)
         for x in node.then + node.else_:
             _refs(x, out, bound)
-    elif isinstance(node, (P.GetAttr,)):
+    elif isinstance(node, (GetAttr,)):
         _refs(node.obj, out, bound)
-    elif isinstance(node, P.Index):
+    elif isinstance(node, Index):
         _refs(node.obj, out, bound)
         _refs(node.key, out, bound)
-    elif isinstance(node, P.Splat):
+    elif isinstance(node, Splat):
         _refs(node.obj, out, bound)
         for kind, arg in node.ops:
             if kind == "index":
                 _refs(arg, out, bound)
-    elif isinstance(node, P.Call):
+    elif isinstance(node, Call):
         for a in node.args:
             _refs(a, out, bound)
-    elif isinstance(node, P.TupleExpr):
+    elif isinstance(node, TupleExpr):
         for a in node.items:
             _refs(a, out, bound)
-    elif isinstance(node, P.ObjectExpr):
+    elif isinstance(node, ObjectExpr):
         for it in node.items:
             if it.bare_key is None:
                 _refs(it.key, out, bound)
             _refs(it.value, out, bound)
-    elif isinstance(node, P.Unary):
+    elif isinstance(node, Unary):
         _refs(node.operand, out, bound)
-    elif isinstance(node, P.Binary):
+    elif isinstance(node, Binary):
         _refs(node.left, out, bound)
         _refs(node.right, out, bound)
-    elif isinstance(node, P.Conditional):
+    elif isinstance(node, Conditional):
         _refs(node.cond, out, bound)
         _refs(node.then, out, bound)
         _refs(node.else_, out, bound)
-    elif isinstance(node, P.Parens):
+    elif isinstance(node, Parens):
         _refs(node.expr, out, bound)

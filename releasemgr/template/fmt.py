@@ -334,7 +334,7 @@ def format_bytes(data: bytes, path: str) -> FileResult:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        from releasemgr.template.parser import decode_source  # for its diagnostic only
+        from releasemgr.template.syntax.parser import decode_source  # for its diagnostic only
 
         return FileResult(path, diagnostics=decode_source(path, data)[1])
     formatted, diags = format_source(text, path)

@@ -13,7 +13,20 @@ import os
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from releasemgr.template import parser as P
+from releasemgr.template.syntax.ast import (
+    Attribute,
+    Block,
+    Body,
+    Call,
+    GetAttr,
+    Node,
+    ObjectItem,
+    TemplateExpr,
+    TupleExpr,
+    Variable as VariableExpr,
+)
+from releasemgr.template.syntax.parser import parse_expression_text, parse_file
+from releasemgr.template.syntax.source import Range
 from releasemgr.template.diagnostics import Diagnostic, Severity, has_errors
 from releasemgr.template.expr import (
     EvalError,
@@ -73,7 +86,7 @@ class _Loader:
         self.evaluator: Evaluator | None = None
 
     # -- helpers ------------------------------------------------------------------------
-    def err(self, rng: P.Range | None, summary: str, detail: str = "", severity=Severity.ERROR):
+    def err(self, rng: Range | None, summary: str, detail: str = "", severity=Severity.ERROR):
         if rng is None:
             self.diags.append(Diagnostic(severity, summary, detail, file=self.path))
         else:
@@ -86,7 +99,7 @@ class _Loader:
             self.diags.append(exc.diag)
             return default
 
-    def literal(self, attr: P.Attribute, kind: str, scope: Scope | None = None):
+    def literal(self, attr: Attribute, kind: str, scope: Scope | None = None):
         """A string/bool/number attribute that must not depend on anything unknown."""
         v = self.eval(attr.expr, scope or Scope({}), None)
         if v is None or v is UNKNOWN:
@@ -100,7 +113,7 @@ class _Loader:
             self.err(attr.expr.rng, f"Invalid value for \"{attr.name}\"", f"Unsuitable value: {exc}.")
         return v
 
-    def check_names(self, body: P.Body, where: str, attrs: Iterable[str], blocks: Iterable[str]):
+    def check_names(self, body: Body, where: str, attrs: Iterable[str], blocks: Iterable[str]):
         attrs, blocks = tuple(attrs), tuple(blocks)
         for name, a in body.attributes.items():
             if name not in attrs:
@@ -147,15 +160,15 @@ class _Loader:
         if has_errors(self.diags):
             return None
         self.files = files
-        bodies: list[P.Body] = []
+        bodies: list[Body] = []
         for f in files:
-            body, d = P.parse_file(f)
+            body, d = parse_file(f)
             self.diags.extend(d)
             if body is not None:
                 bodies.append(body)
         var_bodies = []
         for f in autos + self.var_files:
-            body, d = P.parse_file(f)
+            body, d = parse_file(f)
             self.diags.extend(d)
             if body is not None:
                 var_bodies.append((f, body, "auto-file" if f in autos else "var-file"))
@@ -163,7 +176,7 @@ class _Loader:
             return None
         self.evaluator = Evaluator(base_dir=self.base_dir, now=self.now, environ=self.environ)
 
-        blocks: dict[str, list[P.Block]] = {k: [] for k in TOP_LEVEL}
+        blocks: dict[str, list[Block]] = {k: [] for k in TOP_LEVEL}
         for body in bodies:
             for name, a in body.attributes.items():
                 self.err(a.name_rng, "Unsupported argument",
@@ -208,7 +221,7 @@ class _Loader:
                         var_files=self.var_files)
 
     # -- packer block ------------------------------------------------------------------------
-    def load_packer(self, blocks: list[P.Block]) -> PackerBlock:
+    def load_packer(self, blocks: list[Block]) -> PackerBlock:
         pb = PackerBlock()
         for b in blocks:
             pb.pos = b.rng
@@ -244,7 +257,7 @@ class _Loader:
                                  f'Write {name} = {{ version = ">= 1.0.0", source = "github.com/hashicorp/{name}" }}.')
         return pb
 
-    def check_version_constraint(self, text: str, rng: P.Range):
+    def check_version_constraint(self, text: str, rng: Range):
         import re
 
         for part in text.split(","):
@@ -254,7 +267,7 @@ class _Loader:
                 return
 
     # -- variables ----------------------------------------------------------------------------
-    def load_variables(self, blocks: list[P.Block], variables_blocks: list[P.Block]):
+    def load_variables(self, blocks: list[Block], variables_blocks: list[Block]):
         for b in blocks:
             name = b.labels[0]
             if not _valid_name(name):
@@ -339,11 +352,11 @@ class _Loader:
                 d = self.eval(a.expr, env_scope, UNKNOWN)
                 self.variables[name] = Variable(name=name, default=d, has_default=True, value=d, pos=a.name_rng)
 
-    def _parse_cli_value(self, var: Variable, raw: str, origin: str, rng: P.Range | None):
+    def _parse_cli_value(self, var: Variable, raw: str, origin: str, rng: Range | None):
         ty = var.type
         if isinstance(ty, str):  # primitives take the text as it is; convert() checks it
             return raw, True
-        expr, d = P.parse_expression_text(raw, origin)
+        expr, d = parse_expression_text(raw, origin)
         if expr is None:
             self.err(rng, f'Invalid value for variable "{var.name}"',
                      f"The value {raw!r} given by {origin} is not a valid {type_to_str(ty)}: "
@@ -356,7 +369,7 @@ class _Loader:
                      f"The value {raw!r} given by {origin} cannot be evaluated: {exc.diag.summary}; {exc.diag.detail}")
             return None, False
 
-    def _set(self, var: Variable, value, source: str, rng: P.Range | None):
+    def _set(self, var: Variable, value, source: str, rng: Range | None):
         try:
             var.value = convert(value, var.type)
         except ConversionError as exc:
@@ -442,7 +455,7 @@ class _Loader:
                              f"{val.error_message}\n\nThe value {shown}{where} failed this validation rule.")
 
     # -- locals ---------------------------------------------------------------------------------
-    def load_locals(self, locals_blocks: list[P.Block], local_blocks: list[P.Block]):
+    def load_locals(self, locals_blocks: list[Block], local_blocks: list[Block]):
         for b in locals_blocks:
             for blk in b.body.blocks:
                 self.err(blk.type_rng, "Unsupported block type", "A locals block holds only arguments: name = expression.")
@@ -478,7 +491,7 @@ class _Loader:
     def locals_scope(self) -> Scope:
         return Scope(self.base_roots(), local_lookup=self.local_value, local_names=lambda: list(self.locals))
 
-    def local_value(self, name: str, rng: P.Range | None):
+    def local_value(self, name: str, rng: Range | None):
         loc = self.locals.get(name)
         if loc is None:
             raise EvalError(rng.diag("Reference to undeclared local value",
@@ -518,7 +531,7 @@ class _Loader:
         r["build"] = build
         return Scope(r, local_lookup=self.local_value, local_names=lambda: list(self.locals))
 
-    def eval_body(self, body: P.Body, scope: Scope, skip_attrs=(), skip_blocks=()) -> tuple[dict, dict, frozenset]:
+    def eval_body(self, body: Body, scope: Scope, skip_attrs=(), skip_blocks=()) -> tuple[dict, dict, frozenset]:
         """Evaluate a component body: (attrs, blocks as {type: [attrs-dict...]}, literal attr names)."""
         attrs, literal = {}, set()
         for name, a in body.attributes.items():
@@ -535,7 +548,7 @@ class _Loader:
             blocks.setdefault(b.type, []).append((sub_attrs, sub_blocks, sub_lit, b))
         return attrs, blocks, frozenset(literal)
 
-    def load_sources(self, blocks: list[P.Block], roots: dict) -> dict[str, Source]:
+    def load_sources(self, blocks: list[Block], roots: dict) -> dict[str, Source]:
         sources: dict[str, Source] = {}
         for b in blocks:
             type_, name = b.labels
@@ -551,19 +564,19 @@ class _Loader:
             sources[key] = src
         return sources
 
-    def _source_ref(self, node, sources) -> tuple[str | None, P.Range]:
+    def _source_ref(self, node, sources) -> tuple[str | None, Range]:
         # source.TYPE.NAME written as a reference, or "source.TYPE.NAME" as a string
-        if isinstance(node, P.GetAttr) and isinstance(node.obj, P.GetAttr) and isinstance(node.obj.obj, P.Variable) \
+        if isinstance(node, GetAttr) and isinstance(node.obj, GetAttr) and isinstance(node.obj.obj, VariableExpr) \
                 and node.obj.obj.name == "source":
             return f"{node.obj.name}.{node.name}", node.rng
-        if isinstance(node, P.TemplateExpr) and all(isinstance(p, str) for p in node.parts):
+        if isinstance(node, TemplateExpr) and all(isinstance(p, str) for p in node.parts):
             text = "".join(node.parts)
             return (text[len("source."):] if text.startswith("source.") else text), node.rng
         self.err(node.rng, "Invalid source reference",
                  'A build\'s sources are written "source.TYPE.NAME" (for example "source.amazon-ebs.ubuntu").')
         return None, node.rng
 
-    def check_source_ref(self, ref: str, rng: P.Range, sources) -> bool:
+    def check_source_ref(self, ref: str, rng: Range, sources) -> bool:
         if ref in sources:
             return True
         self.err(rng, "Unknown source",
@@ -571,7 +584,7 @@ class _Loader:
                  f'"{ref.split(".", 1)[-1]}" {{ ... }}).' + suggest(ref, sources))
         return False
 
-    def load_build(self, b: P.Block, roots: dict, sources: dict[str, Source]) -> Build:
+    def load_build(self, b: Block, roots: dict, sources: dict[str, Source]) -> Build:
         body = b.body
         self.check_names(body, "a build block", BUILD_ATTRS, BUILD_BLOCKS)
         build = Build(pos=b.rng)
@@ -583,7 +596,7 @@ class _Loader:
             build.description = self.literal(a, "string", Scope(roots))
         a = body.attributes.get("sources")
         if a is not None:
-            if isinstance(a.expr, P.TupleExpr):
+            if isinstance(a.expr, TupleExpr):
                 for item in a.expr.items:
                     ref, rng = self._source_ref(item, sources)
                     if ref is not None:
@@ -655,13 +668,13 @@ class _Loader:
                          severity=Severity.WARNING)
         return build
 
-    def _one_label(self, pb: P.Block, what: str) -> str | None:
+    def _one_label(self, pb: Block, what: str) -> str | None:
         if len(pb.labels) != 1:
             self.err(pb.type_rng, f"Invalid {what} block", f'A {what} block has one label, its type: {what} "TYPE" {{ ... }}.')
             return None
         return pb.labels[0]
 
-    def load_provisioner(self, pb: P.Block, scope: Scope) -> Provisioner | None:
+    def load_provisioner(self, pb: Block, scope: Scope) -> Provisioner | None:
         type_ = self._one_label(pb, pb.type)
         if type_ is None:
             return None
@@ -679,7 +692,7 @@ class _Loader:
         prov.override = ov if isinstance(ov, dict) else {}
         return prov
 
-    def load_post_processor(self, pb: P.Block, scope: Scope) -> PostProcessor | None:
+    def load_post_processor(self, pb: Block, scope: Scope) -> PostProcessor | None:
         type_ = self._one_label(pb, "post-processor")
         if type_ is None:
             return None
@@ -702,16 +715,16 @@ def _refs(node):
 
 
 def _has_call(node) -> bool:
-    if isinstance(node, P.Call):
+    if isinstance(node, Call):
         return True
-    for v in vars(node).values() if isinstance(node, P.Node) else ():
-        if isinstance(v, P.Node) and _has_call(v):
+    for v in vars(node).values() if isinstance(node, Node) else ():
+        if isinstance(v, Node) and _has_call(v):
             return True
         if isinstance(v, list):
             for x in v:
-                if isinstance(x, P.Node) and _has_call(x):
+                if isinstance(x, Node) and _has_call(x):
                     return True
-                if isinstance(x, P.ObjectItem) and (_has_call(x.key) or _has_call(x.value)):
+                if isinstance(x, ObjectItem) and (_has_call(x.key) or _has_call(x.value)):
                     return True
     return False
 
@@ -786,7 +799,7 @@ def load_template(path: str, *, vars: dict[str, str] | None = None, var_files: I
     return template, diags
 
 
-def evaluate_body(template: Template, body: P.Body, *, source: Mapping[str, Any] | None = None,
+def evaluate_body(template: Template, body: Body, *, source: Mapping[str, Any] | None = None,
                   build: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
                   now: datetime | None = None) -> tuple[dict, list[Diagnostic]]:
     """Evaluate a component body again in one build's context (for the pipeline).
@@ -810,7 +823,7 @@ def evaluate_body(template: Template, body: P.Body, *, source: Mapping[str, Any]
     scope = Scope(roots)
     diags: list[Diagnostic] = []
 
-    def walk(b: P.Body) -> dict:
+    def walk(b: Body) -> dict:
         out: dict = {}
         for name, a in b.attributes.items():
             try:
@@ -858,7 +871,7 @@ def check_syntax(path: str) -> list[Diagnostic]:
     loader = _Loader(path, None, (), {}, None)
     files, autos = loader.find_files()
     for f in files + autos:
-        loader.diags.extend(P.parse_file(f)[1])
+        loader.diags.extend(parse_file(f)[1])
     return loader.diags
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from releasemgr.template.diagnostics import Diagnostic
-from releasemgr.template.parser import Body, Range
+from releasemgr.template.syntax.ast import Body
+from releasemgr.template.syntax.source import Range
 
 
 def body_position(body: Body | None, path: tuple) -> Range | None:
