@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 
 from releasemgr.template.syntax.parser import parse_expression_text
-from releasemgr.template.expr import (
-    EvalError,
-    Evaluator,
-    Scope,
-    convert,
-    parse_type,
-    type_to_str,
-)
+from releasemgr.template.diagnostics import EvalError
+from releasemgr.template.expr import Evaluator, Scope
+from releasemgr.template.types import convert, parse_type, type_to_str
 from releasemgr.common.hcl_values import UNKNOWN, ConversionError
 
 ROOTS = {

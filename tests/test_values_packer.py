@@ -19,7 +19,8 @@ import pytest
 
 from releasemgr.common.hcl_values import ConversionError, number_to_string, to_number
 from releasemgr.template.syntax.parser import parse_expression_text
-from releasemgr.template.expr import EvalError, Evaluator, Scope
+from releasemgr.template.diagnostics import EvalError
+from releasemgr.template.expr import Evaluator, Scope
 from releasemgr.template.functions import FunctionContext, FunctionError, call_function
 
 # (expression, what Packer 1.6.6 prints for "x${expression}" without the "x")

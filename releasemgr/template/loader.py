@@ -27,17 +27,10 @@ from releasemgr.template.syntax.ast import (
 )
 from releasemgr.template.syntax.parser import parse_expression_text, parse_file
 from releasemgr.template.syntax.source import Range
-from releasemgr.template.diagnostics import Diagnostic, Severity, has_errors
-from releasemgr.template.expr import (
-    EvalError,
-    Evaluator,
-    OpenObject,
-    Scope,
-    convert,
-    parse_type,
-    suggest,
-    type_to_str,
-)
+from releasemgr.template.diagnostics import Diagnostic, EvalError, Severity, has_errors, suggest
+from releasemgr.template.expr import Evaluator, OpenObject, Scope
+from releasemgr.template.references import references
+from releasemgr.template.types import convert, parse_type, type_to_str
 from releasemgr.template.model import (
     Build,
     BuildSource,
@@ -328,7 +321,7 @@ class _Loader:
                     self.err(msg.expr.rng, "Invalid validation error message",
                              "Validation error message must be at least one full sentence starting with an "
                              "uppercase letter and ending with a period or question mark.")
-                refs = [r for r in _refs(cond.expr) if r[0] == "var"]
+                refs = [r for r in references(cond.expr) if r[0] == "var"]
                 if not any(r[1] == name for r in refs):
                     self.err(cond.expr.rng, "Invalid variable validation condition",
                              f'The condition for variable "{name}" must refer to var.{name} in order to test '
@@ -538,7 +531,7 @@ class _Loader:
             if name in skip_attrs:
                 continue
             attrs[name] = self.eval(a.expr, scope, UNKNOWN)
-            if not _refs(a.expr) and not _has_call(a.expr):
+            if not references(a.expr) and not _has_call(a.expr):
                 literal.add(name)
         blocks: dict[str, list] = {}
         for b in body.blocks:
@@ -708,12 +701,6 @@ class _Loader:
 
 
 # -- small helpers ----------------------------------------------------------------------------
-def _refs(node):
-    from releasemgr.template.expr import references
-
-    return references(node)
-
-
 def _has_call(node) -> bool:
     if isinstance(node, Call):
         return True

@@ -15,6 +15,7 @@ from typing import Any
 from releasemgr.template.diagnostics import Diagnostic
 from releasemgr.template.syntax.ast import Body
 from releasemgr.template.syntax.source import Range
+from releasemgr.template.types import type_to_str
 
 
 def body_position(body: Body | None, path: tuple) -> Range | None:
@@ -85,7 +86,7 @@ class Validation:
 class Variable:
     """Variable (syntax/model node)."""
     name: str
-    type: Any = "any"  # see expr.parse_type
+    type: Any = "any"  # see types.parse_type
     default: Any = None
     has_default: bool = False
     description: str = ""
@@ -98,8 +99,6 @@ class Variable:
 
     @property
     def type_name(self) -> str:
-        from releasemgr.template.expr import type_to_str
-
         return type_to_str(self.type)
 
 
