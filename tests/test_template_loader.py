@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from releasemgr.cli import main
-from releasemgr.template.loader import load_template, validate_template
+from releasemgr.template.load import load_template
+from releasemgr.template.validate import validate_template
 from releasemgr.common.hcl_values import UNKNOWN
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -392,7 +393,7 @@ def test_variables_not_allowed_in_defaults_and_var_files(tmp_path):
 
 
 def test_evaluate_body_in_a_build_context(tmp_path):
-    from releasemgr.template.loader import evaluate_body
+    from releasemgr.template.load import evaluate_body
 
     tpl = write(tmp_path, "t.pkr.hcl", 'locals {\n  l = "L"\n}\nsource "null" "a" {\n  communicator = "none"\n}\n'
                 'source "null" "b" {\n  communicator = "none"\n}\nbuild {\n  name = "bb"\n'

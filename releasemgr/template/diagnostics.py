@@ -84,6 +84,19 @@ def has_errors(diags) -> bool:
     return any(d.is_error for d in diags)
 
 
+def dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """The diagnostics without repeats (same severity, summary, detail and position), in order."""
+    seen = set()
+    out = []
+    for d in diags:
+        key = (d.severity, d.summary, d.detail, d.file, d.start)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(d)
+    return out
+
+
 class EvalError(Exception):
     """An expression that cannot be evaluated (or a type that cannot be read): `diag` says where."""
 

@@ -10,7 +10,7 @@ such as ``("source_ami_filter", 0, "owners")`` to where it is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from releasemgr.template.diagnostics import Diagnostic
 from releasemgr.template.syntax.ast import Body
@@ -44,6 +44,16 @@ def body_position(body: Body | None, path: tuple) -> Range | None:
     return best
 
 
+class EvaluatedBody(NamedTuple):
+    """A component body as evaluated at load time, for the schema checks: attribute values,
+    nested blocks as ``{type: [(attrs, blocks, literal, Block), ...]}``, and the names of the
+    attributes written as constants (no reference, no function call)."""
+
+    attrs: dict
+    blocks: dict
+    literal: frozenset
+
+
 @dataclass
 class Component:
     """A builder source, provisioner or post-processor: its type, config and where it is."""
@@ -52,6 +62,7 @@ class Component:
     body: Body
     pos: Range
     config: dict[str, Any] = field(default_factory=dict)
+    evaluated: EvaluatedBody | None = field(default=None, repr=False, compare=False)  # for validate
 
     def position_of(self, path: tuple) -> Range:
         return body_position(self.body, path) or self.pos
@@ -130,6 +141,9 @@ class BuildSource:
     overrides: Body | None = None
     pos: Range | None = None
     config: dict[str, Any] | None = None  # the source's config with the overrides applied, when there are any
+    # with overrides: the merged body as evaluated, and the source it overrides (for validate)
+    evaluated: EvaluatedBody | None = field(default=None, repr=False, compare=False)
+    source: Source | None = field(default=None, repr=False, compare=False)
 
     @property
     def display_name(self) -> str:
