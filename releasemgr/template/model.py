@@ -2,8 +2,8 @@
 
 Component configurations (sources, provisioners, post-processors) are kept twice: the
 syntax `body` (for re-evaluation in each build's context by the pipeline, and for
-positions) and `config`, the body evaluated at load time as plain values (`values.py`;
-what is only known during a build is UNKNOWN). `position_of(path)` maps an option path
+positions) and `config`, the body evaluated at load time as plain values
+(`releasemgr.common.hcl_values`; what is only known during a build is UNKNOWN). `position_of(path)` maps an option path
 such as ``("source_ami_filter", 0, "owners")`` to where it is written.
 """
 
@@ -70,7 +70,7 @@ class Component:
 
 @dataclass
 class RequiredPlugin:
-    """RequiredPlugin (syntax/model node)."""
+    """A plugin named in `packer { required_plugins { ... } }`: its source and version constraint."""
     name: str
     source: str | None
     version: str | None
@@ -79,7 +79,7 @@ class RequiredPlugin:
 
 @dataclass
 class PackerBlock:
-    """PackerBlock (syntax/model node)."""
+    """The `packer` block: the required Packer version and plugins."""
     required_version: str | None = None
     required_plugins: dict[str, RequiredPlugin] = field(default_factory=dict)
     pos: Range | None = None
@@ -87,15 +87,16 @@ class PackerBlock:
 
 @dataclass
 class Validation:
-    """Validation (syntax/model node)."""
-    condition: Any  # parser.Node
+    """A variable's `validation` block: the condition (unevaluated) and the message shown when it is false."""
+    condition: Any  # syntax.ast.Node
     error_message: str
     pos: Range  # the condition's range
 
 
 @dataclass
 class Variable:
-    """Variable (syntax/model node)."""
+    """An input variable: its declaration (type, default, sensitivity, validations) and the value it got,
+    with where that value came from."""
     name: str
     type: Any = "any"  # see types.parse_type
     default: Any = None
@@ -115,9 +116,9 @@ class Variable:
 
 @dataclass
 class Local:
-    """Local (syntax/model node)."""
+    """A local value: its expression, and its value once evaluated (UNKNOWN if that failed)."""
     name: str
-    expr: Any  # parser.Node
+    expr: Any  # syntax.ast.Node
     value: Any = None
     sensitive: bool = False
     pos: Range | None = None
@@ -125,7 +126,7 @@ class Local:
 
 @dataclass
 class Source(Component):
-    """Source (syntax/model node)."""
+    """A `source "TYPE" "NAME"` block: a builder configuration that builds refer to as `source.TYPE.NAME`."""
     name: str = ""
 
     @property
@@ -135,7 +136,7 @@ class Source(Component):
 
 @dataclass
 class BuildSource:
-    """BuildSource (syntax/model node)."""
+    """One source a build uses, by reference, possibly with a new name and overriding options."""
     ref: str  # "type.name"
     name: str | None = None  # the `name` override inside a build's source block
     overrides: Body | None = None
@@ -152,7 +153,7 @@ class BuildSource:
 
 @dataclass
 class Provisioner(Component):
-    """Provisioner (syntax/model node)."""
+    """A `provisioner` block of a build, with the options every provisioner has (only, except, retries...)."""
     name: str | None = None
     only: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
@@ -164,7 +165,7 @@ class Provisioner(Component):
 
 @dataclass
 class PostProcessor(Component):
-    """PostProcessor (syntax/model node)."""
+    """A `post-processor` block of a build, with the options every post-processor has."""
     name: str | None = None
     only: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
@@ -173,7 +174,7 @@ class PostProcessor(Component):
 
 @dataclass
 class Build:
-    """Build (syntax/model node)."""
+    """A `build` block: the sources it builds and, for each, the provisioners and post-processor chains to run."""
     name: str | None = None
     description: str | None = None
     sources: list[BuildSource] = field(default_factory=list)
@@ -185,7 +186,8 @@ class Build:
 
 @dataclass
 class Template:
-    """Template (syntax/model node)."""
+    """A loaded template: everything declared in its files, the values of its variables and locals,
+    and the diagnostics found while loading."""
     path: str
     files: list[str]
     packer: PackerBlock
