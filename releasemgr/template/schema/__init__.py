@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Mapping
+
+from releasemgr.common.hcl_values import UNKNOWN
 
 from . import amazon, builders, postprocessors, provisioners
 from ._check import check_body
+from ._markdown import render as render_markdown_tables
 from ._model import (
     ANY,
     BOOL,
@@ -48,7 +52,8 @@ from ._model import (
     Schema,
     warning,
 )
-from ._types import duration_seconds, is_duration, suggest
+from ._paths import missing_paths
+from ._types import duration_seconds, is_duration, suggest, type_problems
 from .provisioners import check_provisioner_sequence
 
 __all__ = [
@@ -153,10 +158,6 @@ def check_component(kind: str, type_name: str, body: Body, *, environ: Mapping[s
 def _override_warnings(schema: Schema, body: Body, where: str) -> list[Finding]:
     """Packer merges `override = { "amazon-ebs.web" = { ... } }` into the provisioner for
     that source without checking it, so a misspelt name there is silently ignored: warn."""
-    from releasemgr.common.hcl_values import UNKNOWN
-
-    from ._types import type_problems
-
     overrides = body.attrs.get("override")
     if not isinstance(overrides, dict):
         return []
@@ -187,10 +188,6 @@ def check_local_paths(kind: str, type_name: str, body: Body, base_dir: str | os.
     Relative paths are taken from `base_dir` (default: the current directory, as Packer
     does). Separate from ``check_component`` because it reads the file system.
     """
-    from pathlib import Path
-
-    from ._paths import missing_paths
-
     kind = _kind(kind)
     schema = REGISTRY[kind].get(type_name)
     if schema is None:
@@ -239,6 +236,4 @@ def _credential_warnings(body: Body, where: str, prefix: tuple) -> list[Finding]
 
 
 def render_markdown() -> str:
-    from ._markdown import render
-
-    return render(REGISTRY)
+    return render_markdown_tables(REGISTRY)
