@@ -11,6 +11,7 @@ import re
 import unicodedata
 import uuid
 from datetime import datetime, timezone
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -23,7 +24,7 @@ from releasemgr.template.functions import (
     FunctionError,
     call_function,
 )
-from releasemgr.template.values import UNKNOWN, is_unknown
+from releasemgr.common.hcl_values import UNKNOWN, is_unknown
 
 
 @pytest.fixture
@@ -888,9 +889,10 @@ json_values = st.recursive(
 
 
 def _normalized(v):
-    """Values as cty sees them: 2.0 and 2 are the same number, strings are NFC."""
+    """Values as cty sees them: 2.0 and 2 are the same number, a float is its shortest decimal
+    (9.957189222310806e16 is 99571892223108060), strings are NFC."""
     if isinstance(v, float) and v.is_integer():
-        return int(v)
+        return int(Decimal(repr(v)))
     if isinstance(v, str):
         return unicodedata.normalize("NFC", v)
     if isinstance(v, list):

@@ -24,7 +24,7 @@ from releasemgr.template.schema import (
     render_markdown,
     schema_for,
 )
-from releasemgr.template.values import UNKNOWN
+from releasemgr.common.hcl_values import UNKNOWN
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_ENV: dict[str, str] = {}

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from releasemgr.template import parser as P
-from releasemgr.template.expr import (
-    ConversionError,
-    EvalError,
-    Evaluator,
-    Scope,
-    convert,
-    parse_type,
-    type_to_str,
-)
-from releasemgr.template.values import UNKNOWN
+from releasemgr.template.syntax.parser import parse_expression_text
+from releasemgr.template.diagnostics import EvalError
+from releasemgr.template.expr import Evaluator, Scope
+from releasemgr.template.types import convert, parse_type, type_to_str
+from releasemgr.common.hcl_values import UNKNOWN, ConversionError
 
 ROOTS = {
     "var": {"region": "us-east-1", "regions": ["a", "b", "c"], "n": 4, "obj": {"k": "v", "list": [1, 2]},
@@ -25,7 +19,7 @@ ROOTS = {
 
 
 def ev(text: str, roots=None, allow_env=False, local=None):
-    expr, diags = P.parse_expression_text(text, "e.hcl")
+    expr, diags = parse_expression_text(text, "e.hcl")
     assert expr is not None, [d.render() for d in diags]
     locals_ = local or {}
 
@@ -123,7 +117,7 @@ def test_env_allowed_in_defaults_only():
     ("any", {"x": [1]}, {"x": [1]}), ("string", None, None), ("list(string)", UNKNOWN, UNKNOWN),
 ])
 def test_type_conversion(type_text, value, expected):
-    expr, _ = P.parse_expression_text(type_text)
+    expr, _ = parse_expression_text(type_text)
     ty = parse_type(expr)
     assert type_to_str(ty) == type_text
     assert convert(value, ty) == expected
@@ -135,7 +129,7 @@ def test_type_conversion(type_text, value, expected):
     ("list(number)", [1, "x"], "[1]"), ("string", [1], "string required"),
 ])
 def test_type_conversion_errors(type_text, value, message):
-    expr, _ = P.parse_expression_text(type_text)
+    expr, _ = parse_expression_text(type_text)
     with pytest.raises(ConversionError) as exc:
         convert(value, parse_type(expr))
     assert message in str(exc.value)
@@ -143,7 +137,7 @@ def test_type_conversion_errors(type_text, value, message):
 
 @pytest.mark.parametrize("type_text", ['"string"', "strng", "list(string, number)", "object(string)", "foo(bar)"])
 def test_bad_type_specifications(type_text):
-    expr, _ = P.parse_expression_text(type_text)
+    expr, _ = parse_expression_text(type_text)
     with pytest.raises(EvalError) as exc:
         parse_type(expr)
     assert exc.value.diag.summary == "Invalid type specification"

@@ -1,4 +1,5 @@
-"""Loading templates: blocks, variables and their precedence, locals, builds, validate, inspect."""
+"""Loading templates: files, the packer block, sources, builds and their components, validate,
+inspect. Variables and locals have their own files (test_template_variables.py, test_template_locals.py)."""
 
 from __future__ import annotations
 
@@ -8,195 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from template_loading import VARS, load, run, write
 
-from releasemgr.cli import main
-from releasemgr.template.loader import load_template, validate_template
-from releasemgr.template.values import UNKNOWN
+from releasemgr.common.hcl_values import UNKNOWN
+from releasemgr.template.load import load_template
+from releasemgr.template.validate import validate_template
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-VARS = '''
-variable "region" {
-  type    = string
-  default = "default-region"
-}
-variable "regions" {
-  type    = list(string)
-  default = []
-}
-variable "size" {
-  type    = number
-  default = 1
-}
-source "null" "a" {
-  communicator = "none"
-}
-build {
-  sources = ["source.null.a"]
-}
-'''
-
-
-def write(dir_: Path, name: str, text: str) -> Path:
-    p = dir_ / name
-    p.write_text(text)
-    return p
-
-
-def load(path, **kw):
-    t, diags = load_template(str(path), **kw)
-    return t, [d for d in diags if d.is_error], [d for d in diags if not d.is_error]
-
-
-def run(args, capsys):
-    code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-# -- variables: precedence -------------------------------------------------------------------
-def test_default_value(tmp_path):
-    t, errs, _ = load(write(tmp_path, "t.pkr.hcl", VARS), environ={})
-    assert not errs
-    assert t.variables["region"].value == "default-region"
-    assert t.variables["region"].value_source == "default"
-
-
-def test_precedence_env_auto_varfile_var(tmp_path):
-    tpl = write(tmp_path, "t.pkr.hcl", VARS)
-    write(tmp_path, "a.auto.pkrvars.hcl", 'region = "auto-a"\nsize = 2\n')
-    write(tmp_path, "b.auto.pkrvars.hcl", 'region = "auto-b"\n')
-    vf1 = write(tmp_path, "one.pkrvars.hcl", 'region = "file-1"\nregions = ["x"]\n')
-    vf2 = write(tmp_path, "two.pkrvars.hcl", 'region = "file-2"\n')
-    env = {"PKR_VAR_region": "from-env", "PKR_VAR_size": "9", "PKR_VAR_undeclared": "ignored"}
-
-    t, errs, _ = load(tpl, environ=env)
-    assert not errs
-    assert t.variables["region"].value == "auto-b"  # auto files (sorted) beat the environment
-    assert t.variables["size"].value == 2
-
-    t, errs, _ = load(tpl, environ=env, var_files=[str(vf1), str(vf2)])
-    assert t.variables["region"].value == "file-2"  # -var-file in order beats auto files
-    assert t.variables["regions"].value == ["x"]
-
-    t, errs, _ = load(tpl, environ=env, var_files=[str(vf1)], vars={"region": "cli"})
-    assert t.variables["region"].value == "cli"
-    assert t.variables["region"].value_source == "var"
-
-
-def test_env_beats_default_and_is_parsed_per_type(tmp_path):
-    t, errs, _ = load(write(tmp_path, "t.pkr.hcl", VARS),
-                      environ={"PKR_VAR_size": "42", "PKR_VAR_regions": '["eu-west-1", "eu-west-2"]'})
-    assert not errs
-    assert t.variables["size"].value == 42
-    assert t.variables["regions"].value == ["eu-west-1", "eu-west-2"]
-    assert t.variables["regions"].value_source == "env"
-
-
-def test_cli_list_value_parsed_as_hcl(tmp_path):
-    t, errs, _ = load(write(tmp_path, "t.pkr.hcl", VARS), environ={}, vars={"regions": '["a", "b"]'})
-    assert not errs
-    assert t.variables["regions"].value == ["a", "b"]
-
-
-def test_cli_value_of_wrong_type_is_an_error(tmp_path):
-    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", VARS), environ={}, vars={"size": "big"})
-    assert errs[0].summary == 'Invalid value for variable "size"'
-    assert "number" in errs[0].detail
-
-
-def test_undeclared_cli_var_is_an_error_var_file_a_warning(tmp_path):
-    tpl = write(tmp_path, "t.pkr.hcl", VARS)
-    vf = write(tmp_path, "v.pkrvars.hcl", 'regoin = "x"\n')
-    _, errs, warns = load(tpl, environ={}, vars={"regon": "x"}, var_files=[str(vf)])
-    assert [e.summary for e in errs] == ["Undefined -var variable"]
-    assert 'Did you mean "region"?' in errs[0].detail
-    assert [w.summary for w in warns] == ["Undefined variable"]
-    assert warns[0].start.line == 1 and warns[0].file.endswith("v.pkrvars.hcl")
-
-
-def test_unset_variable_is_an_error_at_its_block(tmp_path):
-    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", 'variable "x" {\n  type = string\n}\n'), environ={})
-    assert errs[0].summary == 'Unset variable "x"'
-    assert errs[0].start.line == 1
-
-
-def test_var_file_value_of_wrong_type_is_reported_in_the_var_file(tmp_path):
-    tpl = write(tmp_path, "t.pkr.hcl", VARS)
-    vf = write(tmp_path, "v.pkrvars.hcl", '\nsize = "many"\n')
-    _, errs, _ = load(tpl, environ={}, var_files=[str(vf)])
-    assert errs[0].file.endswith("v.pkrvars.hcl") and errs[0].start.line == 2
-
-
-def test_validation_failure_at_the_condition_line(tmp_path, capsys):
-    tpl = write(tmp_path, "t.pkr.hcl", '''variable "size" {
-  type    = string
-  default = "small"
-  validation {
-    condition     = contains(["small", "large"], var.size)
-    error_message = "The size must be small or large."
-  }
-}
-''')
-    code, _, err = run(["validate", str(tpl)], capsys)
-    assert code == 0
-    code, _, err = run(["validate", "--var", "size=medium", str(tpl)], capsys)
-    assert code == 2
-    assert "t.pkr.hcl:5:21" in err
-    assert "The size must be small or large." in err
-
-
-def test_validation_message_must_be_a_sentence(tmp_path):
-    tpl = write(tmp_path, "t.pkr.hcl", 'variable "x" {\n  default = "a"\n  validation {\n'
-                '    condition = var.x != ""\n    error_message = "bad"\n  }\n}\n')
-    _, errs, _ = load(tpl, environ={})
-    assert errs[0].summary == "Invalid validation error message" and errs[0].start.line == 5
-
-
-def test_sensitive_and_nullable(tmp_path):
-    tpl = write(tmp_path, "t.pkr.hcl", 'variable "pw" {\n  sensitive = true\n  default = "hunter22"\n}\n'
-                'variable "n" {\n  type = string\n  nullable = false\n  default = null\n}\n')
-    t, errs, _ = load(tpl, environ={})
-    assert t.variables["pw"].sensitive
-    assert errs[0].summary == 'Invalid value for variable "n"' and "nullable" in errs[0].detail
-
-
-def test_variables_block_and_env_default(tmp_path):
-    tpl = write(tmp_path, "t.pkr.hcl", 'variables {\n  a = 1\n  b = "x"\n}\n'
-                'variable "home" {\n  default = env("MY_HOME")\n}\n')
-    t, errs, _ = load(tpl, environ={"MY_HOME": "/h"})
-    assert not errs
-    assert t.variables["a"].value == 1 and t.variables["home"].value == "/h"
-
-
-def test_default_not_matching_type(tmp_path):
-    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", 'variable "x" {\n  type = number\n  default = "abc"\n}\n'), environ={})
-    assert errs[0].summary == "Invalid default value for variable" and errs[0].start.line == 3
-
-
-# -- locals ------------------------------------------------------------------------------------------
-def test_locals_in_any_order_and_local_blocks(tmp_path):
-    tpl = write(tmp_path, "t.pkr.hcl", 'locals {\n  c = "${local.b}-c"\n  b = "${local.a}-b"\n}\n'
-                'local "a" {\n  expression = "a"\n  sensitive = true\n}\n')
-    t, errs, _ = load(tpl, environ={})
-    assert not errs
-    assert t.locals["c"].value == "a-b-c"
-    assert t.locals["a"].sensitive
-
-
-def test_local_cycle_names_the_cycle(tmp_path):
-    _, errs, _ = load(write(tmp_path, "t.pkr.hcl", 'locals {\n  a = local.b\n  b = local.c\n  c = local.a\n}\n'),
-                      environ={})
-    assert len(errs) == 1
-    assert errs[0].summary == "Cycle in local values"
-    assert "local.a -> local.b -> local.c -> local.a" in errs[0].detail
-
-
-def test_duplicate_local_and_variable(tmp_path):
-    tpl = write(tmp_path, "t.pkr.hcl", 'locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\n'
-                'variable "v" {\n  default = 1\n}\nvariable "v" {\n  default = 2\n}\n')
-    _, errs, _ = load(tpl, environ={})
-    assert sorted(e.summary for e in errs) == ["Duplicate local definition", "Duplicate variable"]
 
 
 # -- blocks ------------------------------------------------------------------------------------------
@@ -271,7 +90,8 @@ def test_missing_path(tmp_path):
 
 def test_packer_block(tmp_path):
     tpl = write(tmp_path, "t.pkr.hcl", 'packer {\n  required_version = ">= 1.7.0"\n  required_plugins {\n'
-                '    amazon = {\n      version = ">= 1.2.0"\n      source = "github.com/hashicorp/amazon"\n    }\n  }\n}\n')
+                '    amazon = {\n      version = ">= 1.2.0"\n      source = "github.com/hashicorp/amazon"\n    }\n  '
+                '}\n}\n')
     t, errs, _ = load(tpl, environ={})
     assert not errs
     assert t.packer.required_version == ">= 1.7.0"
@@ -331,7 +151,8 @@ def test_packer_spelling_of_options(tmp_path, capsys):
 
 
 def test_validate_via_a_real_process():
-    proc = subprocess.run([sys.executable, "-m", "releasemgr", "validate", str(TEMPLATES / "seed_missing_commas.pkr.hcl")],
+    proc = subprocess.run([sys.executable, "-m", "releasemgr", "validate",
+                           str(TEMPLATES / "seed_missing_commas.pkr.hcl")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.count("Missing comma between list items") == 3
@@ -384,15 +205,8 @@ def test_build_source_overrides_are_merged_and_checked(tmp_path, capsys):
     assert "t.pkr.hcl:12:5" in err and "instance_tpye" in err
 
 
-def test_variables_not_allowed_in_defaults_and_var_files(tmp_path):
-    tpl = write(tmp_path, "t.pkr.hcl", 'variable "a" {\n  default = "x"\n}\nvariable "b" {\n  default = var.a\n}\n')
-    vf = write(tmp_path, "v.pkrvars.hcl", "a = local.z\n")
-    _, errs, _ = load(tpl, environ={}, var_files=[str(vf)])
-    assert [(e.summary, e.start.line) for e in errs] == [("Variables not allowed", 5), ("Variables not allowed", 1)]
-
-
 def test_evaluate_body_in_a_build_context(tmp_path):
-    from releasemgr.template.loader import evaluate_body
+    from releasemgr.template.load import evaluate_body
 
     tpl = write(tmp_path, "t.pkr.hcl", 'locals {\n  l = "L"\n}\nsource "null" "a" {\n  communicator = "none"\n}\n'
                 'source "null" "b" {\n  communicator = "none"\n}\nbuild {\n  name = "bb"\n'
@@ -422,7 +236,8 @@ def test_evaluate_body_in_a_build_context(tmp_path):
      "Invalid variable validation condition", 4),
     ('variable "x" {\n  default = 1\n  validation {\n    error_message = "No condition."\n  }\n}\n',
      "Missing required argument", 3),
-    ('packer {\n  required_plugins {\n    amazon = { version = ">= 1", sorce = "x" }\n  }\n}\n', "Unsupported argument", 3),
+    ('packer {\n  required_plugins {\n    amazon = { version = ">= 1", sorce = "x" }\n  }\n}\n',
+     "Unsupported argument", 3),
     ('packer {\n  required_plugins {\n    amazon = 5\n  }\n}\n', "Invalid plugin requirement", 3),
     ('packer {\n  required_versoin = ">= 1"\n}\n', "Unsupported argument", 2),
     ('source "null" "a" {\n  communicator = "none"\n}\nsource "null" "a" {\n  communicator = "none"\n}\n',
@@ -435,7 +250,8 @@ def test_evaluate_body_in_a_build_context(tmp_path):
      '  provisioner {\n  }\n}\n', "Invalid provisioner block", 6),
     ('source "null" "a" {\n  communicator = "none"\n}\nbuild {\n  sources = [source.null.a]\n'
      '  error-cleanup-provisioner "shell-local" {\n    inline = ["a"]\n  }\n'
-     '  error-cleanup-provisioner "shell-local" {\n    inline = ["b"]\n  }\n}\n', "Duplicate error-cleanup-provisioner", 9),
+     '  error-cleanup-provisioner "shell-local" {\n    inline = ["b"]\n  '
+     '}\n}\n', "Duplicate error-cleanup-provisioner", 9),
     ('source "null" "a" {\n  communicator = "none"\n}\nbuild {\n  sources = [source.null.a]\n'
      '  post-processors "x" {\n  }\n}\n', "Extraneous label", 6),
     ('variable "1x" {\n}\n', "Invalid variable name", 1),
@@ -450,7 +266,8 @@ def test_component_options_and_chains(tmp_path):
     tpl = write(tmp_path, "t.pkr.hcl", 'source "null" "a" {\n  communicator = "none"\n}\nbuild {\n'
                 '  sources = [source.null.a]\n  provisioner "shell-local" {\n    name = "p1"\n    inline = ["a"]\n'
                 '    except = ["null.b"]\n    override = {\n      "null.a" = { inline = ["b"] }\n    }\n  }\n'
-                '  post-processor "manifest" {\n    name = "m"\n    keep_input_artifact = true\n    only = ["null.a"]\n  }\n'
+                '  post-processor "manifest" {\n    name = "m"\n    keep_input_artifact = true\n    only = '
+                '["null.a"]\n  }\n'
                 '  hcp_packer_registry {\n  }\n}\n')
     t, errs, warns = load(tpl, environ={})
     assert not errs

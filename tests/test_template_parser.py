@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 
 from releasemgr.cli import main
-from releasemgr.template import parser as P
+from releasemgr.template.syntax.ast import TupleExpr
+from releasemgr.template.syntax.parser import parse_bytes, parse_expression_text, parse_text
 from releasemgr.template.expr import Evaluator, Scope
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def parse(text: str):
-    return P.parse_text(text, "t.pkr.hcl")
+    return parse_text(text, "t.pkr.hcl")
 
 
 def errors(text: str):
@@ -116,14 +117,14 @@ def test_error_paths(text, summary, line):
 
 
 def test_nul_byte_is_reported_at_its_position():
-    body, diags = P.parse_bytes("bin.pkr.hcl", b'a = 1\nb = "x"\x00\n')
+    body, diags = parse_bytes("bin.pkr.hcl", b'a = 1\nb = "x"\x00\n')
     assert diags[0].summary == "Invalid character"
     assert (diags[0].start.line, diags[0].start.column) == (2, 8)
     assert "NUL" in diags[0].detail
 
 
 def test_invalid_utf8_is_reported_at_the_byte():
-    _, diags = P.parse_bytes("bin.pkr.hcl", b'a = 1\nb = "\xff\xfe"\n')
+    _, diags = parse_bytes("bin.pkr.hcl", b'a = 1\nb = "\xff\xfe"\n')
     assert diags[0].summary == "Invalid character encoding"
     assert (diags[0].start.line, diags[0].start.column) == (2, 6)
     assert "0xff" in diags[0].detail
@@ -200,9 +201,9 @@ def test_crlf_line_endings():
 
 
 def test_expression_text_for_var_values():
-    expr, diags = P.parse_expression_text('["a", "b"]')
-    assert not diags and isinstance(expr, P.TupleExpr)
-    expr, diags = P.parse_expression_text('["a" "b"]')
+    expr, diags = parse_expression_text('["a", "b"]')
+    assert not diags and isinstance(expr, TupleExpr)
+    expr, diags = parse_expression_text('["a" "b"]')
     assert expr is None and diags[0].summary == "Missing comma between list items"
-    expr, diags = P.parse_expression_text("1 2")
+    expr, diags = parse_expression_text("1 2")
     assert expr is None and diags[0].summary == "Extra characters after expression"

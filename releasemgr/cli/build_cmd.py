@@ -44,7 +44,7 @@ def build(path, image, build_name, var_pairs, var_files, only, except_, force, o
       release build templates/amazon-ebs.pkr.hcl --only amazon-ebs.ubuntu --engine packer
     """
     from releasemgr.release.build import BuildRequest, run_build
-    from releasemgr.template.loader import load_var_assignments
+    from releasemgr.template.load import load_var_assignments
     from releasemgr.errors import TemplateError
 
     app = app_ctx()

@@ -28,7 +28,7 @@ def init(path, upgrade):
     import subprocess
 
     from releasemgr.errors import OperationFailed, TemplateError
-    from releasemgr.template.loader import load_template
+    from releasemgr.template.load import load_template
     from releasemgr.template.plugins import packer_version, report
 
     app = app_ctx()

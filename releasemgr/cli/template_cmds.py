@@ -33,11 +33,12 @@ def _var_options(f):
 
 
 def _load(path, var_pairs, var_files, syntax_only=False, only=None, except_=None):
-    from releasemgr.template.loader import load_template, load_var_assignments, select_builds, validate_template
+    from releasemgr.template.load import load_template, load_var_assignments, select_builds
+    from releasemgr.template.validate import validate_template
 
     vars_, diags = load_var_assignments(var_pairs)
     if syntax_only:
-        from releasemgr.template.loader import check_syntax
+        from releasemgr.template.load import check_syntax
 
         return None, diags + check_syntax(path)
     template, more = load_template(path, vars=vars_, var_files=list(var_files))

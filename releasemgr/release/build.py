@@ -97,7 +97,8 @@ class BuildLog:
 
 def load(req: BuildRequest, ui):
     from releasemgr.template.diagnostics import Severity
-    from releasemgr.template.loader import load_template, validate_template
+    from releasemgr.template.load import load_template
+    from releasemgr.template.validate import validate_template
 
     if not Path(req.path).exists():
         raise UsageError(f"template {req.path} not found")
@@ -158,7 +159,7 @@ def _selected(bs, req) -> bool:
 def source_config(template, bs, build_name: str | None = None) -> dict:
     """The source's config evaluated for this build source (its `source.name`, the build's
     name), with the build block's overrides applied."""
-    from releasemgr.template.loader import evaluate_body
+    from releasemgr.template.load import evaluate_body
 
     src = template.sources.get(bs.ref)
     if src is None:
@@ -181,7 +182,7 @@ def provisioners_for(template, build, bs, build_id: str) -> list:
     """The build's provisioners evaluated for one build source (source.name, build.ID...)."""
     import dataclasses
 
-    from releasemgr.template.loader import evaluate_body
+    from releasemgr.template.load import evaluate_body
 
     src = template.sources[bs.ref]
     ctx_source = {"name": bs.name or src.name, "type": src.type}

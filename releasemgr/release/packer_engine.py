@@ -27,10 +27,10 @@ def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
     target_file = None
     end_offset = None
     # the build block's body range: find it through the parser's tree
-    from releasemgr.template import parser as P
+    from releasemgr.template.syntax.parser import parse_file
 
     for f in files:
-        tree, _diags = P.parse_file(str(f))
+        tree, _diags = parse_file(str(f))
         if tree is None:
             continue
         for b in tree.blocks_of("build"):

@@ -82,3 +82,32 @@ def warning(summary: str, detail: str = "", **kw) -> Diagnostic:
 
 def has_errors(diags) -> bool:
     return any(d.is_error for d in diags)
+
+
+def dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """The diagnostics without repeats (same severity, summary, detail and position), in order."""
+    seen = set()
+    out = []
+    for d in diags:
+        key = (d.severity, d.summary, d.detail, d.file, d.start)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(d)
+    return out
+
+
+class EvalError(Exception):
+    """An expression that cannot be evaluated (or a type that cannot be read): `diag` says where."""
+
+    def __init__(self, diag: Diagnostic):
+        super().__init__(diag.summary)
+        self.diag = diag
+
+
+def suggest(name: str, candidates) -> str:
+    """' Did you mean "x"?' for the closest candidate, or "" if none is close."""
+    import difflib  # noqa: PLC0415 - only on an error path; `release fmt` must not import it (test_fmt)
+
+    m = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f' Did you mean "{m[0]}"?' if m else ""

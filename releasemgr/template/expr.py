@@ -1,243 +1,51 @@
-"""Evaluate HCL expressions from the parser's tree, with HCL's type rules.
+"""Evaluate HCL expressions from the syntax tree, with HCL's type rules.
 
-`Evaluator.eval(node, scope)` returns a plain value (see `values.py`) or raises
-`EvalError` carrying one Diagnostic at the offending expression. `try()` and `can()`
+`Evaluator.eval(node, scope)` returns a plain value (see `releasemgr.common.hcl_values`) or
+raises `EvalError` carrying one Diagnostic at the offending expression. `try()` and `can()`
 are implemented here because they need the unevaluated arguments; every other function
-comes from `releasemgr.template.functions`.
-
-Types are written as: "string" | "number" | "bool" | "any" | ("list", T) | ("set", T) |
-("map", T) | ("object", {name: T}) | ("tuple", [T, ...]).
+comes from `releasemgr.template.functions`. Type constraints are in `types.py`, reference
+walking in `references.py`.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from typing import Any, Callable, Mapping
 
-from releasemgr.template import parser as P
-from releasemgr.template.diagnostics import Diagnostic
-from releasemgr.template.values import UNKNOWN, is_unknown, type_name
+from releasemgr.common.hcl_values import (
+    UNKNOWN,
+    ConversionError,
+    hcl_equal,
+    is_unknown,
+    normalize_number,
+    to_bool,
+    to_number,
+    to_string,
+    type_name,
+)
+from releasemgr.template.diagnostics import EvalError, suggest
+from releasemgr.template.functions import FUNCTIONS, FunctionContext, FunctionError, call_function
+from releasemgr.template.syntax.ast import (
+    GetAttr,
+    IfDirective,
+    Interp,
+    ForDirective,
+    Node,
+    Variable,
+)
+from releasemgr.template.syntax.source import Range
 
 
 class OpenObject(dict):
     """An object whose attributes not (yet) known are UNKNOWN rather than errors (`build`)."""
 
 
-class EvalError(Exception):
-    def __init__(self, diag: Diagnostic):
-        super().__init__(diag.summary)
-        self.diag = diag
-
-
-class ConversionError(Exception):
-    pass
-
-
-def suggest(name: str, candidates) -> str:
-    m = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f' Did you mean "{m[0]}"?' if m else ""
-
-
-# -- scalar conversions -----------------------------------------------------------------
-def fmt_number(n) -> str:
-    try:
-        return _fmt_number(n)
-    except (ValueError, OverflowError):  # an integer too long to print
-        return repr(float(n)) if abs(n) < 10 ** 308 else ("-" if n < 0 else "") + "1e+308"
-
-
-def _fmt_number(n) -> str:
-    if isinstance(n, float):
-        if math.isinf(n) or math.isnan(n):
-            return str(n)
-        if n.is_integer() and abs(n) < 2 ** 63:
-            return str(int(n))
-        return repr(n)
-    return str(n)
-
-
-def norm_number(n):
-    if isinstance(n, float) and n.is_integer() and abs(n) < 2 ** 53:
-        return int(n)
-    return n
-
-
-def parse_number(s: str):
-    s2 = s.strip()
-    try:
-        if s2 and all(c in "0123456789+-" for c in s2):
-            return int(s2)
-        v = float(s2)
-        if math.isnan(v) or math.isinf(v):
-            raise ValueError
-        return norm_number(v)
-    except ValueError:
-        raise ConversionError(f'a number is required, but "{s}" is not a number') from None
-
-
-def to_string(v) -> str:
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return fmt_number(v)
-    if v is None:
-        raise ConversionError("a string is required, but the value is null")
-    raise ConversionError(f"a string is required, but the value is a {type_name(v)}")
-
-
-def to_number(v):
-    if isinstance(v, bool):
-        raise ConversionError("a number is required, but the value is a bool")
-    if isinstance(v, (int, float)):
-        return v
-    if isinstance(v, str):
-        return parse_number(v)
-    if v is None:
-        raise ConversionError("a number is required, but the value is null")
-    raise ConversionError(f"a number is required, but the value is a {type_name(v)}")
-
-
-def to_bool(v) -> bool:
-    if isinstance(v, bool):
-        return v
-    if v == "true":
-        return True
-    if v == "false":
-        return False
-    if v is None:
-        raise ConversionError("a bool is required, but the value is null")
-    raise ConversionError(f"a bool is required, but the value is a {type_name(v)}")
-
-
-def hcl_equal(a, b) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, list):
-        return len(a) == len(b) and all(hcl_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(hcl_equal(a[k], b[k]) for k in a)
-    return a == b
-
-
-# -- type constraints -------------------------------------------------------------------
-PRIMITIVES = ("string", "number", "bool", "any")
-
-
-def type_to_str(ty) -> str:
-    if isinstance(ty, str):
-        return ty
-    kind = ty[0]
-    if kind in ("list", "set", "map"):
-        return f"{kind}({type_to_str(ty[1])})"
-    if kind == "object":
-        return "object({" + ", ".join(f"{k} = {type_to_str(v)}" for k, v in ty[1].items()) + "})"
-    return "tuple([" + ", ".join(type_to_str(t) for t in ty[1]) + "])"
-
-
-def parse_type(node: P.Node):
-    """A type constraint expression -> type; raises EvalError at the bad part."""
-    if isinstance(node, P.Variable):
-        if node.name in PRIMITIVES:
-            return node.name
-        if node.name in ("list", "set", "map"):
-            return (node.name, "any")
-        raise EvalError(node.rng.diag("Invalid type specification",
-                                      f'The keyword "{node.name}" is not a valid type specification.'
-                                      + suggest(node.name, PRIMITIVES + ("list", "set", "map", "object", "tuple"))))
-    if isinstance(node, P.Call):
-        name = node.name
-        if name in ("list", "set", "map"):
-            if len(node.args) != 1:
-                raise EvalError(node.rng.diag("Invalid type specification",
-                                              f"The {name} type constructor requires one argument specifying the element type."))
-            return (name, parse_type(node.args[0]))
-        if name == "object":
-            if len(node.args) != 1 or not isinstance(node.args[0], P.ObjectExpr):
-                raise EvalError(node.rng.diag("Invalid type specification",
-                                              "The object type constructor requires one argument specifying the "
-                                              "attribute types as a map, e.g. object({name = string})."))
-            attrs = {}
-            for item in node.args[0].items:
-                key = item.bare_key
-                if key is None and isinstance(item.key, P.TemplateExpr) and all(isinstance(p, str) for p in item.key.parts):
-                    key = "".join(item.key.parts)
-                if key is None:
-                    raise EvalError(item.key.rng.diag("Invalid type specification", "Object attribute names must be literal names."))
-                attrs[key] = parse_type(item.value)
-            return ("object", attrs)
-        if name == "tuple":
-            if len(node.args) != 1 or not isinstance(node.args[0], P.TupleExpr):
-                raise EvalError(node.rng.diag("Invalid type specification",
-                                              "The tuple type constructor requires one argument specifying the "
-                                              "element types as a list, e.g. tuple([string, number])."))
-            return ("tuple", [parse_type(x) for x in node.args[0].items])
-        raise EvalError(node.rng.diag("Invalid type specification",
-                                      f'The keyword "{name}" is not a valid type constructor.'
-                                      + suggest(name, ("list", "set", "map", "object", "tuple"))))
-    if isinstance(node, P.Parens):
-        return parse_type(node.expr)
-    raise EvalError(node.rng.diag("Invalid type specification",
-                                  "A type specification is a keyword such as string, number, bool, any, or a "
-                                  "constructor such as list(string); it is not a quoted string or expression."))
-
-
-def convert(value, ty, where: str = ""):
-    """Convert `value` to type `ty` like cty does; raises ConversionError."""
-    if value is UNKNOWN or ty == "any" or value is None:
-        return value
-    at = f" at {where}" if where else ""
-    try:
-        if ty == "string":
-            if isinstance(value, (list, dict)):
-                raise ConversionError(f"string required, got {type_name(value)}")
-            return to_string(value)
-        if ty == "number":
-            return to_number(value)
-        if ty == "bool":
-            return to_bool(value)
-    except ConversionError as exc:
-        raise ConversionError(f"{exc}{at}") from None
-    kind, arg = ty
-    if kind in ("list", "set", "tuple"):
-        if not isinstance(value, list):
-            raise ConversionError(f"{type_to_str(ty)} required, got {type_name(value)}{at}")
-        if kind == "tuple":
-            if len(value) != len(arg):
-                raise ConversionError(f"tuple of {len(arg)} elements required, got {len(value)}{at}")
-            return [convert(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, arg))]
-        out = [convert(v, arg, f"{where}[{i}]") for i, v in enumerate(value)]
-        if kind == "set":
-            uniq = []
-            for v in out:
-                if not any(hcl_equal(v, u) for u in uniq):
-                    uniq.append(v)
-            out = uniq
-        return out
-    if not isinstance(value, dict):
-        raise ConversionError(f"{type_to_str(ty)} required, got {type_name(value)}{at}")
-    if kind == "map":
-        return {k: convert(v, arg, f"{where}[{k!r}]") for k, v in value.items()}
-    out = {}
-    for name, t in arg.items():
-        if name not in value:
-            raise ConversionError(f'attribute "{name}" is required{at}')
-        out[name] = convert(value[name], t, f"{where}.{name}" if where else name)
-    return out
-
-
 # -- scopes -----------------------------------------------------------------------------
 class Scope:
     """Names visible to an expression. `local` is resolved lazily through `local_lookup`."""
 
-    def __init__(self, roots: Mapping[str, Any], local_lookup: Callable[[str, P.Range], Any] | None = None,
+    def __init__(self, roots: Mapping[str, Any], local_lookup: Callable[[str, Range], Any] | None = None,
                  local_names: Callable[[], list] | None = None, allow_env: bool = False,
                  parent: "Scope | None" = None):
         self.roots = dict(roots)
@@ -278,15 +86,6 @@ class Scope:
 
 
 # -- the evaluator ----------------------------------------------------------------------
-def _functions():
-    try:
-        from releasemgr.template import functions as F  # noqa: WPS433 - optional until it exists
-
-        return F
-    except ImportError:  # pragma: no cover
-        return None
-
-
 class Evaluator:
     def __init__(self, base_dir: str = ".", now=None, environ: Mapping[str, str] | None = None):
         self.base_dir = base_dir
@@ -297,16 +96,15 @@ class Evaluator:
     @property
     def fctx(self):
         if self._fctx is None:
-            F = _functions()
-            if F is not None:
-                self._fctx = F.FunctionContext(base_dir=self.base_dir, now=self.now, environ=self.environ)
+            self._fctx = FunctionContext(base_dir=self.base_dir, now=self.now, environ=self.environ)
         return self._fctx
 
-    def eval(self, node: P.Node, scope: Scope):
+    def eval(self, node: Node, scope: Scope):
         try:
             return self._eval(node, scope)
         except RecursionError:
-            raise EvalError(node.rng.diag("Expression too complex", "The expression is nested too deeply to evaluate.")) from None
+            raise EvalError(node.rng.diag("Expression too complex",
+                                          "The expression is nested too deeply to evaluate.")) from None
 
     def _eval(self, node, scope):
         m = getattr(self, "_e_" + type(node).__name__)
@@ -347,7 +145,7 @@ class Evaluator:
     # templates
     def _e_TemplateExpr(self, node, scope):
         parts = node.parts
-        if not node.heredoc and len(parts) == 1 and isinstance(parts[0], P.Interp):
+        if not node.heredoc and len(parts) == 1 and isinstance(parts[0], Interp):
             return self._eval(parts[0].expr, scope)
         if all(isinstance(p, str) for p in parts):
             return "".join(parts)
@@ -360,27 +158,28 @@ class Evaluator:
         for p in parts:
             if isinstance(p, str):
                 out.append(p)
-            elif isinstance(p, P.Interp):
+            elif isinstance(p, Interp):
                 v = self._eval(p.expr, scope)
                 if v is UNKNOWN:
                     unknown = True
                     continue
                 if v is None:
                     raise EvalError(p.rng.diag("Invalid template interpolation value",
-                                               "The expression result is null. Cannot include a null value in a string template."))
+                                               "The expression result is null. Cannot include a null value in a "
+                                               "string template."))
                 if isinstance(v, (list, dict)):
                     raise EvalError(p.rng.diag("Invalid template interpolation value",
                                                f"Cannot include the given value in a string template: string required, "
                                                f"got {type_name(v)}."))
                 out.append(to_string(v))
-            elif isinstance(p, P.IfDirective):
+            elif isinstance(p, IfDirective):
                 c = self._eval(p.cond, scope)
                 if c is UNKNOWN:
                     unknown = True
                     continue
                 c = self._conv(to_bool, c, p.cond, "%{if} condition")
                 unknown |= self._template(p.then if c else p.else_, scope, out)
-            elif isinstance(p, P.ForDirective):
+            elif isinstance(p, ForDirective):
                 coll = self._eval(p.coll, scope)
                 if is_unknown(coll):
                     unknown = True
@@ -419,7 +218,7 @@ class Evaluator:
 
     def _e_GetAttr(self, node, scope):
         obj = node.obj
-        if isinstance(obj, P.Variable) and obj.name in ("var", "local"):
+        if isinstance(obj, Variable) and obj.name in ("var", "local"):
             if obj.name == "local" and not scope.find("local")[0]:
                 ls = scope.locals_()
                 if ls is not None:
@@ -430,7 +229,8 @@ class Evaluator:
                     if node.name in variables:
                         return variables[node.name]
                     raise EvalError(node.rng.diag("Reference to undeclared input variable",
-                                                  f'An input variable with the name "{node.name}" has not been declared.'
+                                                  f'An input variable with the name "{node.name}" has not been '
+                                                  'declared.'
                                                   + suggest(node.name, variables)))
         value = self._eval(obj, scope)
         return self._get_attr(value, node.name, node)
@@ -444,7 +244,7 @@ class Evaluator:
             if isinstance(value, OpenObject):
                 return UNKNOWN
             what = ""
-            if isinstance(node.obj if isinstance(node, P.GetAttr) else None, P.Variable):
+            if isinstance(node.obj if isinstance(node, GetAttr) else None, Variable):
                 what = f' "{node.obj.name}"'
             raise EvalError(node.rng.diag("Unsupported attribute",
                                           f'This object{what} does not have an attribute named "{name}".'
@@ -454,7 +254,8 @@ class Evaluator:
                                           f'This value is null, so it does not have any attribute named "{name}".'))
         if isinstance(value, list):
             raise EvalError(node.rng.diag("Unsupported attribute",
-                                          f'Can\'t access attribute "{name}" on a list. Did you mean to access an attribute '
+                                          f'Can\'t access attribute "{name}" on a list. Did you mean to access an '
+                                          'attribute '
                                           f'of a specific element (x[0].{name}) or of all elements (x[*].{name})?'))
         raise EvalError(node.rng.diag("Unsupported attribute",
                                       f"Can't access attributes on a primitive-typed value ({type_name(value)})."))
@@ -490,7 +291,8 @@ class Evaluator:
                                               f'there is no key "{k}".' + suggest(k, coll)))
             return coll[k]
         if coll is None:
-            raise EvalError(node.rng.diag("Attempt to index null value", "This value is null, so it cannot be indexed."))
+            raise EvalError(node.rng.diag("Attempt to index null value",
+                                          "This value is null, so it cannot be indexed."))
         raise EvalError(node.rng.diag("Invalid index", f"A value of type {type_name(coll)} cannot be indexed."))
 
     def _e_Splat(self, node, scope):
@@ -518,14 +320,15 @@ class Evaluator:
             return UNKNOWN
         if node.op == "-":
             n = self._conv(to_number, v, node.operand, "operand")
-            return norm_number(-n)
+            return normalize_number(-float(n) if n == 0 else -n)  # cty negates 0 to -0
         return not self._conv(to_bool, v, node.operand, "operand")
 
     def _e_Binary(self, node, scope):
         try:
             return self._binary(node, scope)
         except (OverflowError, ValueError) as exc:
-            raise EvalError(node.rng.diag("Number out of range", f"The result of this operation cannot be computed: {exc}.")) from None
+            raise EvalError(node.rng.diag("Number out of range",
+                                          f"The result of this operation cannot be computed: {exc}.")) from None
 
     def _binary(self, node, scope):
         a = self._eval(node.left, scope)
@@ -547,19 +350,19 @@ class Evaluator:
         if x is UNKNOWN or y is UNKNOWN:
             return UNKNOWN
         if op == "+":
-            return norm_number(x + y)
+            return normalize_number(x + y)
         if op == "-":
-            return norm_number(x - y)
+            return normalize_number(x - y)
         if op == "*":
-            return norm_number(x * y)
+            return normalize_number(x * y)
         if op in ("/", "%"):
             if y == 0:  # as cty (and so Packer): an infinity, not an error; 0/0 has no value
                 if x == 0:
                     raise EvalError(node.rng.diag("Invalid operation", "Zero divided by zero has no value."))
                 return math.inf if x > 0 else -math.inf
             if op == "/":
-                return norm_number(x / y)
-            return norm_number(math.fmod(x, y))
+                return normalize_number(x / y)
+            return normalize_number(math.fmod(x, y))
         if op == "<":
             return x < y
         if op == ">":
@@ -578,7 +381,8 @@ class Evaluator:
             if kt != kf:
                 raise EvalError(node.rng.diag("Inconsistent conditional result types",
                                               f"The true and false result expressions must have consistent types: "
-                                              f"the true result is a {type_name(t)}, the false result a {type_name(f)}."))
+                                              f"the true result is a {type_name(t)}, the false result a "
+                                              f"{type_name(f)}."))
         if c is UNKNOWN:
             return UNKNOWN
         c = self._conv(to_bool, c, node.cond, "condition")
@@ -626,17 +430,17 @@ class Evaluator:
         name = node.name
         if name in ("try", "can"):
             return self._try_can(node, scope)
-        F = _functions()
-        fn = F.FUNCTIONS.get(name) if F is not None else None
+        fn = FUNCTIONS.get(name)
         if name == "env" and not scope.allow_env:
             raise EvalError(node.name_rng.diag(
                 "Call to unavailable function",
                 'The function "env" can only be used in the default value of a variable (as in Packer). '
                 "Declare a variable with default = env(\"NAME\") and use var.<name> here."))
         if fn is None:
-            known = list(F.FUNCTIONS) if F is not None else []
+            known = list(FUNCTIONS)
             raise EvalError(node.name_rng.diag("Call to unknown function",
-                                               f'There is no function named "{name}".' + suggest(name, known + ["try", "can"])))
+                                               f'There is no function named '
+                                               f'"{name}".' + suggest(name, known + ["try", "can"])))
         args = [self._eval(a, scope) for a in node.args]
         if node.expand_final:
             last = args.pop() if args else None
@@ -644,7 +448,8 @@ class Evaluator:
                 return UNKNOWN
             if not isinstance(last, list):
                 raise EvalError(node.args[-1].rng.diag("Invalid expanding argument value",
-                                                       "The expanding argument (indicated by ...) must be a list or tuple."))
+                                                       "The expanding argument (indicated by ...) must be a list or "
+                                                       "tuple."))
             args.extend(last)
         n = len(args)
         if n < fn.min_args or (fn.max_args is not None and n > fn.max_args):
@@ -654,12 +459,13 @@ class Evaluator:
                                           f"Function \"{name}\" expects {want} argument(s), got {n}."
                                           + (f" Signature: {fn.signature}." if getattr(fn, "signature", "") else "")))
         try:
-            return F.call_function(name, args, self.fctx)
-        except F.FunctionError as exc:
+            return call_function(name, args, self.fctx)
+        except FunctionError as exc:
             i = exc.arg_index
             target = node.args[i] if i is not None and 0 <= i < len(node.args) and not node.expand_final else node
             raise EvalError(target.rng.diag("Error in function call",
-                                            f'Call to function "{name}" failed: {getattr(exc, "reason", exc.message)}.')) from None
+                                            f'Call to function "{name}" failed: '
+                                            f'{getattr(exc, "reason", exc.message)}.')) from None
         except RecursionError:
             raise
         except Exception as exc:  # a function bug must not become a traceback
@@ -692,76 +498,3 @@ class Evaluator:
 
     def _e_Interp(self, node, scope):  # pragma: no cover - handled by templates
         return self._eval(node.expr, scope)
-
-
-def references(node) -> list[tuple[str, str | None, P.Range]]:
-    """Every `root.attr` reference in an expression: (root, attr or None, range)."""
-    out: list = []
-    _refs(node, out, set())
-    return out
-
-
-def _refs(node, out, bound):
-    if node is None or isinstance(node, str):
-        return
-    if isinstance(node, P.GetAttr) and isinstance(node.obj, P.Variable):
-        if node.obj.name not in bound:
-            out.append((node.obj.name, node.name, node.rng))
-        return
-    if isinstance(node, P.Variable):
-        if node.name not in bound:
-            out.append((node.name, None, node.rng))
-        return
-    if isinstance(node, P.ForExpr):
-        _refs(node.coll, out, bound)
-        b = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
-        for x in (node.key_expr, node.value_expr, node.cond):
-            _refs(x, out, b)
-        return
-    if isinstance(node, P.ForDirective):
-        _refs(node.coll, out, bound)
-        b = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
-        for x in node.body:
-            _refs(x, out, b)
-        return
-    if isinstance(node, P.TemplateExpr):
-        for x in node.parts:
-            _refs(x, out, bound)
-    elif isinstance(node, P.Interp):
-        _refs(node.expr, out, bound)
-    elif isinstance(node, P.IfDirective):
-        _refs(node.cond, out, bound)
-        for x in node.then + node.else_:
-            _refs(x, out, bound)
-    elif isinstance(node, (P.GetAttr,)):
-        _refs(node.obj, out, bound)
-    elif isinstance(node, P.Index):
-        _refs(node.obj, out, bound)
-        _refs(node.key, out, bound)
-    elif isinstance(node, P.Splat):
-        _refs(node.obj, out, bound)
-        for kind, arg in node.ops:
-            if kind == "index":
-                _refs(arg, out, bound)
-    elif isinstance(node, P.Call):
-        for a in node.args:
-            _refs(a, out, bound)
-    elif isinstance(node, P.TupleExpr):
-        for a in node.items:
-            _refs(a, out, bound)
-    elif isinstance(node, P.ObjectExpr):
-        for it in node.items:
-            if it.bare_key is None:
-                _refs(it.key, out, bound)
-            _refs(it.value, out, bound)
-    elif isinstance(node, P.Unary):
-        _refs(node.operand, out, bound)
-    elif isinstance(node, P.Binary):
-        _refs(node.left, out, bound)
-        _refs(node.right, out, bound)
-    elif isinstance(node, P.Conditional):
-        _refs(node.cond, out, bound)
-        _refs(node.then, out, bound)
-        _refs(node.else_, out, bound)
-    elif isinstance(node, P.Parens):
-        _refs(node.expr, out, bound)

@@ -35,6 +35,7 @@ from releasemgr.template.lexer import (
     NUMBER, OBRACE, OBRACK, OHEREDOC, OPAREN, OQUOTE, OR, PERCENT, PLUS, QUESTION, QUOTEDLIT,
     SEQEND, SLASH, STAR, STRINGLIT, Tokens, lex,
 )
+from releasemgr.template.syntax.parser import decode_source
 
 HCL2_SUFFIXES = (".pkr.hcl", ".pkrvars.hcl")
 
@@ -334,8 +335,6 @@ def format_bytes(data: bytes, path: str) -> FileResult:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        from releasemgr.template.parser import decode_source  # for its diagnostic only
-
         return FileResult(path, diagnostics=decode_source(path, data)[1])
     formatted, diags = format_source(text, path)
     return FileResult(path, text, formatted, diags)

@@ -6,7 +6,7 @@ import json
 
 from releasemgr.common.secrets import MASK
 from releasemgr.template.model import Template
-from releasemgr.template.values import UNKNOWN
+from releasemgr.common.hcl_values import UNKNOWN
 
 
 def _value(v):

@@ -2,18 +2,20 @@
 
 Component configurations (sources, provisioners, post-processors) are kept twice: the
 syntax `body` (for re-evaluation in each build's context by the pipeline, and for
-positions) and `config`, the body evaluated at load time as plain values (`values.py`;
-what is only known during a build is UNKNOWN). `position_of(path)` maps an option path
+positions) and `config`, the body evaluated at load time as plain values
+(`releasemgr.common.hcl_values`; what is only known during a build is UNKNOWN). `position_of(path)` maps an option path
 such as ``("source_ami_filter", 0, "owners")`` to where it is written.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from releasemgr.template.diagnostics import Diagnostic
-from releasemgr.template.parser import Body, Range
+from releasemgr.template.syntax.ast import Body
+from releasemgr.template.syntax.source import Range
+from releasemgr.template.types import type_to_str
 
 
 def body_position(body: Body | None, path: tuple) -> Range | None:
@@ -42,6 +44,16 @@ def body_position(body: Body | None, path: tuple) -> Range | None:
     return best
 
 
+class EvaluatedBody(NamedTuple):
+    """A component body as evaluated at load time, for the schema checks: attribute values,
+    nested blocks as ``{type: [(attrs, blocks, literal, Block), ...]}``, and the names of the
+    attributes written as constants (no reference, no function call)."""
+
+    attrs: dict
+    blocks: dict
+    literal: frozenset
+
+
 @dataclass
 class Component:
     """A builder source, provisioner or post-processor: its type, config and where it is."""
@@ -50,6 +62,7 @@ class Component:
     body: Body
     pos: Range
     config: dict[str, Any] = field(default_factory=dict)
+    evaluated: EvaluatedBody | None = field(default=None, repr=False, compare=False)  # for validate
 
     def position_of(self, path: tuple) -> Range:
         return body_position(self.body, path) or self.pos
@@ -57,7 +70,7 @@ class Component:
 
 @dataclass
 class RequiredPlugin:
-    """RequiredPlugin (syntax/model node)."""
+    """A plugin named in `packer { required_plugins { ... } }`: its source and version constraint."""
     name: str
     source: str | None
     version: str | None
@@ -66,7 +79,7 @@ class RequiredPlugin:
 
 @dataclass
 class PackerBlock:
-    """PackerBlock (syntax/model node)."""
+    """The `packer` block: the required Packer version and plugins."""
     required_version: str | None = None
     required_plugins: dict[str, RequiredPlugin] = field(default_factory=dict)
     pos: Range | None = None
@@ -74,17 +87,18 @@ class PackerBlock:
 
 @dataclass
 class Validation:
-    """Validation (syntax/model node)."""
-    condition: Any  # parser.Node
+    """A variable's `validation` block: the condition (unevaluated) and the message shown when it is false."""
+    condition: Any  # syntax.ast.Node
     error_message: str
     pos: Range  # the condition's range
 
 
 @dataclass
 class Variable:
-    """Variable (syntax/model node)."""
+    """An input variable: its declaration (type, default, sensitivity, validations) and the value it got,
+    with where that value came from."""
     name: str
-    type: Any = "any"  # see expr.parse_type
+    type: Any = "any"  # see types.parse_type
     default: Any = None
     has_default: bool = False
     description: str = ""
@@ -97,16 +111,14 @@ class Variable:
 
     @property
     def type_name(self) -> str:
-        from releasemgr.template.expr import type_to_str
-
         return type_to_str(self.type)
 
 
 @dataclass
 class Local:
-    """Local (syntax/model node)."""
+    """A local value: its expression, and its value once evaluated (UNKNOWN if that failed)."""
     name: str
-    expr: Any  # parser.Node
+    expr: Any  # syntax.ast.Node
     value: Any = None
     sensitive: bool = False
     pos: Range | None = None
@@ -114,7 +126,7 @@ class Local:
 
 @dataclass
 class Source(Component):
-    """Source (syntax/model node)."""
+    """A `source "TYPE" "NAME"` block: a builder configuration that builds refer to as `source.TYPE.NAME`."""
     name: str = ""
 
     @property
@@ -124,12 +136,15 @@ class Source(Component):
 
 @dataclass
 class BuildSource:
-    """BuildSource (syntax/model node)."""
+    """One source a build uses, by reference, possibly with a new name and overriding options."""
     ref: str  # "type.name"
     name: str | None = None  # the `name` override inside a build's source block
     overrides: Body | None = None
     pos: Range | None = None
     config: dict[str, Any] | None = None  # the source's config with the overrides applied, when there are any
+    # with overrides: the merged body as evaluated, and the source it overrides (for validate)
+    evaluated: EvaluatedBody | None = field(default=None, repr=False, compare=False)
+    source: Source | None = field(default=None, repr=False, compare=False)
 
     @property
     def display_name(self) -> str:
@@ -138,7 +153,7 @@ class BuildSource:
 
 @dataclass
 class Provisioner(Component):
-    """Provisioner (syntax/model node)."""
+    """A `provisioner` block of a build, with the options every provisioner has (only, except, retries...)."""
     name: str | None = None
     only: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
@@ -150,7 +165,7 @@ class Provisioner(Component):
 
 @dataclass
 class PostProcessor(Component):
-    """PostProcessor (syntax/model node)."""
+    """A `post-processor` block of a build, with the options every post-processor has."""
     name: str | None = None
     only: list[str] = field(default_factory=list)
     except_: list[str] = field(default_factory=list)
@@ -159,7 +174,7 @@ class PostProcessor(Component):
 
 @dataclass
 class Build:
-    """Build (syntax/model node)."""
+    """A `build` block: the sources it builds and, for each, the provisioners and post-processor chains to run."""
     name: str | None = None
     description: str | None = None
     sources: list[BuildSource] = field(default_factory=list)
@@ -171,7 +186,8 @@ class Build:
 
 @dataclass
 class Template:
-    """Template (syntax/model node)."""
+    """A loaded template: everything declared in its files, the values of its variables and locals,
+    and the diagnostics found while loading."""
     path: str
     files: list[str]
     packer: PackerBlock

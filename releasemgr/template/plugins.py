@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 
+from releasemgr.template.schema import known_types
+
 # plugin source -> the component types of that plugin releasemgr runs natively
 NATIVE_PLUGINS = {
     "github.com/hashicorp/amazon": {"amazon-ebs"},
@@ -26,8 +28,6 @@ def packer_version(packer: str | None = None) -> tuple[int, int, int] | None:
 
 
 def report(template) -> dict:
-    from releasemgr.template.schema import known_types
-
     plugins = []
     for name, p in sorted(template.packer.required_plugins.items()):
         native = NATIVE_PLUGINS.get(p.source or "", set())

@@ -8,14 +8,7 @@ differences are listed in docs/functions.md. ``try`` and ``can`` are not here: t
 lazy evaluation and belong to the evaluator.
 """
 
-from releasemgr.template.functions._core import (
-    FUNCTIONS,
-    Function,
-    FunctionContext,
-    FunctionError,
-    call_function,
-    number_to_string,
-)
+from releasemgr.template.functions._core import FUNCTIONS, Function, FunctionContext, FunctionError, call_function
 from releasemgr.template.functions import (  # noqa: F401  (registration side effects)
     collections,
     conversion,
@@ -38,5 +31,4 @@ __all__ = [
     "FunctionError",
     "call_function",
     "json_encode",
-    "number_to_string",
 ]

@@ -1,6 +1,6 @@
 """The function registry, the call entry point and the argument conversions.
 
-Arguments arrive as plain HCL values (see ``releasemgr.template.values``). Every parameter
+Arguments arrive as plain HCL values (see ``releasemgr.common.hcl_values``). Every parameter
 converts its argument the way cty does before the function runs: numbers and bools become
 strings where a string is wanted, decimal strings become numbers, "true"/"false" become
 bools. Anything else is a ``FunctionError`` naming the function and the argument.
@@ -8,15 +8,20 @@ bools. Anything else is a ``FunctionError`` naming the function and the argument
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from releasemgr.template.values import UNKNOWN, is_unknown, type_name
+from releasemgr.common.hcl_values import (
+    UNKNOWN,
+    ConversionError,
+    is_unknown,
+    number_to_string,
+    type_name,
+)
+from releasemgr.common import hcl_values
 
 
 class FunctionError(Exception):
@@ -132,68 +137,27 @@ def _arg(i: int) -> str:
     return f"argument {i + 1}"
 
 
-def is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def number_to_string(n) -> str:
-    """A number as cty prints it: integral values without ``.0``, never an exponent."""
-    if isinstance(n, int):
-        try:
-            return str(n)
-        except ValueError:  # more than sys.get_int_max_str_digits() digits
-            from decimal import Decimal  # noqa: PLC0415
-
-            return format(Decimal(n), "f")
-    if math.isnan(n):
-        return "NaN"
-    if math.isinf(n):
-        return "+Inf" if n > 0 else "-Inf"
-    if n.is_integer():
-        return "-0" if n == 0 and math.copysign(1, n) < 0 else str(int(n))  # cty keeps -0
-    from decimal import Decimal  # noqa: PLC0415
-
-    return format(Decimal(repr(n)), "f")
-
-
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-def parse_number(text: str):
-    """A decimal string as a number (int when integral), or None if it is not one."""
-    if not _NUMBER_RE.fullmatch(text):
-        return None
-    if re.fullmatch(r"[+-]?\d+", text):
-        try:
-            return int(text)
-        except ValueError:  # longer than Python's int/str conversion limit
-            from decimal import Decimal  # noqa: PLC0415
-
-            return int(Decimal(text))
-    f = float(text)
-    if math.isinf(f):
-        return None
-    return int(f) if f.is_integer() and abs(f) < 2**63 else f
-
-
-def normalize_number(n):
-    """int for integral floats (so results print and compare like cty numbers)."""
-    if isinstance(n, float) and n.is_integer() and abs(n) < 2**63:
-        return int(n)
-    return n
+def _arg_error(v, i: int, required: str) -> FunctionError:
+    """The function's message for argument ``i`` that the common conversion refused."""
+    if v is None:
+        return FunctionError(f"{_arg(i)} must not be null", i)
+    if isinstance(v, str) and required == "number":
+        return FunctionError(f"{_arg(i)} must be a number; cannot convert {v!r} to number "
+                             "(a string must be a decimal representation of a number)", i)
+    if isinstance(v, str) and required == "bool":
+        return FunctionError(f"{_arg(i)} must be a bool; cannot convert {v!r} to bool "
+                             "(only \"true\" or \"false\" are allowed)", i)
+    return FunctionError(f"{_arg(i)} must be a {required}, got {type_name(v)}", i)
 
 
 def to_str(v, i: int) -> str:
-    if isinstance(v, str):
-        # cty strings are NFC; normalising here keeps e.g. split(join(...)) consistent
-        return v if v.isascii() else unicodedata.normalize("NFC", v)
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if is_number(v):
-        return number_to_string(v)
-    if v is None:
-        raise FunctionError(f"{_arg(i)} must not be null", i)
-    raise FunctionError(f"{_arg(i)} must be a string, got {type_name(v)}", i)
+    """Argument ``i`` as a string, NFC-normalised (cty strings are NFC; normalising here keeps
+    e.g. split(join(...)) consistent)."""
+    try:
+        s = hcl_values.to_string(v)
+    except ConversionError:
+        raise _arg_error(v, i, "string") from None
+    return s if s.isascii() else unicodedata.normalize("NFC", s)
 
 
 def to_raw_str(v, i: int) -> str:
@@ -203,18 +167,11 @@ def to_raw_str(v, i: int) -> str:
 
 
 def to_num(v, i: int):
-    if is_number(v):
-        return v
-    if isinstance(v, str):
-        n = parse_number(v.strip()) if v.strip() == v else None
-        if n is None:
-            raise FunctionError(
-                f"{_arg(i)} must be a number; cannot convert {v!r} to number "
-                "(a string must be a decimal representation of a number)", i)
-        return n
-    if v is None:
-        raise FunctionError(f"{_arg(i)} must not be null", i)
-    raise FunctionError(f"{_arg(i)} must be a number, got {type_name(v)}", i)
+    """Argument ``i`` as a number (a string must be exactly a decimal number)."""
+    try:
+        return hcl_values.to_number(v)
+    except ConversionError:
+        raise _arg_error(v, i, "number") from None
 
 
 def to_int(v, i: int, what: str = "a whole number") -> int:
@@ -227,18 +184,11 @@ def to_int(v, i: int, what: str = "a whole number") -> int:
 
 
 def to_bool(v, i: int) -> bool:
-    if isinstance(v, bool):
-        return v
-    if v == "true":
-        return True
-    if v == "false":
-        return False
-    if v is None:
-        raise FunctionError(f"{_arg(i)} must not be null", i)
-    if isinstance(v, str):
-        raise FunctionError(f"{_arg(i)} must be a bool; cannot convert {v!r} to bool "
-                            "(only \"true\" or \"false\" are allowed)", i)
-    raise FunctionError(f"{_arg(i)} must be a bool, got {type_name(v)}", i)
+    """Argument ``i`` as a bool (or the string "true" or "false")."""
+    try:
+        return hcl_values.to_bool(v)
+    except ConversionError:
+        raise _arg_error(v, i, "bool") from None
 
 
 def to_list(v, i: int, what: str = "a list") -> list:
@@ -271,19 +221,6 @@ def to_str_list(v, i: int) -> list[str]:
     return out
 
 
-def hcl_equal(a, b) -> bool:
-    """cty equality: same type and same value (1 == 1.0, but 1 != "1" and 1 != true)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if is_number(a) or is_number(b):
-        return is_number(a) and is_number(b) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(hcl_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(hcl_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
 def unify_primitives(items: list, i: int) -> list:
     """Convert a tuple's elements to one element type, as cty does for list/set results.
 
@@ -302,15 +239,3 @@ def unify_primitives(items: list, i: int) -> list:
         return list(items)
     raise FunctionError(
         f"{_arg(i)}: all elements must have the same type, got {', '.join(sorted(kinds))}", i)
-
-
-def sort_key(v):
-    """Order of cty set elements: numbers by value, strings lexically, false before true."""
-    if isinstance(v, bool):
-        return (0, int(v), "")
-    if is_number(v):
-        return (1, v, "")
-    if isinstance(v, str):
-        return (2, 0, v)
-    from releasemgr.template.functions.encoding import json_encode  # noqa: PLC0415
-    return (3, 0, json_encode(v))

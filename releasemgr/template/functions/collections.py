@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import math
 
+from releasemgr.common.hcl_values import UNKNOWN, hcl_equal, is_number, is_unknown, normalize_number, type_name
 from releasemgr.template.functions._core import (
-    FunctionError, hcl_equal, normalize_number, register, sort_key, to_int,
-    to_list, to_map, to_num, to_str, to_str_list, unify_primitives,
+    FunctionError,
+    register,
+    to_bool,
+    to_int,
+    to_list,
+    to_map,
+    to_num,
+    to_str,
+    to_str_list,
+    unify_primitives,
 )
+from releasemgr.template.functions.encoding import json_encode
 from releasemgr.template.functions.strings import graphemes
-from releasemgr.template.values import UNKNOWN, is_unknown, type_name
 
 
 @register("length", 1, 1, "length(list | map | string)", unknown_aware=True)
@@ -302,8 +311,6 @@ def anytrue(lst):
 
 
 def _element_bool(x, k: int) -> bool:
-    from releasemgr.template.functions._core import to_bool  # noqa: PLC0415
-
     try:
         return to_bool(x, 0)
     except FunctionError:
@@ -368,3 +375,14 @@ def matchkeys(vals, ks, searchset):
     if len(vals) != len(ks):
         raise FunctionError("length of keys and values should be equal", 1)
     return [v for v, k in zip(vals, ks) if any(hcl_equal(k, s) for s in search)]
+
+
+def sort_key(v):
+    """Order of cty set elements: numbers by value, strings lexically, false before true."""
+    if isinstance(v, bool):
+        return (0, int(v), "")
+    if is_number(v):
+        return (1, v, "")
+    if isinstance(v, str):
+        return (2, 0, v)
+    return (3, 0, json_encode(v))

@@ -7,11 +7,9 @@ Conversions accept null and return null, as cty does.
 
 from __future__ import annotations
 
-from releasemgr.template.functions._core import (
-    FunctionError, register, to_bool, to_num, to_str, unify_primitives,
-)
+from releasemgr.common.hcl_values import type_name
+from releasemgr.template.functions._core import FunctionError, register, to_bool, to_num, to_str, unify_primitives
 from releasemgr.template.functions.collections import as_set
-from releasemgr.template.values import type_name
 
 
 @register("tostring", 1, 1, "tostring(value)")

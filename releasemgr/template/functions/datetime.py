@@ -111,7 +111,9 @@ def _verb_error(tok: str, rule: str = ""):
     raise FunctionError(msg + (f": {rule}" if rule else ""), 0)
 
 
-def format_date(spec: str, t: datetime) -> str:
+def format_date(spec: str, t: datetime) -> str:  # noqa: C901
+    # One branch per formatdate verb family (quotes, year, month, day, hour, ...), as in
+    # cty's formatdate: a table would need a function per verb and read no better.
     out: list[str] = []
     for tok in _tokens(spec):
         c, n = tok[0], len(tok)

@@ -12,10 +12,8 @@ import unicodedata
 # hashlib, json, csv, gzip, io, urllib.parse and uuid are imported where they are used:
 # importing this package is on the start-up path of `release validate`.
 
-from releasemgr.template.functions._core import (
-    FunctionError, is_number, number_to_string, parse_number, register, to_raw_str, to_str,
-)
-from releasemgr.template.values import UNKNOWN
+from releasemgr.common.hcl_values import UNKNOWN, is_number, number_to_string, parse_number
+from releasemgr.template.functions._core import FunctionError, register, to_raw_str, to_str
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
             "<": "\\u003c", ">": "\\u003e", "&": "\\u0026",

@@ -12,8 +12,8 @@ import os
 import posixpath
 import re
 
+from releasemgr.common.hcl_values import type_name
 from releasemgr.template.functions._core import FunctionError, register, to_str
-from releasemgr.template.values import type_name
 
 
 def _resolve(ctx, path: str) -> str:

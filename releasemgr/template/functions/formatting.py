@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # decimal is imported on first use: it is off the start-up path
     from decimal import Decimal
 
-from releasemgr.template.functions._core import (
-    FunctionError, is_number, number_to_string, register, to_bool, to_num, to_str,
-)
+from releasemgr.common.hcl_values import UNKNOWN, is_number, is_unknown, number_to_string, type_name
+from releasemgr.template.functions._core import FunctionError, register, to_bool, to_num, to_str
 from releasemgr.template.functions.encoding import _json_string, json_encode
 from releasemgr.template.functions.strings import graphemes
-from releasemgr.template.values import is_unknown, type_name
 
 
 class _Verb:
@@ -301,7 +299,6 @@ def format_(spec, *args):
 
 @register("formatlist", 1, None, "formatlist(spec, values...)", unknown_aware=True)
 def formatlist(spec, *args):
-    from releasemgr.template.values import UNKNOWN  # noqa: PLC0415
     if is_unknown(spec) or any(a is UNKNOWN for a in args):
         return UNKNOWN
     spec = to_str(spec, 0)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-from releasemgr.template.functions._core import (
-    FunctionError, normalize_number, register, to_int, to_num, to_str,
-)
+from releasemgr.common.hcl_values import normalize_number
+from releasemgr.template.functions._core import FunctionError, register, to_int, to_num, to_str
 
 
 @register("abs", 1, 1, "abs(number)")

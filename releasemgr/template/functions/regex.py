@@ -29,7 +29,9 @@ class _PatternError(Exception):
     pass
 
 
-def _translate(pat: str) -> str:
+def _translate(pat: str) -> str:  # noqa: C901
+    # RE2 syntax to Python's, in one left-to-right scan: escapes, classes and groups change
+    # meaning with the state of the scan (inside a class, after "(?"), so they stay together.
     out: list[str] = []
     i, n = 0, len(pat)
     multiline = bool(re.match(r"\(\?[a-zA-Z]*m[a-zA-Z]*\)", pat))

@@ -8,6 +8,7 @@ import unicodedata
 from releasemgr.template.functions._core import (
     FunctionError, register, to_int, to_str, to_str_list,
 )
+from releasemgr.template.functions.regex import regex_replace_all
 
 # Go's unicode.IsSpace: ASCII \t \n \v \f \r space, U+0085, U+00A0 and the Z categories.
 _GO_SPACE_ASCII = "\t\n\v\f\r \x85\xa0"
@@ -184,7 +185,6 @@ def join(sep, *lists):
 def replace(s, sub, repl):
     s, sub, repl = to_str(s, 0), to_str(sub, 1), to_str(repl, 2)
     if len(sub) > 1 and sub.startswith("/") and sub.endswith("/"):
-        from releasemgr.template.functions.regex import regex_replace_all  # noqa: PLC0415
         return regex_replace_all(sub[1:-1], s, repl, pattern_index=1)
     if sub == "":
         # Go's strings.Replace with an empty old string inserts at every rune boundary.

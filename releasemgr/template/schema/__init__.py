@@ -26,10 +26,14 @@ Public API:
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Mapping
+
+from releasemgr.common.hcl_values import UNKNOWN
 
 from . import amazon, builders, postprocessors, provisioners
 from ._check import check_body
+from ._markdown import render as render_markdown_tables
 from ._model import (
     ANY,
     BOOL,
@@ -50,7 +54,8 @@ from ._model import (
 from releasemgr.common.durations import is_duration
 from releasemgr.common.secrets import is_secret_name
 
-from ._types import duration_seconds, suggest
+from ._paths import missing_paths
+from ._types import duration_seconds, suggest, type_problems
 from .provisioners import check_provisioner_sequence
 
 __all__ = [
@@ -143,10 +148,6 @@ def check_component(kind: str, type_name: str, body: Body, *, environ: Mapping[s
 def _override_warnings(schema: Schema, body: Body, where: str) -> list[Finding]:
     """Packer merges `override = { "amazon-ebs.web" = { ... } }` into the provisioner for
     that source without checking it, so a misspelt name there is silently ignored: warn."""
-    from releasemgr.template.values import UNKNOWN
-
-    from ._types import type_problems
-
     overrides = body.attrs.get("override")
     if not isinstance(overrides, dict):
         return []
@@ -177,10 +178,6 @@ def check_local_paths(kind: str, type_name: str, body: Body, base_dir: str | os.
     Relative paths are taken from `base_dir` (default: the current directory, as Packer
     does). Separate from ``check_component`` because it reads the file system.
     """
-    from pathlib import Path
-
-    from ._paths import missing_paths
-
     kind = _kind(kind)
     schema = REGISTRY[kind].get(type_name)
     if schema is None:
@@ -229,6 +226,4 @@ def _credential_warnings(body: Body, where: str, prefix: tuple) -> list[Finding]
 
 
 def render_markdown() -> str:
-    from ._markdown import render
-
-    return render(REGISTRY)
+    return render_markdown_tables(REGISTRY)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from releasemgr.template.diagnostics import Diagnostic, Severity
+
 # Value types, written the way HCL writes them so the schema reads like the docs.
 STRING = "string"
 NUMBER = "number"
@@ -102,8 +104,6 @@ class Finding:
 
     def to_diagnostic(self, **kw):
         """A ``Diagnostic`` with this finding's text; the caller adds file and position."""
-        from releasemgr.template.diagnostics import Diagnostic, Severity
-
         return Diagnostic(Severity(self.severity), self.summary, self.detail, **kw)
 
 

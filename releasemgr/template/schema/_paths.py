@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from releasemgr.template.values import UNKNOWN
+from releasemgr.common.hcl_values import UNKNOWN
 
 from ._model import Body, Finding, Schema, error
 from ._types import is_set, is_true

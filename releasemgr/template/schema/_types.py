@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from releasemgr.common.durations import DURATION_EXAMPLES, DurationError, not_negative, parse_go_duration
-from releasemgr.template.values import UNKNOWN, type_name
+from releasemgr.common.hcl_values import UNKNOWN, type_name
 
 from ._model import ANY, BOOL, DURATION, LIST_NUMBER, LIST_STRING, MAP_STRING, NUMBER, STRING
 

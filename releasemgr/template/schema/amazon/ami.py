@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from releasemgr.template.values import UNKNOWN
+from releasemgr.common.hcl_values import UNKNOWN
 
 from .._model import BOOL, LIST_STRING, MAP_STRING, NUMBER, STRING, Body, Option, Schema, error, warning
 from .._types import is_true
