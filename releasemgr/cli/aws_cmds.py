@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli.context import app_ctx, command
+from releasemgr.errors import OperationFailed
+from releasemgr.release.gc import gc as run_gc
 
 
 @command("gc")
@@ -25,9 +27,6 @@ def gc(dry_run, regions, include_unknown):
       release gc --dry-run
       release gc --region us-east-1 --region us-west-2 --json
     """
-    from releasemgr.errors import OperationFailed
-    from releasemgr.release.gc import gc as run_gc
-
     app = app_ctx()
     doc = run_gc(app.ledger, app.config, actor=app.actor, dry_run=dry_run, region=list(regions),
                  include_unknown=include_unknown, say=app.ui.info)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from releasemgr.cli import LAZY_COMMANDS, cli
+from releasemgr.cli.context import AppContext
 
 WIDTH = 100
 PROG = "release"
@@ -59,9 +61,6 @@ def _walk(command: click.Command, ctx: click.Context, path: tuple[str, ...], sum
 
 def collect_help() -> list[CommandHelp]:
     """`release` itself, then every command of `LAZY_COMMANDS` and its sub-commands, in order."""
-    from releasemgr.cli import LAZY_COMMANDS, cli
-    from releasemgr.cli.context import AppContext
-
     root = _context(cli, PROG, None)
     root.obj = AppContext()
     entries = [CommandHelp((), cli.get_help(root).rstrip() + "\n", "")]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli.context import app_ctx, command
+from releasemgr.errors import OperationFailed, TemplateError
+from releasemgr.template.load import load_template
+from releasemgr.template.plugins import packer_version, report
 
 
 @command("init")
@@ -26,10 +29,6 @@ def init(path, upgrade):
     """
     import shutil
     import subprocess
-
-    from releasemgr.errors import OperationFailed, TemplateError
-    from releasemgr.template.load import load_template
-    from releasemgr.template.plugins import packer_version, report
 
     app = app_ctx()
     template, diags = load_template(path)

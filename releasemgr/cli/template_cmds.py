@@ -6,6 +6,10 @@ import click
 
 from releasemgr.cli.context import app_ctx, command
 from releasemgr.errors import TemplateError
+from releasemgr.template.load import load_template, load_var_assignments, select_builds
+from releasemgr.template.validate import validate_template
+from releasemgr.template.inspect import inspect_data, render_inspect
+from releasemgr.template.load import check_syntax
 
 
 class TemplateInvalid(TemplateError):
@@ -28,18 +32,14 @@ def _var_options(f):
     f = click.option("--var-file", "-var-file", "var_files", multiple=True, metavar="FILE",
                      help="A .pkrvars.hcl file of variable values (repeatable; later files win).")(f)
     f = click.option("--var", "-var", "var_pairs", multiple=True, metavar="NAME=VALUE",
-                     help="Set a variable (repeatable). Lists and maps are written in HCL: --var 'regions=[\"a\",\"b\"]'.")(f)
+                     help="Set a variable (repeatable). Lists and maps are written in HCL: "
+                          "--var 'regions=[\"a\",\"b\"]'.")(f)
     return f
 
 
 def _load(path, var_pairs, var_files, syntax_only=False, only=None, except_=None):
-    from releasemgr.template.load import load_template, load_var_assignments, select_builds
-    from releasemgr.template.validate import validate_template
-
     vars_, diags = load_var_assignments(var_pairs)
     if syntax_only:
-        from releasemgr.template.load import check_syntax
-
         return None, diags + check_syntax(path)
     template, more = load_template(path, vars=vars_, var_files=list(var_files))
     diags = diags + more
@@ -123,8 +123,6 @@ def inspect(var_pairs, var_files, only, except_, path):
       release inspect templates/web.pkr.hcl
       release inspect --json templates/ | jq '.variables'
     """
-    from releasemgr.template.inspect import inspect_data, render_inspect
-
     ui = app_ctx().ui
     template, diags = _load(path, var_pairs, var_files, only=only, except_=except_)
     diags = [d for d in diags if d.is_error or template is None]

@@ -34,6 +34,7 @@ from releasemgr.providers.base import (Fleet, FleetError, HealthCheck, LaunchedS
                                        TerminateResult)
 from releasemgr.providers.local import health
 from releasemgr.providers.local.image import ImageError, image_path, read_metadata, remove_tree, unpack
+from releasemgr.common.durations import seconds as parse_duration
 
 _recent_ports: set[int] = set()
 _port_lock = threading.Lock()
@@ -226,8 +227,6 @@ class LocalFleet(Fleet):
 
     # -- terminate ----------------------------------------------------------------------------
     def terminate(self, servers: list[LaunchedServer], *, grace: float | None = None) -> TerminateResult:
-        from releasemgr.common.durations import seconds as parse_duration
-
         result = TerminateResult()
         waiting: dict[str, tuple[LaunchedServer, float]] = {}
         now = time.monotonic()
