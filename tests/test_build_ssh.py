@@ -62,7 +62,8 @@ def test_null_build_runs_shell_and_file_over_ssh(sqlite_cli, tmp_path, sshd):
 
 def test_null_build_refuses_an_unknown_host_key(sqlite_cli, tmp_path, sshd):
     other = tmp_path / "other_known_hosts"
-    other.write_text(f"[127.0.0.1]:{sshd.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbXnBVgXbM0kqGiJHk6H0x4b9vXkS3rC7mz1xK1Y0bQ\n")
+    other.write_text(f"[127.0.0.1]:{sshd.port} ssh-ed25519 "
+                     "AAAAC3NzaC1lZDI1NTE5AAAAIBbXnBVgXbM0kqGiJHk6H0x4b9vXkS3rC7mz1xK1Y0bQ\n")
     t = null_template(tmp_path, sshd, '  provisioner "shell" {\n    inline = ["true"]\n  }\n',
                       host_check=f'ssh_known_hosts_file = "{other}"')
     t0 = time.time()

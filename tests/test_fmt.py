@@ -112,8 +112,15 @@ def test_cases(name, source, expected):
 def test_every_comment_is_kept():
     for name in CORPUS_FILES:
         source, formatted = read(CORPUS / name), read(EXPECTED / name)
-        comments = lambda text: [t.strip() for k, t in zip(*_kinds_texts(text)) if k == COMMENT]
-        assert comments(formatted) == comments(source), name
+        assert _comments(formatted) == _comments(source), name
+
+
+def _comments(text):
+    return [t.strip() for k, t in zip(*_kinds_texts(text)) if k == COMMENT]
+
+
+def _texts(text):
+    return [t for _, t in zip(*_kinds_texts(text))]
 
 
 def test_heredoc_bodies_are_untouched():
@@ -208,8 +215,7 @@ def test_formatting_mutated_corpus_is_idempotent(name, edits):
 def test_mutate_keeps_the_tokens():
     source = read(CORPUS / "02-amazon-ebs-messy.pkr.hcl")
     edited = mutate(source, [(i, "blanks", "\t ") for i in range(0, 400, 3)])
-    strip = lambda text: [t for k, t in zip(*_kinds_texts(text))]
-    assert edited != source and strip(edited) == strip(source)
+    assert edited != source and _texts(edited) == _texts(source)
 
 
 # -- against the live packer 1.6.6 ------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Whatever the input, `release validate` answers 0 or 2 and never shows a traceback.
 
-Two sources of input, 3,100 cases in all (1,300 mutated, 1,500 generated, 100 --var values, 200 through inspect): templates generated from HCL fragments, and
-corpus templates randomly mutated (byte flips, deletions, duplications, insertions).
-Everything runs in-process through `releasemgr.cli.main` for speed.
+Two sources of input, 3,100 cases in all (1,300 mutated, 1,500 generated, 100 --var values, 200
+through inspect): templates generated from HCL fragments, and corpus templates randomly mutated
+(byte flips, deletions, duplications, insertions). Everything runs in-process through `releasemgr.cli.main` for speed.
 """
 
 from __future__ import annotations
