@@ -47,7 +47,8 @@ def inspect_data(t: Template) -> dict:
         "path": t.path,
         "files": t.files,
         "required_version": t.packer.required_version,
-        "required_plugins": {n: {"source": p.source, "version": p.version} for n, p in t.packer.required_plugins.items()},
+        "required_plugins": {n: {"source": p.source, "version": p.version}
+                             for n, p in t.packer.required_plugins.items()},
         "variables": variables,
         "locals": locals_,
         "sources": {k: {"type": s.type, "name": s.name} for k, s in t.sources.items()},

@@ -125,7 +125,8 @@ def is_sensitive_option(name: str) -> bool:
     return is_secret_name(name)
 
 
-def check_component(kind: str, type_name: str, body: Body, *, environ: Mapping[str, str] | None = None) -> list[Finding]:
+def check_component(kind: str, type_name: str, body: Body, *,
+                    environ: Mapping[str, str] | None = None) -> list[Finding]:
     """Every error and warning of one evaluated component block.
 
     `kind` is "source", "provisioner" or "post-processor". `environ` (default: os.environ)
@@ -157,21 +158,25 @@ def _override_warnings(schema: Schema, body: Body, where: str) -> list[Finding]:
         if values is UNKNOWN or values is None:
             continue
         if not isinstance(values, dict):
-            out.append(warning(f'Override for "{source}" is not an object in {where}', "Write it as { option = value, ... }.", ("override", source)))
+            out.append(warning(f'Override for "{source}" is not an object in '
+                               f'{where}', "Write it as { option = value, ... }.", ("override", source)))
             continue
         for name, value in values.items():
             opt = schema.option(name)
             if opt is None:
                 close = suggest(name, names)
                 detail = "Packer ignores it." + (f' Did you mean "{close}"?' if close else "")
-                out.append(warning(f'Unsupported argument "{name}" in override "{source}" of {where}', detail, ("override", source, name)))
+                out.append(warning(f'Unsupported argument "{name}" in override "{source}" of '
+                                   f'{where}', detail, ("override", source, name)))
                 continue
             for sub, detail in type_problems(opt.type, value, name):
-                out.append(warning(f'Inappropriate value for "{name}" in override "{source}" of {where}', detail, ("override", source, name) + sub))
+                out.append(warning(f'Inappropriate value for "{name}" in override "{source}" of '
+                                   f'{where}', detail, ("override", source, name) + sub))
     return out
 
 
-def check_local_paths(kind: str, type_name: str, body: Body, base_dir: str | os.PathLike | None = None) -> list[Finding]:
+def check_local_paths(kind: str, type_name: str, body: Body,
+                      base_dir: str | os.PathLike | None = None) -> list[Finding]:
     """Errors for local files the component names that do not exist (scripts, upload
     sources, SSH keys, user_data_file, the local builder's base...).
 
@@ -211,7 +216,8 @@ def _credential_warnings(body: Body, where: str, prefix: tuple) -> list[Finding]
                 "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role)."
             )
         else:
-            advice = "Pass it in a variable marked sensitive = true (set with -var, a .pkrvars.hcl file kept out of git, or PKR_VAR_...)."
+            advice = ("Pass it in a variable marked sensitive = true (set with -var, a .pkrvars.hcl file kept out "
+                      "of git, or PKR_VAR_...).")
         out.append(
             warning(
                 f'Credential "{name}" written in the template ({where})',

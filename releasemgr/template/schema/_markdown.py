@@ -76,7 +76,8 @@ def _group_lines(schema: Schema) -> list[str]:
         lines.append(f"- {note}")
     for g in schema.groups:
         names = ", ".join(f"`{n}`" for n in g.names)
-        rule = {"exactly_one": "Exactly one of", "at_least_one": "At least one of", "at_most_one": "At most one of"}[g.rule]
+        rule = {"exactly_one": "Exactly one of", "at_least_one": "At least one "
+                                                                 "of", "at_most_one": "At most one of"}[g.rule]
         lines.append(f"- {rule} {names}.")
     return lines
 
@@ -87,14 +88,17 @@ def _table(schema: Schema) -> list[str]:
         desc = o.doc
         if o.local_path:
             desc += " A local path; it must exist" + (
-                " (unless " + " or ".join(f"`{n}` is not set" if v is None else f"`{n} = {_hcl(v)}`" for n, v in o.unless) + ")"
+                " (unless "
+                + " or ".join(f"`{n}` is not set" if v is None else f"`{n} = {_hcl(v)}`" for n, v in o.unless)
+                + ")"
                 if o.unless
                 else ""
             ) + "."
         if o.choices:
             desc += " One of: " + ", ".join(f"`{c}`" for c in o.choices) + "."
         default = f"`{_hcl(o.default)}`" if o.default is not None else ""
-        lines.append(f"| `{o.name}` | {o.type} | {'yes' if o.required else ''} | {_cell(default)} | {_cell(desc.strip())} |")
+        lines.append(f"| `{o.name}` | {o.type} | {'yes' if o.required else ''} | {_cell(default)} | "
+                     f"{_cell(desc.strip())} |")
     for b in schema.blocks:
         kind = "blocks" if b.repeated else "block"
         lines.append(f"| `{b.name}` | {kind} | | | {_cell(b.doc)} See below. |")

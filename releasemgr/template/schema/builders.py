@@ -56,9 +56,11 @@ def check_null(body: Body, environ: Mapping[str, str]):
             )
     elif kind == "winrm":
         if not is_set(a.get("winrm_host")):
-            yield error(f'Missing required argument "winrm_host" in {where}', "The null builder connects to an existing machine: set winrm_host.")
+            yield error(f'Missing required argument "winrm_host" in {where}', "The null builder connects to an "
+                                                                              "existing machine: set winrm_host.")
         if not is_set(a.get("winrm_password")):
-            yield error(f'Missing required argument "winrm_password" in {where}', "Set winrm_password to authenticate with WinRM.")
+            yield error('Missing required argument "winrm_password" in '
+                        f'{where}', "Set winrm_password to authenticate with WinRM.")
 
 
 NULL = Schema(
@@ -66,10 +68,12 @@ NULL = Schema(
     groups=communicator.GROUPS,
     checks=(check_null,),
     notes=(
-        "With `communicator = \"ssh\"` (the default): `ssh_host`, `ssh_username` and exactly one of `ssh_private_key_file`, `ssh_password`, `ssh_agent_auth = true`.",
+        "With `communicator = \"ssh\"` (the default): `ssh_host`, `ssh_username` and exactly one of "
+        "`ssh_private_key_file`, `ssh_password`, `ssh_agent_auth = true`.",
         "With `communicator = \"winrm\"`: `winrm_host`, `winrm_username`, `winrm_password`.",
     ),
-    doc="Runs the provisioners against an existing machine over SSH or WinRM (or with `communicator = \"none\"`, only local steps). Produces no image.",
+    doc="Runs the provisioners against an existing machine over SSH or WinRM (or with `communicator = \"none\"`, only "
+        "local steps). Produces no image.",
 )
 
 # --- local -----------------------------------------------------------------------------------
@@ -108,7 +112,8 @@ def _check_health(body: Body, environ):
         )
     path = a.get("path")
     if isinstance(path, str) and path and not path.startswith("/"):
-        yield error('Invalid value for "path" in health_check block', f'The path must start with "/"; got "{path}".', ("path",))
+        yield error('Invalid value for "path" in health_check '
+                    'block', f'The path must start with "/"; got "{path}".', ("path",))
 
 
 HEALTH_CHECK = Schema(
@@ -118,19 +123,22 @@ HEALTH_CHECK = Schema(
             STRING,
             default="tcp",
             choices=HEALTH_TYPES,
-            doc="http: GET path on the server's port; tcp: connect to the port; command: run a command; process: the process is alive.",
+            doc="http: GET path on the server's port; tcp: connect to the port; command: run a command; process: the "
+                "process is alive.",
         ),
         Option("path", STRING, default="/", doc="URL path of an http check."),
         Option("port", NUMBER, doc="Port to check (default: the server's port)."),
         Option("expected_status", NUMBER, default=200, doc="HTTP status an http check expects."),
         Option("body_contains", STRING, doc="Text the response body of an http check must contain."),
-        Option("command", LIST_STRING, doc="Command of a command check (exit status 0 = healthy); cwd is the server's root."),
+        Option("command", LIST_STRING, doc="Command of a command check (exit status 0 = healthy); cwd is the server's "
+                                           "root."),
         Option("timeout", DURATION, default="30s", doc="How long a server may take to become healthy."),
         Option("interval", DURATION, default="1s", doc="Time between two checks."),
     ),
     checks=(_check_health,),
     notes=(
-        "`type = \"command\"` needs `command`; `path`, `expected_status` and `body_contains` only apply to http checks (a warning otherwise).",
+        "`type = \"command\"` needs `command`; `path`, `expected_status` and `body_contains` only apply to http "
+        "checks (a warning otherwise).",
         "`expected_status` is between 100 and 599; `path` starts with `/`.",
     ),
     doc="How to tell that a server of this image is healthy.",
@@ -169,8 +177,10 @@ def check_local(body: Body, environ: Mapping[str, str]):
 
 LOCAL = Schema(
     (
-        Option("base", STRING, doc="Folder or .tar/.tar.gz file the image root starts from (default: empty).", local_path=True),
-        Option("command", LIST_STRING, required=True, doc="How a server of this image runs, as a list of arguments; cwd is the image root."),
+        Option("base", STRING, doc="Folder or .tar/.tar.gz file the image root starts from (default: "
+                                   "empty).", local_path=True),
+        Option("command", LIST_STRING, required=True, doc="How a server of this image runs, as a list of arguments; "
+                                                          "cwd is the image root."),
         Option("port_env", STRING, doc="Environment variable that passes the server's port."),
         Option("port_arg", BOOL, default=False, doc="Append the server's port as the last argument of command."),
         Option("env", MAP_STRING, doc="Extra environment for servers."),
@@ -182,8 +192,10 @@ LOCAL = Schema(
     groups=(at_most_one("port_env", "port_arg"),),
     checks=(check_local,),
     notes=(
-        "`command` has at least one element (an empty list counts as missing); `base` is a folder or a .tar, .tar.gz or .tgz file.",
+        "`command` has at least one element (an empty list counts as missing); `base` is a folder or a .tar, .tar.gz "
+        "or .tgz file.",
         "`port_env` is an environment variable name; `stop_signal` a signal name (`SIGTERM` or `TERM`).",
     ),
-    doc="releasemgr's own builder: an image is a reproducible tarball of a root folder; a server is a local process started from it.",
+    doc="releasemgr's own builder: an image is a reproducible tarball of a root folder; a server is a local process "
+        "started from it.",
 )
