@@ -57,10 +57,10 @@ def env_lock(ledger, state_dir, image: str, env: str, *, actor: str, operation: 
     """Hold the lock of (image, env); wait up to `timeout` seconds, then raise LockTimeout
     (exit 1) naming the holder. `on_wait(text)` is called once when we have to wait."""
     if getattr(ledger, "is_sqlite", True):
-        cm = _file_lock(Path(state_dir) / "locks" / f"{image}@{env}.lock", actor, operation, timeout, on_wait,
-                        image, env)
+        cm = _file_lock(Path(state_dir) / "locks" / f"{image}@{env}.lock", image, env, actor=actor,
+                        operation=operation, timeout=timeout, on_wait=on_wait)
     else:
-        cm = _pg_lock(ledger, image, env, actor, operation, timeout, on_wait)
+        cm = _pg_lock(ledger, image, env, actor=actor, operation=operation, timeout=timeout, on_wait=on_wait)
     with cm as holder:
         yield holder
 
@@ -72,7 +72,7 @@ def _refuse(image: str, env: str, timeout: float, holder: str):
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, actor, operation, timeout, on_wait, image, env):
+def _file_lock(path: Path, image, env, *, actor, operation, timeout, on_wait):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -109,7 +109,7 @@ def _read_holder(path: Path) -> dict | None:
 
 
 @contextlib.contextmanager
-def _pg_lock(ledger, image, env, actor, operation, timeout, on_wait):
+def _pg_lock(ledger, image, env, *, actor, operation, timeout, on_wait):
     from sqlalchemy import text
 
     key = lock_key(image, env)
