@@ -10,6 +10,8 @@ from releasemgr.template.load.state import (
     BUILD_VALUES,
     _config,
     _has_call,
+    _str_list,
+    _str_or_none,
 )
 from releasemgr.template.model import (
     EvaluatedBody,
@@ -36,6 +38,20 @@ class SourcesLoader(LocalsLoader):
         build["name"] = build_name if build_name is not None else UNKNOWN
         r["build"] = build
         return Scope(r, local_lookup=self.local_value, local_names=lambda: list(self.locals))
+
+    def load_component(self, cls, pb: Block, what: str, scope: Scope):
+        """A provisioner or post-processor block -> (component of `cls`, its evaluated attributes):
+        the type label, the config, and the options every component has (name, only, except)."""
+        type_ = self.one_label(pb, what)
+        if type_ is None:
+            return None, {}
+        attrs, blks, lit = self.eval_body(pb.body, scope)
+        comp = cls(type=type_, body=pb.body, pos=pb.rng, config=_config(attrs, blks))
+        comp.evaluated = EvaluatedBody(attrs, blks, lit)
+        comp.name = _str_or_none(attrs.get("name"))
+        comp.only = _str_list(attrs.get("only"))
+        comp.except_ = _str_list(attrs.get("except"))
+        return comp, attrs
 
     def eval_body(self, body: Body, scope: Scope, skip_attrs=(), skip_blocks=()) -> tuple[dict, dict, frozenset]:
         """Evaluate a component body: (attrs, blocks as {type: [attrs-dict...]}, literal attr names)."""
