@@ -137,6 +137,9 @@ class Provider(abc.ABC):
     #: Packer builder families whose manifest artifacts are this provider's ("amazon" for
     #: amazon-ebs, amazon-instance ...: a manifest's `builder_type` up to its first "-").
     packer_builders: tuple[str, ...] = ()
+    #: Whether a successful build of this provider's sources has an artifact (a build that
+    #: makes none failed); False for builders that only provision an existing host (null).
+    makes_artifacts: bool = True
 
     def steps(self, ctx) -> list:
         """The builder's steps for `ctx.source_type` (one of `builder_types`); the builder may
@@ -150,6 +153,11 @@ class Provider(abc.ABC):
 
     def image_store(self, state_dir) -> ImageStore | None:
         return None
+
+    def tag_version(self, artifacts: list, version: str) -> None:
+        """Label this provider's `artifacts` (pipeline `Artifact`s) with the version the ledger
+        gave them ("v3"), once it exists. Default: nothing to label. Raises when the platform
+        refuses; the build reports it and the version stands."""
 
     def manifest_artifacts(self, artifact_id: str) -> list[tuple[str, str]]:
         """(region, id) of each artifact in a Packer manifest's `artifact_id`. Raises

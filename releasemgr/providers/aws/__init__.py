@@ -7,7 +7,7 @@ from __future__ import annotations
 from releasemgr.providers import base
 from releasemgr.providers.aws import builder
 from releasemgr.providers.aws.fleet import EC2Fleet
-from releasemgr.providers.aws.images import delete_amis
+from releasemgr.providers.aws.images import delete_amis, tag_version
 
 
 class AmiStore(base.ImageStore):
@@ -28,6 +28,10 @@ class Provider(base.Provider):
 
     def image_store(self, state_dir) -> base.ImageStore:
         return AmiStore()
+
+    def tag_version(self, artifacts: list, version: str) -> None:
+        """`release:version` on the AMIs and their snapshots, in each artifact's region."""
+        tag_version(artifacts, version)
 
     def manifest_artifacts(self, artifact_id: str) -> list[tuple[str, str]]:
         """Packer's amazon artifact id: `region:ami-id[,region:ami-id]`."""

@@ -11,6 +11,7 @@ class Provider(base.Provider):
     name = "null"
     builder_types = ("null",)
     packer_builders = ("null",)
+    makes_artifacts = False
 
     def steps(self, ctx) -> list:
         return null_builder.steps(ctx)

@@ -19,6 +19,11 @@ from pathlib import Path
 from releasemgr.errors import UsageError
 from releasemgr.pipeline.context import Artifact
 from releasemgr.pipeline.runner import Outcome
+from releasemgr.release.build.inputs import BuildInputs, BuildRequest
+from releasemgr.release.build.log import BuildLog
+from releasemgr.release.build.result import SourceResult
+from releasemgr.release.lifecycle import manifest_build_artifacts
+from releasemgr.template.syntax.parser import parse_file
 
 
 def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
@@ -27,8 +32,6 @@ def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
     target_file = None
     end_offset = None
     # the build block's body range: find it through the parser's tree
-    from releasemgr.template.syntax.parser import parse_file
-
     for f in files:
         tree, _diags = parse_file(str(f))
         if tree is None:
@@ -52,9 +55,11 @@ def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
     return dest
 
 
-def run_packer(template, build, selected, req, log, cancel: threading.Event, state_dir) -> list:
-    from releasemgr.release.build import SourceResult
-
+def run_packer(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cancel: threading.Event,
+               state_dir) -> list[SourceResult]:
+    """`packer build` on a copy of the template; one result per build in its manifest (or, when
+    packer failed or was cancelled, per selected source). SIGINT reaches packer on `cancel`."""
+    template, build = inputs.template, inputs.build
     packer = shutil.which("packer")
     if not packer:
         raise UsageError("--engine packer needs the packer binary",
@@ -95,32 +100,28 @@ def run_packer(template, build, selected, req, log, cancel: threading.Event, sta
         for line in proc.stdout:
             log.line("packer", line.rstrip("\n"), kind="out")
         code = proc.wait()
-        displays = [bs.display_name for bs in selected]
+        displays = [bs.display_name for bs in inputs.selected]
         if cancel.is_set():
-            return [SourceResult(d, Outcome.CANCELLED, "cancelled", [], [], None, []) for d in displays]
+            return [SourceResult(d, Outcome.CANCELLED, "cancelled") for d in displays]
         if code != 0:
-            return [SourceResult(d, Outcome.FAILED, f"packer exited with status {code}", [], [], None, [])
-                    for d in displays]
+            return [SourceResult(d, Outcome.FAILED, f"packer exited with status {code}") for d in displays]
         return _read_manifest(manifest, displays)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _read_manifest(path: Path, displays) -> list:
-    from releasemgr.release.build import SourceResult
-    from releasemgr.release.lifecycle import manifest_build_artifacts
-
+def _read_manifest(path: Path, displays) -> list[SourceResult]:
     try:
         doc = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
-        return [SourceResult(d, Outcome.SUCCEEDED, None, [], [], None, []) for d in displays]
+        return [SourceResult(d, Outcome.SUCCEEDED) for d in displays]
     last = doc.get("last_run_uuid")
     out = []
     for i, b in enumerate(doc.get("builds", [])):
         if last and b.get("packer_run_uuid") != last:
             continue
-        arts = [Artifact(s.builder_type or "", s.provider, s.id, region=s.region, files=[f["name"] if isinstance(f, dict) else f for f in s.files or []])
+        arts = [Artifact(s.builder_type or "", s.provider, s.id, region=s.region,
+                         files=[f["name"] if isinstance(f, dict) else f for f in s.files or []])
                 for s in manifest_build_artifacts(b, f"{path}: builds[{i}]")]
-        out.append(SourceResult(f"{b.get('builder_type')}.{b.get('name')}", Outcome.SUCCEEDED, None, arts, [],
-                                None, []))
-    return out or [SourceResult(d, Outcome.SUCCEEDED, None, [], [], None, []) for d in displays]
+        out.append(SourceResult(f"{b.get('builder_type')}.{b.get('name')}", Outcome.SUCCEEDED, artifacts=arts))
+    return out or [SourceResult(d, Outcome.SUCCEEDED) for d in displays]

@@ -1,0 +1,273 @@
+"""What a build starts from: the request, the template and build block it picks, each source's
+evaluated config and provisioners, the template digest, the git commit, and the variables as
+the ledger records them (secrets redacted). Nothing here writes to the ledger or runs a step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from releasemgr.common.secrets import MASK, is_secret_name
+from releasemgr.errors import TemplateError, UsageError
+from releasemgr.ledger.refs import check_image_name
+from releasemgr.providers.registry import builder_steps
+from releasemgr.template.diagnostics import Severity
+from releasemgr.template.load import evaluate_body, load_template
+from releasemgr.template.validate import validate_template
+
+ON_ERROR = ("cleanup", "abort", "run-cleanup-provisioner")
+
+
+@dataclass
+class BuildRequest:
+    path: str
+    actor: str
+    image: str | None = None
+    vars: dict[str, str] = field(default_factory=dict)
+    var_files: list[str] = field(default_factory=list)
+    only: list[str] = field(default_factory=list)
+    except_: list[str] = field(default_factory=list)
+    force: bool = False
+    on_error: str = "cleanup"
+    parallel: int = 0
+    engine: str = "native"
+    semver: str | None = None
+    bump: str | None = None
+    build_name: str | None = None
+
+
+@dataclass
+class BuildInputs:
+    """The resolved inputs of one build, read by the engines and recorded in the ledger."""
+
+    template: Any  # releasemgr.template.model.Template
+    build: Any  # the build block
+    image: str  # the ledger's image name
+    selected: list  # the build sources left after --only/--except
+    configs: dict[str, dict]  # display name -> the source's evaluated config
+    provisioners: dict[str, list]  # display name -> its evaluated provisioners
+    build_id: str
+    digest: str  # template_digest()
+    commit: str | None
+    dirty: bool | None
+    variables: dict  # redacted_variables()
+    secrets: list[str]  # secrets_of()
+
+
+def resolve(req: BuildRequest, ui) -> BuildInputs:
+    """Load and check everything the build needs, before the ledger hears of it. Every secret
+    is added to `ui`'s masker. Raises UsageError / TemplateError on bad input."""
+    if req.on_error not in ON_ERROR:
+        raise UsageError("--on-error takes cleanup, abort or run-cleanup-provisioner")
+    template = load(req, ui)
+    build = pick_build(template, req)
+    image = image_name(template, build, req)
+    check_image_name(image)
+    selected = selected_sources(build, req)
+    configs = {bs.display_name: source_config(template, bs, build.name) for bs in selected}
+    build_id = str(uuid.uuid4())
+    provisioners = {bs.display_name: provisioners_for(template, build, bs, build_id) for bs in selected}
+    if req.engine == "native":
+        check_native(selected)
+    digest = template_digest(template, build, configs)
+    commit, dirty = git_info(req.path)
+    secrets = secrets_of(template)
+    for s in secrets:
+        ui.add_secret(s)
+    return BuildInputs(template, build, image, selected, configs, provisioners, build_id, digest, commit, dirty,
+                       redacted_variables(template), secrets)
+
+
+def load(req: BuildRequest, ui):
+    if not Path(req.path).exists():
+        raise UsageError(f"template {req.path} not found")
+    for name, value in req.vars.items():  # masked in errors too, even if the template does not load
+        if is_secret_name(name):
+            ui.add_secret(value)
+    template, diags = load_template(req.path, vars=req.vars, var_files=req.var_files)
+    if template is not None:
+        for secret in secrets_of(template):
+            ui.add_secret(secret)
+    if template is not None and not any(d.severity is Severity.ERROR for d in diags):
+        diags = diags + validate_template(template)
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if errors or template is None:
+        raise TemplateError(f"{len(errors)} error(s) in {req.path}", diagnostics=diags)
+    for d in diags:
+        ui.err(d.render())
+    return template
+
+
+def pick_build(template, req: BuildRequest):
+    builds = template.builds
+    if not builds:
+        raise UsageError(f"{req.path} has no build block")
+    if req.build_name:
+        chosen = [b for b in builds if b.name == req.build_name]
+        if not chosen:
+            raise UsageError(f"no build named {req.build_name!r} in {req.path}",
+                             hint="builds: " + ", ".join(str(b.name) for b in builds))
+        return chosen[0]
+    if len(builds) > 1:
+        raise UsageError(f"{req.path} has {len(builds)} build blocks; choose one with --build NAME",
+                         hint="builds: " + ", ".join(str(b.name) for b in builds))
+    return builds[0]
+
+
+def image_name(template, build, req: BuildRequest) -> str:
+    if req.image:
+        return req.image
+    if build.name:
+        return str(build.name)
+    stem = Path(template.path).name
+    for suffix in (".pkr.hcl", ".hcl"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return stem or "image"
+
+
+def _selected(bs, req) -> bool:
+    names = {bs.display_name, bs.ref, bs.name or bs.ref.split(".", 1)[1]}
+    if req.only and not names & set(req.only):
+        return False
+    if req.except_ and names & set(req.except_):
+        return False
+    return True
+
+
+def selected_sources(build, req: BuildRequest) -> list:
+    """The build's sources that --only/--except leave; UsageError when none is left."""
+    selected = [bs for bs in build.sources if _selected(bs, req)]
+    if not selected:
+        raise UsageError("no source left to build after --only/--except",
+                         hint="sources: " + ", ".join(bs.display_name for bs in build.sources))
+    return selected
+
+
+def check_native(selected) -> None:
+    """Every selected source has a native builder (else it needs --engine packer)."""
+    for bs in selected:
+        if builder_steps(bs.ref.split(".", 1)[0]) is None:
+            raise UsageError(f"builder {bs.ref.split('.', 1)[0]!r} is not built natively",
+                             hint="use --engine packer to delegate it to an installed packer")
+
+
+def source_config(template, bs, build_name: str | None = None) -> dict:
+    """The source's config evaluated for this build source (its `source.name`, the build's
+    name), with the build block's overrides applied."""
+    src = template.sources.get(bs.ref)
+    if src is None:
+        raise UsageError(f"build refers to {bs.ref}, which is not defined")
+    ctx_source = {"name": bs.name or src.name, "type": src.type}
+    ctx_build = {"name": build_name}
+    config, diags = evaluate_body(template, src.body, source=ctx_source, build=ctx_build)
+    if bs.overrides is not None and (bs.overrides.attributes or bs.overrides.blocks):
+        over, more = evaluate_body(template, bs.overrides, source=ctx_source, build=ctx_build)
+        over.pop("name", None)
+        config.update(over)
+        diags += more
+    errors = [d for d in diags if d.is_error]
+    if errors:
+        raise TemplateError(f"cannot evaluate {bs.display_name}", diagnostics=errors)
+    return config
+
+
+def provisioners_for(template, build, bs, build_id: str) -> list:
+    """The build's provisioners evaluated for one build source (source.name, build.ID...)."""
+    src = template.sources[bs.ref]
+    ctx_source = {"name": bs.name or src.name, "type": src.type}
+    out = []
+    for p in build.provisioners:
+        config, diags = evaluate_body(template, p.body, source=ctx_source,
+                                      build={"name": build.name, "ID": build_id, "PackerRunUUID": build_id})
+        errors = [d for d in diags if d.is_error]
+        if errors:
+            raise TemplateError(f"cannot evaluate provisioner {p.type}", diagnostics=errors)
+        out.append(dataclasses.replace(p, config=config))
+    return out
+
+
+def _is_secret_variable(name: str, v) -> bool:
+    return bool(v.sensitive) or is_secret_name(name)
+
+
+def redacted_variables(template) -> dict:
+    """The variables as the ledger records them: secret ones as MASK."""
+    return {name: MASK if _is_secret_variable(name, v) else v.value for name, v in sorted(template.variables.items())}
+
+
+def secrets_of(template) -> list[str]:
+    """Every secret value a build may print: sensitive values, secret variables and source options."""
+    vals = list(template.sensitive_values)
+    vals += [v.value for name, v in template.variables.items() if is_secret_name(name) and isinstance(v.value, str)]
+    for src in template.sources.values():
+        vals += [value for key, value in src.config.items() if is_secret_name(key) and isinstance(value, str)]
+    return vals
+
+
+def _hash_path(h, path: Path) -> None:
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                h.update(p.relative_to(path).as_posix().encode() + b"\0")
+                h.update(hashlib.sha256(p.read_bytes()).digest())
+    elif path.is_file():
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+def _referenced_files(build, configs: dict[str, dict]) -> list[str]:
+    """Local paths the build reads: a source's `base`, provisioners' scripts and file sources."""
+    referenced: list[str] = []
+    for cfg in configs.values():
+        if isinstance(cfg.get("base"), str):
+            referenced.append(cfg["base"])
+    for p in build.provisioners:
+        c = p.config or {}
+        for key in ("script", "source"):
+            if isinstance(c.get(key), str):
+                referenced.append(c[key])
+        for key in ("scripts", "sources"):
+            if isinstance(c.get(key), list):
+                referenced += [s for s in c[key] if isinstance(s, str)]
+    return referenced
+
+
+def template_digest(template, build, configs: dict[str, dict]) -> str:
+    """sha256 over the template files, the resolved non-sensitive inputs, and the content of
+    local files the build reads (a `base`, scripts, file sources)."""
+    h = hashlib.sha256()
+    base = Path(template.base_dir)
+    for f in sorted(set(template.files) | set(template.var_files)):
+        p = Path(f)
+        h.update(p.name.encode() + b"\0")
+        h.update(p.read_bytes() if p.exists() else b"")
+    inputs = {n: (MASK if _is_secret_variable(n, v) else v.value) for n, v in template.variables.items()}
+    h.update(json.dumps(inputs, sort_keys=True, default=str).encode())
+    for ref in sorted(set(_referenced_files(build, configs))):
+        for cand in (Path(ref), base / ref):
+            if cand.exists():
+                h.update(ref.encode() + b"\0")
+                _hash_path(h, cand)
+                break
+    return "sha256:" + h.hexdigest()
+
+
+def git_info(path: str) -> tuple[str | None, bool | None]:
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10)
+        if commit.returncode != 0:
+            return None, None
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, timeout=10)
+        return commit.stdout.strip(), bool(dirty.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None

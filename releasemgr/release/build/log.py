@@ -1,0 +1,44 @@
+"""The build log: one line per event, to the terminal (or JSON lines) and to the build's log file."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from releasemgr.common.secrets import Masker
+
+
+class BuildLog:
+    """Prefixed, secret-masked lines to the terminal (or JSON lines) and to the build's log file.
+    Thread safe: the sources of one build log through one `BuildLog`."""
+
+    def __init__(self, ui, path: Path, secrets: list[str]):
+        self.ui, self.path = ui, path
+        self.masker = Masker(secrets)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(path, "a", encoding="utf-8")
+        self.lock = threading.Lock()
+
+    def mask(self, text: str) -> str:
+        return self.masker.mask(text)
+
+    def line(self, source: str | None, text: str, *, kind: str = "say") -> None:
+        text = self.mask(text)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if source is None:
+            shown = f"==> {text}" if kind == "say" else text
+        elif kind == "say":
+            shown = f"==> {source}: {text}"
+        else:
+            shown = f"    {source}: {text}"
+        with self.lock:
+            self.fh.write(f"{stamp} {shown}\n")
+            self.fh.flush()
+            if self.ui.json:
+                self.ui.emit_line({"type": "log", "source": source, "kind": kind, "line": text, "at": stamp})
+            else:
+                self.ui.out(shown)
+
+    def close(self) -> None:
+        self.fh.close()

@@ -1,0 +1,95 @@
+"""What the ledger hears of a build: the `build` row when it starts, its end, and -- only for
+a successful build with artifacts -- the new version, registered in the same transaction that
+closes the build row. After that, each provider may label its artifacts with the version.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import defaultdict
+from pathlib import Path
+
+from releasemgr.ledger import audit
+from releasemgr.ledger.clock import now_iso
+from releasemgr.ledger.repo import builds, images, versions
+from releasemgr.ledger.rows import Version
+from releasemgr.pipeline.runner import Outcome
+from releasemgr.providers.registry import provider
+from releasemgr.release import lifecycle
+from releasemgr.release.build.inputs import BuildInputs, BuildRequest
+from releasemgr.release.build.log import BuildLog
+from releasemgr.release.build.result import SourceResult
+
+
+def identical_version(ledger, inputs: BuildInputs) -> Version | None:
+    """The image's newest version when it was built from the same template digest, else None."""
+    with ledger.connect() as conn:
+        img = images.find(conn, inputs.image)
+        newest = versions.newest(conn, img.id) if img else None
+    if newest is not None and newest.template_digest == inputs.digest:
+        return newest
+    return None
+
+
+def start(ledger, inputs: BuildInputs, req: BuildRequest, log_path: Path) -> None:
+    """The `running` build row (and the image, the first time), with who, where and which inputs."""
+    now = now_iso()
+    with ledger.transaction() as conn:
+        img = images.find(conn, inputs.image)
+        if img is None:
+            img = images.create(conn, inputs.image, at=now, by=req.actor)
+            audit.append(conn, "image.created", actor=req.actor, image=inputs.image, at=now)
+        builds.start(conn, inputs.build_id, img.id, actor=req.actor, host=socket.gethostname(), pid=os.getpid(),
+                     at=now, template_path=str(Path(req.path).resolve()), template_digest=inputs.digest,
+                     inputs=inputs.variables, log_path=str(log_path))
+        audit.append(conn, "build.started", actor=req.actor, image=inputs.image, at=now,
+                     details={"build_id": inputs.build_id, "template": str(req.path),
+                              "template_digest": inputs.digest,
+                              "sources": [bs.display_name for bs in inputs.selected], "engine": req.engine})
+
+
+def _artifact_specs(results: list[SourceResult]) -> list[lifecycle.ArtifactSpec]:
+    return [lifecycle.ArtifactSpec(a.provider, a.region, a.id, a.builder_type, a.files,
+                                   {**a.extra, "source": r.display,
+                                    "post_processors": [{"type": p.builder_type, "files": p.files}
+                                                        for p in r.post_artifacts]})
+            for r in results for a in r.artifacts]
+
+
+def finish(ledger, inputs: BuildInputs, req: BuildRequest, results: list[SourceResult], outcome: Outcome,
+           errors: list[str]) -> dict | None:
+    """Close the build row; a successful build with artifacts registers its version in the same
+    transaction. Returns the version's JSON, or None when no version was made."""
+    finished = now_iso()
+    error = "; ".join(errors) or None
+    with ledger.transaction() as conn:
+        builds.finish(conn, inputs.build_id, status=outcome.value, at=finished, error=error)
+        version_doc = None
+        if outcome is Outcome.SUCCEEDED and any(r.artifacts for r in results):
+            parents = sorted({r.parent for r in results if r.parent})
+            version_doc = lifecycle.register_in(
+                conn, inputs.image, _artifact_specs(results), actor=req.actor, semver=req.semver, bump=req.bump,
+                origin="build", parent=", ".join(parents) or None, build_id=inputs.build_id,
+                template_digest=inputs.digest, git_commit=inputs.commit, git_dirty=inputs.dirty,
+                variables=inputs.variables)
+        audit.append(conn, f"build.{outcome.value}", actor=req.actor, image=inputs.image,
+                     version=version_doc["version"] if version_doc else None, at=finished,
+                     details={"build_id": inputs.build_id, "error": error})
+    return version_doc
+
+
+def tag_version(results: list[SourceResult], version: str, log: BuildLog) -> None:
+    """Each provider labels its artifacts with the version the ledger numbered (AMIs get a
+    `release:version` tag). The version exists already: a failure is reported, not fatal."""
+    by_provider: dict[str, list] = defaultdict(list)
+    for a in (a for r in results for a in r.artifacts):
+        by_provider[a.provider].append(a)
+    for name, artifacts in by_provider.items():
+        p = provider(name)
+        if p is None:
+            continue  # imported from a Packer manifest of a platform releasemgr does not manage
+        try:
+            p.tag_version(artifacts, version)
+        except Exception as exc:  # noqa: BLE001 - the version exists; a missing tag is reported, not fatal
+            log.line(None, f"Could not tag the {name} artifacts with release:version={version}: {exc}")

@@ -1,0 +1,95 @@
+"""The build use case, start to end: resolve the inputs, skip an identical build, record the
+build row, run every selected source (natively or through `packer`) under a heartbeat and
+with SIGINT/SIGTERM turned into a cancel, then record the outcome and the new version."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from releasemgr.errors import OperationFailed
+from releasemgr.pipeline.context import BuildContext
+from releasemgr.pipeline.runner import Outcome
+from releasemgr.release.build import record
+from releasemgr.release.build.inputs import BuildInputs, BuildRequest, resolve
+from releasemgr.release.build.liveness import Heartbeat, Signals
+from releasemgr.release.build.log import BuildLog
+from releasemgr.release.build.packer import run_packer
+from releasemgr.release.build.result import SourceResult, errors_of, overall_outcome
+from releasemgr.release.build.source import SourceBuild
+
+_CLOSING = {Outcome.SUCCEEDED: "Build finished.", Outcome.FAILED: "Build failed.",
+            Outcome.CANCELLED: "Build was cancelled; everything it created was cleaned up."}
+
+
+def run_build(ledger, config, req: BuildRequest, ui) -> dict:
+    """Build `req.path` into a new version of its image. Returns the build's JSON document
+    (`skipped` when the newest version has the same template digest and `--force` is not set);
+    raises OperationFailed when the build failed or was cancelled (the build row says so)."""
+    inputs = resolve(req, ui)
+    if not req.force and (same := record.identical_version(ledger, inputs)) is not None:
+        return _skipped(inputs, same.number, ui)
+
+    log_path = Path(config.state_dir) / "builds" / f"{inputs.build_id}.log"
+    record.start(ledger, inputs, req, log_path)
+    log = BuildLog(ui, log_path, inputs.secrets)
+    cancel = threading.Event()
+    with Heartbeat(ledger, inputs.build_id):
+        results = _run_sources(inputs, req, log, cancel=cancel, state_dir=config.state_dir)
+    outcome = overall_outcome(results, cancel.is_set())
+    errors = errors_of(results)
+    version_doc = record.finish(ledger, inputs, req, results, outcome, errors)
+    if version_doc:
+        record.tag_version(results, version_doc["version"], log)
+    log.line(None, _CLOSING[outcome] if req.on_error != "abort" or outcome is Outcome.SUCCEEDED
+             else f"Build {outcome.value}.")
+    log.close()
+    if outcome is Outcome.CANCELLED:
+        raise OperationFailed("build cancelled", hint=f"log: {log_path}", build_id=inputs.build_id,
+                              status="cancelled")
+    if outcome is Outcome.FAILED:
+        raise OperationFailed("build failed: " + "; ".join(errors), hint=f"log: {log_path}",
+                              build_id=inputs.build_id, status="failed")
+    doc: dict[str, Any] = {"build_id": inputs.build_id, "image": inputs.image, "status": outcome.value,
+                           "log": str(log_path), "template_digest": inputs.digest,
+                           "sources": [r.display for r in results], "version": version_doc}
+    return doc
+
+
+def _skipped(inputs: BuildInputs, number: int, ui) -> dict:
+    image, digest = inputs.image, inputs.digest
+    doc = {"image": image, "skipped": True, "identical_to": f"v{number}", "template_digest": digest}
+    ui.emit(doc, lambda d: f"{image}: identical to {image}@{d['identical_to']} (template digest "
+                           f"{digest[:19]}...); nothing to build. Use --force to build anyway.")
+    return doc
+
+
+def _run_sources(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cancel: threading.Event,
+                 state_dir) -> list[SourceResult]:
+    """Every selected source, by the chosen engine; a signal cancels them all."""
+    contexts: list[BuildContext] = []
+
+    def on_cancel(signame: str) -> None:
+        log.line(None, f"Cancelling the build ({signame})... cleaning up")
+        for c in list(contexts):
+            if c.communicator is not None:
+                with contextlib.suppress(Exception):
+                    c.communicator.cancel()
+
+    with Signals(cancel, on_cancel):
+        if req.engine == "packer":
+            return run_packer(inputs, req, log, cancel=cancel, state_dir=state_dir)
+        work_root = Path(state_dir) / "tmp"
+        work_root.mkdir(parents=True, exist_ok=True)
+        run_uuid = str(uuid.uuid4())
+        sources = [SourceBuild(inputs, bs, req, log, cancel, Path(state_dir), work_root, run_uuid, contexts)
+                   for bs in inputs.selected]
+        workers = req.parallel or len(sources)
+        if workers <= 1 or len(sources) == 1:
+            return [s.run() for s in sources]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(SourceBuild.run, sources))
