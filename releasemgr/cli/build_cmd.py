@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli.context import app_ctx, command
+from releasemgr.release.build import BuildRequest, run_build
+from releasemgr.template.load import load_var_assignments
+from releasemgr.errors import TemplateError
 
 
 @command("build")
@@ -43,10 +46,6 @@ def build(path, image, build_name, var_pairs, var_files, only, except_, force, o
       release build templates/local.pkr.hcl --var greeting=hi --bump minor --json
       release build templates/amazon-ebs.pkr.hcl --only amazon-ebs.ubuntu --engine packer
     """
-    from releasemgr.release.build import BuildRequest, run_build
-    from releasemgr.template.load import load_var_assignments
-    from releasemgr.errors import TemplateError
-
     app = app_ctx()
     vars_, diags = load_var_assignments(var_pairs)
     if diags:
