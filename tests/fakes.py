@@ -7,8 +7,9 @@
 - `domain` fixture: that ledger plus a `Config` (from a release.toml text) and one-line
   helpers that call the library functions (`register`, `promote`, `rollback`, `revoke`,
   `deploy`, `prune`) the way the CLI does.
-- `fake_fleet` fixture: a `FakeFleet` that `deploy` and `retire` get instead of the real
-  provider's fleet (patched where the use cases look it up: `fleet_for`).
+- `fake_fleet` fixture: a `FakeFleet` that `deploy`, `retire` and drift get instead of the
+  real provider's fleet: a fake provider registered in the provider registry under every
+  provider's name.
 
 Every helper that knows how the library is laid out (module paths, signatures) is here, so
 a refactoring of release/* or ledger/* changes this file, not the tests.
@@ -17,13 +18,16 @@ a refactoring of release/* or ledger/* changes this file, not the tests.
 from __future__ import annotations
 
 import itertools
+import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from releasemgr.providers.base import (Fleet, FleetError, HealthCheck, LaunchedServer, ManagedServer, ServerState,
-                                       TerminateResult)
+from releasemgr.providers import registry
+from releasemgr.providers.base import (Fleet, FleetError, HealthCheck, LaunchedServer, ManagedServer, Provider,
+                                       ServerState, TerminateResult)
 
 
 @dataclass
@@ -227,12 +231,23 @@ def domain(tmp_path, ledger) -> Domain:
 
 
 @pytest.fixture
-def fake_fleet(monkeypatch) -> FakeFleet:
-    """A FakeFleet that deploy and retire use whatever provider release.toml names."""
-    import releasemgr.release.deploy as deploy_mod
-    import releasemgr.release.retire as retire_mod
-
+def fake_fleet(monkeypatch):
+    """A FakeFleet that deploy, retire and drift use whatever provider release.toml names:
+    every name in the provider registry (`providers/registry.py` PROVIDERS) and "fake" map to a fake
+    provider whose fleet it is, until the test ends."""
     fleet = FakeFleet()
-    for mod in (deploy_mod, retire_mod):
-        monkeypatch.setattr(mod, "fleet_for", lambda provider, state_dir, settings=None: fleet)
-    return fleet
+
+    class FakeProvider(Provider):
+        name = "fake"
+
+        def fleet(self, state_dir, settings: dict | None = None) -> Fleet:
+            return fleet
+
+    module = types.ModuleType("releasemgr_tests_fake_provider")
+    module.Provider = FakeProvider
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    for name in [*registry.PROVIDERS, "fake"]:
+        monkeypatch.setitem(registry.PROVIDERS, name, module.__name__)
+    registry.provider.cache_clear()
+    yield fleet
+    registry.provider.cache_clear()  # monkeypatch puts the real providers back next

@@ -266,7 +266,7 @@ def test_health_checks_http_tcp_command(fleet):
     f = LocalFleet(fleet.state)
     srv = f.launch({"provider": "local", "region": "", "id": art}, server_id="web-dev-hc1", image="web",
                    version="v1", env="dev")
-    from releasemgr.release.deploy import wait_healthy
+    from releasemgr.release.servers import wait_healthy
 
     ok, bad = wait_healthy(f, [srv], HealthCheck(type="http", body_contains="check me", timeout=5), 5)
     assert ok == [srv.id] and bad == {}

@@ -604,7 +604,7 @@ def test_exit_codes_and_error_kinds_in_json_md_match_the_code():
     from releasemgr import errors
 
     # modules that define errors of their own; each must import (a moved one fails here)
-    modules = ("releasemgr.errors", "releasemgr.release.deploy", "releasemgr.ledger.locks")
+    modules = ("releasemgr.errors", "releasemgr.release.deploy.strategies", "releasemgr.ledger.locks")
     for module in modules[1:]:
         importlib.import_module(module)
     text = (DOCS / "json.md").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Deploy planning and the strategies (release/deploy.py) on a FakeFleet and a temporary
+"""Deploy planning and the strategies (release/deploy/strategies.py) on a FakeFleet and a temporary
 ledger: which servers are reused, kept or stopped, batch by batch, and what a failure undoes.
 No process: a deploy of 6 servers takes milliseconds.
 
@@ -14,7 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from releasemgr.release.deploy import DeployFailed, _plan
+from releasemgr.release.deploy import DeployFailed
+from releasemgr.release.deploy.strategies import plan
 
 
 def _toml_value(v) -> str:
@@ -60,7 +61,7 @@ def row(id, version_id, state, launched_at="2026-01-01T00:00:00Z"):
 def test_plan_splits_reusable_servers_from_old_ones():
     rows = [row("a", 1, "healthy"), row("b", 2, "standby", "2026-01-01T00:00:01Z"), row("c", 2, "healthy"),
             row("d", 2, "pending"), row("e", 1, "standby"), row("f", 1, "unhealthy")]
-    mine, old_route, old_standby = _plan(rows, 2, count=2)
+    mine, old_route, old_standby = plan(rows, 2, count=2)
     assert [r.id for r in mine] == ["c", "b", "d"]  # healthy first, then standby, then the rest
     assert [r.id for r in old_route] == ["a", "f"]
     assert [r.id for r in old_standby] == ["e"]

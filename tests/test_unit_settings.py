@@ -1,4 +1,4 @@
-"""Deploy settings (`settings_for` in release/deploy.py): flags win over `[deploy.<env>]`,
+"""Deploy settings (`settings_for` in release/deploy/settings.py): flags win over `[deploy.<env>]`,
 which wins over the defaults; the image's health check overlaid by the environment's.
 Plain values, no ledger, no process.
 
@@ -14,7 +14,7 @@ import pytest
 
 from releasemgr.config import Config, Environment
 from releasemgr.errors import UsageError
-from releasemgr.release.deploy import settings_for
+from releasemgr.release.deploy.settings import settings_for
 
 
 def config(**prod) -> Config:

@@ -123,7 +123,7 @@ def servers(image, env, all_states):
       release servers web --env prod
       release servers web --env prod --json | jq -r '.servers[].address'
     """
-    from releasemgr.release.deploy import list_servers
+    from releasemgr.release.queries import list_servers
 
     app = app_ctx()
     doc = list_servers(app.ledger, app.config, image, env, all_states=all_states)

@@ -112,6 +112,14 @@ class FleetError(Exception):
     pass
 
 
+class ImageMissing(Exception):
+    """The image is not where the provider starts servers from (pruned, built elsewhere)."""
+
+
+class ImageUnreadable(Exception):
+    """The image is there but is not one of the provider's images."""
+
+
 class ImageStore(abc.ABC):
     """Where a provider keeps the images it built: `prune` deletes through it."""
 
@@ -158,6 +166,23 @@ class Provider(abc.ABC):
         """Label this provider's `artifacts` (pipeline `Artifact`s) with the version the ledger
         gave them ("v3"), once it exists. Default: nothing to label. Raises when the platform
         refuses; the build reports it and the version stands."""
+
+    def image_metadata(self, state_dir, artifact_id: str) -> dict:
+        """What an image says about serving (command, port, health check), read from the image
+        itself; {} when the provider's images say nothing (an AMI). Raises ValueError for an id
+        not in the provider's form, ImageMissing or ImageUnreadable."""
+        return {}
+
+    def server_group(self, settings: dict) -> str | None:
+        """The group named by the deploy settings that replaces its own servers (an Auto Scaling
+        group), or None: deploy starts and stops each server itself."""
+        return None
+
+    def roll_group(self, settings: dict, artifact_id: str, *, image: str, version: str, env: str,
+                   batch_size: int, timeout: float, say=lambda s: None) -> dict:
+        """Bring `server_group(settings)` to `artifact_id`, replacing its servers in batches;
+        returns what changed (instances, replaced ...). Raises when the group did not get there."""
+        raise FleetError(f"provider {self.name!r} has no server groups")
 
     def manifest_artifacts(self, artifact_id: str) -> list[tuple[str, str]]:
         """(region, id) of each artifact in a Packer manifest's `artifact_id`. Raises

@@ -22,7 +22,8 @@ from releasemgr.ledger.repo import channels, environments, images, servers as se
 from releasemgr.ledger.rows import Server
 from releasemgr.providers.base import FleetError
 from releasemgr.providers.registry import fleet_for
-from releasemgr.release.deploy import LIVE_STATES, handle_of, health_check_from, provider_settings, server_json
+from releasemgr.release.deploy.settings import health_check_from
+from releasemgr.release.servers import LIVE_STATES, check_once, handle_of, provider_name, provider_settings, server_json
 
 CHECK_TIMEOUT = 2.0
 
@@ -47,10 +48,10 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
     by_provider: dict[str, list[Server]] = {}
     for r in rows:
         by_provider.setdefault(r.provider, []).append(r)
-    providers = {(config.deploy.get(e) or {}).get("provider", "local") for e in env_names} | set(by_provider)
+    providers = {provider_name(config, e) for e in env_names} | set(by_provider)
     for provider in sorted(providers):
         try:
-            envs_of = [e for e in env_names if (config.deploy.get(e) or {}).get("provider", "local") == provider]
+            envs_of = [e for e in env_names if provider_name(config, e) == provider]
             fleet = fleet_for(provider, config.state_dir,
                               provider_settings(config, envs_of[0]) if envs_of else config.raw.get(provider))
         except FleetError as exc:
@@ -58,7 +59,6 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
             continue
         mine = by_provider.get(provider, [])
         states = fleet.describe([handle_of(r) for r in mine])
-        detail_of = getattr(fleet, "health_detail", None)
 
         def probe(r: Server) -> tuple[bool, str]:
             env_name = envs[r.environment_id]
@@ -72,8 +72,7 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
                 deadline = time.monotonic() + CHECK_TIMEOUT
                 while True:
                     budget = max(0.1, deadline - time.monotonic())
-                    ok, why = (detail_of(handle_of(r), hc, budget) if detail_of
-                               else (fleet.check_health(handle_of(r), hc, budget), "unhealthy"))
+                    ok, why = check_once(fleet, handle_of(r), hc, budget)
                     if ok or why == "process exited" or time.monotonic() + 0.25 >= deadline:
                         return ok, why
                     time.sleep(0.25)

@@ -1,4 +1,4 @@
-"""Read-only views: images, versions, show, status (image x environment), channel history.
+"""Read-only views: images, versions, show, status (image x environment), channel history, servers.
 
 All of them read on `Ledger.connect()` through the ledger's repositories: these are what
 people and scripts run most (`release show web@prod --json` is how a pipeline finds the AMI
@@ -10,7 +10,8 @@ from __future__ import annotations
 from releasemgr.config import Config
 from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.refs import check_image_name
-from releasemgr.ledger.repo import channels, environments, images, versions
+from releasemgr.ledger.repo import channels, environments, images, servers, versions
+from releasemgr.release.servers import LIVE_STATES, server_json
 from releasemgr.release.versions import version_json
 
 
@@ -80,3 +81,16 @@ def history(ledger: Ledger, image: str, env: str | None = None, limit: int | Non
             "version": f"v{h.to_number}", "actor": h.actor, "ticket": h.ticket, "reason": h.reason,
             "approved_by": h.approved_by, "override": h.override} for h in rows]
     return {"image": img.name, "env": env, "history": out}
+
+
+def list_servers(ledger: Ledger, config: Config, image: str, env: str | None = None, *,
+                 all_states: bool = False) -> dict:
+    check_image_name(image)
+    if env:
+        config.environment(env)
+    with ledger.connect() as conn:
+        img = images.get(conn, image)
+        rows = servers.listing(conn, img.id, env=env, states=None if all_states else LIVE_STATES + ("draining",))
+        labels = versions.labels(conn, img.id)
+    return {"image": image, "env": env,
+            "servers": [server_json(r, image, labels.get(r.version_id, "?"), env_name) for r, env_name in rows]}

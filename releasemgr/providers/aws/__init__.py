@@ -33,6 +33,17 @@ class Provider(base.Provider):
         """`release:version` on the AMIs and their snapshots, in each artifact's region."""
         tag_version(artifacts, version)
 
+    def server_group(self, settings: dict) -> str | None:
+        """`auto_scaling_group = "name"` in `[deploy.<env>]`."""
+        return str(settings["auto_scaling_group"]) if settings.get("auto_scaling_group") else None
+
+    def roll_group(self, settings: dict, artifact_id: str, *, image: str, version: str, env: str,
+                   batch_size: int, timeout: float, say=lambda s: None) -> dict:
+        from releasemgr.providers.aws import asg
+
+        return asg.roll(settings, artifact_id, image=image, version=version, env=env, batch_size=batch_size,
+                        timeout=timeout, say=say)
+
     def manifest_artifacts(self, artifact_id: str) -> list[tuple[str, str]]:
         """Packer's amazon artifact id: `region:ami-id[,region:ami-id]`."""
         out = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from releasemgr.providers import base
 from releasemgr.providers.local import builder
 from releasemgr.providers.local.fleet import LocalFleet, delete_image
+from releasemgr.providers.local.image import ImageError, image_path, read_metadata
 
 
 class LocalImageStore(base.ImageStore):
@@ -29,3 +30,16 @@ class Provider(base.Provider):
 
     def image_store(self, state_dir) -> base.ImageStore:
         return LocalImageStore(state_dir)
+
+    def image_metadata(self, state_dir, artifact_id: str) -> dict:
+        """`.release/image.json` of the image's tarball."""
+        try:
+            path = image_path(state_dir, artifact_id)
+        except ImageError as exc:
+            raise ValueError(str(exc)) from None
+        if not path.is_file():
+            raise base.ImageMissing(f"the image {artifact_id} is not in {path.parent}")
+        try:
+            return read_metadata(path)
+        except ImageError as exc:
+            raise base.ImageUnreadable(str(exc)) from None
