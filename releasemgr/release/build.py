@@ -25,6 +25,7 @@ from typing import Any
 
 from releasemgr.common.secrets import MASK, Masker, is_secret_name
 from releasemgr.errors import OperationFailed, TemplateError, UsageError
+from releasemgr.pipeline import workdir
 from releasemgr.pipeline.context import Artifact, BuildContext
 from releasemgr.pipeline.runner import Outcome, Runner, StepFailed
 
@@ -374,6 +375,7 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     hb.start()
     run_uuid = str(uuid.uuid4())
     results: list[SourceResult] = []
+    left_behind: list[str] = []  # what the build could not remove (said in its last line)
     try:
         with _Signals(cancel, on_cancel):
             if req.engine == "packer":
@@ -381,20 +383,23 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
 
                 results = run_packer(template, build, selected, req, log, cancel, config.state_dir)
             else:
-                work_root = Path(config.state_dir) / "tmp"
-                work_root.mkdir(parents=True, exist_ok=True)
+                with workdir.run_folder(config.state_dir, build_id, say=lambda t: log.line(None, t)) as run_dir:
+                    work_root = run_dir.path
 
-                def one(bs):
-                    return _build_source(template, build, bs, configs[bs.display_name],
-                                         provisioners[bs.display_name], req, log, cancel,
-                                         config.state_dir, work_root, build_id, image, run_uuid, contexts)
+                    def one(bs):
+                        return _build_source(template, build, bs, configs[bs.display_name],
+                                             provisioners[bs.display_name], req, log, cancel,
+                                             config.state_dir, work_root, build_id, image, run_uuid, contexts)
 
-                workers = req.parallel or len(selected)
-                if workers <= 1 or len(selected) == 1:
-                    results = [one(bs) for bs in selected]
-                else:
-                    with ThreadPoolExecutor(max_workers=workers) as pool:
-                        results = list(pool.map(one, selected))
+                    workers = req.parallel or len(selected)
+                    if workers <= 1 or len(selected) == 1:
+                        results = [one(bs) for bs in selected]
+                    else:
+                        with ThreadPoolExecutor(max_workers=workers) as pool:
+                            results = list(pool.map(one, selected))
+                    run_dir.keep = req.on_error == "abort" and (
+                        cancel.is_set() or any(r.outcome is not Outcome.SUCCEEDED for r in results))
+                left_behind += run_dir.leftovers
     finally:
         stop_heartbeat.set()
 
@@ -427,9 +432,8 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
                      details={"build_id": build_id, "error": "; ".join(errors) or None})
     if version_doc:
         _tag_version(results, version_doc["version"], log)
-    log.line(None, {Outcome.SUCCEEDED: "Build finished.", Outcome.FAILED: "Build failed.",
-                    Outcome.CANCELLED: "Build was cancelled; everything it created was cleaned up."}[outcome]
-             if req.on_error != "abort" or outcome is Outcome.SUCCEEDED else f"Build {outcome.value}.")
+    left_behind += [item for r in results for item in r.cleanup_failures]
+    log.line(None, workdir.final_line(outcome.value, req.on_error, left_behind))
     log.close()
     if outcome is Outcome.CANCELLED:
         raise OperationFailed("build cancelled", hint=f"log: {log_path}", build_id=build_id, status="cancelled")
