@@ -18,7 +18,7 @@ from releasemgr.pipeline.communicator.local import LocalCommunicator
 from releasemgr.pipeline.provisioners.base import env_pairs, local_path, render_command, shell_quote_env, stream
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
-DEFAULT_EXECUTE = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"
+DEFAULT_EXECUTE = "chmod u+x {{.Path}}; {{.Vars}} {{.Path}}"  # u+x: never x (or r) for others
 SCRIPT_MODE = 0o700
 
 
