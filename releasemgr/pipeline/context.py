@@ -53,6 +53,10 @@ class BuildContext:
     #: Files this build created as artifacts (not found already there): removed again when
     #: the build fails after its builder succeeded (a post-processor failed).
     created_files: list[str] = field(default_factory=list)
+    #: Private temporary folders (and scripts at a `remote_path`) provisioners made on the
+    #: machine being built, as (communicator, path), until removed: the provisioning step's
+    #: cleanup removes what is still listed (after a cancel) and reports what it could not.
+    temp_folders: list[tuple[Any, str]] = field(default_factory=list)
     #: Set by the runner before the cleanups run (a cleanup may act on it); None until then.
     outcome: Outcome | None = None
     started: float = field(default_factory=time.time)

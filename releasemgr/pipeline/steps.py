@@ -37,6 +37,23 @@ class StepProvision(Step):
             except Cancelled:
                 raise
 
+    def cleanup(self, ctx) -> list[str]:
+        """Remove the provisioners' temporary folders still there (a cancel interrupted them)."""
+        left = []
+        for comm, path in list(ctx.temp_folders):
+            try:
+                comm.reset_cancel()  # the cancelled command is gone; the machine is still needed
+                comm.remove_tree(path)
+            except Exception as exc:  # noqa: BLE001 - reported for removal by hand
+                where = getattr(comm, "where", None) or "this host"
+                left.append(f"temporary folder {path} on {where} ({exc})")
+            ctx.temp_folders.remove((comm, path))
+        return left
+
+    def leftovers(self, ctx) -> list[str]:
+        return [f"temporary folder {path} on {getattr(comm, 'where', None) or 'this host'}"
+                for comm, path in ctx.temp_folders]
+
     def _error_cleanup(self, ctx) -> None:
         p = ctx.error_cleanup_provisioner
         if p is None or ctx.on_error == "abort":

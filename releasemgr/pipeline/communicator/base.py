@@ -11,6 +11,7 @@ import abc
 import codecs
 import os
 import posixpath
+import shlex
 import threading
 from pathlib import Path
 from typing import Callable, Mapping
@@ -80,6 +81,13 @@ class LineSplitter:
 def shell_quote(value: str) -> str:
     """POSIX single-quoting (what Packer does for environment_vars)."""
     return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def temp_dir_template(parent: str, prefix: str) -> str:
+    """`parent/prefixXXXXXX` for mktemp, never starting with "-" (not an option)."""
+    parent = parent.rstrip("/") or "/"
+    path = posixpath.join(parent, prefix + "XXXXXX")
+    return "./" + path if path.startswith("-") else path
 
 
 def env_prefix(env: Mapping[str, str] | None) -> str:
@@ -191,6 +199,28 @@ class Communicator(abc.ABC):
     @abc.abstractmethod
     def download(self, remote: str, local: str | Path) -> None:
         """Download a file or a directory (same trailing-"/" rule as `upload`)."""
+
+    def make_temp_dir(self, parent: str, prefix: str) -> str:
+        """Create a private (mode 0700) folder `parent/prefixXXXXXX` with `mktemp -d` and
+        return its path. The path goes into the command quoted, never as shell text."""
+        lines: list[str] = []
+        errors: list[str] = []
+        template = temp_dir_template(parent, prefix)
+        code = self.run(f"umask 077 && mktemp -d {shlex.quote(template)}", on_stdout=lines.append,
+                        on_stderr=errors.append, timeout=60)
+        path = lines[-1].strip() if lines else ""
+        if code != 0 or not path:
+            raise CommunicatorError(f"cannot create a private temporary folder in {parent}: "
+                                    f"{' '.join(errors).strip() or f'mktemp exited with status {code}'}",
+                                    "remote_folder must be an existing folder the user can write to")
+        return path
+
+    def remove_tree(self, path: str) -> None:
+        """Remove `path` and everything in it (quoted); raise CommunicatorError when it is still there."""
+        errors: list[str] = []
+        code = self.run(f"rm -rf -- {shlex.quote(path)}", on_stderr=errors.append, timeout=60)
+        if code != 0:
+            raise CommunicatorError(f"cannot remove {path}: {' '.join(errors).strip() or f'rm exited {code}'}")
 
     def cancel(self) -> None:
         """Abort the running command or transfer promptly (thread-safe)."""

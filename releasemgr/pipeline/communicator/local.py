@@ -7,6 +7,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Mapping
@@ -121,10 +122,35 @@ class LocalCommunicator(Communicator):
         dest = self.path(remote)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-            os.chmod(dest, mode)
+            # created with its final mode (and set again before any byte is written, for a file
+            # that existed): a script is never readable by others, not even for a moment
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode & 0o7777)
+            with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fd, mode & 0o7777)
+                fh.write(data)
         except OSError as e:
             raise CommunicatorError(f"local: writing {dest} failed: {e.strerror or e}") from None
+
+    def make_temp_dir(self, parent: str, prefix: str) -> str:
+        """A private (0700) folder made by Python, no shell involved."""
+        self._check_cancel("mkdir")
+        try:
+            return tempfile.mkdtemp(prefix=prefix, dir=self.path(parent))
+        except OSError as e:
+            raise CommunicatorError(f"local: cannot create a private temporary folder in {self.path(parent)}: "
+                                    f"{e.strerror or e}") from None
+
+    def remove_tree(self, path: str) -> None:
+        target = self.path(path)
+        try:
+            if target.is_symlink() or not target.is_dir():
+                target.unlink()
+            else:
+                shutil.rmtree(target)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise CommunicatorError(f"local: cannot remove {target}: {e.strerror or e}") from None
 
     def download(self, remote: str, local: str | Path) -> None:
         self._check_cancel("download")

@@ -1,14 +1,52 @@
-"""The `shell` provisioner: inline commands or scripts, run through the communicator."""
+"""The `shell` provisioner: inline commands or scripts, run through the communicator.
+
+Scripts go into a private folder of the run on the machine being built: `mktemp -d` (mode
+0700) under `remote_folder`, or, for the local communicator without a `remote_folder`, a
+folder inside the build's run folder on this host. Scripts are written 0700 before any byte
+of them is; the folder is removed when the provisioner ends (success, failure or cancel) —
+or, when that was not possible, by the provisioning step's cleanup, which says what is left.
+"""
 
 from __future__ import annotations
 
+import posixpath
+import shlex
 import uuid
 
 from releasemgr.pipeline.communicator import CommunicatorError
+from releasemgr.pipeline.communicator.local import LocalCommunicator
 from releasemgr.pipeline.provisioners.base import env_pairs, local_path, render_command, shell_quote_env, stream
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
-DEFAULT_EXECUTE = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"
+DEFAULT_EXECUTE = "chmod u+x {{.Path}}; {{.Vars}} {{.Path}}"  # u+x: never x (or r) for others
+SCRIPT_MODE = 0o700
+
+
+def _cancelled(exc: Exception, ctx) -> bool:
+    return type(exc).__name__ == "CommunicatorCancelled" or ctx.cancel_event.is_set()
+
+
+def temp_folder(config: dict, ctx, comm) -> str:
+    """The private folder this provisioner's scripts go into (registered for cleanup first)."""
+    parent = config.get("remote_folder")
+    if parent is None:
+        parent = str(ctx.work_dir) if isinstance(comm, LocalCommunicator) else "/tmp"
+    folder = comm.make_temp_dir(str(parent), f"release-{ctx.build_id[:8]}-")
+    ctx.temp_folders.append((comm, folder))
+    return folder
+
+
+def remove_temp_folder(ctx, comm, folder: str) -> None:
+    """Remove it (a folder, or a script at `remote_path`) now, unless the build is being
+    cancelled: the step's cleanup does it then, after the cancelled command is gone."""
+    if ctx.cancel_event.is_set():
+        return
+    try:
+        comm.remove_tree(folder)
+    except Exception:  # noqa: BLE001 - the provisioning step's cleanup tries again and reports it
+        return
+    if (comm, folder) in ctx.temp_folders:
+        ctx.temp_folders.remove((comm, folder))
 
 
 def shell(config: dict, ctx, *, timeout: float | None = None) -> None:
@@ -33,34 +71,43 @@ def shell(config: dict, ctx, *, timeout: float | None = None) -> None:
     if not scripts:
         raise StepFailed("the shell provisioner needs one of inline, script or scripts")
     env = env_pairs(config, ctx)
+    variables = shell_quote_env(env)
     valid = [int(c) for c in (config.get("valid_exit_codes") or [0])]
-    folder = str(config.get("remote_folder") or "/tmp")
     execute = str(config.get("execute_command") or DEFAULT_EXECUTE)
     on_out, on_err = stream(ctx)
-    for label, body in scripts:
-        remote = config.get("remote_path") or f"{folder.rstrip('/')}/script_{uuid.uuid4().hex[:8]}.sh"
-        ctx.say(f"Provisioning with shell script: {label}")
-        try:
-            comm.upload_bytes(body, remote, mode=0o755)
-            cmd = render_command(execute, Vars=shell_quote_env(env), Path=remote, EnvVarFile="")
-            code = comm.run(cmd, on_stdout=on_out, on_stderr=on_err, timeout=timeout)
-        except Cancelled:
-            raise
-        except CommunicatorError as exc:
-            if type(exc).__name__ == "CommunicatorCancelled" or ctx.cancel_event.is_set():
-                raise Cancelled() from None
-            if config.get("expect_disconnect"):
-                ctx.say(f"Disconnected as expected ({exc})")
-                continue
-            raise StepFailed(f"shell provisioner: {exc}") from None
-        finally:
-            if not config.get("skip_clean"):
-                try:
-                    if not ctx.cancel_event.is_set():
-                        comm.run(f"rm -f {remote}", timeout=30)
-                except Exception:
-                    pass
-        if ctx.cancel_event.is_set():
-            raise Cancelled()
-        if code not in valid:
-            raise StepFailed(f"script {label} exited with status {code} (valid: {', '.join(map(str, valid))})")
+    remote_path = config.get("remote_path")
+    try:
+        folder = None if remote_path else temp_folder(config, ctx, comm)
+    except CommunicatorError as exc:
+        if _cancelled(exc, ctx):
+            raise Cancelled() from None
+        raise StepFailed(f"shell provisioner: {exc}") from None
+    try:
+        for label, body in scripts:
+            remote = str(remote_path) if remote_path else posixpath.join(folder, f"script_{uuid.uuid4().hex[:8]}.sh")
+            ctx.say(f"Provisioning with shell script: {label}")
+            if remote_path and not config.get("skip_clean"):
+                ctx.temp_folders.append((comm, remote))  # removed below, or by the step's cleanup
+            try:
+                comm.upload_bytes(body, remote, mode=SCRIPT_MODE)
+                cmd = render_command(execute, Vars=variables, Path=shlex.quote(remote), EnvVarFile="")
+                code = comm.run(cmd, on_stdout=on_out, on_stderr=on_err, timeout=timeout)
+            except Cancelled:
+                raise
+            except CommunicatorError as exc:
+                if _cancelled(exc, ctx):
+                    raise Cancelled() from None
+                if config.get("expect_disconnect"):
+                    ctx.say(f"Disconnected as expected ({exc})")
+                    continue
+                raise StepFailed(f"shell provisioner: {exc}") from None
+            finally:
+                if remote_path and not config.get("skip_clean"):
+                    remove_temp_folder(ctx, comm, remote)
+            if ctx.cancel_event.is_set():
+                raise Cancelled()
+            if code not in valid:
+                raise StepFailed(f"script {label} exited with status {code} (valid: {', '.join(map(str, valid))})")
+    finally:
+        if folder is not None:
+            remove_temp_folder(ctx, comm, folder)

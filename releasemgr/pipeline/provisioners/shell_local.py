@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
 import threading
 
-from releasemgr.pipeline.provisioners.base import env_pairs, local_path, render_command
+from releasemgr.pipeline.provisioners.base import env_pairs, local_path, render_argv
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
 
@@ -36,17 +38,21 @@ def run_local(config: dict, ctx, *, extra_env: dict | None = None, timeout: floa
     valid = [int(c) for c in (config.get("valid_exit_codes") or [0])]
     execute = config.get("execute_command")
     for label, body in scripts:
+        # 0600 from the start (mkstemp), 0700 before it runs; in the run's private folder
         fd, path = tempfile.mkstemp(prefix="shell-local-", suffix=".sh", dir=ctx.work_dir)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(body)
-        os.chmod(path, 0o700)
-        if execute:
-            argv = [render_command(str(a), Script=path, Path=path, Vars="") for a in execute]
-        else:
-            argv = ["/bin/sh", "-c", f"{path}"]
-        ctx.say(f"Running local shell script: {label}")
-        code = _run(argv, env, ctx, timeout)
-        os.unlink(path)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(body)
+            os.chmod(path, 0o700)
+            if execute:
+                argv = render_argv(execute, Script=path, Path=path, Vars="")
+            else:
+                argv = ["/bin/sh", "-c", shlex.quote(path)]
+            ctx.say(f"Running local shell script: {label}")
+            code = _run(argv, env, ctx, timeout)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         if code not in valid:
             raise StepFailed(f"local script {label} exited with status {code}")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from releasemgr.errors import OperationFailed
+from releasemgr.pipeline import workdir
 from releasemgr.pipeline.context import BuildContext
 from releasemgr.pipeline.runner import Outcome
 from releasemgr.release.build import record
@@ -21,10 +22,6 @@ from releasemgr.release.build.log import BuildLog
 from releasemgr.release.build.packer import run_packer
 from releasemgr.release.build.result import SourceResult, errors_of, overall_outcome
 from releasemgr.release.build.source import SourceBuild
-
-_CLOSING = {Outcome.SUCCEEDED: "Build finished.", Outcome.FAILED: "Build failed.",
-            Outcome.CANCELLED: "Build was cancelled; everything it created was cleaned up."}
-
 
 def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     """Build `req.path` into a new version of its image. Returns the build's JSON document
@@ -39,14 +36,14 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     log = BuildLog(ui, log_path, inputs.secrets)
     cancel = threading.Event()
     with Heartbeat(ledger, inputs.build_id):
-        results = _run_sources(inputs, req, log, cancel=cancel, state_dir=config.state_dir)
+        results, left_behind = _run_sources(inputs, req, log, cancel=cancel, state_dir=config.state_dir)
     outcome = overall_outcome(results, cancel.is_set())
     errors = errors_of(results)
     version_doc = record.finish(ledger, inputs, req, results, outcome, errors)
     if version_doc:
         record.tag_version(results, version_doc["version"], log)
-    log.line(None, _CLOSING[outcome] if req.on_error != "abort" or outcome is Outcome.SUCCEEDED
-             else f"Build {outcome.value}.")
+    left_behind += [item for r in results for item in r.cleanup_failures]
+    log.line(None, workdir.final_line(outcome.value, req.on_error, left_behind))
     log.close()
     if outcome is Outcome.CANCELLED:
         raise OperationFailed("build cancelled", hint=f"log: {log_path}", build_id=inputs.build_id,
@@ -69,8 +66,9 @@ def _skipped(inputs: BuildInputs, number: int, ui) -> dict:
 
 
 def _run_sources(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cancel: threading.Event,
-                 state_dir) -> list[SourceResult]:
-    """Every selected source, by the chosen engine; a signal cancels them all."""
+                 state_dir) -> tuple[list[SourceResult], list[str]]:
+    """Every selected source, by the chosen engine, in the run's private folder (removed at the
+    end); a signal cancels them all. Returns the results and what could not be removed."""
     contexts: list[BuildContext] = []
 
     def on_cancel(signame: str) -> None:
@@ -82,14 +80,17 @@ def _run_sources(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cance
 
     with Signals(cancel, on_cancel):
         if req.engine == "packer":
-            return run_packer(inputs, req, log, cancel=cancel, state_dir=state_dir)
-        work_root = Path(state_dir) / "tmp"
-        work_root.mkdir(parents=True, exist_ok=True)
-        run_uuid = str(uuid.uuid4())
-        sources = [SourceBuild(inputs, bs, req, log, cancel, Path(state_dir), work_root, run_uuid, contexts)
-                   for bs in inputs.selected]
-        workers = req.parallel or len(sources)
-        if workers <= 1 or len(sources) == 1:
-            return [s.run() for s in sources]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(SourceBuild.run, sources))
+            return run_packer(inputs, req, log, cancel=cancel, state_dir=state_dir), []
+        with workdir.run_folder(state_dir, inputs.build_id, say=lambda t: log.line(None, t)) as run_dir:
+            run_uuid = str(uuid.uuid4())
+            sources = [SourceBuild(inputs, bs, req, log, cancel, Path(state_dir), run_dir.path, run_uuid, contexts)
+                       for bs in inputs.selected]
+            workers = req.parallel or len(sources)
+            if workers <= 1 or len(sources) == 1:
+                results = [s.run() for s in sources]
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    results = list(pool.map(SourceBuild.run, sources))
+            run_dir.keep = req.on_error == "abort" and (
+                cancel.is_set() or any(r.outcome is not Outcome.SUCCEEDED for r in results))
+        return results, run_dir.leftovers

@@ -55,6 +55,13 @@ def _check_environment(body: Body, environ):
                     f"Environment variable not in format 'key=value': \"{item}\".",
                     ("environment_vars", i),
                 )
+            elif isinstance(item, str) and not _ENV_NAME.match(item.split("=", 1)[0]):
+                yield error(
+                    'Invalid key in "environment_vars"',
+                    f'"{item.split("=", 1)[0]}" is not an environment variable name (letters, digits and '
+                    "underscores, not starting with a digit); it would reach a shell as code.",
+                    ("environment_vars", i),
+                )
     env = body.attrs.get("env")
     if isinstance(env, dict):
         for key in env:

@@ -71,11 +71,11 @@ class Transfers:
         def put():
             sftp = self._sftp_client()
             with self._open_for_write(sftp, remote) as fo:
+                fo.chmod(mode)  # before any byte is written: a script is never readable by others
                 fo.set_pipelined(True)
                 for i in range(0, len(data), SFTP_REQUEST):
                     self._check_cancel(f"upload to {remote}")
                     fo.write(data[i:i + SFTP_REQUEST])
-            sftp.chmod(remote, mode)
 
         self._transfer(f"upload to {remote}", put)
 
