@@ -149,3 +149,14 @@ def test_verify_tarball(tmp_path):
         verify_tarball(tar, "sha256:" + "0" * 64)
     with tarfile.open(tar) as t:
         assert META_PATH in t.getnames()  # the metadata stays in the tarball (part of the digest)
+
+
+def test_packing_the_same_root_again_replaces_a_corrupted_tarball(tmp_path):
+    state = tmp_path / "state"
+    art = make_image(state, "hello")
+    tar = image_path(state, art)
+    good = tar.read_bytes()
+    os.chmod(tar, 0o644)
+    tar.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    assert make_image(state, "hello") == art  # what `release build --force` of the same inputs does
+    assert tar.read_bytes() == good

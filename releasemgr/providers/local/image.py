@@ -106,7 +106,8 @@ def pack_image(root: str | Path, dest_dir: str | Path) -> tuple[str, Path, bool]
                     # sockets, fifos and devices are not part of an image
         digest = h.hexdigest()
         final = dest_dir / f"{digest}.tar"
-        created = not final.exists()
+        # an existing file of that name is only "the same image" when its bytes still are
+        created = not final.exists() or digest_file(final) != f"sha256:{digest}"
         if created:
             os.replace(tmp_name, final)
             os.chmod(final, 0o444)
