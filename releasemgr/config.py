@@ -205,16 +205,7 @@ def load_config(path: str | None = None, *, state_dir: str | None = None,
         v.fail(f"unsupported ledger url {url!r} (use sqlite:///path or postgresql://user@host/db)", ["ledger"], "url")
 
     envs = _environments(data.get("environments"), v)
-    deploy = data.get("deploy", {})
-    if not isinstance(deploy, dict):
-        v.fail("[deploy] must be a table of [deploy.<env>] tables", [], "deploy")
-    names = {e.name for e in envs}
-    for env_name, settings in deploy.items():
-        if env_name not in names:
-            v.fail(f"[deploy.{env_name}] names an unknown environment", ["deploy", env_name], None, names)
-        if not isinstance(settings, dict):
-            v.fail(f"[deploy.{env_name}] must be a table", ["deploy"], env_name)
-        _check_deploy(env_name, settings, v)
+    deploy = _deploy_tables(data.get("deploy", {}), {e.name for e in envs}, v)
     _check_retention(data.get("retention", {}), v)
     return Config(path=cfg_path, state_dir=state, ledger_url=url, environments=envs, deploy=deploy,
                   retention=data.get("retention", {}), raw=data)
@@ -277,7 +268,8 @@ def _environments(raw, v: "_Validator") -> list[Environment]:
 
 
 _DEPLOY_TYPES = {"count": int, "batch_size": int, "max_unavailable": int, "strategy": str, "provider": str,
-                 "health_timeout": (int, float, str)}
+                 "health_timeout": (int, float, str), "pass_env": list}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _check_time(v: "_Validator", table: dict, where: list, key: str, *, age: bool = False) -> None:
@@ -290,6 +282,18 @@ def _check_time(v: "_Validator", table: dict, where: list, key: str, *, age: boo
         v.fail(f"{'.'.join(map(str, where + [key]))}: {exc}", where, key)
 
 
+def _deploy_tables(deploy, names: set[str], v: "_Validator") -> dict:
+    if not isinstance(deploy, dict):
+        v.fail("[deploy] must be a table of [deploy.<env>] tables", [], "deploy")
+    for env_name, settings in deploy.items():
+        if env_name not in names:
+            v.fail(f"[deploy.{env_name}] names an unknown environment", ["deploy", env_name], None, names)
+        if not isinstance(settings, dict):
+            v.fail(f"[deploy.{env_name}] must be a table", ["deploy"], env_name)
+        _check_deploy(env_name, settings, v)
+    return deploy
+
+
 def _check_deploy(env: str, settings: dict, v: "_Validator") -> None:
     for key, typ in _DEPLOY_TYPES.items():
         if key in settings and (not isinstance(settings[key], typ) or isinstance(settings[key], bool)):
@@ -297,6 +301,9 @@ def _check_deploy(env: str, settings: dict, v: "_Validator") -> None:
     if settings.get("strategy", "rolling") not in ("rolling", "blue-green"):
         v.fail(f"deploy.{env}.strategy must be \"rolling\" or \"blue-green\"", ["deploy", env], "strategy")
     _check_time(v, settings, ["deploy", env], "health_timeout")
+    names = settings.get("pass_env", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and _ENV_NAME.fullmatch(n) for n in names):
+        v.fail(f"deploy.{env}.pass_env must be a list of environment variable names", ["deploy", env], "pass_env")
     check = settings.get("health_check")
     if isinstance(check, dict):
         for key in ("timeout", "interval"):

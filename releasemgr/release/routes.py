@@ -9,6 +9,8 @@ with the route in its environment:
     RELEASE_IMAGE, RELEASE_ENV, RELEASE_VERSION
     RELEASE_ADDRESSES    the servers' host:port, space separated
 
+and otherwise only PATH, HOME, LANG and what `[deploy.<env>] pass_env` names.
+
 A failing hook does not undo the change (the servers are already switched); it is reported
 as a warning and recorded in the audit event.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 from releasemgr.ledger.clock import now_iso
 
 HOOK_TIMEOUT = 60.0
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass
@@ -56,6 +59,19 @@ def hook_command(config, env: str) -> str | None:
     return hook or None
 
 
+def hook_environment(config, env: str, environ=None) -> dict[str, str]:
+    """The hook's environment besides the route variables: the operator's PATH, HOME and LANG
+    and the variables `[deploy.<env>] pass_env` names; never the rest of ours (the ledger URL
+    with its password, cloud and git credentials)."""
+    environ = os.environ if environ is None else environ
+    out = {"PATH": environ.get("PATH") or DEFAULT_PATH, "LANG": environ.get("LANG") or "C.UTF-8"}
+    if environ.get("HOME"):
+        out["HOME"] = environ["HOME"]
+    names = (config.deploy.get(env) or {}).get("pass_env") or []
+    out.update({name: environ[name] for name in names if name in environ})
+    return out
+
+
 def publish(state_dir, config, image: str, env: str, servers: list[dict], *, version: str | None) -> RouteChange:
     """Write the route of (image, env) if its servers changed, then run the hook.
     `servers`: [{"id", "address", "version"}], in the order a proxy should list them."""
@@ -74,8 +90,8 @@ def publish(state_dir, config, image: str, env: str, servers: list[dict], *, ver
     hook = hook_command(config, env)
     if hook:
         change.hook = hook
-        env_vars = {**os.environ, "RELEASE_ROUTE_FILE": str(path), "RELEASE_IMAGE": image, "RELEASE_ENV": env,
-                    "RELEASE_VERSION": version or "",
+        env_vars = {**hook_environment(config, env), "RELEASE_ROUTE_FILE": str(path), "RELEASE_IMAGE": image,
+                    "RELEASE_ENV": env, "RELEASE_VERSION": version or "",
                     "RELEASE_ADDRESSES": " ".join(s["address"] for s in servers if s["address"])}
         try:
             proc = subprocess.run(hook, shell=True, env=env_vars, stdin=subprocess.DEVNULL, capture_output=True,

@@ -26,7 +26,7 @@ class Provider(base.Provider):
         return builder.steps(ctx)
 
     def fleet(self, state_dir, settings: dict | None = None) -> base.Fleet:
-        return LocalFleet(state_dir)
+        return LocalFleet(state_dir, settings)
 
     def image_store(self, state_dir) -> base.ImageStore:
         return LocalImageStore(state_dir)

@@ -33,12 +33,14 @@ from pathlib import Path
 from releasemgr.providers.base import (Fleet, FleetError, HealthCheck, LaunchedServer, ManagedServer, ServerState,
                                        TerminateResult)
 from releasemgr.providers.local import health
-from releasemgr.providers.local.image import ImageError, image_path, read_metadata, remove_tree, unpack
+from releasemgr.providers.local.image import (ImageError, ImageMismatch, check_sealed, image_path, remove_tree,
+                                              sidecar_paths, unpack_sealed)
 from releasemgr.common.durations import seconds as parse_duration
 
 _recent_ports: set[int] = set()
 _port_lock = threading.Lock()
 _unpack_lock = threading.Lock()
+SERVER_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def servers_dir(state_dir) -> Path:
@@ -54,26 +56,65 @@ def unpacked_dir(state_dir) -> Path:
 
 
 def image_root(state_dir, tar: Path) -> Path:
-    """The read-only unpacked copy of the image `tar`, made on first use. Concurrent makers
-    (threads, other `release` processes) each unpack to a temporary folder and rename it into
-    place; the first rename wins, the others drop theirs."""
+    """The read-only unpacked copy of the image `tar`, made on first use; see `open_image`."""
+    return open_image(state_dir, tar)[0]
+
+
+def open_image(state_dir, tar: Path) -> tuple[Path, dict]:
+    """(root, metadata) of the read-only unpacked copy of the image `tar` (`<hex>.tar`, whose
+    artifact id is `sha256:<hex>`).
+
+    A new copy is made only from a tarball whose sha256 is its id, and sealed (image.py); a
+    copy that exists is checked against its seal before it is used (ImageMismatch names what
+    differs). A copy without a seal (unpacked by an older releasemgr, with the metadata inside
+    the served root) is replaced by a fresh one; the old folder moves aside, so servers that
+    run in it keep running. Concurrent makers (threads, other `release` processes) each unpack
+    to a temporary folder and rename it into place; the first rename wins, the others drop
+    theirs (the side files they wrote are byte-identical)."""
+    artifact_id = f"sha256:{tar.stem}"
     root = unpacked_dir(state_dir) / tar.stem
-    if root.is_dir():
-        return root
     with _unpack_lock:
         if root.is_dir():
-            return root
+            try:
+                return root, check_sealed(root, artifact_id)
+            except ImageMismatch:
+                raise
+            except ImageError:
+                pass  # no seal: an old copy, replaced below
         root.parent.mkdir(parents=True, exist_ok=True)
         tmp = root.parent / f".{tar.stem}.{os.getpid()}.tmp"
         remove_tree(tmp)
-        unpack(tar, tmp, mode="r:")  # local images are uncompressed: skip probing gzip/bz2/xz
+        unsealed = root.is_dir()
+        meta = unpack_sealed(tar, tmp, artifact_id, final=root)
+        if unsealed:
+            _move_aside(root)
         try:
             os.rename(tmp, root)
         except OSError:
             remove_tree(tmp)
             if not root.is_dir():
                 raise
-    return root
+    return root, meta
+
+
+def _move_aside(root: Path) -> None:
+    """Rename an unsealed copy to `.old-<hex>-<pid>` (deleted with the image)."""
+    try:
+        os.rename(root, root.with_name(f".old-{root.name}-{os.getpid()}"))
+    except OSError:
+        pass
+
+
+def server_environment(home: Path, meta: dict, pass_env: list[str] | tuple = (), environ=None) -> dict[str, str]:
+    """What a server (and its `command` health check) gets: a fixed PATH, HOME = its own folder,
+    LANG, the image's `env`, and the operator's variables `pass_env` names (those unset are
+    left out). Nothing else of the `release` process's environment: it holds the ledger's
+    password, cloud and git credentials."""
+    environ = os.environ if environ is None else environ
+    env = {"PATH": SERVER_PATH, "HOME": str(home), "LANG": "C.UTF-8"}
+    env.update({str(k): str(v) for k, v in (meta.get("env") or {}).items()})
+    env.update({name: environ[name] for name in pass_env if name in environ})
+    return env
 
 
 def process_start_time(pid: int) -> int | None:
@@ -123,45 +164,66 @@ def _reap(pid: int) -> None:
         pass
 
 
+class ImageRefused(FleetError):
+    """The image (its tarball or its unpacked copy) does not match its digest: nothing may
+    start from it, and retrying will not help."""
+
+
 class LocalFleet(Fleet):
     provider = "local"
     poll_cap = 0.02  # a check is a loopback connection or a /proc read: look every 20 ms at most
     launch_workers = 1  # a fork and an exec: the image is unpacked once, so threads only add contention
 
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, settings: dict | None = None):
         self.state_dir = Path(state_dir)
-        self._meta: dict[str, dict] = {}  # artifact id -> image metadata (images are immutable)
+        self.pass_env = list((settings or {}).get("pass_env") or [])  # [deploy.<env>] pass_env
+        self._images: dict[str, tuple[Path, dict]] = {}  # artifact id -> (root, metadata), checked once
+        self._refused: dict[str, str] = {}  # artifact id -> why it does not match its digest
+
+    def _open(self, artifact_id: str) -> tuple[Path, dict]:
+        """The image's unpacked copy and metadata, verified (once per fleet, i.e. per command)."""
+        if artifact_id in self._refused:
+            raise ImageRefused(self._refused[artifact_id])
+        if artifact_id not in self._images:
+            try:
+                tar = image_path(self.state_dir, artifact_id)
+            except ImageError as exc:
+                raise FleetError(str(exc)) from None
+            if not tar.is_file():
+                raise FleetError(f"image {artifact_id} is not in {tar.parent} (pruned or never built here)")
+            try:
+                self._images[artifact_id] = open_image(self.state_dir, tar)
+            except ImageMismatch as exc:
+                self._refused[artifact_id] = str(exc)
+                raise ImageRefused(str(exc)) from None
+            except (ImageError, OSError) as exc:
+                raise FleetError(str(exc)) from None
+        return self._images[artifact_id]
+
+    def _meta_of_root(self, root: str | None) -> dict:
+        """The metadata of the image a server runs in (its `root`), {} when unknown."""
+        if not root:
+            return {}
+        try:
+            return json.loads(sidecar_paths(root)[0].read_text())
+        except (OSError, ValueError):
+            return {}
 
     # -- launch ------------------------------------------------------------------------------
     def launch(self, artifact: dict, *, server_id: str, image: str, version: str, env: str,
                port: int | None = None) -> LaunchedServer:
         if artifact.get("provider") != "local":
             raise FleetError(f"the local fleet cannot launch a {artifact.get('provider')} artifact")
-        try:
-            tar = image_path(self.state_dir, artifact["id"])
-        except ImageError as exc:
-            raise FleetError(str(exc)) from None
-        if not tar.is_file():
-            raise FleetError(f"image {artifact['id']} is not in {tar.parent} (pruned or never built here)")
-        meta = self._meta.get(artifact["id"])
-        if meta is None:
-            try:
-                meta = self._meta[artifact["id"]] = read_metadata(tar)
-            except ImageError as exc:
-                raise FleetError(str(exc)) from None
+        root, meta = self._open(artifact["id"])
         command = meta.get("command")
         if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
             raise FleetError(f"image {artifact['id']} declares no command to run")
-        try:
-            root = image_root(self.state_dir, tar)
-        except (ImageError, OSError) as exc:
-            raise FleetError(str(exc)) from None
         home = servers_dir(self.state_dir) / server_id
         home.mkdir(parents=True, exist_ok=False)
         wants_port = bool(meta.get("port_env")) or bool(meta.get("port_arg"))
         if wants_port and port is None:
             port = free_port()
-        run_env = {**os.environ, **{str(k): str(v) for k, v in (meta.get("env") or {}).items()},
+        run_env = {**server_environment(home, meta, self.pass_env),
                    "RELEASE_SERVER_ID": server_id, "RELEASE_IMAGE": image, "RELEASE_VERSION": version,
                    "RELEASE_ENV": env, "IMAGE_ROOT": str(root)}
         argv = list(command)
@@ -213,9 +275,13 @@ class LocalFleet(Fleet):
         if check.type == "process":
             return True, "running"
         if check.type == "command":
-            env = {"RELEASE_SERVER_ADDRESS": server.address or ""}
+            meta = self._meta_of_root(server.extra.get("root"))
+            env = {**server_environment(servers_dir(self.state_dir) / server.id, meta, self.pass_env),
+                   "RELEASE_SERVER_ADDRESS": server.address or ""}
             if server.extra.get("port"):
                 env["PORT"] = str(server.extra["port"])
+                if meta.get("port_env"):
+                    env[str(meta["port_env"])] = str(server.extra["port"])
             return health.check_command(list(check.command or []), cwd=server.extra.get("root"), env=env,
                                         timeout=timeout)
         if not server.address:
@@ -321,7 +387,10 @@ def delete_image(state_dir, artifact_id: str) -> bool:
         path = image_path(state_dir, artifact_id)
     except ImageError:
         return False
-    remove_tree(unpacked_dir(state_dir) / path.stem)
+    root = unpacked_dir(state_dir) / path.stem
+    remove_tree(root)
+    for side in (*sidecar_paths(root), *root.parent.glob(f".old-{path.stem}-*")):
+        remove_tree(side) if side.is_dir() else side.unlink(missing_ok=True)
     try:
         os.chmod(path, 0o644)
         path.unlink()

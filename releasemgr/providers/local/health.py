@@ -5,7 +5,6 @@ Each function does one check within `timeout` seconds and returns (ok, detail); 
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 
@@ -47,8 +46,9 @@ def check_http(address: str, path: str, expected_status: int, body_contains: str
 
 
 def check_command(command: list[str], *, cwd: str | None, env: dict[str, str], timeout: float) -> tuple[bool, str]:
+    """Run `command` with exactly `env` (the caller's declared environment, not ours)."""
     try:
-        proc = subprocess.run(command, cwd=cwd, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+        proc = subprocess.run(command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=max(timeout, 0.05))
     except subprocess.TimeoutExpired:
         return False, f"{command[0]}: timed out after {timeout:g}s"
