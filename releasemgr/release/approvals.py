@@ -49,8 +49,7 @@ def record(ledger: Ledger, config: Config, ref: str, env_name: str, *, actor: st
         audit.append(conn, "approval.recorded", actor=actor, image=img.name, version=f"v{v.number}", env=env.name,
                      ticket=ticket, reason=reason, at=at,
                      details={"approval": a.id, "approver": a.approver, "expires_at": expires})
-        approvers = sorted({x.approver_key: x.approver for x in valid_for(conn, v.id, env_row.id, at)}.values(),
-                           key=str.casefold)
+        approvers = distinct_names(valid_for(conn, v.id, env_row.id, at))
         return {"image": img.name, "version": f"v{v.number}", "number": v.number, "env": env.name,
                 **approval_json(a, at), "valid_approvers": approvers, "required": env.approvals}
 
@@ -58,6 +57,14 @@ def record(ledger: Ledger, config: Config, ref: str, env_name: str, *, actor: st
 def valid_for(conn, version_id: int, env_id: int, at: str) -> list[Approval]:
     """The approvals of (version, environment) that are neither used nor lapsed at `at`."""
     return [a for a in repo.of(conn, version_id, env_id) if a.used_at is None and a.expires_at > at]
+
+
+def distinct_names(items: list[Approval]) -> list[str]:
+    """One name per approver (the first spelling recorded), sorted."""
+    names: dict[str, str] = {}
+    for a in items:
+        names.setdefault(a.approver_key, a.approver)
+    return sorted(names.values(), key=str.casefold)
 
 
 def state(a: Approval, at: str) -> str:

@@ -161,7 +161,7 @@ def _move(conn, *, env_row: Environment, img: Image, v: Version, action: str, ac
     prev_v = versions.get(conn, ch.version_id) if ch else None
     now = now or now_iso()
     channels.point(conn, ch, env_id=env_row.id, image_id=img.id, version_id=v.id, at=now, by=actor)
-    approvers = sorted({a.approver_key: a.approver for a in used}.values(), key=str.casefold)
+    approvers = approvals.distinct_names(used)
     channels.record_move(conn, env_id=env_row.id, image_id=img.id, from_id=prev_v.id if prev_v else None, to_id=v.id,
                          action=action, actor=actor, ticket=ticket, reason=reason, approved_by=approvers,
                          override=bool(overridden), at=now)
