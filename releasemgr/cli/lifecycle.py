@@ -166,9 +166,9 @@ def approve(ref, env, ticket, reason):
 
     app = app_ctx()
     doc = approvals.record(app.ledger, app.config, ref, env, actor=app.actor, ticket=ticket, reason=reason)
-    app.ui.emit(doc, lambda d: f"approved {d['image']}@{d['version']} for {d['env']} as {d['approver']} "
-                f"(valid until {d['expires_at'][:16].replace('T', ' ')} UTC; {len(d['valid_approvers'])} of "
-                f"{d['required']} approval(s): {', '.join(d['valid_approvers'])})")
+    app.ui.emit(doc, lambda d: f"approved {d['image']}@{d['version']} for {d['env']} as {d['approver']}, valid until "
+                f"{d['expires_at']}\n  valid approvals now: {', '.join(d['valid_approvers'])} ({d['env']} needs "
+                f"{d['required']}, never the promoter's own)")
 
 
 def _move_text(d: dict) -> str:

@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 
 from releasemgr.config import DEFAULT_APPROVAL_TTL, Config, Environment, FreezeWindow
 from releasemgr.errors import NotFound, PolicyRefused, UsageError
-from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.repo import channels, environments
 from releasemgr.ledger.rows import Approval, Environment as EnvRow, Image, Version
@@ -154,6 +153,8 @@ def show(ledger) -> dict:
 
 def apply(ledger, config: Config, *, actor: str, dry_run: bool = False) -> dict:
     """`release policy apply`: make release.toml's environments and rules the ones in force."""
+    from releasemgr.ledger import audit
+
     new = wanted(config)
 
     def current_of(conn) -> dict[str, dict]:
