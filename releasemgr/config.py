@@ -24,7 +24,9 @@ DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
 ENV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 _TOP_KEYS = {"ledger", "environments", "deploy", "retention", "routes", "aws", "state"}
-_ENV_KEYS = {"name", "requires", "require_ticket", "approvals", "freeze", "auto_deploy", "description"}
+_ENV_KEYS = {"name", "requires", "require_ticket", "approvals", "approval_ttl", "freeze", "auto_deploy",
+             "description"}
+DEFAULT_APPROVAL_TTL = "7d"
 _LEDGER_KEYS = {"url"}
 _DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
@@ -113,6 +115,7 @@ class Environment:
     requires: str | None = None
     require_ticket: bool = False
     approvals: int = 0
+    approval_ttl: str | int | float = DEFAULT_APPROVAL_TTL  # how long a `release approve` stays valid (an age)
     freeze: list[FreezeWindow] = field(default_factory=list)
     auto_deploy: bool = False
     description: str = ""
@@ -123,8 +126,12 @@ class Environment:
 
     def to_json(self) -> dict:
         return {"name": self.name, "requires": self.requires, "require_ticket": self.require_ticket,
-                "approvals": self.approvals, "freeze": [w.text for w in self.freeze],
-                "auto_deploy": self.auto_deploy}
+                "approvals": self.approvals, "approval_ttl": self.approval_ttl,
+                "freeze": [w.text for w in self.freeze], "auto_deploy": self.auto_deploy}
+
+    @property
+    def approval_ttl_seconds(self) -> float:
+        return age_seconds(self.approval_ttl)
 
 
 @dataclass
@@ -136,6 +143,8 @@ class Config:
     deploy: dict[str, dict[str, Any]] = field(default_factory=dict)
     retention: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    # release.toml's own environments once the ledger's policy in force replaced `environments`
+    declared_environments: list[Environment] | None = None
 
     @property
     def environment_names(self) -> list[str]:
@@ -247,6 +256,7 @@ def _environments(raw, v: "_Validator") -> list[Environment]:
         ap = item.get("approvals", 0)
         if not isinstance(ap, int) or isinstance(ap, bool) or ap < 0:
             v.fail("approvals must be a whole number >= 0", where, "approvals")
+        ttl = _approval_ttl(item, where, v)
         ad = item.get("auto_deploy", False)
         if not isinstance(ad, bool):
             v.fail("auto_deploy must be true or false", where, "auto_deploy")
@@ -262,9 +272,20 @@ def _environments(raw, v: "_Validator") -> list[Environment]:
             except ValueError as exc:
                 v.fail(f"bad freeze window {s!r}: {exc}", where, "freeze")
         seen.add(name)
-        envs.append(Environment(name=name, requires=requires, require_ticket=rt, approvals=ap,
+        envs.append(Environment(name=name, requires=requires, require_ticket=rt, approvals=ap, approval_ttl=ttl,
                                 freeze=windows, auto_deploy=ad, description=item.get("description", "")))
     return envs
+
+
+def _approval_ttl(item: dict, where: list, v: "_Validator"):
+    """`approval_ttl`: how long a recorded approval stays valid, an age ("7d", "36h", seconds)."""
+    ttl = item.get("approval_ttl", DEFAULT_APPROVAL_TTL)
+    try:
+        if age_seconds(ttl) <= 0:
+            raise DurationError("it must be longer than 0")
+    except DurationError as exc:
+        v.fail(f"approval_ttl: {exc}", where, "approval_ttl")
+    return ttl
 
 
 _DEPLOY_TYPES = {"count": int, "batch_size": int, "max_unavailable": int, "strategy": str, "provider": str,

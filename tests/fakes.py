@@ -163,13 +163,17 @@ class Domain:
         self.configure(toml)
 
     def configure(self, toml: str) -> None:
-        """(Re)load release.toml from `toml` and record its environments in the ledger."""
+        """(Re)load release.toml from `toml` and make its environments and policy the ones in
+        force in the ledger (as `release policy apply` does)."""
         from releasemgr.config import load_config
 
         (self.tmp_path / "release.toml").write_text(toml)
         self.config = load_config(None, state_dir=str(self.tmp_path / "state"), ledger_url=ledger_url(self.tmp_path),
                                   cwd=str(self.tmp_path))
-        self.ledger.sync_environments(self.config.environment_names)
+        # the ledger's policy in force follows each release.toml the test writes
+        from releasemgr.release import policy
+
+        policy.apply(self.ledger, self.config, actor=self.actor)
 
     # -- versions and channels --
     def register(self, image: str = "web", n: int = 1, *, provider: str = "fake") -> list[str]:

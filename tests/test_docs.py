@@ -89,7 +89,8 @@ def test_reference_contains_each_help_verbatim(entries):
     for e in entries:
         assert "```text\n" + e.help.rstrip("\n") + "\n```" in text, e.name
     promote = next(e for e in entries if e.name == "release promote")
-    assert "--approved-by NAME" in promote.help and "--override" in promote.help
+    assert "--approved-by" not in promote.help and "--override" in promote.help
+    assert "release approve" in promote.help
 
 
 def test_reference_is_the_same_whatever_the_terminal(tmp_path):
@@ -284,6 +285,11 @@ _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
 _HASH = re.compile(r"\b[0-9a-f]{64}\b")
 _DOC_WINDOW = "2026-11-23 00:00 - 2026-11-27 06:00 Europe/Berlin"
 
+def _raise_prod_approvals(folder: Path) -> None:
+    path = folder / "release.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("approvals = 1", "approvals = 2"), encoding="utf-8")
+
+
 # The session behind docs/policies.md, in the order it was typed; the doc shows parts of it.
 POLICY_SESSION = [
     "release register web --artifact aws:us-east-1:ami-0001",
@@ -291,26 +297,36 @@ POLICY_SESSION = [
     "release register web --artifact aws:us-east-1:ami-0003",
     "release promote web@v1 --to dev",
     "release promote web@v1 --to staging",
-    "release promote web@v2 --to prod --ticket CHG-41 --approved-by bob",
+    "release promote web@v2 --to prod --ticket CHG-41",
     "release promote web@v1 --to prod",
     "release promote web@v1 --to prod --json",
-    "release promote web@v1 --to prod --ticket CHG-42 --approved-by alice",
+    "release approve web@v1 --env prod",
+    "release promote web@v1 --to prod --ticket CHG-42",
+    'release promote web@v1 --to prod --ticket CHG-42 --override --reason "INC-7: customer outage fix"',
     "release promote web@v1 --to prod --ticket CHG-42 --approved-by bob",
-    "release promote web@v1 --to prod --ticket CHG-42 --approved-by bob --override",
-    'release promote web@v1 --to prod --ticket CHG-42 --approved-by bob --override '
-    '--reason "INC-7: customer outage fix"',
+    "release approve web@v1 --env prod --ticket CHG-42 --actor bob",
+    "release promote web@v1 --to prod --ticket CHG-42",
+    "release promote web@v1 --to prod --ticket CHG-42 --override",
+    'release promote web@v1 --to prod --ticket CHG-42 --override --reason "INC-7: customer outage fix"',
     "release audit --action policy.override --json",
+    "release show web@v1",
     "release promote web@v2 --to dev",
     "release promote web@v2 --to staging",
-    "release promote web@v2 --to prod --ticket CHG-50 --approved-by bob --override --reason INC-8",
+    "release approve web@v2 --env prod --actor bob",
+    "release promote web@v2 --to prod --ticket CHG-50 --override --reason INC-8",
     "release promote web@v3 --to dev",
     'release revoke web@v2 --reason "CVE-2026-1234 in openssl"',
     "release status",
-    'release rollback web --env prod --ticket CHG-52 --approved-by bob --override --reason "v2 revoked"',
-    "release rollback web --env prod --to web@v2 --ticket X --approved-by bob --override --reason r",
+    'release rollback web --env prod --ticket CHG-52 --override --reason "v2 revoked"',
+    "release rollback web --env prod --to web@v2 --ticket X --override --reason r",
     'release revoke web@v3 --reason "bad build" --rollback',
     "release rollback web --env dev",
     "release rollback web --env staging --to web@v3",
+    "release policy show",
+    _raise_prod_approvals,
+    "release history web --env prod",
+    "release policy apply --dry-run",
+    "release policy apply",
 ]
 
 

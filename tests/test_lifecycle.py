@@ -148,17 +148,21 @@ approvals = 2
     cli.ok("promote", "web@v1", "--to", "dev")
     r = cli("promote", "web@v1", "--to", "prod")
     assert r.code == 3 and "ticket" in r.err
-    r = cli("promote", "web@v1", "--to", "prod", "--ticket", "CHG-1", "--approved-by", "bob")
+    cli.ok("approve", "web@v1", "--env", "prod", actor="bob")
+    r = cli("promote", "web@v1", "--to", "prod", "--ticket", "CHG-1")
     assert r.code == 3 and "approval" in r.err
-    # the actor's own approval does not count, nor do duplicates
-    r = cli("promote", "web@v1", "--to", "prod", "--ticket", "CHG-1", "--approved-by", "bob",
-            "--approved-by", "alice", "--approved-by", "bob")
-    assert r.code == 3 and "cannot approve their own" in r.err
-    d = cli.json("promote", "web@v1", "--to", "prod", "--ticket", "CHG-1", "--approved-by", "bob",
-                 "--approved-by", "carol")
-    assert d["changed"] and d["override"] == []
+    # the promoter's own approval does not count, nor does the same person twice
+    cli.ok("approve", "web@v1", "--env", "prod", actor="alice")
+    cli.ok("approve", "web@v1", "--env", "prod", actor="Bob ")
+    r = cli("promote", "web@v1", "--to", "prod", "--ticket", "CHG-1")
+    assert r.code == 3 and "own approval does not count" in r.err and "got 1" in r.err
+    cli.ok("approve", "web@v1", "--env", "prod", "--ticket", "CHG-1", "--reason", "looked at it", actor="carol")
+    d = cli.json("promote", "web@v1", "--to", "prod", "--ticket", "CHG-1")
+    assert d["changed"] and d["override"] == [] and d["approved_by"] == ["bob", "carol"]
     ev = [e for e in cli.json("audit", "--env", "prod")["events"] if e["action"] == "promote"][0]
     assert ev["ticket"] == "CHG-1" and ev["details"]["approved_by"] == ["bob", "carol"]
+    assert [a["approver"] for a in ev["details"]["approvals"]] == ["bob", "Bob", "carol"]
+    assert cli.json("history", "web", "--env", "prod")["history"][0]["approved_by"] == ["bob", "carol"]
 
 
 def test_override_needs_reason_and_is_audited(cli):

@@ -71,7 +71,7 @@ def test_empty_database_is_upgraded_on_open(cli):
 
 def test_ledger_upgrade_is_idempotent(cli):
     first = cli.json("ledger", "upgrade")
-    assert first == {"applied": [migrate.HEAD], "schema": migrate.HEAD}
+    assert first == {"applied": ["0001", "0002"], "schema": migrate.HEAD} and migrate.HEAD == "0002"
     second = cli.json("ledger", "upgrade")
     assert second == {"applied": [], "schema": migrate.HEAD}
     assert "ledger already at" in cli.ok("ledger", "upgrade").out
@@ -175,4 +175,4 @@ def test_migrations_run_without_sqlmodel(tmp_path):
             "print([m for m in ('sqlmodel', 'pydantic', 'releasemgr.ledger.models') if m in sys.modules])\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [str([migrate.HEAD]), "[]"], r.stdout
+    assert r.stdout.splitlines() == [str(["0001", migrate.HEAD]), "[]"], r.stdout

@@ -26,6 +26,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "images": ("releasemgr.cli.lifecycle:images", "List images with their newest version."),
     "versions": ("releasemgr.cli.lifecycle:versions", "List the versions of an image."),
     "show": ("releasemgr.cli.lifecycle:show", "Show one version (web@v3, web@1.4.0, web@prod, web@latest)."),
+    "approve": ("releasemgr.cli.lifecycle:approve", "Record your approval of a version for an environment."),
     "promote": ("releasemgr.cli.lifecycle:promote", "Make a version current in an environment."),
     "rollback": ("releasemgr.cli.lifecycle:rollback", "Move an environment back to its previous good version."),
     "revoke": ("releasemgr.cli.lifecycle:revoke", "Mark a version as not to be promoted or deployed."),
@@ -37,6 +38,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "retire": ("releasemgr.cli.fleet_cmds:retire", "Stop the servers built from older versions."),
     "prune": ("releasemgr.cli.fleet_cmds:prune", "Delete artifacts of old versions nothing uses."),
     "gc": ("releasemgr.cli.aws_cmds:gc", "Remove what dead builds left behind in AWS."),
+    "policy": ("releasemgr.cli.policy_cmd:policy", "Show the policy in force; apply release.toml's."),
     "audit": ("releasemgr.cli.audit_cmd:audit", "Query and verify the tamper-evident audit log."),
     "ledger": ("releasemgr.cli.ledger_cmd:ledger", "Inspect and upgrade the ledger database."),
     # templates

@@ -57,8 +57,12 @@ class AppContext:
     def ledger(self):
         if self._ledger is None:
             from releasemgr.ledger.db import Ledger
+            from releasemgr.release import policy
 
-            self._ledger = Ledger.open(self.config.ledger_url, environments=self.config.environment_names)
+            # a new ledger records release.toml's policy; afterwards the ledger's is in force
+            self._ledger = Ledger.open(self.config.ledger_url, environments=policy.wanted(self.config))
+            if policy.adopt(self._ledger, self.config):
+                self.ui.err(policy.DIFFERS_WARNING)
         return self._ledger
 
     def close(self):

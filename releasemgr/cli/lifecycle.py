@@ -1,5 +1,5 @@
-"""Commands of the release lifecycle: register, images, versions, show, promote, rollback,
-revoke, unrevoke, history, status."""
+"""Commands of the release lifecycle: register, images, versions, show, approve, promote,
+rollback, revoke, unrevoke, history, status."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ def _version_text(doc: dict) -> str:
         where = f"{a['provider']}:{a['region']}" if a["region"] else a["provider"]
         deleted = f" (deleted {a['deleted_at']})" if a.get("deleted_at") else ""
         lines.append(f"    {where}  {a['id']}{deleted}")
+    if doc.get("approvals"):
+        lines.append("  approvals:")
+        for env, items in doc["approvals"].items():
+            for a in items:
+                state = f"used {a['used_at'][:19]} by {a['used_by']}" if a["used"] else a["state"]
+                extra = "".join(f"  {k} {a[k]}" for k in ("ticket", "reason") if a.get(k))
+                lines.append(f"    {env}  {a['approver']}  {a['at'][:19]}  {state}{extra}")
     return "\n".join(lines)
 
 
@@ -120,13 +127,48 @@ def show(ref):
     app.ui.emit(queries.show(app.ledger, ref), _version_text)
 
 
+def _no_approved_by(ctx, param, value):
+    if value:
+        from releasemgr.errors import UsageError
+
+        raise UsageError("--approved-by is gone: approvals are recorded acts",
+                         hint="each approver runs `release approve REF --env ENV` under their own identity")
+
+
 def _policy_options(f):
-    f = click.option("--override", is_flag=True, help="Pass a policy rule anyway (needs --reason; audited).")(f)
-    f = click.option("--approved-by", "approved_by", multiple=True, metavar="NAME",
-                     help="An approver (repeat); the actor cannot approve their own change.")(f)
+    f = click.option("--approved-by", multiple=True, hidden=True, expose_value=False, callback=_no_approved_by)(f)
+    f = click.option("--override", is_flag=True,
+                     help="Pass an order or freeze rule anyway (needs --reason; audited). Never approvals.")(f)
     f = click.option("--reason", metavar="TEXT", help="Why (recorded in history and audit).")(f)
     f = click.option("--ticket", metavar="ID", help="Change ticket, e.g. CHG-1234.")(f)
     return f
+
+
+@command()
+@click.argument("ref")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment the approval is for.")
+@click.option("--ticket", metavar="ID", help="Change ticket, e.g. CHG-1234.")
+@click.option("--reason", metavar="TEXT", help="Why (recorded with the approval and in the audit log).")
+def approve(ref, env, ticket, reason):
+    """Record your approval of the version REF for ENV (an environment with `approvals = N`).
+
+    The approval is yours: it is recorded under your identity (--actor / RELEASE_ACTOR, else
+    the OS account), counts once however it is spelled, never for your own promotion, is
+    used up by the promotion it allowed, and lapses after the environment's approval_ttl
+    (default 7 days). Audited as `approval.recorded`.
+
+    \b
+    Example:
+      release approve web@v3 --env prod --ticket CHG-42
+      RELEASE_ACTOR=bob release approve web@v3 --env prod --reason "reviewed the diff"
+    """
+    from releasemgr.release import approvals
+
+    app = app_ctx()
+    doc = approvals.record(app.ledger, app.config, ref, env, actor=app.actor, ticket=ticket, reason=reason)
+    app.ui.emit(doc, lambda d: f"approved {d['image']}@{d['version']} for {d['env']} as {d['approver']}, valid until "
+                f"{d['expires_at']}\n  valid approvals now: {', '.join(d['valid_approvers'])} ({d['env']} needs "
+                f"{d['required']}, never the promoter's own)")
 
 
 def _move_text(d: dict) -> str:
@@ -162,16 +204,20 @@ def _move_deploy_text(d: dict) -> str:
 @click.option("--to", "to", required=True, metavar="ENV", help="The environment.")
 @_policy_options
 @_deploy_options
-def promote(ref, to, ticket, reason, approved_by, override, do_deploy, lock_timeout):
+def promote(ref, to, ticket, reason, override, do_deploy, lock_timeout):
     """Make the version REF current in an environment, if its policy allows.
 
-    Rules per environment (release.toml): requires (been in an earlier environment),
-    require_ticket, approvals, freeze windows; revoked versions are refused.
+    Rules per environment (the policy in force in the ledger: release policy show):
+    requires (been in an earlier environment), require_ticket, approvals (recorded with
+    `release approve` by others than the promoter; used up by this promotion), freeze
+    windows; revoked versions are refused. --override lifts order, ticket and freeze rules,
+    never approvals.
 
     \b
     Example:
       release promote web@v3 --to staging
-      release promote web@v3 --to prod --ticket CHG-42 --approved-by alice
+      release approve web@v3 --env prod --actor bob    # bob, beforehand
+      release promote web@v3 --to prod --ticket CHG-42
       release promote web@v3 --to staging --deploy
     """
     from releasemgr.release import lifecycle
@@ -179,7 +225,7 @@ def promote(ref, to, ticket, reason, approved_by, override, do_deploy, lock_time
     app = app_ctx()
     doc = lifecycle.promote_and_deploy(app.ledger, app.config, ref, to, actor=app.actor, deploy=do_deploy,
                                        lock_timeout=lock_timeout, progress=app.ui.info, override=override,
-                                       ticket=ticket, reason=reason, approved_by=list(approved_by))
+                                       ticket=ticket, reason=reason)
     app.ui.emit(doc, _move_deploy_text)
 
 
@@ -189,11 +235,12 @@ def promote(ref, to, ticket, reason, approved_by, override, do_deploy, lock_time
 @click.option("--to", "to", metavar="REF", help="Version to go back to (default: the previous good one).")
 @_policy_options
 @_deploy_options
-def rollback(image, env, to, ticket, reason, approved_by, override, do_deploy, lock_timeout):
+def rollback(image, env, to, ticket, reason, override, do_deploy, lock_timeout):
     """Move IMAGE in ENV back to the version that was current before (skipping revoked ones).
 
-    Repeated rollbacks keep walking back. The environment's ticket, approval and freeze
-    rules apply (use --override --reason in an emergency).
+    Repeated rollbacks keep walking back. The environment's ticket and freeze rules apply
+    (--override --reason lifts freeze in an emergency). A rollback to a version that was
+    healthy in ENV before needs no approvals; to any other, approvals apply as to a promotion.
 
     \b
     Example:
@@ -206,7 +253,7 @@ def rollback(image, env, to, ticket, reason, approved_by, override, do_deploy, l
     app = app_ctx()
     doc = lifecycle.rollback_and_deploy(app.ledger, app.config, image, env, actor=app.actor, deploy=do_deploy,
                                         lock_timeout=lock_timeout, progress=app.ui.info, override=override, to=to,
-                                        ticket=ticket, reason=reason, approved_by=list(approved_by))
+                                        ticket=ticket, reason=reason)
     app.ui.emit(doc, _move_deploy_text)
 
 
@@ -276,11 +323,18 @@ def history(image, env, limit):
 
     app = app_ctx()
     doc = queries.history(app.ledger, image, env, limit)
-    app.ui.emit(doc, lambda d: app.ui.table(
-        ["at", "env", "action", "from", "to", "actor", "ticket", "reason"],
-        [[h["at"][:19], h["env"], h["action"] + (" (override)" if h["override"] else ""), h["from"] or "-",
-          h["to"], h["actor"], h["ticket"], h["reason"]] for h in d["history"]]) if d["history"]
-        else f"{d['image']} has not been promoted yet")
+
+    def text(d):
+        if not d["history"]:
+            return f"{d['image']} has not been promoted yet"
+        approved = any(h["approved_by"] for h in d["history"])  # the column only where there are approvals
+        return app.ui.table(
+            ["at", "env", "action", "from", "to", "actor", "ticket", "reason"] + (["approved by"] if approved else []),
+            [[h["at"][:19], h["env"], h["action"] + (" (override)" if h["override"] else ""), h["from"] or "-",
+              h["to"], h["actor"], h["ticket"], h["reason"]] + ([", ".join(h["approved_by"])] if approved else [])
+             for h in d["history"]])
+
+    app.ui.emit(doc, text)
 
 
 @command()

@@ -176,19 +176,33 @@ class Ledger:
         with self.engine.connect() as sa:
             yield SAConn(sa)
 
-    def sync_environments(self, names: list[str]) -> None:
-        """Record environments of release.toml not yet in the ledger (cheap when none are new)."""
+    def sync_environments(self, wanted: "list[str] | dict[str, dict]") -> None:
+        """Record release.toml's environments in a ledger that has no policy yet.
+
+        `wanted` is {name: policy} in release order (what `release.policy.wanted()` makes of a
+        release.toml): a ledger without a recorded policy (new, or older than schema 0002)
+        records them; once recorded, release.toml changes nothing here (`release policy
+        apply` does). A plain list of names (library use, `release ledger upgrade`) only adds
+        the missing rows, without a policy. Cheap (one query) when there is nothing to do."""
         with self.connect() as conn:
-            known = environments.names(conn)
-        if all(n in known for n in names):
+            rows = environments.all_(conn)
+        by_policy = isinstance(wanted, dict)
+        if by_policy and any(r.policy is not None for r in rows):
+            return
+        if not by_policy and all(n in {r.name for r in rows} for n in wanted):
             return
         from releasemgr.ledger.clock import now_iso
 
         with self.transaction() as conn:
-            known = environments.names(conn)
-            for pos, name in enumerate(names):
-                if name not in known:
-                    environments.create(conn, name, position=pos, at=now_iso())
+            rows = {r.name: r for r in environments.all_(conn)}
+            if by_policy and any(r.policy is not None for r in rows.values()):
+                return  # another process recorded it first
+            for pos, name in enumerate(wanted):
+                policy = wanted[name] if by_policy else None
+                if name not in rows:
+                    environments.create(conn, name, position=pos, at=now_iso(), policy=policy)
+                elif policy is not None:
+                    environments.set_policy(conn, rows[name].id, policy, position=pos)
 
     def info(self) -> dict:
         """Where the ledger is, its schema revision and its size (`release ledger info`)."""

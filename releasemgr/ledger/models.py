@@ -84,13 +84,35 @@ class Artifact(SQLModel, table=True):
 
 
 class EnvironmentRow(SQLModel, table=True):
-    """Environments named in release.toml, recorded when first seen (for foreign keys)."""
+    """The environments and their policy in force: recorded from release.toml when the ledger
+    is new, changed only by `release policy apply` (0002)."""
 
     __tablename__ = "environment"
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=64)
     position: int = 0
     created_at: str
+    policy: Optional[str] = None  # JSON of the rules in force; NULL: not recorded yet (a ledger before 0002)
+    retired_at: Optional[str] = None  # removed from the policy by `release policy apply`
+
+
+class Approval(SQLModel, table=True):
+    """`release approve`: one approver's agreement to (version, environment); used up by the
+    promotion it allowed, lapses at `expires_at` (0002)."""
+
+    __tablename__ = "approval"
+    __table_args__ = (Index("ix_approval_version_env", "version_id", "environment_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="version.id")
+    environment_id: int = Field(foreign_key="environment.id")
+    approver: str  # the identity as given (--actor / RELEASE_ACTOR / the OS account)
+    approver_key: str  # normalised: case-folded, whitespace collapsed; what distinct approvers compare
+    ticket: Optional[str] = None
+    reason: Optional[str] = None
+    at: str
+    expires_at: str
+    used_at: Optional[str] = None
+    used_by: Optional[str] = None  # the promoter whose move used it
 
 
 class Channel(SQLModel, table=True):

@@ -119,12 +119,33 @@ class Artifact(NamedTuple):
     deleted_at: str | None
 
 
-@_table("environment")
+def _policy(value) -> dict | None:
+    return None if value is None else json.loads(value)
+
+
+@_table("environment", policy=_policy)
 class Environment(NamedTuple):
     id: int
     name: str
     position: int
     created_at: str
+    policy: dict | None  # the rules in force; None: not recorded yet
+    retired_at: str | None
+
+
+@_table("approval")
+class Approval(NamedTuple):
+    id: int
+    version_id: int
+    environment_id: int
+    approver: str
+    approver_key: str
+    ticket: str | None
+    reason: str | None
+    at: str
+    expires_at: str
+    used_at: str | None
+    used_by: str | None
 
 
 @_table("channel")
@@ -244,4 +265,4 @@ class HistoryEntry(NamedTuple):
 
 
 TABLES = (Image, Build, Version, Artifact, Environment, Channel, ChannelMove, Deployment, Server, AuditEvent,
-          LedgerMeta)
+          LedgerMeta, Approval)

@@ -21,9 +21,9 @@ from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.locks import env_lock
 from releasemgr.ledger.refs import check_image_name, parse_ref
 from releasemgr.ledger.repo import artifacts as artifact_repo, channels, environments, images, versions
-from releasemgr.ledger.rows import Environment, Image, Version
+from releasemgr.ledger.rows import Approval, Environment, Image, Version
 from releasemgr.providers.registry import provider_of_packer_builder
-from releasemgr.release import deploy as deploy_mod, policy
+from releasemgr.release import approvals, deploy as deploy_mod, policy
 from releasemgr.release.versions import version_json
 
 
@@ -153,13 +153,15 @@ def register_in(conn, image: str, artifacts: list[ArtifactSpec], *, actor: str,
 # -- promote and rollback -----------------------------------------------------------------
 
 def _move(conn, *, env_row: Environment, img: Image, v: Version, action: str, actor: str, ticket: str | None,
-          reason: str | None, approved_by: list[str], overridden: list[policy.Violation], extra: dict | None = None) -> dict:
-    """Point (img, env_row) at version `v`, record the history row and the audit event(s)."""
+          reason: str | None, overridden: list[policy.Violation], used: list[Approval] = (),
+          extra: dict | None = None, now: str | None = None) -> dict:
+    """Point (img, env_row) at version `v`, record the history row and the audit event(s);
+    `used`: the approvals that allowed the move (already marked used)."""
     ch = channels.get(conn, img.id, env_row.id)
     prev_v = versions.get(conn, ch.version_id) if ch else None
-    now = now_iso()
+    now = now or now_iso()
     channels.point(conn, ch, env_id=env_row.id, image_id=img.id, version_id=v.id, at=now, by=actor)
-    approvers = sorted(set(approved_by))
+    approvers = approvals.distinct_names(used)
     channels.record_move(conn, env_id=env_row.id, image_id=img.id, from_id=prev_v.id if prev_v else None, to_id=v.id,
                          action=action, actor=actor, ticket=ticket, reason=reason, approved_by=approvers,
                          override=bool(overridden), at=now)
@@ -169,33 +171,46 @@ def _move(conn, *, env_row: Environment, img: Image, v: Version, action: str, ac
                      ticket=ticket, reason=reason, at=now,
                      details={"action": action, "rules": [o.rule for o in overridden],
                               "messages": [o.message for o in overridden]})
+    details = {"from": f"v{prev_v.number}" if prev_v else None, "to": label, "approved_by": approvers,
+               "override": bool(overridden), **(extra or {})}
+    if used:
+        details["approvals"] = [{"id": a.id, "approver": a.approver, "at": a.at} for a in used]
     audit.append(conn, action, actor=actor, image=img.name, version=label, env=env_row.name, ticket=ticket,
-                 reason=reason, at=now,
-                 details={"from": f"v{prev_v.number}" if prev_v else None, "to": label,
-                          "approved_by": approvers, "override": bool(overridden), **(extra or {})})
+                 reason=reason, at=now, details=details)
     return {"action": action, "env": env_row.name, "image": img.name, "version": label, "number": v.number,
             "semver": v.semver, "from": f"v{prev_v.number}" if prev_v else None, "changed": True,
-            "override": [o.rule for o in overridden], "at": now}
+            "override": [o.rule for o in overridden], "approved_by": approvers, "at": now}
+
+
+def _approved_by_gone() -> UsageError:
+    return UsageError("--approved-by is gone: approvals are recorded acts",
+                      hint="each approver runs `release approve REF --env ENV` under their own identity")
 
 
 def promote(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, ticket: str | None = None,
-            reason: str | None = None, approved_by: list[str] = (), override: bool = False,
-            now: datetime | None = None) -> dict:
-    env = config.environment(to)
+            reason: str | None = None, override: bool = False, now: datetime | None = None,
+            approved_by: list[str] | None = None) -> dict:
+    """Make `ref` current in `to` under the ledger's policy for `to`; the approvals that
+    allowed it are used up in the same transaction."""
+    if approved_by:
+        raise _approved_by_gone()
     parsed = parse_ref(ref)
     with ledger.transaction() as conn:
         img, v = versions.resolve(conn, parsed)
-        env_row = environments.get(conn, env.name)
+        env, env_row = policy.environment(conn, to, config)
         ch = channels.get(conn, img.id, env_row.id)
         if ch is not None and ch.version_id == v.id:
             return {"action": "promote", "env": env.name, "image": img.name, "version": f"v{v.number}",
                     "number": v.number, "semver": v.semver, "from": f"v{v.number}", "changed": False,
-                    "override": [], "at": ch.updated_at}
+                    "override": [], "approved_by": [], "at": ch.updated_at}
+        at = approvals.iso(now)
+        usable = approvals.valid_for(conn, v.id, env_row.id, at) if env.approvals else None
         violations = policy.check(conn, env, img, v, action="promote", actor=actor, ticket=ticket,
-                                  approved_by=list(approved_by), now=now)
+                                  approvals=usable, now=now)
         passed = policy.enforce(violations, override=override, reason=reason)
+        used = approvals.use(conn, usable, actor=actor, at=at) if usable else []
         return _move(conn, env_row=env_row, img=img, v=v, action="promote", actor=actor, ticket=ticket,
-                     reason=reason, approved_by=list(approved_by), overridden=passed)
+                     reason=reason, overridden=passed, used=used)
 
 
 def previous_good(conn, env_id: int, image_id: int, current_id: int) -> Version | None:
@@ -215,13 +230,17 @@ def previous_good(conn, env_id: int, image_id: int, current_id: int) -> Version 
 
 
 def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor: str, to: str | None = None,
-             ticket: str | None = None, reason: str | None = None, approved_by: list[str] = (),
-             override: bool = False, now: datetime | None = None) -> dict:
-    env = config.environment(env_name)
+             ticket: str | None = None, reason: str | None = None, override: bool = False,
+             now: datetime | None = None, approved_by: list[str] | None = None) -> dict:
+    """Move `image` in `env_name` back (to `to`, or the previous good version) under the
+    ledger's policy. The order rule does not apply; approvals are not needed when the target
+    reached healthy there before (`approvals.healthy_before`: the incident path)."""
+    if approved_by:
+        raise _approved_by_gone()
     check_image_name(image)
     with ledger.transaction() as conn:
         img = images.get(conn, image)
-        env_row = environments.get(conn, env.name)
+        env, env_row = policy.environment(conn, env_name, config)
         ch = channels.get(conn, img.id, env_row.id)
         if ch is None:
             raise NotFound(f"{image} has no current version in {env.name}: nothing to roll back")
@@ -243,11 +262,16 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
                 raise PolicyRefused(f"nothing to roll back to: {image}@v{cur.number} is the only good version "
                                     f"{env.name} has had", rule="no-previous-version",
                                     hint="promote another version instead")
+        at = approvals.iso(now)
+        healthy = approvals.healthy_before(conn, img, target, env_row.id)
+        usable = approvals.valid_for(conn, target.id, env_row.id, at) if env.approvals and not healthy else None
         violations = policy.check(conn, env, img, target, action="rollback", actor=actor, ticket=ticket,
-                                  approved_by=list(approved_by), now=now, check_order=False)
+                                  approvals=usable, now=now, check_order=False)
         passed = policy.enforce(violations, override=override, reason=reason)
+        used = approvals.use(conn, usable, actor=actor, at=at) if usable else []
+        extra = {"healthy_before": True} if healthy and env.approvals else None
         return _move(conn, env_row=env_row, img=img, v=target, action="rollback", actor=actor, ticket=ticket,
-                     reason=reason, approved_by=list(approved_by), overridden=passed)
+                     reason=reason, overridden=passed, used=used, extra=extra)
 
 
 # -- moves that also deploy ---------------------------------------------------------------
@@ -274,6 +298,7 @@ def _with_deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor:
     """Move the pointer (`move()`), then the servers, under the environment's lock, so a
     rollback never races a deploy or a retire. An audited `--override` of the move covers
     the freeze window for its deploy too (the decision was made, and recorded, on the move)."""
+    config = policy.effective(ledger, config)  # deploy's freeze rule and auto_deploy: the ledger's policy
     if not (deploy or config.environment(env).auto_deploy):
         return move()
     with env_lock(ledger, config.state_dir, image, env, actor=actor, operation=cause, timeout=lock_timeout,
@@ -313,7 +338,7 @@ def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str,
                 still.append(env_row.name)
                 continue
             rolled.append(_move(conn, env_row=env_row, img=img, v=target, action="rollback", actor=actor,
-                                ticket=ticket, reason=f"revoked {label}: {reason}", approved_by=[], overridden=[],
+                                ticket=ticket, reason=f"revoked {label}: {reason}", overridden=[],
                                 extra={"cause": "revoke"}))
         doc = version_json(conn, img, v)
         doc["rolled_back"] = rolled

@@ -1,19 +1,209 @@
-"""Change-management rules of an environment: order, ticket, approvals, freeze, revoked.
+"""Change-management rules of an environment: order, ticket, approvals, freeze, revoked --
+and the policy in force, which is ledger state.
 
-`check()` collects every violated rule; the caller refuses with the first (exit 3) unless
-the user overrides with `--override --reason`, which is itself audited.
+The environments and their rules live in the ledger (`environment.policy`): a new ledger
+records those of release.toml; afterwards a changed release.toml takes effect only through
+`release policy apply` (audited as `policy.applied`, the difference in its details). Every
+check here reads the ledger's policy, never the local file.
+
+`check()` collects every violated rule; the caller refuses with the first (exit 3) unless the
+user overrides with `--override --reason`, which is itself audited. Approvals and revoked
+versions cannot be overridden.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from releasemgr.config import Environment
-from releasemgr.errors import PolicyRefused, UsageError
+from releasemgr.config import DEFAULT_APPROVAL_TTL, Config, Environment, FreezeWindow
+from releasemgr.errors import NotFound, PolicyRefused, UsageError
+from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.repo import channels, environments
-from releasemgr.ledger.rows import Image, Version
+from releasemgr.ledger.rows import Approval, Environment as EnvRow, Image, Version
 
+# what an environment's policy is made of, in the order `policy show` prints it
+POLICY_KEYS = ("requires", "require_ticket", "approvals", "approval_ttl", "freeze", "auto_deploy", "description")
+DIFFERS_WARNING = ("warning: release.toml differs from the policy in force; "
+                   "see release policy show / release policy apply")
+
+
+# -- the policy in force ------------------------------------------------------------------
+
+def policy_of(env: Environment) -> dict:
+    """An environment of release.toml as the ledger records its policy."""
+    return {"requires": env.requires, "require_ticket": env.require_ticket, "approvals": env.approvals,
+            "approval_ttl": env.approval_ttl, "freeze": [w.text for w in env.freeze],
+            "auto_deploy": env.auto_deploy, "description": env.description}
+
+
+def wanted(config: Config) -> dict[str, dict]:
+    """{name: policy} of release.toml, in release order (what `Ledger.sync_environments` takes)."""
+    return {e.name: policy_of(e) for e in (config.declared_environments or config.environments)}
+
+
+def env_of(name: str, policy: dict) -> Environment:
+    """A recorded policy as the `Environment` the rules read."""
+    return Environment(name=name, requires=policy.get("requires"), require_ticket=bool(policy.get("require_ticket")),
+                       approvals=int(policy.get("approvals") or 0),
+                       approval_ttl=policy.get("approval_ttl") or DEFAULT_APPROVAL_TTL,
+                       freeze=[FreezeWindow.parse(t) for t in policy.get("freeze") or []],
+                       auto_deploy=bool(policy.get("auto_deploy")), description=policy.get("description") or "")
+
+
+def _recorded(rows: list[EnvRow]) -> list[EnvRow] | None:
+    """The rows in force, in order; None when the ledger has no policy recorded yet."""
+    if not any(r.policy is not None for r in rows):
+        return None
+    return [r for r in rows if r.policy is not None and r.retired_at is None]
+
+
+def in_force_rows(conn, config: Config | None = None) -> list[EnvRow]:
+    """The environments in force. A ledger without a recorded policy records `config`'s first
+    (only inside `Ledger.transaction()`; what `Ledger.open` does for the CLI already)."""
+    rows = environments.all_(conn)
+    force = _recorded(rows)
+    if force is not None:
+        return force
+    if config is None:
+        return []
+    by_name = {r.name: r for r in rows}
+    at = now_iso()
+    for pos, (name, pol) in enumerate(wanted(config).items()):
+        if name in by_name:
+            environments.set_policy(conn, by_name[name].id, pol, position=pos)
+        else:
+            environments.create(conn, name, position=pos, at=at, policy=pol)
+    return _recorded(environments.all_(conn)) or []
+
+
+def environment(conn, name: str, config: Config | None = None) -> tuple[Environment, EnvRow]:
+    """The environment `name` under the policy in force, or NotFound with a did-you-mean."""
+    force = in_force_rows(conn, config)
+    for row in force:
+        if row.name == name:
+            return env_of(row.name, row.policy), row
+    known = [r.name for r in force]
+    close = difflib.get_close_matches(name, known, n=1)
+    extra = ""
+    if config is not None and name in config.environment_names:
+        extra = " (release.toml has it, the policy in force does not: release policy apply)"
+    raise NotFound(f"unknown environment {name!r}{extra}",
+                   hint=(f"did you mean {close[0]!r}? " if close else "") + f"environments: {', '.join(known)}")
+
+
+def adopt(ledger, config: Config) -> bool:
+    """Make `config`'s environments the ones in force in the ledger (so every command that
+    reads `config.environment(...)` -- deploy's freeze check, status, retire -- enforces the
+    ledger's policy); True when release.toml's differ from them."""
+    with ledger.connect() as conn:
+        force = _recorded(environments.all_(conn))
+    if force is None:
+        return False
+    mine = wanted(config)
+    if config.declared_environments is None:
+        config.declared_environments = config.environments
+    config.environments = [env_of(r.name, r.policy) for r in force]
+    return mine != {r.name: _normal(r.policy) for r in force} or list(mine) != [r.name for r in force]
+
+
+def effective(ledger, config: Config) -> Config:
+    """A copy of `config` whose environments are the ones in force in the ledger (`config`
+    itself when the ledger has no policy recorded yet)."""
+    import dataclasses
+
+    with ledger.connect() as conn:
+        force = _recorded(environments.all_(conn))
+    if force is None:
+        return config
+    return dataclasses.replace(config, environments=[env_of(r.name, r.policy) for r in force],
+                               declared_environments=config.declared_environments or config.environments)
+
+
+def _normal(policy: dict) -> dict:
+    return {k: policy.get(k) for k in POLICY_KEYS} | {"freeze": list(policy.get("freeze") or [])}
+
+
+def diff(current: dict[str, dict], new: dict[str, dict]) -> list[dict]:
+    """What changes from `current` to `new` ({name: policy}, in order): one entry per change."""
+    out: list[dict] = []
+    for name, pol in new.items():
+        if name not in current:
+            out.append({"env": name, "change": "added", "key": None, "from": None, "to": pol})
+            continue
+        old = _normal(current[name])
+        for key in POLICY_KEYS:
+            if old.get(key) != pol.get(key):
+                out.append({"env": name, "change": "changed", "key": key, "from": old.get(key), "to": pol.get(key)})
+    for name, pol in current.items():
+        if name not in new:
+            out.append({"env": name, "change": "removed", "key": None, "from": _normal(pol), "to": None})
+    if not out and list(current) != list(new):
+        out.append({"env": None, "change": "reordered", "key": None, "from": list(current), "to": list(new)})
+    return out
+
+
+def show(ledger) -> dict:
+    """`release policy show`: the environments and rules in force."""
+    with ledger.connect() as conn:
+        force = _recorded(environments.all_(conn)) or []
+    return {"environments": [{"name": r.name, **_normal(r.policy)} for r in force]}
+
+
+def apply(ledger, config: Config, *, actor: str, dry_run: bool = False) -> dict:
+    """`release policy apply`: make release.toml's environments and rules the ones in force."""
+    from releasemgr.ledger import audit
+
+    new = wanted(config)
+
+    def current_of(conn) -> dict[str, dict]:
+        return {r.name: r.policy for r in (_recorded(environments.all_(conn)) or [])}
+
+    if dry_run:
+        with ledger.connect() as conn:
+            changes = diff(current_of(conn), new)
+        return {"dry_run": True, "changed": False, "diff": changes}
+    with ledger.transaction() as conn:
+        rows = environments.all_(conn)
+        changes = diff(current_of(conn), new)
+        if not changes:
+            return {"dry_run": False, "changed": False, "diff": []}
+        by_name = {r.name: r for r in rows}
+        at = now_iso()
+        for pos, (name, pol) in enumerate(new.items()):
+            if name in by_name:
+                environments.set_policy(conn, by_name[name].id, pol, position=pos)
+            else:
+                environments.create(conn, name, position=pos, at=at, policy=pol)
+        for r in rows:
+            if r.name not in new and r.policy is not None and r.retired_at is None:
+                environments.retire(conn, r.id, at=at)
+        audit.append(conn, "policy.applied", actor=actor, at=at,
+                     details={"diff": changes, "config": str(config.path) if config.path else None})
+        return {"dry_run": False, "changed": True, "diff": changes}
+
+
+def diff_text(changes: list[dict]) -> str:
+    def val(x):
+        import json
+
+        return json.dumps(x, sort_keys=True)
+
+    lines = []
+    for c in changes:
+        if c["change"] == "added":
+            lines.append(f"+ {c['env']}: " + ", ".join(f"{k} = {val(v)}" for k, v in c["to"].items()))
+        elif c["change"] == "removed":
+            lines.append(f"- {c['env']}")
+        elif c["change"] == "reordered":
+            lines.append(f"~ order: {' -> '.join(c['from'])}  =>  {' -> '.join(c['to'])}")
+        else:
+            lines.append(f"~ {c['env']}.{c['key']}: {val(c['from'])} -> {val(c['to'])}")
+    return "\n".join(lines)
+
+
+# -- the rules ----------------------------------------------------------------------------
 
 @dataclass
 class Violation:
@@ -23,10 +213,17 @@ class Violation:
     overridable: bool = True
 
 
+def normalise_identity(name: str) -> str:
+    """Who an approver is, for comparison: case and whitespace do not make another person."""
+    return " ".join(name.split()).casefold()
+
+
 def check(conn, env: Environment, img: Image, v: Version, *, action: str, actor: str,
-          ticket: str | None, approved_by: list[str], now: datetime | None = None,
+          ticket: str | None, approvals: list[Approval] | None = None, now: datetime | None = None,
           check_order: bool = True) -> list[Violation]:
-    """`conn`: a ledger connection (`Ledger.connect()` / `transaction()`)."""
+    """`conn`: a ledger connection (`Ledger.connect()` / `transaction()`); `env`: the policy in
+    force (`environment()`); `approvals`: the valid (unused, not lapsed) approvals of (v, env),
+    None where the action needs none (a rollback to a version healthy there before)."""
     out: list[Violation] = []
     label = f"{img.name}@v{v.number}"
     if v.revoked:
@@ -40,13 +237,15 @@ def check(conn, env: Environment, img: Image, v: Version, *, action: str, actor:
                                  f"been in {env.requires}", f"release promote {label} --to {env.requires}"))
     if env.require_ticket and not (ticket and ticket.strip()):
         out.append(Violation("ticket", f"{env.name} requires a change ticket", "add --ticket CHG-1234"))
-    if env.approvals:
-        distinct = {a.strip() for a in approved_by if a.strip()} - {actor}
+    if env.approvals and approvals is not None:
+        me = normalise_identity(actor)
+        distinct = {a.approver_key for a in approvals} - {me}
         if len(distinct) < env.approvals:
-            self_note = " (the actor cannot approve their own change)" if actor in approved_by else ""
-            out.append(Violation("approvals", f"{env.name} requires {env.approvals} approval(s) by someone other "
-                                 f"than {actor}, got {len(distinct)}{self_note}",
-                                 "add --approved-by NAME for each approver"))
+            own = " (the promoter's own approval does not count)" if me in {a.approver_key for a in approvals} else ""
+            out.append(Violation("approvals", f"{env.name} requires {env.approvals} approval(s) of {label} by "
+                                 f"someone other than {actor}, got {len(distinct)}{own}",
+                                 f"each approver runs `release approve {label} --env {env.name}`",
+                                 overridable=False))
     window = env.frozen_by(now or datetime.now(timezone.utc))
     if window is not None:
         out.append(Violation("freeze", f"{env.name} is frozen ({window.text})",
@@ -59,9 +258,12 @@ def enforce(violations: list[Violation], *, override: bool, reason: str | None) 
     if not violations:
         return []
     hard = [v for v in violations if not v.overridable]
-    if hard:
+    if hard and (override or hard[0] is violations[0]):
         v = hard[0]
-        raise PolicyRefused(v.message, rule=v.rule, hint=v.hint, rules=[x.rule for x in violations])
+        message = v.message if v.rule == "revoked" else f"refused by policy '{v.rule}': {v.message}"
+        if override and v.rule == "approvals":
+            message += " (--override does not lift approvals)"
+        raise PolicyRefused(message, rule=v.rule, hint=v.hint, rules=[x.rule for x in violations])
     if not override:
         v = violations[0]
         more = f" (also: {', '.join(x.rule for x in violations[1:])})" if len(violations) > 1 else ""

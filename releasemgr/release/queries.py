@@ -38,9 +38,13 @@ def list_versions(ledger: Ledger, image: str, *, limit: int | None = None) -> di
 
 
 def show(ledger: Ledger, ref: str) -> dict:
+    from releasemgr.release import approvals
+
     with ledger.connect() as conn:
         img, v = versions.resolve(conn, ref)
-        return version_json(conn, img, v)
+        doc = version_json(conn, img, v)
+        doc["approvals"] = approvals.of_version(conn, v.id)
+        return doc
 
 
 def status(ledger: Ledger, config: Config, image: str | None = None, env: str | None = None) -> dict:
