@@ -160,3 +160,17 @@ def test_common_is_a_leaf_of_light_standard_modules():
     ours = [m for m in loaded if m.startswith("releasemgr")]
     assert ours == ["releasemgr", "releasemgr.common", "releasemgr.common.durations", "releasemgr.common.secrets"]
     assert not [m for m in loaded if m.split(".")[0] in ("click", "sqlalchemy", "sqlmodel", "boto3", "paramiko")]
+
+
+@pytest.mark.parametrize("value", ["999999999999y", "293y", "1e308", "99999999999999999999999", 1e308, 10 ** 400,
+                                   -(10 ** 400), float("inf"), float("-inf"), float("nan"), "100000000000000000000d"])
+def test_ages_and_durations_are_bounded_and_finite(value):
+    """Whatever a person types or a TOML file holds, an age or a duration is a number a date
+    or a clock can take: at most Go's int64 nanoseconds, never inf or NaN (issue 15 item 7)."""
+    for parse in (age_seconds, seconds, lambda v: seconds(v, negative=True)):
+        with pytest.raises(DurationError):
+            parse(value)
+    if isinstance(value, str) and not value[-1].isdigit():
+        with pytest.raises(DurationError, match="too long"):
+            parse_age(value)
+    assert age_seconds("292y") == 292 * 365 * 86400.0

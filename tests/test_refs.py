@@ -10,7 +10,7 @@ import semver as semver_lib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from releasemgr.errors import Conflict, ReleaseError, UsageError
+from releasemgr.errors import Conflict, NotFound, ReleaseError, UsageError
 from releasemgr.ledger.refs import Ref, parse_ref
 
 # -- references -----------------------------------------------------------------------------
@@ -63,7 +63,7 @@ def test_bare_image_means_latest(image):
 def test_any_text_parses_or_is_a_usage_error(text):
     try:
         ref = parse_ref(text)
-    except UsageError as exc:
+    except (UsageError, NotFound) as exc:  # NotFound: a version number beyond nine digits
         assert exc.message
         return
     assert "@" not in ref.image
@@ -75,7 +75,7 @@ def test_any_text_parses_or_is_a_usage_error(text):
 def test_near_miss_text_parses_or_is_a_usage_error(text):
     try:
         parse_ref(text)
-    except UsageError:
+    except (UsageError, NotFound):
         pass
 
 
@@ -205,3 +205,14 @@ def test_ambiguous_environment_names():
     assert parse_ref("web@7").kind == "number"
     assert parse_ref("web@latest").kind == "latest"
     assert parse_ref("web@prod").kind == "env"
+
+
+@pytest.mark.parametrize("tail", ["v1000000000", "1000000000", "v99999999999999999999", "v" + "9" * 5000,
+                                  "v0001000000000"])
+def test_version_numbers_beyond_the_ledger_are_not_found_not_environments(tail):
+    """All digits is a version number, never an environment: beyond nine digits no such version
+    can exist, so it is not found (exit 4) without asking the ledger."""
+    with pytest.raises(NotFound, match=r"^no version v[1-9][0-9]{9,} of web$"):
+        parse_ref(f"web@{tail}")
+    assert parse_ref("web@v999999999") == Ref("web", "number", 999_999_999)
+    assert parse_ref("web@v000000001") == Ref("web", "number", 1)

@@ -15,7 +15,7 @@ import click
 
 from releasemgr import __version__
 from releasemgr.cli.context import AppContext, global_options
-from releasemgr.errors import ExitStatus, ReleaseError
+from releasemgr.errors import ExitStatus, ReleaseError, UsageError
 
 # name -> "module:attribute"; the order is the order of `release --help`.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     (`ui.add_secret`) are masked in errors as in any other output, --json included."""
     app = AppContext()
     try:
+        _refuse_nul_bytes(app, sys.argv[1:] if argv is None else argv)
         # Without standalone mode click *returns* the code of a `ctx.exit(n)` (and a
         # command's return value) instead of raising Exit: that is the status.
         status = cli.main(args=argv, prog_name="release", standalone_mode=False, obj=app)
@@ -132,6 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         app.close()
     return int(ExitStatus.OK)
+
+
+def _refuse_nul_bytes(app: AppContext, args) -> None:
+    """No argument may hold a NUL byte: no file name, ledger or template can, PostgreSQL
+    refuses it in text, and a name or reason with one would read differently in each
+    place it is shown. Refused before anything runs, the same way on every ledger."""
+    for arg in args:
+        if isinstance(arg, str) and "\0" in arg:
+            app.settings.json = "--json" in args  # the error as a document, as any other
+            shown = arg.replace("\0", "\\0")
+            raise UsageError(f"an argument contains a NUL byte: {shown}", hint="remove the NUL (\\0) character")
 
 
 def run() -> None:

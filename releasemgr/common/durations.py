@@ -60,9 +60,7 @@ def parse_go_duration(text: str) -> float:
     if not is_duration(text):
         raise _not_a(text, "a duration", DURATION_EXAMPLES)
     total = _sum(text, _GO_PART, _GO_UNITS)
-    if abs(total) > _MAX_SECONDS:
-        raise DurationError(f'"{text}" is too long for a duration (at most about 292 years)')
-    return total
+    return _bounded(text, total, "a duration")
 
 
 def is_age(text: str) -> bool:
@@ -74,7 +72,17 @@ def parse_age(text: str) -> float:
     """Seconds in an age: a Go duration, or one using d, w, y as well ("1d12h", "2w", "1y")."""
     if not isinstance(text, str) or not _AGE_TEXT.match(text):
         raise _not_a(text, "an age", AGE_EXAMPLES)
-    return _sum(text, _AGE_PART, _AGE_UNITS)
+    return _bounded(text, _sum(text, _AGE_PART, _AGE_UNITS), "an age")
+
+
+def _bounded(value, secs: float, noun: str) -> float:
+    """`secs`, or DurationError if it is not finite or longer than a Go duration can be: the
+    same bound for durations and ages, so every caller can add it to a date or a clock."""
+    if secs != secs:  # NaN
+        raise DurationError(f'"{value}" is not a number of seconds')
+    if abs(secs) > _MAX_SECONDS:
+        raise DurationError(f'"{value}" is too long for {noun} (at most about 292 years)')
+    return secs
 
 
 def not_negative(value, secs: float) -> float:
@@ -84,16 +92,20 @@ def not_negative(value, secs: float) -> float:
     return secs
 
 
-def _typed(value, default, parse, negative: bool) -> float | None:
+def _typed(value, default, parse, negative: bool, noun: str) -> float | None:
     if value is None or value == "":
         return default
     if isinstance(value, bool):
         parse(str(value).lower())  # raises: true/false is never a duration
     if isinstance(value, (int, float)):
-        out = float(value)
+        try:
+            out = float(value)
+        except OverflowError:  # an int beyond any float: too long, whatever its sign says
+            out = float("inf") if value > 0 else float("-inf")
     else:
         text = str(value).strip()
         out = float(text) if _BARE_NUMBER.match(text) else parse(text)
+    out = _bounded(value, out, noun)  # a bare number or a TOML float may be huge, inf or nan
     return out if negative else not_negative(value, out)
 
 
@@ -102,9 +114,9 @@ def seconds(value, default: float | None = None, *, negative: bool = False) -> f
 
     None or "" gives `default`; a number or a bare number string is seconds; anything else
     must be a Go duration. Negative values raise DurationError unless `negative`."""
-    return _typed(value, default, parse_go_duration, negative)
+    return _typed(value, default, parse_go_duration, negative, "a duration")
 
 
 def age_seconds(value, default: float | None = None) -> float | None:
     """An age in seconds: like `seconds`, with d, w, y units too; never negative."""
-    return _typed(value, default, parse_age, False)
+    return _typed(value, default, parse_age, False, "an age")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from releasemgr.errors import UsageError
+from releasemgr.errors import NotFound, UsageError
 
 IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_NUMBER_RE = re.compile(r"^v?([0-9]{1,9})$")
+_NUMBER_RE = re.compile(r"^v?([0-9]+)$")
+MAX_NUMBER_DIGITS = 9  # version numbers the ledger can hold: up to 999,999,999
 _SEMVER_RE = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _ENV_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -47,7 +48,10 @@ def parse_ref(text: str, *, default: str = "latest") -> Ref:
         return Ref(image, "latest")
     m = _NUMBER_RE.match(tail)
     if m:
-        number = int(m.group(1))
+        digits = m.group(1).lstrip("0") or "0"
+        if len(digits) > MAX_NUMBER_DIGITS:  # all digits is a version number, never an environment
+            raise NotFound(f"no version v{digits} of {image}", hint=f"see `release versions {image}`")
+        number = int(digits)
         if number < 1:
             raise UsageError(f"version numbers start at 1: {text!r}")
         return Ref(image, "number", number)
