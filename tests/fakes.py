@@ -214,7 +214,7 @@ class Domain:
 
     # -- servers and artifacts --
     def deploy(self, image: str = "web", env: str = "prod", **kw) -> dict:
-        from releasemgr.release.deploy import deploy
+        from releasemgr.release.deploy.run import deploy
 
         return deploy(self.ledger, self.config, image, env, actor=self.actor, **kw)
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from releasemgr.release.deploy import DeployFailed
+from releasemgr.release.deploy.strategies import DeployFailed
 from releasemgr.release.deploy.strategies import plan
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli.context import app_ctx, command
+from releasemgr.cli.render import deploy_text
 from releasemgr.common.durations import DurationError, seconds
 from releasemgr.errors import UsageError
+from releasemgr.release.deploy import run as deploy_mod
+from releasemgr.release.queries import list_servers
+from releasemgr.release.retire import retire as retire_fn
+from releasemgr.release.retire import prune as prune_fn
 
 
 def _lock_option(f):
@@ -16,47 +21,8 @@ def _lock_option(f):
                              "to finish, then refuse (exit 1).")(f)
 
 
-def deploy_text(d: dict) -> str:
-    if d.get("strategy") == "auto-scaling-group":
-        if d.get("dry_run"):
-            return (f"dry run: {d['image']}@{d['version']} to {d['env']}: Auto Scaling group "
-                    f"{d['auto_scaling_group']} would get a launch template version with {d['ami']}")
-        return (f"deployed {d['image']}@{d['version']} to {d['env']}: Auto Scaling group {d['auto_scaling_group']} "
-                f"now uses launch template version {d['launch_template_version']} ({d['ami']}); "
-                f"replaced {len(d['replaced'])} instance(s), {len(d['instances'])} in service")
-    if d.get("dry_run"):
-        lines = [f"dry run: {d['image']}@{d['version']} to {d['env']} ({d['strategy']}, count {d['count']}, "
-                 f"batch {d['batch_size']}, max unavailable {d['max_unavailable']})"]
-        if d["instant"]:
-            lines.append(f"  would switch the route to the running servers {', '.join(d['would_reuse'])}")
-        else:
-            lines.append(f"  would start {d['would_launch']} server(s)"
-                         + (f", reuse {len(d['would_reuse'])}" if d["would_reuse"] else ""))
-        if d["would_retire"]:
-            lines.append(f"  would stop {', '.join(d['would_retire'])}")
-        if d["would_standby"]:
-            lines.append(f"  would keep standing by: {', '.join(d['would_standby'])}")
-        return "\n".join(lines)
-    how = "switched the route back to running servers" if d["instant"] else d["strategy"]
-    lines = [f"deployed {d['image']}@{d['version']} to {d['env']}: {d['count']} server(s) ({how}, {d['seconds']}s)"]
-    if d["launched"]:
-        lines.append(f"  started: {len(d['launched'])}")
-    if d["retired"]:
-        lines.append(f"  stopped: {len(d['retired'])}")
-    if d["standby"]:
-        lines.append(f"  standing by for rollback: {len(d['standby'])} (`release retire {d['image']} --env "
-                     f"{d['env']}` removes them)")
-    if d["healed"]:
-        lines.append(f"  healed drift: {', '.join(d['healed'])}")
-    lines.append(f"  route: {' '.join(a for a in d['route'] if a) or '-'}")
-    lines += [f"warning: {w}" for w in d["warnings"]]
-    return "\n".join(lines)
-
-
 def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: bool = True, **kw) -> dict:
     """The deploy use case with the command's ledger, actor and progress."""
-    from releasemgr.release import deploy as deploy_mod
-
     return deploy_mod.deploy(app.ledger, app.config, image, env, actor=app.actor, progress=app.ui.info,
                              cause=cause, hold_lock=hold_lock, **kw)
 
@@ -123,8 +89,6 @@ def servers(image, env, all_states):
       release servers web --env prod
       release servers web --env prod --json | jq -r '.servers[].address'
     """
-    from releasemgr.release.queries import list_servers
-
     app = app_ctx()
     doc = list_servers(app.ledger, app.config, image, env, all_states=all_states)
     app.ui.emit(doc, lambda d: app.ui.table(
@@ -154,8 +118,6 @@ def retire(image, env, older_than, keep_previous, dry_run, lock_timeout):
       release retire web --env prod --dry-run
       release retire web --env prod --keep-previous 1
     """
-    from releasemgr.release.retire import retire as retire_fn
-
     app = app_ctx()
     doc = retire_fn(app.ledger, app.config, image, env, actor=app.actor, older_than=older_than,
                     keep_previous=keep_previous, dry_run=dry_run, lock_timeout=lock_timeout, progress=app.ui.info)
@@ -192,8 +154,6 @@ def prune(image, keep, older_than, dry_run, lock_timeout):
       release prune web --keep 5 --dry-run
       release prune web            # apply [retention] from release.toml
     """
-    from releasemgr.release.retire import prune as prune_fn
-
     app = app_ctx()
     doc = prune_fn(app.ledger, app.config, image, actor=app.actor, keep=keep, older_than=older_than,
                    dry_run=dry_run, lock_timeout=lock_timeout, progress=app.ui.info)

@@ -1,42 +1,14 @@
-"""Commands of the release lifecycle: register, images, versions, show, approve, promote,
-rollback, revoke, unrevoke, history, status."""
+"""Commands that change the release lifecycle: register, approve, promote, rollback, revoke,
+unrevoke (the read commands are in `query_cmds`)."""
 
 from __future__ import annotations
 
 import click
 
 from releasemgr.cli.context import app_ctx, command
-
-
-def _artifacts_text(doc: dict) -> str:
-    return ", ".join(f"{a['provider']}:{a['region']}:{a['id']}" if a["region"] else f"{a['provider']}:{a['id']}"
-                     for a in doc["artifacts"])
-
-
-def _version_text(doc: dict) -> str:
-    label = f"{doc['image']}@{doc['version']}" + (f" ({doc['semver']})" if doc.get("semver") else "")
-    lines = [f"{label}  {doc['status']}"]
-    for key in ("created_at", "created_by", "origin", "build_id", "template_digest", "git_commit", "parent"):
-        if doc.get(key):
-            lines.append(f"  {key.replace('_', ' ')}: {doc[key]}")
-    if doc.get("environments") is not None:
-        lines.append(f"  current in: {', '.join(doc['environments']) or '-'}")
-    if doc.get("revoked"):
-        r = doc["revoked"]
-        lines.append(f"  revoked: {r['at']} by {r['by']}: {r['reason']}")
-    lines.append("  artifacts:")
-    for a in doc["artifacts"]:
-        where = f"{a['provider']}:{a['region']}" if a["region"] else a["provider"]
-        deleted = f" (deleted {a['deleted_at']})" if a.get("deleted_at") else ""
-        lines.append(f"    {where}  {a['id']}{deleted}")
-    if doc.get("approvals"):
-        lines.append("  approvals:")
-        for env, items in doc["approvals"].items():
-            for a in items:
-                state = f"used {a['used_at'][:19]} by {a['used_by']}" if a["used"] else a["state"]
-                extra = "".join(f"  {k} {a[k]}" for k in ("ticket", "reason") if a.get(k))
-                lines.append(f"    {env}  {a['approver']}  {a['at'][:19]}  {state}{extra}")
-    return "\n".join(lines)
+from releasemgr.cli.render import artifacts_text, deploy_text
+from releasemgr.errors import UsageError
+from releasemgr.release import approvals, lifecycle
 
 
 @command()
@@ -56,9 +28,6 @@ def register(image, artifacts, manifest, semver, bump):
       release register web --artifact aws:us-east-1:ami-0abc123 --artifact aws:us-west-2:ami-0def456
       release register web --from-manifest manifest.json --bump minor
     """
-    from releasemgr.errors import UsageError
-    from releasemgr.release import lifecycle
-
     app = app_ctx()
     if bool(artifacts) == bool(manifest):
         raise UsageError("give --artifact PROVIDER:REGION:ID (one or more) or --from-manifest FILE")
@@ -71,66 +40,11 @@ def register(image, artifacts, manifest, semver, bump):
     doc = lifecycle.register(app.ledger, image, specs, actor=app.actor, semver=semver, bump=bump,
                              origin=origin, details=details)
     app.ui.emit(doc, lambda d: f"registered {d['image']}@{d['version']}"
-                + (f" ({d['semver']})" if d["semver"] else "") + f": {_artifacts_text(d)}")
-
-
-@command()
-def images():
-    """List images with their number of versions and the newest.
-
-    \b
-    Example:
-      release images --json
-    """
-    from releasemgr.release import queries
-
-    app = app_ctx()
-    rows = queries.list_images(app.ledger)
-    app.ui.emit({"images": rows}, lambda d: app.ui.table(
-        ["image", "versions", "latest", "semver", "created"],
-        [[r["image"], r["versions"], r["latest"], r["latest_semver"], r["created_at"][:19]] for r in d["images"]])
-        if d["images"] else "no images yet: `release register` or `release build` makes the first")
-
-
-@command()
-@click.argument("image")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N versions.")
-def versions(image, limit):
-    """List the versions of IMAGE, newest first, with where each is current.
-
-    \b
-    Example:
-      release versions web --limit 10
-    """
-    from releasemgr.release import queries
-
-    app = app_ctx()
-    doc = queries.list_versions(app.ledger, image, limit=limit)
-    app.ui.emit(doc, lambda d: app.ui.table(
-        ["version", "semver", "status", "current in", "created", "by", "artifacts"],
-        [[v["version"], v["semver"], v["status"], ",".join(v["environments"]), v["created_at"][:19],
-          v["created_by"], _artifacts_text(v)] for v in d["versions"]]))
-
-
-@command()
-@click.argument("ref")
-def show(ref):
-    """Show one version: REF is web@v3, web@3, web@1.4.0, web@prod or web@latest.
-
-    \b
-    Example:
-      release show web@prod --json
-    """
-    from releasemgr.release import queries
-
-    app = app_ctx()
-    app.ui.emit(queries.show(app.ledger, ref), _version_text)
+                + (f" ({d['semver']})" if d["semver"] else "") + f": {artifacts_text(d)}")
 
 
 def _no_approved_by(ctx, param, value):
     if value:
-        from releasemgr.errors import UsageError
-
         raise UsageError("--approved-by is gone: approvals are recorded acts",
                          hint="each approver runs `release approve REF --env ENV` under their own identity")
 
@@ -162,8 +76,6 @@ def approve(ref, env, ticket, reason):
       release approve web@v3 --env prod --ticket CHG-42
       RELEASE_ACTOR=bob release approve web@v3 --env prod --reason "reviewed the diff"
     """
-    from releasemgr.release import approvals
-
     app = app_ctx()
     doc = approvals.record(app.ledger, app.config, ref, env, actor=app.actor, ticket=ticket, reason=reason)
     app.ui.emit(doc, lambda d: f"approved {d['image']}@{d['version']} for {d['env']} as {d['approver']}, valid until "
@@ -193,8 +105,6 @@ def _deploy_options(f):
 def _move_deploy_text(d: dict) -> str:
     text = _move_text(d)
     if d.get("deployment"):
-        from releasemgr.cli.fleet_cmds import deploy_text
-
         text += "\n" + deploy_text(d["deployment"])
     return text
 
@@ -220,8 +130,6 @@ def promote(ref, to, ticket, reason, override, do_deploy, lock_timeout):
       release promote web@v3 --to prod --ticket CHG-42
       release promote web@v3 --to staging --deploy
     """
-    from releasemgr.release import lifecycle
-
     app = app_ctx()
     doc = lifecycle.promote_and_deploy(app.ledger, app.config, ref, to, actor=app.actor, deploy=do_deploy,
                                        lock_timeout=lock_timeout, progress=app.ui.info, override=override,
@@ -248,8 +156,6 @@ def rollback(image, env, to, ticket, reason, override, do_deploy, lock_timeout):
       release rollback web --env prod --to web@v2
       release rollback web --env prod --deploy   # servers too; instant if the old set still runs
     """
-    from releasemgr.release import lifecycle
-
     app = app_ctx()
     doc = lifecycle.rollback_and_deploy(app.ledger, app.config, image, env, actor=app.actor, deploy=do_deploy,
                                         lock_timeout=lock_timeout, progress=app.ui.info, override=override, to=to,
@@ -273,8 +179,6 @@ def revoke(ref, reason, ticket, do_rollback):
     Example:
       release revoke web@v4 --reason "CVE-2026-1234 in openssl" --rollback
     """
-    from releasemgr.release import lifecycle
-
     app = app_ctx()
     doc = lifecycle.revoke(app.ledger, app.config, ref, reason=reason, actor=app.actor, do_rollback=do_rollback,
                            ticket=ticket)
@@ -301,102 +205,8 @@ def unrevoke(ref, reason):
     Example:
       release unrevoke web@v4 --reason "false positive, see SEC-12"
     """
-    from releasemgr.release import lifecycle
-
     app = app_ctx()
     doc = lifecycle.unrevoke(app.ledger, ref, reason=reason, actor=app.actor)
     app.ui.emit(doc, lambda d: f"unrevoked {d['image']}@{d['version']}")
 
 
-@command()
-@click.argument("image")
-@click.option("--env", "env", metavar="ENV", help="Only this environment.")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N moves.")
-def history(image, env, limit):
-    """Show how IMAGE's channel pointers moved (promotions and rollbacks), newest first.
-
-    \b
-    Example:
-      release history web --env prod
-    """
-    from releasemgr.release import queries
-
-    app = app_ctx()
-    doc = queries.history(app.ledger, image, env, limit)
-
-    def text(d):
-        if not d["history"]:
-            return f"{d['image']} has not been promoted yet"
-        approved = any(h["approved_by"] for h in d["history"])  # the column only where there are approvals
-        return app.ui.table(
-            ["at", "env", "action", "from", "to", "actor", "ticket", "reason"] + (["approved by"] if approved else []),
-            [[h["at"][:19], h["env"], h["action"] + (" (override)" if h["override"] else ""), h["from"] or "-",
-              h["to"], h["actor"], h["ticket"], h["reason"]] + ([", ".join(h["approved_by"])] if approved else [])
-             for h in d["history"]])
-
-    app.ui.emit(doc, text)
-
-
-@command()
-@click.argument("image", required=False)
-@click.option("--env", "env", metavar="ENV", help="Only this environment.")
-@click.option("--check", "check", is_flag=True,
-              help="Ask the providers: list servers with health and age, report drift (dead servers, servers "
-                   "nobody recorded, servers of a version the environment no longer points at); exit 1 on drift.")
-def status(image, env, check):
-    """Show which version of each image is current in each environment.
-
-    A revoked version that is still current is flagged. With --check, also every server
-    with its version, health and age, and any drift (`release deploy` heals it).
-
-    \b
-    Example:
-      release status
-      release status web --env prod --json
-      release status --check
-    """
-    from releasemgr.release import queries
-
-    app = app_ctx()
-    doc = queries.status(app.ledger, app.config, image, env)
-    if check:
-        from releasemgr.release import drift
-
-        found = drift.check(app.ledger, app.config, image, env)
-        doc.update(servers=found["servers"], drift=found["drift"])
-
-    def text(d):
-        cur = {(c["image"], c["env"]): c for c in d["channels"]}
-        rows = []
-        for img in d["images"]:
-            row = [img]
-            for e in d["environments"]:
-                c = cur.get((img, e))
-                row.append("-" if c is None else c["version"] + (" REVOKED" if c["revoked"] else ""))
-            rows.append(row)
-        if not rows:
-            return "no images yet"
-        out = app.ui.table(["image", *d["environments"]], rows)
-        if d["warnings"]:
-            out += "\n" + "\n".join(f"warning: {w}" for w in d["warnings"])
-        if check:
-            from releasemgr.release import drift
-
-            srv = d["servers"]
-            out += "\n\n" + (app.ui.table(["env", "image", "version", "server", "address", "state", "health", "age"],
-                                           [[x["env"], x["image"], x["version"], x["id"], x["address"] or "-",
-                                             x["state"], x["health"], _age(x["age_seconds"])] for x in srv])
-                              if srv else "no servers")
-            out += "\n" + (drift.drift_text(d) if d["drift"] else "no drift")
-        return out
-
-    app.ui.emit(doc, text)
-    if check and doc["drift"]:
-        click.get_current_context().exit(1)
-
-
-def _age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"

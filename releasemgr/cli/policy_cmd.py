@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
+from releasemgr.release import policy as policy_mod
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -46,8 +47,6 @@ def show():
     Example:
       release policy show --json
     """
-    from releasemgr.release import policy as policy_mod
-
     app = app_ctx()
     app.ui.emit(policy_mod.show(app.ledger), _show_text)
 
@@ -67,8 +66,6 @@ def apply(dry_run):
       release policy apply --dry-run
       release policy apply --json
     """
-    from releasemgr.release import policy as policy_mod
-
     app = app_ctx()
     doc = policy_mod.apply(app.ledger, app.config, actor=app.actor, dry_run=dry_run)
 

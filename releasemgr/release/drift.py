@@ -23,7 +23,8 @@ from releasemgr.ledger.rows import Server
 from releasemgr.providers.base import FleetError
 from releasemgr.providers.registry import fleet_for
 from releasemgr.release.deploy.settings import health_check_from
-from releasemgr.release.servers import LIVE_STATES, check_once, handle_of, provider_name, provider_settings, server_json
+from releasemgr.release.server_rows import (LIVE_STATES, check_once, handle_of, provider_name, provider_settings,
+                                            server_json)
 
 CHECK_TIMEOUT = 2.0
 

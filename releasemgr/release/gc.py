@@ -17,6 +17,9 @@ from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso, parse_iso
 from releasemgr.ledger.repo import artifacts, builds
 from releasemgr.ledger.rows import Build
+from releasemgr.providers.aws import gc as aws_gc
+from releasemgr.providers.aws.client import AwsError
+from releasemgr.errors import OperationFailed
 
 STALE_AFTER = timedelta(seconds=120)
 
@@ -61,9 +64,6 @@ def regions(ledger, config, given: list[str]) -> list[str]:
 
 def gc(ledger, config, *, actor: str, dry_run: bool = False, region: list[str] = (),
        include_unknown: bool = False, say=lambda s: None) -> dict:
-    from releasemgr.providers.aws import gc as aws_gc
-    from releasemgr.providers.aws.client import AwsError
-
     now = datetime.now(timezone.utc)
     found = []
     try:
@@ -71,12 +71,8 @@ def gc(ledger, config, *, actor: str, dry_run: bool = False, region: list[str] =
             say(f"Looking for leftovers in {r}...")
             found += aws_gc.find(r)
     except AwsError as exc:
-        from releasemgr.errors import OperationFailed
-
         raise OperationFailed(str(exc)) from None
     except Exception as exc:  # botocore errors: one line
-        from releasemgr.errors import OperationFailed
-
         raise OperationFailed(f"AWS: {exc}", hint="check credentials, region and endpoint") from None
     build_ids = sorted({f.build_id for f in found})
     with ledger.connect() as conn:

@@ -23,7 +23,8 @@ from releasemgr.ledger.refs import check_image_name, parse_ref
 from releasemgr.ledger.repo import artifacts as artifact_repo, channels, environments, images, versions
 from releasemgr.ledger.rows import Approval, Environment, Image, Version
 from releasemgr.providers.registry import provider_of_packer_builder
-from releasemgr.release import approvals, deploy as deploy_mod, policy
+from releasemgr.release import approvals, policy
+from releasemgr.release.deploy import run as deploy_mod
 from releasemgr.release.versions import version_json
 
 

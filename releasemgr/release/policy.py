@@ -22,6 +22,7 @@ from releasemgr.errors import NotFound, PolicyRefused, UsageError
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.repo import channels, environments
 from releasemgr.ledger.rows import Approval, Environment as EnvRow, Image, Version
+from releasemgr.ledger import audit
 
 # what an environment's policy is made of, in the order `policy show` prints it
 POLICY_KEYS = ("requires", "require_ticket", "approvals", "approval_ttl", "freeze", "auto_deploy", "description")
@@ -153,8 +154,6 @@ def show(ledger) -> dict:
 
 def apply(ledger, config: Config, *, actor: str, dry_run: bool = False) -> dict:
     """`release policy apply`: make release.toml's environments and rules the ones in force."""
-    from releasemgr.ledger import audit
-
     new = wanted(config)
 
     def current_of(conn) -> dict[str, dict]:

@@ -11,8 +11,9 @@ from releasemgr.config import Config
 from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.refs import check_image_name
 from releasemgr.ledger.repo import channels, environments, images, servers, versions
-from releasemgr.release.servers import LIVE_STATES, server_json
+from releasemgr.release.server_rows import LIVE_STATES, server_json
 from releasemgr.release.versions import version_json
+from releasemgr.release import approvals
 
 
 def list_images(ledger: Ledger) -> list[dict]:
@@ -38,8 +39,6 @@ def list_versions(ledger: Ledger, image: str, *, limit: int | None = None) -> di
 
 
 def show(ledger: Ledger, ref: str) -> dict:
-    from releasemgr.release import approvals
-
     with ledger.connect() as conn:
         img, v = versions.resolve(conn, ref)
         doc = version_json(conn, img, v)

@@ -42,7 +42,8 @@ from releasemgr.ledger.repo import artifacts as artifact_repo, channels, environ
 from releasemgr.ledger.rows import Environment, Image, Server, Version
 from releasemgr.providers.registry import provider as provider_named
 from releasemgr.release.lifecycle import previous_good
-from releasemgr.release.servers import LIVE_STATES, EnvironmentServers, Progress, live_rows, open_fleet, server_json
+from releasemgr.release.servers import EnvironmentServers
+from releasemgr.release.server_rows import LIVE_STATES, Progress, live_rows, open_fleet, server_json
 
 
 def parse_age(text) -> timedelta:

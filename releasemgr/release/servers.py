@@ -13,74 +13,16 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 from releasemgr.config import Config
-from releasemgr.errors import UsageError
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.repo import servers, versions
 from releasemgr.ledger.rows import Environment, Image, Server, Version
 from releasemgr.providers.base import Fleet, FleetError, HealthCheck, LaunchedServer
-from releasemgr.providers.registry import fleet_for
 from releasemgr.release import routes
-
-LIVE_STATES = ("pending", "healthy", "unhealthy", "standby")
-Progress = Callable[[str], None]
-
-
-# -- where an environment's servers run ---------------------------------------------------------
-
-def provider_name(config: Config, env: str) -> str:
-    """The provider `[deploy.<env>]` names (default: local)."""
-    return (config.deploy.get(env) or {}).get("provider", "local")
-
-
-def provider_settings(config: Config, env: str) -> dict:
-    """A provider's options: `[aws]` (or `[<provider>]`) overlaid by `[deploy.<env>]`."""
-    d = dict(config.deploy.get(env) or {})
-    base = config.raw.get(d.get("provider", "local")) or {}
-    return {**(base if isinstance(base, dict) else {}), **d}
-
-
-def open_fleet(config: Config, env: str) -> Fleet:
-    """The fleet that runs `env`'s servers; UsageError when its provider has none."""
-    try:
-        return fleet_for(provider_name(config, env), config.state_dir, provider_settings(config, env))
-    except FleetError as exc:
-        raise UsageError(str(exc)) from None
-
-
-# -- server rows ---------------------------------------------------------------------------------
-
-def handle_of(row: Server) -> LaunchedServer:
-    return LaunchedServer(id=row.id, provider=row.provider, provider_id=row.provider_id, address=row.address,
-                          extra=dict(row.extra))
-
-
-def server_json(row: Server, image: str, version: str, env: str, *, health: str | None = None) -> dict:
-    extra = row.extra
-    doc = {"id": row.id, "image": image, "version": version, "env": env, "address": row.address,
-           "state": row.state, "provider": row.provider, "pid": extra.get("pid") if row.provider == "local" else None,
-           "launched_at": row.launched_at, "retired_at": row.retired_at, "deployment": row.deployment_id}
-    if health is not None:
-        doc["health"] = health
-    return doc
-
-
-def live_rows(conn, image_id: int, env_id: int) -> list[Server]:
-    return servers.live(conn, image_id, env_id, LIVE_STATES)
-
-
-# -- health ----------------------------------------------------------------------------------------
-
-def check_once(fleet: Fleet, server: LaunchedServer, check: HealthCheck, budget: float) -> tuple[bool, str]:
-    """One health check within `budget` seconds: (healthy, why not)."""
-    detail_of = getattr(fleet, "health_detail", None)
-    if detail_of is not None:
-        return detail_of(server, check, budget)
-    return (fleet.check_health(server, check, budget), "unhealthy")
+from releasemgr.release.server_rows import LIVE_STATES, Progress, check_once, handle_of, live_rows
 
 
 def wait_healthy(fleet: Fleet, started: list[LaunchedServer], check: HealthCheck, timeout: float,

@@ -8,6 +8,7 @@ from releasemgr.providers import base
 from releasemgr.providers.aws import builder
 from releasemgr.providers.aws.fleet import EC2Fleet
 from releasemgr.providers.aws.images import delete_amis, tag_version
+from releasemgr.providers.aws import asg
 
 
 class AmiStore(base.ImageStore):
@@ -39,8 +40,6 @@ class Provider(base.Provider):
 
     def roll_group(self, settings: dict, artifact_id: str, *, image: str, version: str, env: str,
                    batch_size: int, timeout: float, say=lambda s: None) -> dict:
-        from releasemgr.providers.aws import asg
-
         return asg.roll(settings, artifact_id, image=image, version=version, env=env, batch_size=batch_size,
                         timeout=timeout, say=say)
 

@@ -22,162 +22,16 @@ on the old servers, records a failed deployment and exits 1.
 
 Every change holds the (image, env) lock (`releasemgr.ledger.locks`).
 
-Where it lives: `settings.py` (count, strategy, health check), `target.py` (the version and
-its artifact), `strategies.py` (plan, rolling, blue-green, undoing a failed deployment),
-`group.py` (a provider's server group, e.g. an Auto Scaling group); the servers themselves
-are started, stopped and put into the route by `release/servers.py`.
+Where it lives: `run.py` (`deploy()`, the dry run, the result), `settings.py` (count,
+strategy, health check), `target.py` (the version and its artifact), `strategies.py` (plan,
+rolling, blue-green, undoing a failed deployment), `group.py` (a provider's server group,
+e.g. an Auto Scaling group); the servers themselves are started, stopped and put into the
+route by `release/servers.py`.
 
 The ledger work goes through the repositories (`releasemgr.ledger.repo`) on
 `Ledger.transaction()` / `Ledger.connect()`: on a SQLite ledger a deploy or
 `rollback --deploy` process imports no SQLAlchemy.
 """
 
-from __future__ import annotations
-
-import contextlib
-import time
-
-from releasemgr.config import Config
-from releasemgr.errors import PolicyRefused
-from releasemgr.ledger.db import Ledger
-from releasemgr.ledger.locks import env_lock
-from releasemgr.ledger.refs import check_image_name
-from releasemgr.ledger.repo import deployments, versions
-from releasemgr.ledger.rows import Server
-from releasemgr.providers.registry import provider as provider_named
-from releasemgr.release import routes
-from releasemgr.release.deploy.group import deploy_group, dry_run_group
-from releasemgr.release.deploy.settings import DeploySettings, settings_for
-from releasemgr.release.deploy.strategies import (DeployFailed, Deployment, abort, blue_green, let_go, plan,
-                                                  reuse_checked, rolling)
-from releasemgr.release.deploy.target import Target, image_metadata, resolve_target
-from releasemgr.release.servers import Progress, live_rows, open_fleet, provider_name, provider_settings, server_json
-
-__all__ = ["DeployFailed", "deploy"]
-
-
-def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, version: str | None = None,
-           count: int | None = None, strategy: str | None = None, batch_size: int | None = None,
-           max_unavailable: int | None = None, health_timeout: float | None = None,
-           retire_old: bool | None = None, dry_run: bool = False, lock_timeout: float = 0.0,
-           hold_lock: bool = True, progress: Progress | None = None, cause: str = "deploy",
-           override_freeze: bool = False) -> dict:
-    """Bring (image, env)'s servers to `version` (default: the environment's current one)."""
-    check_image_name(image)
-    env_cfg = config.environment(env)
-    provider = provider_name(config, env)
-    with ledger.connect() as conn:
-        t = resolve_target(conn, config, image, env, version, provider)
-        existing = live_rows(conn, t.img.id, t.env_row.id)
-        last = deployments.last_strategy(conn, t.img.id, t.env_row.id)
-    if strategy is None and "strategy" not in (config.deploy.get(env) or {}) and last is not None:
-        strategy = last  # without a setting, keep the environment's last strategy
-    window = env_cfg.frozen_by()
-    if window is not None and not override_freeze:
-        raise PolicyRefused(f"{env} is frozen ({window.text}): no deploys", rule="freeze")
-    meta = image_metadata(config, t.artifact)
-    in_route = [r for r in existing if r.state in ("healthy", "pending", "unhealthy")]
-    st = settings_for(config, env, image_meta=meta, count=count, strategy=strategy, batch_size=batch_size,
-                      max_unavailable=max_unavailable, health_timeout=health_timeout, retire_old=retire_old,
-                      default_count=max(1, len(in_route)))
-    psettings = provider_settings(config, env)
-    p = provider_named(st.provider)
-    group = p.server_group(psettings) if p is not None else None
-    fleet = None if group else open_fleet(config, env)
-    if dry_run:
-        return dry_run_group(t, group) if group else _dry_run(t, st, existing)
-    lock = env_lock(ledger, config.state_dir, image, env, actor=actor, operation=cause, timeout=lock_timeout,
-                    on_wait=progress) if hold_lock else contextlib.nullcontext()
-    # a group replaces its own servers: an interrupted roll is the provider's to finish or undo
-    with (contextlib.nullcontext() if group else _sigterm_interrupts()), lock:
-        if hold_lock:
-            with ledger.connect() as conn:  # what is current may have moved while we waited for the lock
-                t = resolve_target(conn, config, image, env, version, provider)
-        if group:
-            return deploy_group(ledger, p, t, psettings, actor=actor, batch_size=st.batch_size,
-                                health_timeout=max(st.health_timeout, 60.0), progress=progress, cause=cause)
-        return _run(Deployment(ledger, config, fleet, t, st, actor=actor, progress=progress, cause=cause))
-
-
-class _sigterm_interrupts:
-    """In the main thread, SIGTERM raises KeyboardInterrupt, so a deploy stopped by a CI
-    runner cleans up like one stopped by Ctrl-C."""
-
-    def __enter__(self):
-        import signal
-        import threading
-
-        self.old = None
-        if threading.current_thread() is threading.main_thread():
-            def raise_interrupt(_sig, _frame):
-                raise KeyboardInterrupt("SIGTERM")
-
-            self.old = signal.signal(signal.SIGTERM, raise_interrupt)
-        return self
-
-    def __exit__(self, *exc):
-        import signal
-
-        if self.old is not None:
-            signal.signal(signal.SIGTERM, self.old)
-        return False
-
-
-def _dry_run(t: Target, st: DeploySettings, rows: list[Server]) -> dict:
-    mine, old_route, _old_standby = plan(rows, t.version.id, st.count)
-    reuse = mine[:st.count]
-    instant = len(reuse) >= st.count
-    start = 0 if instant else st.count - len(reuse)
-    blue_green_keeps = st.strategy == "blue-green" and not st.retire_old
-    return {"deployment": None, "dry_run": True, "image": t.img.name, "env": t.env_row.name,
-            "version": t.label, "status": "planned", **st.to_json(), "instant": instant,
-            "would_launch": start, "would_reuse": [r.id for r in reuse],
-            "would_retire": [] if blue_green_keeps else [r.id for r in old_route],
-            "would_standby": [r.id for r in old_route] if blue_green_keeps else []}
-
-
-def _run(dep: Deployment) -> dict:
-    st, srv = dep.settings, dep.servers
-    started_at = time.monotonic()
-    dep.start_record()
-    instant = False
-    try:
-        srv.heal()
-        mine, old_route, _standby = plan(srv.rows(), dep.target.version.id, st.count)
-        reuse, extra = reuse_checked(dep, mine[:st.count]), mine[st.count:]
-        if len(reuse) >= st.count:
-            instant = any(r.state != "healthy" for r in reuse) or bool(old_route)
-            dep.progress(f"{len(reuse)} {dep.label} servers already running: switching the route to them")
-            srv.set_state([r.id for r in reuse], "healthy")
-            let_go(dep, old_route)
-        elif st.strategy == "blue-green":
-            blue_green(dep, reuse, old_route)
-        else:
-            rolling(dep, reuse, old_route)
-        if extra:
-            srv.retire(extra, reason=f"more than count={st.count}")
-        srv.publish()
-    except DeployFailed as exc:
-        exc.details["deployment"] = _result(dep, "failed", instant, started_at)
-        raise
-    except BaseException as exc:  # interrupted (Ctrl-C, SIGTERM) or a bug: do not leave half-started servers
-        abort(dep, f"interrupted: {type(exc).__name__}: {exc}".rstrip(": "))
-        raise
-    dep.finish_record("succeeded")
-    return _result(dep, "succeeded", instant, started_at)
-
-
-def _result(dep: Deployment, status: str, instant: bool, started_at: float) -> dict:
-    st, changes = dep.settings, dep.servers.changes
-    with dep.ledger.connect() as conn:
-        rows = live_rows(conn, dep.target.img.id, dep.target.env_row.id)
-        labels = versions.labels(conn, dep.target.img.id)
-    route = routes.read_route(dep.config.state_dir, dep.image, dep.env) or {"servers": []}
-    return {"deployment": dep.id, "image": dep.image, "env": dep.env, "version": dep.label, "status": status,
-            "strategy": st.strategy, "count": st.count, "batch_size": st.batch_size,
-            "max_unavailable": st.max_unavailable, "instant": instant,
-            "launched": changes.launched, "retired": changes.retired, "standby": dep.out.standby,
-            "healed": changes.healed, "restored": dep.out.restored, "failed": dep.out.failed,
-            "route": [x["address"] for x in route["servers"]],
-            "servers": [server_json(r, dep.image, labels.get(r.version_id, "?"), dep.env) for r in rows],
-            "warnings": changes.warnings, "seconds": round(time.monotonic() - started_at, 3)}
+# A package face: importing `release.deploy.settings` (as drift and status do) must not
+# load the strategies and servers of a whole deployment.

@@ -10,7 +10,7 @@ from releasemgr.common.durations import seconds as parse_duration
 from releasemgr.config import Config
 from releasemgr.errors import UsageError
 from releasemgr.providers.base import HealthCheck
-from releasemgr.release.servers import provider_name
+from releasemgr.release.server_rows import provider_name
 
 STRATEGIES = ("rolling", "blue-green")
 

@@ -19,7 +19,8 @@ from releasemgr.ledger.rows import Server
 from releasemgr.providers.base import LaunchedServer
 from releasemgr.release.deploy.settings import DeploySettings, env_health_check
 from releasemgr.release.deploy.target import Target, image_metadata
-from releasemgr.release.servers import EnvironmentServers, Progress, handle_of, wait_healthy
+from releasemgr.release.servers import EnvironmentServers, wait_healthy
+from releasemgr.release.server_rows import Progress, handle_of
 
 
 class DeployFailed(OperationFailed):
