@@ -247,7 +247,9 @@ def _prune_plan(ledger: Ledger, config: Config, image: str, ask: _PruneAsk, *, d
 
 
 def _shared(v: Version, a: Artifact, others: list, why: dict[int, str]) -> dict:
-    """A doomed version's artifact that stays, because versions that stay reference it."""
+    """A doomed version's artifact that stays, because versions that stay reference it
+    (named newest first)."""
+    others = sorted(others, key=lambda r: (r.image, -r.number))
     labels = list(dict.fromkeys(r.label for r in others))
     reasons = list(dict.fromkeys(f"{r.label} ({why[r.version_id]})" if r.version_id in why else r.label
                                  for r in others))

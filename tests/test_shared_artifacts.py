@@ -1,0 +1,196 @@
+"""Artifacts are referenced, not owned (issue 12, item 1): several versions may share one
+content-addressed image; prune deletes it only when no remaining version references it, and
+identical builds make one version. Real `release` processes, real builds with the local
+builder, real HTTP servers started by `release deploy`.
+
+Unit-level counterparts: tests/test_unit_retention.py (shared artifacts on a fake provider).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import audit_events
+from local_images import get, make_image
+
+TOML = """
+[[environments]]
+name = "dev"
+
+[[environments]]
+name = "prod"
+
+[deploy.prod]
+count = 1
+strategy = "rolling"
+"""
+
+TEMPLATE = """# the shared-artifact template{comment}
+variable "greeting" {{
+  type    = string
+  default = "hello"
+}}
+
+source "local" "web" {{
+  base     = "./app"
+  command  = ["python3", "-m", "http.server", "--bind", "127.0.0.1"]
+  port_arg = true
+  health_check {{
+    type          = "http"
+    path          = "/"
+    body_contains = "served"
+    timeout       = "20s"
+    interval      = "1s"
+  }}
+}}
+
+build {{
+  name    = "web"
+  sources = ["source.local.web"]
+
+  provisioner "shell" {{
+    inline = ["echo \\"served ${{var.greeting}}\\" > index.html"]
+  }}{extra}
+}}
+"""
+
+
+@pytest.fixture
+def fleet_toml():
+    return TOML
+
+
+def template(tmp_path: Path, comment: str = "", extra: str = "") -> Path:
+    (tmp_path / "app").mkdir(exist_ok=True)
+    (tmp_path / "app" / "readme.txt").write_text("app\n")
+    t = tmp_path / "web.pkr.hcl"
+    t.write_text(TEMPLATE.format(comment=comment, extra=extra))
+    return t
+
+
+def barrier(folder: Path, n: int) -> str:
+    """A provisioner that waits (60 s at most) until `n` builds reached it: every one of them
+    has passed the identical-build check before any registers its version. It writes nothing
+    into the image."""
+    folder.mkdir()
+    return f"""
+  provisioner "shell" {{
+    inline = ["touch {folder}/$$", "i=0; while [ $(ls {folder} | wc -l) -lt {n} ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done"]
+  }}"""
+
+
+def built(r) -> dict:
+    """The result line of `release build --json`."""
+    return json.loads(r.out.strip().splitlines()[-1])
+
+
+def serving(fleet, env: str = "prod") -> list[tuple[str, int, str]]:
+    return [(s["version"], *get(s["address"])) for s in fleet.json("servers", "web", "--env", env)["servers"]
+            if s["state"] == "healthy"]
+
+
+def test_prune_keeps_the_image_the_current_version_shares_with_older_ones(fleet, tmp_path):
+    from releasemgr.providers.local.fleet import image_root
+    from releasemgr.providers.local.image import image_path
+
+    t = template(tmp_path)
+    v1 = built(fleet.ok("build", t, "--json"))["version"]
+    r = fleet.ok("build", t)
+    assert "identical to web@v1" in r.out
+    v2 = built(fleet.ok("build", t, "--force", "--json"))["version"]
+    template(tmp_path, comment="\n# a comment-only change: another template digest, the same image")
+    v3 = built(fleet.ok("build", t, "--json"))["version"]
+    assert (v1["version"], v2["version"], v3["version"]) == ("v1", "v2", "v3")
+    assert v1["template_digest"] == v2["template_digest"] != v3["template_digest"]
+    art = v1["artifacts"][0]["id"]
+    assert v2["artifacts"][0]["id"] == art == v3["artifacts"][0]["id"]  # one image, three references
+
+    fleet.ok("promote", "web@v3", "--to", "prod", "--deploy")
+    assert serving(fleet) == [("v3", 200, "served hello\n")]
+    tarball = image_path(fleet.state, art)
+    unpacked = image_root(fleet.state, tarball)
+    assert unpacked.is_dir()
+
+    # the dry run says what it keeps and why, per artifact
+    d = fleet.json("prune", "web", "--keep", "0", "--dry-run")
+    assert d["pruned"] == []
+    assert [(s["version"], s["artifact"], s["why"], s["shared_with"]) for s in d["shared"]] == [
+        ("v2", f"local::{art}", "shared with web@v3 (current in prod)", ["web@v3"]),
+        ("v1", f"local::{art}", "shared with web@v3 (current in prod)", ["web@v3"])]
+    assert {k["version"]: k["why"] for k in d["kept"]} == {"v3": "current in prod"}
+    text = fleet.ok("prune", "web", "--keep", "0", "--dry-run").out
+    assert f"kept local::{art} of v1: shared with web@v3 (current in prod)" in text
+
+    d = fleet.json("prune", "web", "--keep", "0")
+    assert d["pruned"] == [] and len(d["shared"]) == 2
+    assert tarball.is_file() and unpacked.is_dir()
+    assert serving(fleet) == [("v3", 200, "served hello\n")]  # the servers still serve it
+    for v in ("v1", "v2", "v3"):  # nobody lost the image: the ledger does not say pruned
+        assert "deleted_at" not in fleet.json("show", f"web@{v}")["artifacts"][0]
+    assert not [a for a, _ in audit_events(fleet) if a == "artifact.pruned"]
+    fleet.ok("deploy", "web", "--env", "prod", "--count", "2")  # deploy still works
+    assert sorted(serving(fleet)) == [("v3", 200, "served hello\n")] * 2
+    fleet.ok("deploy", "web", "--env", "dev", "--version", "v1")  # and so does an older sharer
+    assert serving(fleet, "dev") == [("v1", 200, "served hello\n")]
+
+    # once nothing that remains references it, it goes -- with every reference at once
+    v4 = built(fleet.ok("build", t, "--var", "greeting=bye", "--json"))["version"]
+    assert v4["artifacts"][0]["id"] != art
+    fleet.ok("promote", "web@v4", "--to", "prod", "--deploy")  # rolling: v3's servers go
+    d = fleet.json("prune", "web", "--keep", "0", "--dry-run")
+    why = {k["version"]: k["why"] for k in d["kept"]}
+    assert why["v3"] == "rollback target of prod" and why["v1"] == "runs servers in dev"
+    assert {s["version"]: s["why"] for s in d["shared"]} == {
+        "v2": "shared with web@v3 (rollback target of prod), web@v1 (runs servers in dev)"}
+    art4 = make_image(fleet.state, "v5 text")
+    fleet.ok("register", "web", "--artifact", f"local::{art4}")  # v5
+    fleet.ok("promote", "web@v5", "--to", "prod", "--deploy")  # v4 becomes the rollback target
+    fleet.ok("deploy", "web", "--env", "dev", "--version", "v5")  # v1's dev server is replaced
+    assert [v for v, _, _ in serving(fleet, "dev")] == ["v5"]
+    d = fleet.json("prune", "web", "--keep", "0")
+    assert sorted(p["version"] for p in d["pruned"]) == ["v1", "v2", "v3"] and d["shared"] == []
+    assert not tarball.exists() and not unpacked.exists()
+    for v in ("v1", "v2", "v3"):
+        assert fleet.json("show", f"web@{v}")["artifacts"][0]["deleted_at"]
+    assert [v for v, code, _ in serving(fleet)] == ["v5"]
+
+
+def test_three_identical_builds_at_once_make_one_version(fleet, tmp_path):
+    t = template(tmp_path, extra=barrier(tmp_path / "barrier", 3))
+    procs = [fleet.proc("build", t) for _ in range(3)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, (out, err)
+        outs.append(out)
+    versions = fleet.json("versions", "web")["versions"]
+    assert [v["version"] for v in versions] == ["v1"]
+    assert sum("Build finished: web@v1" in o for o in outs) == 1, outs
+    assert sum("identical to web@v1" in o for o in outs) == 2, outs
+    events = audit_events(fleet)
+    assert sum(1 for a, _ in events if a == "build.started") == 3  # all three built...
+    builds = [d for a, d in events if a == "build.succeeded"]  # ...and two found v1 when registering
+    assert len(builds) == 3 and sum(1 for d in builds if d.get("identical_to") == "v1") == 2
+    # the image of the one version is there; nothing else is left in the store
+    art = versions[0]["artifacts"][0]["id"]
+    from releasemgr.providers.local.image import image_path
+
+    assert image_path(fleet.state, art).is_file()
+    assert len(list(image_path(fleet.state, art).parent.glob("*.tar"))) == 1
+
+
+def test_identical_inputs_are_found_in_older_versions_not_only_the_newest(fleet, tmp_path):
+    t = template(tmp_path)
+    fleet.ok("build", t)  # v1: hello
+    fleet.ok("build", t, "--var", "greeting=bye")  # v2: bye
+    r = fleet.ok("build", t)  # hello again: v1 has these inputs
+    assert "identical to web@v1" in r.out
+    r = fleet.json("build", t)
+    assert r["skipped"] and r["identical_to"] == "v1"
+    assert [v["version"] for v in fleet.json("versions", "web")["versions"]] == ["v2", "v1"]
+    fleet.ok("revoke", "web@v1", "--reason", "bad")  # a revoked version does not count
+    assert built(fleet.ok("build", t, "--json"))["version"]["version"] == "v3"
+    assert "identical to web@v3" in fleet.ok("build", t).out
