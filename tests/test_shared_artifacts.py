@@ -78,7 +78,8 @@ def barrier(folder: Path, n: int) -> str:
     folder.mkdir()
     return f"""
   provisioner "shell" {{
-    inline = ["touch {folder}/$$", "i=0; while [ $(ls {folder} | wc -l) -lt {n} ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done"]
+    inline = ["touch {folder}/$$",
+              "i=0; while [ $(ls {folder} | wc -l) -lt {n} ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done"]
   }}"""
 
 
@@ -122,39 +123,38 @@ def test_prune_keeps_the_image_the_current_version_shares_with_older_ones(fleet,
         ("v1", f"local::{art}", "shared with web@v3 (current in prod)", ["web@v3"])]
     assert {k["version"]: k["why"] for k in d["kept"]} == {"v3": "current in prod"}
     text = fleet.ok("prune", "web", "--keep", "0", "--dry-run").out
-    assert f"kept local::{art} of v1: shared with web@v3 (current in prod)" in text
+    assert f"kept local::{art} (pruned from v1 only): shared with web@v3 (current in prod)" in text
+    assert "nothing to prune" in text
 
     d = fleet.json("prune", "web", "--keep", "0")
-    assert d["pruned"] == [] and len(d["shared"]) == 2
+    assert d["pruned"] == [] and [s["version"] for s in d["shared"]] == ["v2", "v1"]
     assert tarball.is_file() and unpacked.is_dir()
     assert serving(fleet) == [("v3", 200, "served hello\n")]  # the servers still serve it
-    for v in ("v1", "v2", "v3"):  # nobody lost the image: the ledger does not say pruned
-        assert "deleted_at" not in fleet.json("show", f"web@{v}")["artifacts"][0]
-    assert not [a for a, _ in audit_events(fleet) if a == "artifact.pruned"]
-    fleet.ok("deploy", "web", "--env", "prod", "--count", "2")  # deploy still works
+    # the ledger tells the truth: v1 and v2 no longer have the image, v3 does
+    assert all(fleet.json("show", f"web@{v}")["artifacts"][0]["deleted_at"] for v in ("v1", "v2"))
+    assert "deleted_at" not in fleet.json("show", "web@v3")["artifacts"][0]
+    events = [d for a, d in audit_events(fleet) if a == "artifact.pruned"]
+    assert [(e["artifacts"], e["shared"]) for e in events] == \
+        [([], [{"artifact": f"local::{art}", "kept_by": ["web@v3"]}])] * 2
+    r = fleet("deploy", "web", "--env", "dev", "--version", "v1")
+    assert r.code == 4 and "pruned" in r.err
+    fleet.ok("deploy", "web", "--env", "prod", "--count", "2")  # deploying what shares it still works
     assert sorted(serving(fleet)) == [("v3", 200, "served hello\n")] * 2
-    fleet.ok("deploy", "web", "--env", "dev", "--version", "v1")  # and so does an older sharer
-    assert serving(fleet, "dev") == [("v1", 200, "served hello\n")]
+    assert fleet.json("prune", "web", "--keep", "0", "--dry-run")["shared"] == []  # nothing twice
 
-    # once nothing that remains references it, it goes -- with every reference at once
-    v4 = built(fleet.ok("build", t, "--var", "greeting=bye", "--json"))["version"]
-    assert v4["artifacts"][0]["id"] != art
+    # once no remaining version references it, it goes
+    art4 = make_image(fleet.state, "v4 text")
+    art5 = make_image(fleet.state, "v5 text")
+    fleet.ok("register", "web", "--artifact", f"local::{art4}")
+    fleet.ok("register", "web", "--artifact", f"local::{art5}")
     fleet.ok("promote", "web@v4", "--to", "prod", "--deploy")  # rolling: v3's servers go
     d = fleet.json("prune", "web", "--keep", "0", "--dry-run")
-    why = {k["version"]: k["why"] for k in d["kept"]}
-    assert why["v3"] == "rollback target of prod" and why["v1"] == "runs servers in dev"
-    assert {s["version"]: s["why"] for s in d["shared"]} == {
-        "v2": "shared with web@v3 (rollback target of prod), web@v1 (runs servers in dev)"}
-    art4 = make_image(fleet.state, "v5 text")
-    fleet.ok("register", "web", "--artifact", f"local::{art4}")  # v5
-    fleet.ok("promote", "web@v5", "--to", "prod", "--deploy")  # v4 becomes the rollback target
-    fleet.ok("deploy", "web", "--env", "dev", "--version", "v5")  # v1's dev server is replaced
-    assert [v for v, _, _ in serving(fleet, "dev")] == ["v5"]
+    assert {k["version"]: k["why"] for k in d["kept"]}["v3"] == "rollback target of prod"
+    fleet.ok("promote", "web@v5", "--to", "prod", "--deploy")  # v4 is the rollback target now
     d = fleet.json("prune", "web", "--keep", "0")
-    assert sorted(p["version"] for p in d["pruned"]) == ["v1", "v2", "v3"] and d["shared"] == []
+    assert d["pruned"] == [{"version": "v3", "artifacts": [f"local::{art}"]}] and d["shared"] == []
     assert not tarball.exists() and not unpacked.exists()
-    for v in ("v1", "v2", "v3"):
-        assert fleet.json("show", f"web@{v}")["artifacts"][0]["deleted_at"]
+    assert fleet.json("show", "web@v3")["artifacts"][0]["deleted_at"]
     assert [v for v, code, _ in serving(fleet)] == ["v5"]
 
 

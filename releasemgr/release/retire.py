@@ -11,12 +11,13 @@ rows stay, with `deleted_at` on their artifacts.
 
 Artifacts are referenced, not owned: images are stored by content (a local tarball is named by
 its digest; an AMI id), so several versions -- of this image or another -- may reference one
-(an identical rebuild with `--force`, a comment-only template change). An artifact is deleted
-only when every version that references it is pruned in the same run; otherwise it stays, the
-doomed version keeps its reference (its row is not marked: it still has the image, and
-deploying it works) and the report lists it under `shared` with the versions that keep it and
-why ("shared with web@v5 (current in prod)"). References are counted again under the ledger's
-write lock just before the image is deleted.
+(an identical rebuild with `--force`, a comment-only template change). Pruning a version drops
+its references (its rows get `deleted_at`: that version no longer has the image, and deploying
+it says it was pruned); the image itself is deleted from its store only when no remaining
+version references it -- no row of any image without `deleted_at`. A shared image that stays
+is listed under `shared`, with the versions that keep it and why ("shared with web@v5
+(current in prod)"), in the dry run too. References are counted again under the ledger's
+write lock just before an image is deleted.
 
 Retention (release.toml):
 
@@ -189,6 +190,7 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
         plan = _prune_plan(ledger, config, image, ask, dry_run=True)
         plan.doc["pruned"] = [{"version": f"v{v.number}", "artifacts": [_art(a) for a in plan.going[v.id]]}
                               for v in plan.doomed if plan.going[v.id]]
+        plan.doc["shared"] = [s for v in plan.doomed for s in plan.shared[v.id]]
         return plan.doc
     with _image_locks(ledger, config, image, actor=actor, timeout=lock_timeout, progress=progress):
         # under the locks: no deploy is starting servers of what goes
@@ -202,6 +204,8 @@ class _PrunePlan:
     doc: dict  # the report, without `pruned`
     doomed: list[Version]  # versions whose references go, newest first
     going: dict[int, list[Artifact]]  # version id -> its artifacts to delete (no other reference)
+    shared: dict[int, list[dict]]  # version id -> its artifacts that stay (`_shared`)
+    refs: dict[int, list[Artifact]]  # version id -> every live artifact of it (references to drop)
     why: dict[int, str]  # version id (any image) -> why it is kept, where known
 
 
@@ -233,17 +237,18 @@ def _prune_plan(ledger: Ledger, config: Config, image: str, ask: _PruneAsk, *, d
             doc["kept"].append({"version": f"v{v.number}", "why": why[v.id]})
     doomed_ids = {v.id for v in doomed}
     going: dict[int, list[Artifact]] = {}
+    shared: dict[int, list[dict]] = {}
+    live: dict[int, list[Artifact]] = {}
     for v in doomed:
-        going[v.id] = []
-        for a in arts.get(v.id, []):
-            if a.deleted_at:
-                continue
+        going[v.id], shared[v.id] = [], []
+        live[v.id] = [a for a in arts.get(v.id, []) if not a.deleted_at]
+        for a in live[v.id]:
             others = [r for r in refs.get(artifact_repo.key(a), []) if r.version_id not in doomed_ids]
             if others:
-                doc["shared"].append(_shared(v, a, others, why))
+                shared[v.id].append(_shared(v, a, others, why))
             else:
                 going[v.id].append(a)
-    return _PrunePlan(doc, doomed, going, why)
+    return _PrunePlan(doc, doomed, going, shared, live, why)
 
 
 def _shared(v: Version, a: Artifact, others: list, why: dict[int, str]) -> dict:
@@ -352,24 +357,24 @@ def _image_locks(ledger: Ledger, config: Config, image: str, *, actor: str, time
 
 
 def _delete(ledger: Ledger, config: Config, image: str, plan: _PrunePlan, *, actor: str, explicit: bool) -> None:
-    """Delete, version by version, the artifacts the plan says go. Each version is one
-    transaction: under the ledger's write lock the references are counted again (a version
-    registered meanwhile may reference the image now: then it stays), the image is deleted
-    from its store, and the version's rows get `deleted_at`."""
+    """Drop the doomed versions' references and delete the images nobody else references.
+    Each version is one transaction: under the ledger's write lock the references are counted
+    again (a version registered meanwhile may reference the image now: then it stays), an image
+    no remaining version references is deleted from its store, and the version's rows get
+    `deleted_at` (an image the store could not delete keeps its row live, reported as skipped)."""
     doc = plan.doc
     doomed_ids = {v.id for v in plan.doomed}
     gone: set[tuple[str, str, str]] = set()  # deleted from the store in this run
     for v in plan.doomed:
-        if not plan.going[v.id]:
-            continue
-        done, skipped = [], []
+        done, kept, dropped, skipped = [], [], [], []
         at = now_iso()
         with ledger.transaction() as conn:
-            for a in plan.going[v.id]:
+            for a in plan.refs[v.id]:
                 key = artifact_repo.key(a)
                 others = [r for r in artifact_repo.references(conn, *key) if r.version_id not in doomed_ids]
                 if others:
-                    doc["shared"].append(_shared(v, a, others, plan.why))
+                    kept.append(_shared(v, a, others, plan.why))
+                    dropped.append(a)
                     continue
                 if key not in gone:
                     p = provider_named(a.provider)
@@ -384,10 +389,12 @@ def _delete(ledger: Ledger, config: Config, image: str, plan: _PrunePlan, *, act
                         continue
                     gone.add(key)
                 done.append(a)
-            if done:
-                artifact_repo.mark_deleted(conn, [a.id for a in done], at=at)
+            if done or dropped:
+                artifact_repo.mark_deleted(conn, [a.id for a in done + dropped], at=at)
                 audit.append(conn, "artifact.pruned", actor=actor, image=image, version=f"v{v.number}", at=at,
                              details={"artifacts": [_art(a) for a in done],
+                                      "shared": [{"artifact": k["artifact"], "kept_by": k["shared_with"]}
+                                                 for k in kept],
                                       "rule": "explicit" if explicit else "retention"})
         if skipped:
             doc["skipped"].append({"version": f"v{v.number}", "artifacts": skipped,
@@ -395,6 +402,7 @@ def _delete(ledger: Ledger, config: Config, image: str, plan: _PrunePlan, *, act
                                           "refused); delete by hand"})
         if done:
             doc["pruned"].append({"version": f"v{v.number}", "artifacts": [_art(a) for a in done]})
+        doc["shared"] += kept
 
 
 def _art(a) -> str:
