@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import audit_events
+from conftest import Cli, audit_events
 from local_images import get, make_image
 
 TOML = """
@@ -194,3 +194,36 @@ def test_identical_inputs_are_found_in_older_versions_not_only_the_newest(fleet,
     fleet.ok("revoke", "web@v1", "--reason", "bad")  # a revoked version does not count
     assert built(fleet.ok("build", t, "--json"))["version"]["version"] == "v3"
     assert "identical to web@v3" in fleet.ok("build", t).out
+
+
+def test_prune_does_not_deregister_an_ami_another_version_references(aws, tmp_path):
+    """moto: web@v1 and web@v3 reference one AMI; pruning v1 (and v2, its own AMI) deregisters
+    only v2's; pruning v3 later deregisters the shared one with its snapshot."""
+    (tmp_path / "release.toml").write_text(TOML)
+    cli = Cli(tmp_path, {"RELEASE_STATE": str(tmp_path / "state"),
+                         "RELEASE_LEDGER": f"sqlite:///{tmp_path / 'state' / 'ledger.db'}",
+                         "RELEASE_ACTOR": "alice", "NO_COLOR": "1", **aws.env()})
+    ec2 = aws.ec2()
+    base = ec2.describe_images(Owners=["099720109477"])["Images"][0]["ImageId"]
+    amis = []
+    for n in range(3):
+        inst = ec2.run_instances(ImageId=base, InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"][0]
+        amis.append(ec2.create_image(InstanceId=inst["InstanceId"], Name=f"web-{n}")["ImageId"])
+        ec2.terminate_instances(InstanceIds=[inst["InstanceId"]])
+    for ami in (amis[0], amis[1], amis[0]):  # v1 and v3 share an AMI
+        cli.ok("register", "web", "--artifact", f"aws:us-east-1:{ami}")
+    cli.ok("promote", "web@v3", "--to", "prod")
+    d = cli.json("prune", "web", "--keep", "0")
+    assert d["pruned"] == [{"version": "v2", "artifacts": [f"aws:us-east-1:{amis[1]}"]}]
+    assert [(s["version"], s["why"]) for s in d["shared"]] == [("v1", "shared with web@v3 (current in prod)")]
+
+    owned = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+    assert amis[0] in owned and amis[1] not in owned
+    for _ in range(2):  # v4, v5
+        cli.ok("register", "web", "--artifact", f"aws:us-east-1:{amis[2]}")
+    cli.ok("promote", "web@v4", "--to", "prod")
+    cli.ok("promote", "web@v5", "--to", "prod")  # v3 is free now (v4 the rollback target)
+    d = cli.json("prune", "web", "--keep", "0")
+    assert d["pruned"] == [{"version": "v3", "artifacts": [f"aws:us-east-1:{amis[0]}"]}]
+    owned = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+    assert amis[0] not in owned
