@@ -128,3 +128,57 @@ def test_retire_needs_a_current_version(web):
     web.register("web", 1)
     with pytest.raises(NotFound, match="no current version in prod"):
         web.retire()
+
+
+def test_a_shared_artifact_goes_only_with_its_last_reference_across_images(web, monkeypatch):
+    """Artifacts are referenced, not owned: web@v1 and api@v1 share one stored image; pruning
+    web drops web's reference and keeps the image for api; pruning api then deletes it."""
+    from releasemgr.ledger.repo import artifacts
+    from releasemgr.providers import registry
+    from releasemgr.providers.base import ImageStore
+    from releasemgr.release.lifecycle import ArtifactSpec, register
+
+    deleted = []
+
+    class Store(ImageStore):
+        def delete(self, region, artifact_id):
+            deleted.append(artifact_id)
+
+    monkeypatch.setattr(type(registry.provider("fake")), "image_store", lambda self, state_dir: Store(),
+                        raising=False)
+    for image, art in (("web", "img-shared"), ("api", "img-shared"), ("web", "img-own"), ("web", "img-new")):
+        register(web.ledger, image, [ArtifactSpec("fake", "", art)], actor="alice")
+    doc = web.prune(keep=1, dry_run=True)
+    assert pruned(doc) == ["v2"]  # only its own image goes; v1's is shared
+    assert [(s["version"], s["artifact"], s["why"]) for s in doc["shared"]] == [
+        ("v1", "fake::img-shared", "shared with api@v1")]
+    doc = web.prune(keep=1)
+    assert deleted == ["img-own"] and pruned(doc) == ["v2"]
+    with web.ledger.connect() as conn:  # web@v1's reference is dropped; api@v1's stays
+        refs = artifacts.references(conn, "fake", "", "img-shared")
+    assert [r.label for r in refs] == ["api@v1"]
+    assert web.prune("api", keep=1, dry_run=True)["pruned"] == []
+    doc = web.prune("api", keep=0)
+    assert deleted == ["img-own", "img-shared"] and pruned(doc) == ["v1"] and doc["shared"] == []
+
+
+def test_identical_versions_are_any_standing_version_with_the_digest(web):
+    from releasemgr.ledger.repo import artifacts, images, versions
+    from releasemgr.release.lifecycle import ArtifactSpec, register
+
+    for digest in ("d1", "d2", "d1"):
+        register(web.ledger, "web", [ArtifactSpec("fake", "", f"img-{digest}")], actor="alice",
+                 template_digest=digest)
+    with web.ledger.connect() as conn:
+        img = images.get(conn, "web")
+        assert versions.identical(conn, img.id, "d1").number == 3  # the newest of them
+        assert versions.identical(conn, img.id, "d2").number == 2  # not the image's newest
+        assert versions.identical(conn, img.id, "d3") is None
+        v3 = versions.identical(conn, img.id, "d1")
+    web.revoke("web@v3")
+    with web.ledger.transaction() as conn:
+        artifacts.mark_deleted(conn, [a.id for a in artifacts.of_version(conn, versions.identical(
+            conn, img.id, "d1").id)], at="2030-01-01T00:00:00Z")
+    with web.ledger.connect() as conn:
+        assert versions.identical(conn, img.id, "d1") is None  # v3 revoked, v1 pruned
+        assert v3.number == 3

@@ -144,7 +144,9 @@ def prune(image, keep, older_than, dry_run, lock_timeout):
     """Delete the artifacts of IMAGE's old versions that nothing uses.
 
     Never deleted: versions current in an environment, rollback targets, versions that
-    run servers. Version rows stay for the audit (their artifacts are marked deleted).
+    run servers. Version rows stay for the audit (their artifacts are marked deleted). An
+    image another remaining version references (images are stored by content) stays in its
+    store; it is listed as kept, with why.
     Without --keep/--older-than the [retention] rules of release.toml apply. It holds the
     lock of every environment of IMAGE while it decides and deletes, so no deploy starts
     servers from an image being deleted.
@@ -164,6 +166,7 @@ def prune(image, keep, older_than, dry_run, lock_timeout):
         if not lines:
             lines = [f"nothing to prune for {image}"]
         lines += [f"  kept {k['version']}: {k['why']}" for k in d["kept"]]
+        lines += [f"  kept {k['artifact']} (pruned from {k['version']} only): {k['why']}" for k in d["shared"]]
         lines += [f"warning: {s['version']}: {s['why']}: {', '.join(s['artifacts'])}" for s in d["skipped"]]
         return "\n".join(lines)
 

@@ -9,6 +9,16 @@ healthy servers in its route.
 environment's rollback target, run no server, and are outside the retention rules. The version
 rows stay, with `deleted_at` on their artifacts.
 
+Artifacts are referenced, not owned: images are stored by content (a local tarball is named by
+its digest; an AMI id), so several versions -- of this image or another -- may reference one
+(an identical rebuild with `--force`, a comment-only template change). Pruning a version drops
+its references (its rows get `deleted_at`: that version no longer has the image, and deploying
+it says it was pruned); the image itself is deleted from its store only when no remaining
+version references it -- no row of any image without `deleted_at`. A shared image that stays
+is listed under `shared`, with the versions that keep it and why ("shared with web@v5
+(current in prod)"), in the dry run too. References are counted again under the ledger's
+write lock just before an image is deleted.
+
 Retention (release.toml):
 
     [retention]              # versions that were never promoted anywhere
@@ -39,7 +49,7 @@ from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.locks import env_lock
 from releasemgr.ledger.refs import check_image_name, parse_ref
 from releasemgr.ledger.repo import artifacts as artifact_repo, channels, environments, images, servers, versions
-from releasemgr.ledger.rows import Environment, Image, Server, Version
+from releasemgr.ledger.rows import Artifact, Environment, Image, Server, Version
 from releasemgr.providers.registry import provider as provider_named
 from releasemgr.release.lifecycle import previous_good
 from releasemgr.release.servers import EnvironmentServers
@@ -178,19 +188,32 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
     if not ask.explicit and not (config.retention or {}):
         raise UsageError("prune needs --keep N and/or --older-than AGE, or a [retention] table in release.toml")
     if dry_run:
-        doc, doomed, arts = _prune_plan(ledger, config, image, ask, dry_run=True)
-        doc["pruned"] = [{"version": f"v{v.number}", "artifacts": [_art(a) for a in arts[v.id] if not a.deleted_at]}
-                         for v in doomed]
-        return doc
+        plan = _prune_plan(ledger, config, image, ask, dry_run=True)
+        plan.doc["pruned"] = [{"version": f"v{v.number}", "artifacts": [_art(a) for a in plan.going[v.id]]}
+                              for v in plan.doomed if plan.going[v.id]]
+        plan.doc["shared"] = [s for v in plan.doomed for s in plan.shared[v.id]]
+        return plan.doc
     with _image_locks(ledger, config, image, actor=actor, timeout=lock_timeout, progress=progress):
         # under the locks: no deploy is starting servers of what goes
-        doc, doomed, arts = _prune_plan(ledger, config, image, ask, dry_run=False)
-        _delete(ledger, config, image, doomed, arts, doc, actor=actor, explicit=ask.explicit)
-    return doc
+        plan = _prune_plan(ledger, config, image, ask, dry_run=False)
+        _delete(ledger, config, image, plan, actor=actor, explicit=ask.explicit)
+    return plan.doc
 
 
-def _prune_plan(ledger: Ledger, config: Config, image: str, ask: _PruneAsk, *, dry_run: bool):
-    """(the report without `pruned`, versions whose artifacts go, artifacts by version id)."""
+@dataclass
+class _PrunePlan:
+    doc: dict  # the report, without `pruned`
+    doomed: list[Version]  # versions whose references go, newest first
+    going: dict[int, list[Artifact]]  # version id -> its artifacts to delete (no other reference)
+    shared: dict[int, list[dict]]  # version id -> its artifacts that stay (`_shared`)
+    refs: dict[int, list[Artifact]]  # version id -> every live artifact of it (references to drop)
+    why: dict[int, str]  # version id (any image) -> why it is kept, where known
+
+
+def _prune_plan(ledger: Ledger, config: Config, image: str, ask: _PruneAsk, *, dry_run: bool) -> _PrunePlan:
+    """Which versions prune, and of their artifacts which go: an artifact is stored by content
+    and referenced by versions (of any image); it goes only when every version that
+    references it is pruned now. The others are reported under `shared`, with who keeps them."""
     with ledger.connect() as conn:
         img = images.get(conn, image)
         all_versions = versions.of_image(conn, img.id)
@@ -198,17 +221,46 @@ def _prune_plan(ledger: Ledger, config: Config, image: str, ask: _PruneAsk, *, d
         envs = {e.id: e.name for e in environments.all_(conn)}
         protected = _protected(conn, img.id, envs)
         history = channels.moves_of_image(conn, img.id)
+        refs = artifact_repo.references_to_image(conn, img.id)
+        for other in {r.image_id for rs in refs.values() for r in rs} - {img.id}:
+            for vid, why in _protected(conn, other, envs).items():
+                protected.setdefault(vid, why)
     if ask.explicit:
         kept = _kept_explicit(all_versions, ask)
     else:
         kept = _kept_by_retention(config, all_versions, _stays(history, envs), ask.now)
     candidates = [v for v in all_versions if any(not a.deleted_at for a in arts.get(v.id, []))]
     doomed = [v for v in candidates if v.id not in protected and v.id not in kept]
-    doc = {"image": image, "dry_run": dry_run, "pruned": [], "kept": [], "skipped": []}
+    why = {**kept, **protected}  # protection is the stronger reason
+    doc = {"image": image, "dry_run": dry_run, "pruned": [], "kept": [], "shared": [], "skipped": []}
     for v in candidates:
         if v.id in protected or v.id in kept:
-            doc["kept"].append({"version": f"v{v.number}", "why": protected.get(v.id) or kept[v.id]})
-    return doc, doomed, arts
+            doc["kept"].append({"version": f"v{v.number}", "why": why[v.id]})
+    doomed_ids = {v.id for v in doomed}
+    going: dict[int, list[Artifact]] = {}
+    shared: dict[int, list[dict]] = {}
+    live: dict[int, list[Artifact]] = {}
+    for v in doomed:
+        going[v.id], shared[v.id] = [], []
+        live[v.id] = [a for a in arts.get(v.id, []) if not a.deleted_at]
+        for a in live[v.id]:
+            others = [r for r in refs.get(artifact_repo.key(a), []) if r.version_id not in doomed_ids]
+            if others:
+                shared[v.id].append(_shared(v, a, others, why))
+            else:
+                going[v.id].append(a)
+    return _PrunePlan(doc, doomed, going, shared, live, why)
+
+
+def _shared(v: Version, a: Artifact, others: list, why: dict[int, str]) -> dict:
+    """A doomed version's artifact that stays, because versions that stay reference it
+    (named newest first)."""
+    others = sorted(others, key=lambda r: (r.image, -r.number))
+    labels = list(dict.fromkeys(r.label for r in others))
+    reasons = list(dict.fromkeys(f"{r.label} ({why[r.version_id]})" if r.version_id in why else r.label
+                                 for r in others))
+    return {"version": f"v{v.number}", "artifact": _art(a), "shared_with": labels,
+            "why": "shared with " + ", ".join(reasons)}
 
 
 def _protected(conn, image_id: int, envs: dict[int, str]) -> dict[int, str]:
@@ -305,36 +357,53 @@ def _image_locks(ledger: Ledger, config: Config, image: str, *, actor: str, time
         yield
 
 
-def _delete(ledger: Ledger, config: Config, image: str, doomed: list, arts: dict, doc: dict, *, actor: str,
-            explicit: bool) -> None:
-    for v in doomed:
-        done, skipped = [], []
-        for a in arts[v.id]:
-            if a.deleted_at:
-                continue
-            p = provider_named(a.provider)
-            store = p.image_store(config.state_dir) if p is not None else None
-            if store is None:
-                skipped.append(_art(a))
-                continue
-            try:
-                store.delete(a.region, a.external_id)
+def _delete(ledger: Ledger, config: Config, image: str, plan: _PrunePlan, *, actor: str, explicit: bool) -> None:
+    """Drop the doomed versions' references and delete the images nobody else references.
+    Each version is one transaction: under the ledger's write lock the references are counted
+    again (a version registered meanwhile may reference the image now: then it stays), an image
+    no remaining version references is deleted from its store, and the version's rows get
+    `deleted_at` (an image the store could not delete keeps its row live, reported as skipped)."""
+    doc = plan.doc
+    doomed_ids = {v.id for v in plan.doomed}
+    gone: set[tuple[str, str, str]] = set()  # deleted from the store in this run
+    for v in plan.doomed:
+        done, kept, dropped, skipped = [], [], [], []
+        at = now_iso()
+        with ledger.transaction() as conn:
+            for a in plan.refs[v.id]:
+                key = artifact_repo.key(a)
+                others = [r for r in artifact_repo.references(conn, *key) if r.version_id not in doomed_ids]
+                if others:
+                    kept.append(_shared(v, a, others, plan.why))
+                    dropped.append(a)
+                    continue
+                if key not in gone:
+                    p = provider_named(a.provider)
+                    store = p.image_store(config.state_dir) if p is not None else None
+                    if store is None:
+                        skipped.append(_art(a))
+                        continue
+                    try:
+                        store.delete(a.region, a.external_id)
+                    except Exception as exc:  # noqa: BLE001 - report, keep the artifact live in the ledger
+                        skipped.append(f"{_art(a)} ({exc})")
+                        continue
+                    gone.add(key)
                 done.append(a)
-            except Exception as exc:  # noqa: BLE001 - report, keep the artifact live in the ledger
-                skipped.append(f"{_art(a)} ({exc})")
+            if done or dropped:
+                artifact_repo.mark_deleted(conn, [a.id for a in done + dropped], at=at)
+                audit.append(conn, "artifact.pruned", actor=actor, image=image, version=f"v{v.number}", at=at,
+                             details={"artifacts": [_art(a) for a in done],
+                                      "shared": [{"artifact": k["artifact"], "kept_by": k["shared_with"]}
+                                                 for k in kept],
+                                      "rule": "explicit" if explicit else "retention"})
         if skipped:
             doc["skipped"].append({"version": f"v{v.number}", "artifacts": skipped,
                                    "why": "could not be deleted (no image store for the provider, or the cloud "
                                           "refused); delete by hand"})
-        if not done:
-            continue
-        at = now_iso()
-        with ledger.transaction() as conn:
-            artifact_repo.mark_deleted(conn, [a.id for a in done], at=at)
-            audit.append(conn, "artifact.pruned", actor=actor, image=image, version=f"v{v.number}", at=at,
-                         details={"artifacts": [_art(a) for a in done],
-                                  "rule": "explicit" if explicit else "retention"})
-        doc["pruned"].append({"version": f"v{v.number}", "artifacts": [_art(a) for a in done]})
+        if done:
+            doc["pruned"].append({"version": f"v{v.number}", "artifacts": [_art(a) for a in done]})
+        doc["shared"] += kept
 
 
 def _art(a) -> str:

@@ -18,6 +18,10 @@ _LATEST_GOOD = Q(f"SELECT {_COLS} FROM version WHERE image_id = :i AND revoked =
 _NEWEST = Q(f"SELECT {_COLS} FROM version WHERE image_id = :i ORDER BY number DESC LIMIT 1")
 _OF_IMAGE = Q(f"SELECT {_COLS} FROM version WHERE image_id = :i ORDER BY number DESC")
 _OF_IMAGE_LIMIT = Q(f"SELECT {_COLS} FROM version WHERE image_id = :i ORDER BY number DESC LIMIT :n")
+# versions built from the same inputs that still stand: not revoked, no artifact pruned
+_IDENTICAL = Q(f"SELECT {Version.select_list('v')} FROM version v WHERE v.image_id = :i AND v.template_digest = :d "
+               "AND v.revoked = :f AND NOT EXISTS (SELECT 1 FROM artifact a WHERE a.version_id = v.id "
+               "AND a.deleted_at IS NOT NULL) ORDER BY v.number DESC LIMIT 1")
 _SEMVERS = Q("SELECT semver FROM version WHERE image_id = :i AND semver IS NOT NULL")
 _MAX_NUMBER = Q("SELECT MAX(number) FROM version WHERE image_id = :i")
 _LABELS = Q("SELECT id, number FROM version WHERE image_id = :i")
@@ -38,6 +42,12 @@ def by_semver(conn, image_id: int, semver: str) -> Version | None:
 
 def newest(conn, image_id: int) -> Version | None:
     return Version.from_row(conn.execute(_NEWEST, {"i": image_id}).first())
+
+
+def identical(conn, image_id: int, template_digest: str) -> Version | None:
+    """The newest version of the image with this template digest that is neither revoked nor
+    pruned (any of them, not only the image's newest), or None."""
+    return Version.from_row(conn.execute(_IDENTICAL, {"i": image_id, "d": template_digest, "f": False}).first())
 
 
 def of_image(conn, image_id: int, *, limit: int | None = None) -> list[Version]:

@@ -1,6 +1,13 @@
 """What the ledger hears of a build: the `build` row when it starts, its end, and -- only for
 a successful build with artifacts -- the new version, registered in the same transaction that
 closes the build row. After that, each provider may label its artifacts with the version.
+
+Identical builds: a build whose template digest equals that of a version of the image that
+is neither revoked nor pruned makes no new version (unless `--force`). It is checked before
+building (`identical_version`) and again in the transaction that would register the version
+(`finish`, under the ledger's write lock), so identical builds started at once give one
+version; the later ones are told which one, and what they built that no version references
+is deleted (`discard_unreferenced`).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from pathlib import Path
 
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso
-from releasemgr.ledger.repo import builds, images, versions
+from releasemgr.ledger.repo import artifacts as artifact_repo, builds, images, versions
 from releasemgr.ledger.rows import Version
 from releasemgr.pipeline.runner import Outcome
 from releasemgr.providers.registry import provider
@@ -23,13 +30,15 @@ from releasemgr.release.build.result import SourceResult
 
 
 def identical_version(ledger, inputs: BuildInputs) -> Version | None:
-    """The image's newest version when it was built from the same template digest, else None."""
+    """The newest version of the image built from the same template digest that is neither
+    revoked nor pruned (not only the image's newest version), else None."""
     with ledger.connect() as conn:
-        img = images.find(conn, inputs.image)
-        newest = versions.newest(conn, img.id) if img else None
-    if newest is not None and newest.template_digest == inputs.digest:
-        return newest
-    return None
+        return _identical_in(conn, inputs)
+
+
+def _identical_in(conn, inputs: BuildInputs) -> Version | None:
+    img = images.find(conn, inputs.image)
+    return versions.identical(conn, img.id, inputs.digest) if img else None
 
 
 def start(ledger, inputs: BuildInputs, req: BuildRequest, log_path: Path) -> None:
@@ -58,14 +67,24 @@ def _artifact_specs(results: list[SourceResult]) -> list[lifecycle.ArtifactSpec]
 
 
 def finish(ledger, inputs: BuildInputs, req: BuildRequest, results: list[SourceResult], outcome: Outcome,
-           errors: list[str]) -> dict | None:
+           errors: list[str]) -> tuple[dict | None, Version | None]:
     """Close the build row; a successful build with artifacts registers its version in the same
-    transaction. Returns the version's JSON, or None when no version was made."""
+    transaction -- unless (without `--force`) a version with the same template digest appeared
+    meanwhile (an identical build that finished first: checked again here, under the write
+    lock). Returns (the new version's JSON or None, the identical version or None)."""
     finished = now_iso()
     error = "; ".join(errors) or None
     with ledger.transaction() as conn:
         builds.finish(conn, inputs.build_id, status=outcome.value, at=finished, error=error)
         version_doc = None
+        same = None
+        if outcome is Outcome.SUCCEEDED and not req.force:
+            same = _identical_in(conn, inputs)
+        if same is not None:
+            audit.append(conn, f"build.{outcome.value}", actor=req.actor, image=inputs.image, version=None,
+                         at=finished, details={"build_id": inputs.build_id, "error": None,
+                                               "identical_to": f"v{same.number}"})
+            return None, same
         if outcome is Outcome.SUCCEEDED and any(r.artifacts for r in results):
             parents = sorted({r.parent for r in results if r.parent})
             version_doc = lifecycle.register_in(
@@ -76,7 +95,27 @@ def finish(ledger, inputs: BuildInputs, req: BuildRequest, results: list[SourceR
         audit.append(conn, f"build.{outcome.value}", actor=req.actor, image=inputs.image,
                      version=version_doc["version"] if version_doc else None, at=finished,
                      details={"build_id": inputs.build_id, "error": error})
-    return version_doc
+    return version_doc, None
+
+
+def discard_unreferenced(ledger, state_dir, results: list[SourceResult], log: BuildLog) -> None:
+    """Delete what an identical build made that no version references (an AMI of its own; a
+    local tarball with another digest). Images stored by content that a version references
+    (the same tarball) stay. Each is checked and deleted under the ledger's write lock, so a
+    version registering it meanwhile cannot lose it."""
+    for a in (a for r in results for a in r.artifacts):
+        p = provider(a.provider)
+        store = p.image_store(state_dir) if p is not None else None
+        if store is None:
+            continue
+        try:
+            with ledger.transaction() as conn:
+                if artifact_repo.references(conn, a.provider, a.region or "", a.id):
+                    continue
+                store.delete(a.region or "", a.id)
+            log.line(None, f"Deleted {a.provider}:{a.region or ''}:{a.id}: no version references it")
+        except Exception as exc:  # noqa: BLE001 - report what to remove by hand
+            log.line(None, f"Could not delete {a.provider}:{a.region or ''}:{a.id} ({exc}); delete it by hand")
 
 
 def tag_version(results: list[SourceResult], version: str, log: BuildLog) -> None:

@@ -25,7 +25,8 @@ from releasemgr.release.build.source import SourceBuild
 
 def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     """Build `req.path` into a new version of its image. Returns the build's JSON document
-    (`skipped` when the newest version has the same template digest and `--force` is not set);
+    (`skipped` when a version that is neither revoked nor pruned has the same template digest
+    and `--force` is not set -- checked before building and again when registering);
     raises OperationFailed when the build failed or was cancelled (the build row says so)."""
     inputs = resolve(req, ui)
     if not req.force and (same := record.identical_version(ledger, inputs)) is not None:
@@ -39,9 +40,15 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
         results, left_behind = _run_sources(inputs, req, log, cancel=cancel, state_dir=config.state_dir)
     outcome = overall_outcome(results, cancel.is_set())
     errors = errors_of(results)
-    version_doc = record.finish(ledger, inputs, req, results, outcome, errors)
+    version_doc, same = record.finish(ledger, inputs, req, results, outcome, errors)
     if version_doc:
         record.tag_version(results, version_doc["version"], log)
+    if same is not None:  # an identical build finished first: its version stands, ours is not made
+        record.discard_unreferenced(ledger, config.state_dir, results, log)
+        log.line(None, f"Identical to {inputs.image}@v{same.number}, which an identical build registered "
+                       "meanwhile; no new version.")
+        log.close()
+        return _skipped(inputs, same.number, ui, build_id=inputs.build_id)
     left_behind += [item for r in results for item in r.cleanup_failures]
     log.line(None, workdir.final_line(outcome.value, req.on_error, left_behind))
     log.close()
@@ -57,11 +64,18 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     return doc
 
 
-def _skipped(inputs: BuildInputs, number: int, ui) -> dict:
+def _skipped(inputs: BuildInputs, number: int, ui, *, build_id: str | None = None) -> dict:
     image, digest = inputs.image, inputs.digest
     doc = {"image": image, "skipped": True, "identical_to": f"v{number}", "template_digest": digest}
+    if build_id:  # it built, then found the identical version registered meanwhile
+        doc["build_id"] = build_id
+        if ui.json:  # after the log's JSON lines: the result is one more line
+            ui.emit_line({"type": "result", "status": "succeeded", **doc})
+            return doc
+    tail = ("an identical build registered it first; no new version" if build_id
+            else "nothing to build. Use --force to build anyway")
     ui.emit(doc, lambda d: f"{image}: identical to {image}@{d['identical_to']} (template digest "
-                           f"{digest[:19]}...); nothing to build. Use --force to build anyway.")
+                           f"{digest[:19]}...); {tail}.")
     return doc
 
 
