@@ -55,16 +55,47 @@ class AppContext:
 
     @property
     def ledger(self):
+        """The ledger, opened on first use. Only the commands in CREATES_LEDGER make a missing
+        one (and say `created ledger <URL>` on stderr); every other command gets exit 4."""
         if self._ledger is None:
             from releasemgr.ledger.db import Ledger
 
-            self._ledger = Ledger.open(self.config.ledger_url, environments=self.config.environment_names)
+            led = Ledger.open(self.config.ledger_url, environments=self.config.environment_names,
+                              create=_creates_ledger())
+            self._ledger = led
+            if led.created:
+                self.announce_created(led.url)
         return self._ledger
+
+    def announce_created(self, url: str) -> None:
+        import json
+
+        from releasemgr.ledger.db import safe_url
+
+        if self.settings.json:
+            self.ui.err(json.dumps({"type": "created_ledger", "url": safe_url(url)}))
+        else:
+            self.ui.err(f"created ledger {safe_url(url)}")
 
     def close(self):
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
+
+
+# The commands that may create a ledger where there is none ("sub command" as typed).
+CREATES_LEDGER = frozenset({"build", "register", "ledger init", "ledger upgrade"})
+
+
+def _creates_ledger() -> bool:
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(reversed(names)) in CREATES_LEDGER
 
 
 def _setter(attr):
