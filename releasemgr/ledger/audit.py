@@ -317,7 +317,8 @@ def _check_anchor(path: Path, anchor, anchor_hash, count: int, head: str | None)
     if seq < 0:
         return VerifyResult(False, count, head, None, f"the head file {path} is damaged ({h})")
     if seq > count:
-        missing = f"events {count + 1}..{seq} are missing" if count else f"all {seq} events are missing"
+        missing = (f"all {seq} events are missing" if not count else f"event {seq} is missing" if seq == count + 1
+                   else f"events {count + 1}..{seq} are missing")
         return VerifyResult(False, count, head, count + 1,
                             f"{missing}: the head file {path} records {seq} events (the ledger became shorter, "
                             f"was emptied or replaced)")
@@ -341,11 +342,11 @@ def _check_rows(conn, recorded: dict, count: int, head: str | None) -> VerifyRes
                 return _bad_row(count, head, table, rid, None, "has no audit event (it was added or restored "
                                                                "behind the tool's back)")
             seq, want = got[rid]
-            for key, value in want.items():
-                if key not in content or content[key] != value:
+            for key in [*content, *(k for k in want if k not in content)]:
+                if key in want and content.get(key) != want[key]:
                     return _bad_row(count, head, table, rid, seq,
                                     f"does not match audit event {seq}: {key} is {content.get(key)!r}, "
-                                    f"the event recorded {value!r}")
+                                    f"the event recorded {want[key]!r}")
         for rid, (seq, want) in sorted(got.items()):
             if rid not in rows and not want.get("deleted"):
                 return _bad_row(count, head, table, rid, seq, f"recorded by audit event {seq} was deleted")

@@ -180,15 +180,16 @@ class Ledger:
             from releasemgr.ledger import migrate
 
             if not (ledger._file and not new_file and ledger._schema_is_current(migrate.HEAD)):
-                if not new_file and ledger._revision() is None:  # a database without a ledger in it
+                if new_file or ledger._revision() is None:  # no ledger in this database (yet)
+                    if not new_file and ledger._has_tables():
+                        raise OperationFailed(f"{safe_url(url)} has tables but no schema revision",
+                                              hint="it was not made by releasemgr; refusing to touch it")
                     if not create:
                         raise missing_ledger(url)
-                    if ledger._has_tables():
-                        raise OperationFailed(f"{safe_url(url)} has tables but no ledger schema revision",
-                                              hint="it was not made by releasemgr; refusing to touch it")
-                    new_file = True
-                migrate.ensure_current(ledger, upgrade=upgrade)
-                ledger.created = new_file
+                    # made now, unless a concurrent process made it first (it holds the lock)
+                    ledger.created = bool(migrate.upgrade_to_head(ledger))
+                else:
+                    migrate.ensure_current(ledger, upgrade=upgrade)
             if environments:
                 ledger.sync_environments(environments)
         except Exception as exc:
