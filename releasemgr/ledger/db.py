@@ -97,6 +97,25 @@ def missing_ledger(url: str) -> NotFound:
                          "(release.toml is searched from the current folder upward)")
 
 
+def _size_after_creation(path: Path) -> int | None:
+    """The file's size once no process is creating it: a ledger being made (under the
+    migration lock, `releasemgr.ledger.migrate`) is 0 bytes for a moment; wait for that."""
+    import fcntl
+
+    lock = Path(str(path) + ".migrate.lock")
+    if not lock.exists():
+        return 0
+    try:
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return 0
+
+
 def check_can_create(url: str) -> None:
     """What `Ledger.open(create=True)` checks before making a ledger (for `ledger upgrade`,
     which migrates without opening): the URL keeps data, no damaged file or orphaned head file."""
@@ -118,6 +137,8 @@ def _check_file(url: str, path: Path, *, create: bool) -> bool:
     except OSError as exc:
         raise OperationFailed(f"cannot read the ledger file {path}: {exc.strerror}") from None
     head = audit.read_head_file(head_file_of(url))
+    if size == 0:
+        size = _size_after_creation(path)
     if size == 0:
         had = f"; its head file records {head[0]} audit events" if head else ""
         raise OperationFailed(f"the ledger file {path} is empty (0 bytes): it is damaged or was truncated{had}",

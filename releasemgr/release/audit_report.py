@@ -57,7 +57,8 @@ def verify(ledger: Ledger) -> audit.VerifyResult:
         return audit.verify(conn, head_file=ledger.head_file)
 
 
-def reanchor(ledger: Ledger, *, actor: str, reason: str | None, ticket: str | None = None) -> tuple[audit.VerifyResult, dict | None]:
+def reanchor(ledger: Ledger, *, actor: str, reason: str | None,
+             ticket: str | None = None) -> tuple[audit.VerifyResult, dict | None]:
     """After a deliberate restore of a SQLite ledger from a backup: check everything but the
     head file; when that passes, append `audit.reanchored` (the old and the new head in its
     details) and make the head file name it. Returns the check and the event (None when the
