@@ -32,15 +32,15 @@ def generate(url: str, images: int = 1000, versions: int = 50, quiet: bool = Fal
 
     from releasemgr.ledger import audit
     from releasemgr.ledger.db import Ledger, normalise_url
-    from releasemgr.ledger.models import (Artifact, AuditEvent, Channel, ChannelHistory, EnvironmentRow, Image,
+    from releasemgr.ledger.models import (Artifact, AuditEvent, Channel, ChannelHistory, Image,
                                           LedgerMeta, Version)
 
     t0 = time.perf_counter()
     if url.startswith("sqlite:///"):
         p = Path(url[len("sqlite:///"):])
-        for suffix in ("", "-wal", "-shm", ".migrate.lock"):
+        for suffix in ("", "-wal", "-shm", ".migrate.lock", ".head"):
             Path(str(p) + suffix).unlink(missing_ok=True)
-    ledger = Ledger.open(normalise_url(url), environments=list(ENVS))
+    ledger = Ledger.open(normalise_url(url), environments=list(ENVS), create=True)
     with ledger.engine.connect() as conn:
         if conn.execute(text("SELECT COUNT(*) FROM audit_event")).scalar():
             raise SystemExit(f"{url} is not empty; use a new database")
@@ -52,9 +52,10 @@ def generate(url: str, images: int = 1000, versions: int = 50, quiet: bool = Fal
     seq = 0
     vid = 0
     hid = 0
+    chan_ids: dict[tuple, int] = {}
+    chan_last: dict[tuple, dict] = {}
     prev = audit.GENESIS
     actor = "bench@gen"
-    details_cache: dict = {}
 
     def event(action, image, version=None, env=None, details=None):
         nonlocal seq, prev
@@ -90,19 +91,26 @@ def generate(url: str, images: int = 1000, versions: int = 50, quiet: bool = Fal
                 if env == "prod" and n == versions:
                     continue
                 frm = current_n[env]
-                at = event("promote", name, label, env,
-                           details={"from": f"v{frm}" if frm else None, "to": label, "approved_by": [],
-                                    "override": False})
                 hid += 1
-                hist_rows.append({"id": hid, "environment_id": env_ids[env], "image_id": i,
-                                  "from_version_id": current[env], "to_version_id": vid, "action": "promote",
-                                  "actor": actor, "ticket": None, "reason": None, "approved_by": "[]",
-                                  "override": False, "at": at})
+                if (i, env) not in chan_ids:
+                    chan_ids[(i, env)] = len(chan_ids) + 1
+                at = (base + (seq + 1) * second).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the event's time
+                hist = {"id": hid, "environment_id": env_ids[env], "image_id": i, "from_version_id": current[env],
+                        "to_version_id": vid, "action": "promote", "actor": actor, "ticket": None, "reason": None,
+                        "approved_by": "[]", "override": False, "at": at}
+                hist_rows.append(hist)
+                chan = {"id": chan_ids[(i, env)], "environment_id": env_ids[env], "image_id": i, "version_id": vid,
+                        "updated_at": at, "updated_by": actor}
+                chan_last[(i, env)] = chan
+                # the rows the move wrote are recorded in its event, as channels.record_move does
+                rows = {"channel_history": [{**hist, "override": 0, "env": env, "image": name, "from_number": frm,
+                                             "to_number": n}],
+                        "channel": [{**chan, "env": env, "image": name, "number": n}]}
+                event("promote", name, label, env, details={"from": f"v{frm}" if frm else None, "to": label,
+                                                            "approved_by": [], "override": False,
+                                                            audit.ROWS_KEY: rows})
                 current[env], current_n[env] = vid, n
-        for env in ENVS:
-            if current[env] is not None:
-                chan_rows.append({"environment_id": env_ids[env], "image_id": i, "version_id": current[env],
-                                  "updated_at": at, "updated_by": actor})
+    chan_rows.extend(sorted(chan_last.values(), key=lambda c: c["id"]))
     t_build = time.perf_counter() - t0
 
     with ledger.engine.begin() as conn:  # a bulk load with the declared tables (bench only)
@@ -111,6 +119,8 @@ def generate(url: str, images: int = 1000, versions: int = 50, quiet: bool = Fal
             for k in range(0, len(rows), 20000):
                 conn.execute(table.__table__.insert(), rows[k:k + 20000])
         conn.execute(LedgerMeta.__table__.insert(), [{"key": "audit_head", "value": f"{seq}:{prev}"}])
+    if ledger.head_file is not None:
+        audit.write_head_file(ledger.head_file, f"{seq}:{prev}", force=True)
     if not ledger.is_sqlite:
         with ledger.engine.begin() as conn:
             for table in ("image", "version", "artifact", "channel_history", "channel"):

@@ -1,8 +1,11 @@
 """`release.toml`: environments and their policies, the ledger URL, deploy defaults.
 
-Looked up as `--config FILE`, `RELEASE_CONFIG`, or `./release.toml`. Without a file the
-environments are dev -> staging -> prod, each requiring the one before, and the ledger is
-SQLite at `<state>/ledger.db`. A bad file is one message naming the key and its line (exit 2).
+Looked up as `--config FILE`, `RELEASE_CONFIG`, or `release.toml` in the current folder or
+the nearest folder above it that has one (like git). Relative paths in the file, and the
+default state folder `state/`, resolve against the folder that holds it; `--state` and
+`RELEASE_STATE` resolve against the current folder. Without a file the environments are
+dev -> staging -> prod, each requiring the one before, and the ledger is SQLite at
+`<state>/ledger.db`. A bad file is one message naming the key and its line (exit 2).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from releasemgr.common.durations import DurationError, age_seconds, seconds
 from releasemgr.errors import ConfigError
+from releasemgr.errors import NotFound
 
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
 ENV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -154,12 +158,19 @@ class Config:
         for env in self.environments:
             if env.name == name:
                 return env
-        from releasemgr.errors import NotFound
-
         close = difflib.get_close_matches(name, self.environment_names, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise NotFound(f"unknown environment {name!r}",
                        hint=f"{hint}environments: {', '.join(self.environment_names)}")
+
+
+def find_config(start: Path) -> Path | None:
+    """`release.toml` in `start` or the nearest folder above it that has one."""
+    for folder in (start, *start.parents):
+        candidate = folder / "release.toml"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def load_config(path: str | None = None, *, state_dir: str | None = None,
@@ -170,8 +181,8 @@ def load_config(path: str | None = None, *, state_dir: str | None = None,
         cfg_path = Path(path)
         if not cfg_path.is_file():
             raise ConfigError(f"config file {path} not found", hint="check --config / RELEASE_CONFIG")
-    elif (cwd_path / "release.toml").is_file():
-        cfg_path = cwd_path / "release.toml"
+    else:
+        cfg_path = find_config(cwd_path)
 
     data: dict[str, Any] = {}
     text = ""
@@ -193,7 +204,7 @@ def load_config(path: str | None = None, *, state_dir: str | None = None,
     state_cfg = data.get("state", {})
     if not isinstance(state_cfg, dict):
         v.fail("[state] must be a table", [], "state")
-    state = Path(state_dir) if state_dir else (base / state_cfg["dir"] if "dir" in state_cfg else cwd_path / "state")
+    state = cwd_path / state_dir if state_dir else base / state_cfg.get("dir", "state")
 
     led = data.get("ledger", {})
     if not isinstance(led, dict):

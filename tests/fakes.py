@@ -149,7 +149,7 @@ def ledger(tmp_path):
     """A fresh SQLite ledger in tmp_path (migrated by `Ledger.open`), closed afterwards."""
     from releasemgr.ledger.db import Ledger
 
-    led = Ledger.open(ledger_url(tmp_path))
+    led = Ledger.open(ledger_url(tmp_path), create=True)
     yield led
     led.close()
 

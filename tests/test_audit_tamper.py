@@ -126,8 +126,9 @@ def test_inserted_event_is_detected(cli):
 
 
 def test_exported_head_reveals_a_rewritten_chain(cli):
-    """Rewriting the whole chain (and the head record) passes `verify` by construction; the
-    remedy is a head hash kept elsewhere: it no longer matches."""
+    """Rewriting the whole chain (and the head record) inside the database passes the chain's
+    own checks by construction; a head kept elsewhere no longer matches it: the head file
+    beside a SQLite ledger, the published head on PostgreSQL."""
     _history(cli)
     head_before = cli.json("audit", "verify")["head"]
     cols = ", ".join(audit.FIELDS)
@@ -142,6 +143,12 @@ def test_exported_head_reveals_a_rewritten_chain(cli):
              a=row[2], p=prev, h=h, s=row[0])
         prev = h
     _sql(cli, "UPDATE ledger_meta SET value = :v WHERE key = 'audit_head'", v=f"{len(rows)}:{prev}")
+    if cli.env["RELEASE_LEDGER"].startswith("sqlite"):
+        # a SQLite ledger keeps its head outside the database too: the rewrite is caught
+        err, doc = _verify_fails(cli)
+        assert f"event {len(rows)} does not match the head file" in err
+        assert doc["first_bad_seq"] == len(rows)
+        return
     after = cli.json("audit", "verify")
     assert after["ok"] is True
     assert after["head"] != head_before

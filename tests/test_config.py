@@ -91,6 +91,8 @@ def test_the_designs_shape_is_accepted(tmp_path):
 
 def test_the_designs_shape_works_from_the_cli(tmp_path, monkeypatch, capsys):
     write(tmp_path, FULL)
+    code, out, err = run_cli(tmp_path, monkeypatch, capsys, "ledger", "init")
+    assert code == 0, err
     code, out, err = run_cli(tmp_path, monkeypatch, capsys, "status", "--json")
     assert code == 0, err
     import json
@@ -265,6 +267,7 @@ def test_cli_explicit_config_flag(tmp_path, monkeypatch, capsys):
     sub = tmp_path / "conf"
     sub.mkdir()
     write(sub, '[[environments]]\nname = "qa"\n')
+    run_cli(tmp_path, monkeypatch, capsys, "ledger", "init", "--config", str(sub / "release.toml"))
     code, out, err = run_cli(tmp_path, monkeypatch, capsys, "status", "--json", "--config", str(sub / "release.toml"))
     assert code == 0, err
     import json

@@ -390,7 +390,7 @@ def test_environment_lock_on_postgresql_names_the_holder(pg_url, tmp_path):
     from releasemgr.ledger.locks import LockTimeout, env_lock, lock_key
 
     assert lock_key("web", "prod") == lock_key("web", "prod") != lock_key("web", "dev")
-    a, b = Ledger.open(pg_url), Ledger.open(pg_url)
+    a, b = Ledger.open(pg_url, create=True), Ledger.open(pg_url)
     try:
         assert not a.is_sqlite
         with env_lock(a, tmp_path, "web", "prod", actor="alice", operation="deploy"):

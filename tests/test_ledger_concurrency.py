@@ -312,7 +312,7 @@ def test_status_reads_without_the_orm(cli):
 def test_promote_rollback_and_verify_run_without_the_orm(cli):
     """The commands that move an environment (and `audit verify`) run in plain SQL: no ORM,
     and on a SQLite ledger no SQLAlchemy at all; what they write is what the ORM reads."""
-    cli.ok("images")  # makes the ledger: creating the schema (Alembic) is the one heavy start
+    cli.ok("ledger", "init")  # creating the schema (Alembic) is the one heavy start
     r, heavy = heavy_imports(cli, "register", "web", "--artifact", "aws:us-east-1:ami-1", "--bump", "minor")
     assert r.returncode == 0 and heavy == [], r.stderr
     assert (json.loads(r.stdout)["version"], json.loads(r.stdout)["semver"]) == ("v1", "0.1.0")

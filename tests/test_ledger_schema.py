@@ -126,7 +126,7 @@ def test_no_command_imports_the_orm(sqlite_cli, tmp_path):
     `sqlite3` alone (no SQLAlchemy, no sqlmodel, no pydantic)."""
     cli = sqlite_cli
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    cli.ok("status")  # the ledger exists before the measured processes
+    cli.ok("ledger", "init")  # the ledger exists before the measured processes
     steps = [
         ("build", "templates/local.pkr.hcl"),
         ("build", "templates/local.pkr.hcl", "--var", "greeting=again"),
@@ -153,7 +153,7 @@ def test_no_command_imports_the_orm(sqlite_cli, tmp_path):
 def test_gc_does_not_import_the_orm(sqlite_cli, aws):  # noqa: F811
     cli = sqlite_cli
     cli.env.update(aws.env())
-    cli.ok("status")
+    cli.ok("ledger", "init")
     r, heavy = heavy_imports(cli, "gc", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert heavy == [], heavy

@@ -54,13 +54,24 @@ def _alembic_upgrade(cli, rev: str):
         eng.dispose()
 
 
-def test_empty_database_is_upgraded_on_open(cli):
-    if cli.env["RELEASE_LEDGER"].startswith("sqlite"):
+def test_empty_database_is_not_silently_made_a_ledger(cli):
+    """An empty database is no ledger: `status` refuses it (a 0-byte SQLite file is a damaged
+    ledger, exit 1, never re-created; an empty PostgreSQL database is a missing one, exit 4)
+    and only `ledger init` makes one in an empty PostgreSQL database."""
+    sqlite = cli.env["RELEASE_LEDGER"].startswith("sqlite")
+    if sqlite:
         path = cli.env["RELEASE_LEDGER"][len("sqlite:///"):]
         from pathlib import Path
 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         sqlite3.connect(path).close()  # an empty file: a database with no tables
+    r = cli("status")
+    assert r.code == (1 if sqlite else 4) and "Traceback" not in r.err, r
+    assert ("is empty (0 bytes)" if sqlite else "no ledger at") in r.err
+    if sqlite:
+        assert cli("ledger", "init").code == 1 and Path(path).stat().st_size == 0
+        return
+    assert "created ledger" in cli.ok("ledger", "init").err
     doc = cli.json("status")
     assert doc["environments"] == ["dev", "staging", "prod"]
     assert _scalar(cli, "SELECT version_num FROM alembic_version") == migrate.HEAD
@@ -138,11 +149,14 @@ def test_foreign_tables_without_a_revision_are_not_touched(cli):
 
 
 def test_many_processes_opening_a_new_ledger_at_once(cli):
-    procs = [cli.proc("status", "--json") for _ in range(4)]
+    procs = [cli.proc("ledger", "init", "--json") for _ in range(4)]
+    created = 0
     for p in procs:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-        assert json.loads(out)["environments"] == ["dev", "staging", "prod"]
+        created += json.loads(out)["created"]
+    assert created == 1  # one made it; the others found it made
+    assert cli.json("status")["environments"] == ["dev", "staging", "prod"]
     assert _scalar(cli, "SELECT COUNT(*) FROM alembic_version") == 1
     assert _scalar(cli, "SELECT COUNT(*) FROM environment") == 3
 
@@ -158,6 +172,8 @@ def test_ledger_flag_with_password_is_hidden(tmp_path, pg_url):
 
     url = pg_url.replace("postgres@", "postgres:s3cret@", 1) if "@" in pg_url else pg_url
     c = Cli(tmp_path, {"RELEASE_STATE": str(tmp_path / "state"), "RELEASE_ACTOR": "alice", "NO_COLOR": "1"})
+    r = c("ledger", "init", "--ledger", url)
+    assert r.code == 0 and "created ledger" in r.err and "s3cret" not in r.err, r
     r = c("ledger", "info", "--json", "--ledger", url)
     assert r.code == 0, r
     assert "s3cret" not in r.out and r.json["backend"] == "postgresql"
@@ -170,8 +186,8 @@ def test_migrations_run_without_sqlmodel(tmp_path):
     import sys
 
     url = f"sqlite:///{tmp_path / 'state' / 'ledger.db'}"
-    code = ("import sys\nfrom releasemgr.ledger import migrate\n"
-            f"print(migrate.upgrade({url!r}, ['dev']))\n"
+    code = ("import sys\nfrom releasemgr.ledger import db\n"
+            f"print(db.upgrade({url!r}, ['dev']))\n"
             "print([m for m in ('sqlmodel', 'pydantic', 'releasemgr.ledger.models') if m in sys.modules])\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

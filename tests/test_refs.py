@@ -92,7 +92,7 @@ def test_bad_references(text):
 def ledger(tmp_path_factory):
     from releasemgr.ledger.db import Ledger
 
-    led = Ledger.open(f"sqlite:///{tmp_path_factory.mktemp('refs') / 'ledger.db'}", environments=["dev"])
+    led = Ledger.open(f"sqlite:///{tmp_path_factory.mktemp('refs') / 'ledger.db'}", environments=["dev"], create=True)
     yield led
     led.close()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
+from releasemgr.release import audit_report
+from releasemgr.errors import OperationFailed
 
 
 @click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
@@ -38,8 +40,6 @@ def audit(ctx, since, until, env, image, who, action, ticket, limit, fmt):
     import io
     import json
 
-    from releasemgr.release import audit_report
-
     app = app_ctx()
     events = audit_report.query(app.ledger, since=since, until=until, env=env, image=image, actor=who,
                                 action=action, ticket=ticket, limit=limit)
@@ -66,22 +66,42 @@ def audit(ctx, since, until, env, image, who, action, ticket, limit, fmt):
 
 @audit.command("verify", context_settings=CONTEXT_SETTINGS)
 @global_options
-def verify():
-    """Recompute the hash chain; name the first event that does not match (exit 1).
+@click.option("--reanchor", is_flag=True,
+              help="After a deliberate restore of a SQLite ledger: accept its chain as the new head (audited).")
+@click.option("--reason", metavar="TEXT", help="Why (with --reanchor): which backup, which ticket.")
+@click.option("--ticket", metavar="ID", help="Change ticket (with --reanchor).")
+def verify(reanchor, reason, ticket):
+    """Recompute the hash chain and check the rows it covers (channel pointers and their
+    history) and, on SQLite, the head file beside the ledger; name the first event or row
+    that does not match (exit 1).
 
     \b
     Example:
       release audit verify --json
+      release audit verify --reanchor --reason "restored ledger.db from the 02:00 backup (INC-9)"
     """
-    from releasemgr.errors import OperationFailed
-    from releasemgr.release import audit_report
-
     app = app_ctx()
-    result = audit_report.verify(app.ledger)
-    if result.ok:
-        app.ui.emit(result.to_json(), lambda d: f"audit chain OK: {d['events']} events, head {d['head'] or '-'}")
-        return
-    ev = result.event or {}
-    what = f" ({ev.get('action')} at {ev.get('at')} by {ev.get('actor')})" if ev else ""
-    raise OperationFailed(f"audit chain broken at event {result.first_bad_seq}{what}: {result.problem}",
-                          hint=f"{result.events} events before it verify", **result.to_json())
+    if reanchor:
+        result, event = audit_report.reanchor(app.ledger, actor=app.actor, reason=reason, ticket=ticket)
+        if event is not None:
+            doc = {**result.to_json(), "reanchored": True, "head": f"{event['seq']}:{event['hash']}",
+                   "events": event["seq"]}
+            app.ui.emit(doc, lambda d: f"audit chain OK: {d['events']} events; head file re-anchored at {d['head']}")
+            return
+    else:
+        result = audit_report.verify(app.ledger)
+        if result.ok:
+            app.ui.emit(result.to_json(),
+                        lambda d: f"audit chain OK: {d['events']} events, head {d['head'] or '-'}")
+            return
+    if result.table:
+        where = "audit check failed"
+        hint = "the chain's events verify; this row was changed outside `release`"
+    elif result.first_bad_seq is None:
+        where, hint = "audit check failed", f"{result.events} events verify"
+    else:
+        ev = result.event or {}
+        what = f" ({ev.get('action')} at {ev.get('at')} by {ev.get('actor')})" if ev else ""
+        where, hint = f"audit chain broken at event {result.first_bad_seq}{what}", \
+            f"{result.events} events before it verify"
+    raise OperationFailed(f"{where}: {result.problem}", hint=hint, **result.to_json())

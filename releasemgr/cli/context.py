@@ -6,6 +6,12 @@ import os
 from dataclasses import dataclass
 
 import click
+from releasemgr.config import default_actor
+from releasemgr.ledger.db import safe_url
+from releasemgr.ui import Ui
+from releasemgr.config import load_config
+from releasemgr.ledger.db import Ledger
+from releasemgr.release import policy
 
 
 @dataclass
@@ -29,8 +35,6 @@ class AppContext:
     @property
     def ui(self):
         if self._ui is None:
-            from releasemgr.ui import Ui
-
             s = self.settings
             self._ui = Ui.from_env(json_output=s.json, verbose=s.verbose, no_color=s.no_color)
         return self._ui
@@ -38,8 +42,6 @@ class AppContext:
     @property
     def config(self):
         if self._config is None:
-            from releasemgr.config import load_config
-
             self._config = load_config(
                 self.settings.config or os.environ.get("RELEASE_CONFIG"),
                 state_dir=self.settings.state or os.environ.get("RELEASE_STATE"),
@@ -49,26 +51,50 @@ class AppContext:
 
     @property
     def actor(self) -> str:
-        from releasemgr.config import default_actor
-
         return self.settings.actor or os.environ.get("RELEASE_ACTOR") or default_actor()
 
     @property
     def ledger(self):
+        """The ledger, opened on first use. Only the commands in CREATES_LEDGER make a missing
+        one (and say `created ledger <URL>` on stderr); every other command gets exit 4."""
         if self._ledger is None:
-            from releasemgr.ledger.db import Ledger
-            from releasemgr.release import policy
-
             # a new ledger records release.toml's policy; afterwards the ledger's is in force
-            self._ledger = Ledger.open(self.config.ledger_url, environments=policy.wanted(self.config))
-            if policy.adopt(self._ledger, self.config):
+            led = Ledger.open(self.config.ledger_url, environments=policy.wanted(self.config),
+                              create=_creates_ledger())
+            self._ledger = led
+            if led.created:
+                self.announce_created(led.url)
+            if policy.adopt(led, self.config):
                 self.ui.err(policy.DIFFERS_WARNING)
         return self._ledger
+
+    def announce_created(self, url: str) -> None:
+        import json
+
+        if self.settings.json:
+            self.ui.err(json.dumps({"type": "created_ledger", "url": safe_url(url)}))
+        else:
+            self.ui.err(f"created ledger {safe_url(url)}")
 
     def close(self):
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
+
+
+# The commands that may create a ledger where there is none ("sub command" as typed).
+CREATES_LEDGER = frozenset({"build", "register", "ledger init", "ledger upgrade"})
+
+
+def _creates_ledger() -> bool:
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(reversed(names)) in CREATES_LEDGER
 
 
 def _setter(attr):

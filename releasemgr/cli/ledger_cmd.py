@@ -1,22 +1,43 @@
-"""`release ledger info|upgrade`."""
+"""`release ledger init|info|upgrade`."""
 
 from __future__ import annotations
 
 import click
 
 from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
+from releasemgr.ledger import db as ledger_db, migrate
+from releasemgr.ledger.db import check_can_create, safe_url
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @global_options
 def ledger():
-    """Inspect and upgrade the ledger database.
+    """Create, inspect and upgrade the ledger database.
 
     \b
     Example:
+      release ledger init
       release ledger info
       release ledger upgrade --ledger postgresql://ci@db/release
     """
+
+
+@ledger.command("init", context_settings=CONTEXT_SETTINGS)
+@global_options
+def init():
+    """Create the ledger (schema and environments) where there is none yet.
+
+    Only `ledger init`, `ledger upgrade`, `build` and `register` create a ledger; every other
+    command on a missing one exits 4. On an existing ledger this changes nothing.
+
+    \b
+    Example:
+      release ledger init --ledger sqlite:///state/ledger.db
+    """
+    app = app_ctx()
+    led = app.ledger
+    app.ui.emit({"url": safe_url(led.url), "created": led.created, "schema": migrate.HEAD},
+                lambda d: None if d["created"] else f"ledger {d['url']} exists already (schema {d['schema']})")
 
 
 @ledger.command("info", context_settings=CONTEXT_SETTINGS)
@@ -42,10 +63,11 @@ def upgrade():
     Example:
       release ledger upgrade
     """
-    from releasemgr.ledger import migrate
-
     app = app_ctx()
-    applied = migrate.upgrade(app.config.ledger_url, app.config.environment_names)
+    check_can_create(app.config.ledger_url)
+    applied = ledger_db.upgrade(app.config.ledger_url, app.config.environment_names)
+    if applied and applied[0] == "0001":  # the first revision: the ledger was made now
+        app.announce_created(app.config.ledger_url)
     app.ui.emit({"applied": applied, "schema": migrate.HEAD},
                 lambda d: f"ledger upgraded to {d['schema']} ({', '.join(d['applied'])})" if d["applied"]
                 else f"ledger already at {d['schema']}")

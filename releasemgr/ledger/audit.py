@@ -4,14 +4,30 @@ Each event's hash is sha256 over its canonical form: the JSON array
 `[seq, at, actor, action, image, version, env, ticket, reason, details, prev_hash]`
 (compact separators, UTF-8, `details` being itself canonical JSON text with sorted keys).
 `prev_hash` of the first event is 64 zeros. The newest `seq:hash` is also kept in
-`ledger_meta.audit_head`, so deleting events from the end is detected as well.
+`ledger_meta.audit_head`, so deleting events from the end is detected as well, and, on a
+SQLite file, outside the database in the head file `<file>.head` (written by
+`Ledger.transaction()` after each commit that appended events), so a ledger that became
+shorter, empty, or lost its events and head record together is detected too.
+
+Covered tables: the rows of the tables in `COVERED` (channel pointers and their history)
+are recorded in the chain. A repository that writes such a row calls `record_row(conn,
+table, id, action=...)`; the row's content (with the names and numbers it refers to) goes
+into the `ledger_rows` of the details of the next event of that action in the same
+transaction, and a transaction that would commit a recorded row without such an event fails.
+`verify` checks that every row of a covered table equals the content its newest event
+recorded (and that no recorded row is gone), and that each channel pointer is the `to` of
+the last history row of its (environment, image). Covering another table is one `COVERED`
+entry and one `record_row` call where it is written (or `record_row_deleted`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from releasemgr.ledger.clock import now_iso
@@ -46,6 +62,136 @@ def compute_hash(row) -> str:
     return hashlib.sha256(_encode(list(row)).encode("utf-8")).hexdigest()
 
 
+# -- covered tables -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Covered:
+    """A table whose rows are recorded in the chain: `select` gives each row's content (with
+    `id` first, joined names and numbers after the columns), `where` selects one by `:id`."""
+
+    table: str
+    select: str
+    order: str
+
+    @property
+    def all(self) -> Q:
+        return Q(f"{self.select} ORDER BY {self.order}")
+
+    @property
+    def one(self) -> Q:
+        return Q(f"{self.select} WHERE {self.order} = :id")
+
+
+COVERED: dict[str, Covered] = {c.table: c for c in (
+    Covered("channel_history",
+            "SELECT h.id, h.environment_id, e.name AS env, h.image_id, i.name AS image, h.from_version_id, "
+            "fv.number AS from_number, h.to_version_id, tv.number AS to_number, h.action, h.actor, h.ticket, "
+            "h.reason, h.approved_by, h.override, h.at FROM channel_history h "
+            "LEFT JOIN environment e ON e.id = h.environment_id LEFT JOIN image i ON i.id = h.image_id "
+            "LEFT JOIN version fv ON fv.id = h.from_version_id LEFT JOIN version tv ON tv.id = h.to_version_id",
+            "h.id"),
+    Covered("channel",
+            "SELECT c.id, c.environment_id, e.name AS env, c.image_id, i.name AS image, c.version_id, "
+            "v.number AS number, c.updated_at, c.updated_by FROM channel c "
+            "LEFT JOIN environment e ON e.id = c.environment_id LEFT JOIN image i ON i.id = c.image_id "
+            "LEFT JOIN version v ON v.id = c.version_id",
+            "c.id"),
+)}
+_COVERED_Q = {name: (c.all, c.one) for name, c in COVERED.items()}
+ROWS_KEY = "ledger_rows"
+
+
+def _plain(value):
+    if isinstance(value, bool):
+        return int(value)
+    if value is None or isinstance(value, (int, float, str)):
+        return value
+    return str(value)
+
+
+def _content(row) -> dict:
+    return {k: _plain(v) for k, v in zip(row._fields, row)}
+
+
+def _queries(table: str) -> tuple[Q, Q]:
+    if table not in _COVERED_Q:
+        c = COVERED[table]
+        _COVERED_Q[table] = (c.all, c.one)
+    return _COVERED_Q[table]
+
+
+def record_row(conn, table: str, row_id: int, *, action: str) -> dict:
+    """Record the current content of row `row_id` of the covered `table` in the next `action`
+    event this transaction appends; returns the content."""
+    row = conn.execute(_queries(table)[1], {"id": row_id}).first()
+    if row is None:
+        raise LookupError(f"{table} row {row_id} not found")
+    content = _content(row)
+    conn.__dict__.setdefault("staged_rows", []).append((action, table, content))
+    return content
+
+
+def record_row_deleted(conn, table: str, row_id: int, *, action: str) -> None:
+    """Record that row `row_id` of the covered `table` was deleted (by the next `action` event)."""
+    conn.__dict__.setdefault("staged_rows", []).append((action, table, {"id": row_id, "deleted": True}))
+
+
+def check_staged(conn) -> None:
+    """Before a commit: every recorded row went into an event (else the change is refused)."""
+    staged = conn.__dict__.pop("staged_rows", None)
+    if staged:
+        what = ", ".join(f"{t} row {c['id']} (for a {a!r} event)" for a, t, c in staged)
+        raise RuntimeError(f"changed without an audit event: {what}")
+
+
+def _attach_staged(conn, action: str, details: dict[str, Any] | None) -> dict[str, Any] | None:
+    staged = conn.__dict__.get("staged_rows")
+    if not staged:
+        return details
+    mine = [s for s in staged if s[0] == action]
+    if not mine:
+        return details
+    conn.__dict__["staged_rows"] = [s for s in staged if s[0] != action]
+    rows: dict[str, list] = {}
+    for _, table, content in mine:
+        rows.setdefault(table, []).append(content)
+    return {**(details or {}), ROWS_KEY: rows}
+
+
+# -- the head file (SQLite) -------------------------------------------------------------------
+
+def read_head_file(path: Path | None) -> tuple[int, str] | None:
+    """(seq, hash) of a head file; None when there is none; (-1, text) when it is unreadable."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        return (-1, str(exc))
+    seq, _, h = text.partition(":")
+    if not seq.isdigit() or len(h) != 64:
+        return (-1, text[:80])
+    return int(seq), h
+
+
+def write_head_file(path: Path, head: str, *, force: bool = False) -> None:
+    """Replace the head file atomically with `head` (`seq:hash`), unless it already records a
+    later event (a concurrent writer that committed after us got there first), or `force`."""
+    seq = int(head.partition(":")[0])
+    if not force:
+        current = read_head_file(path)
+        if current is not None and current[0] >= seq:
+            return
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(head + "\n", encoding="ascii")
+        os.replace(tmp, path)
+    except OSError as exc:  # the change is committed: say so, do not fail it
+        sys.stderr.write(f"warning: cannot write the audit head file {path}: {exc.strerror}\n")
+
+
 _HEAD = Q("SELECT value FROM ledger_meta WHERE key = 'audit_head'")
 _NEW_HEAD = Q("INSERT INTO ledger_meta (key, value) VALUES ('audit_head', :v)")
 _MOVE_HEAD = Q("UPDATE ledger_meta SET value = :v WHERE key = 'audit_head'")
@@ -73,9 +219,10 @@ def append_many(conn, events: list[dict[str, Any]]) -> list[dict]:
     out = []
     for e in events:
         seq += 1
+        details = _attach_staged(conn, e["action"], e.get("details"))
         ev = {"seq": seq, "at": e.get("at") or now_iso(), "actor": e["actor"], "action": e["action"],
               "image": e.get("image"), "version": e.get("version"), "env": e.get("env"), "ticket": e.get("ticket"),
-              "reason": e.get("reason"), "details": canonical_details(e.get("details")), "prev_hash": prev}
+              "reason": e.get("reason"), "details": canonical_details(details), "prev_hash": prev}
         ev["hash"] = prev = compute_hash([ev[f] for f in FIELDS])
         out.append(ev)
     if not out:
@@ -83,6 +230,7 @@ def append_many(conn, events: list[dict[str, Any]]) -> list[dict]:
     conn.execute(_INSERT, out if len(out) > 1 else out[0])
     value = f"{seq}:{prev}"
     conn.execute(_NEW_HEAD if head is None else _MOVE_HEAD, {"v": value})
+    conn.new_head = value  # `Ledger.transaction()` writes it to the head file after the commit
     return out
 
 
@@ -94,21 +242,29 @@ class VerifyResult:
     first_bad_seq: int | None = None
     problem: str | None = None
     event: dict | None = None
+    table: str | None = None  # a covered table's row that does not match the chain
+    row: int | None = None
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "events": self.events, "head": self.head, "first_bad_seq": self.first_bad_seq,
-                "problem": self.problem, "event": self.event}
+                "problem": self.problem, "event": self.event, "table": self.table, "row": self.row}
 
 
-def verify(conn, batch: int = 20000) -> VerifyResult:
-    """Recompute the whole chain; report the first event that does not match."""
+def verify(conn, batch: int = 20000, *, head_file: Path | None = None, check_head_file: bool = True) -> VerifyResult:
+    """Recompute the whole chain; report the first event that does not match; then the head
+    record, the head file (`head_file`, SQLite) and the rows of the covered tables."""
     meta = conn.execute(_HEAD).scalar()
+    anchor = read_head_file(head_file) if head_file is not None and check_head_file else None
+    anchor_seq = anchor[0] if anchor else None
+    anchor_hash = None
+    recorded: dict[str, dict[int, tuple[int, dict]]] = {}  # table -> id -> (seq, content)
     # the raw driver cursor: SQLAlchemy's row objects cost more than the hashing itself
     cur = conn.raw_cursor()
     cur.execute(_ALL_EVENTS.sql)
     prev, expected_seq, count, last_hash = GENESIS, 1, 0, None
     sha = hashlib.sha256
     enc = _fast_encoder()
+    marker = f'"{ROWS_KEY}"'
     while True:
         rows = cur.fetchmany(batch)
         if not rows:
@@ -122,6 +278,13 @@ def verify(conn, batch: int = 20000) -> VerifyResult:
             if sha(enc(row[:11]).encode("utf-8")).hexdigest() != row[11]:
                 return _bad(row, count, "the event's content does not match its hash (it was changed)")
             prev = last_hash = row[11]
+            if seq == anchor_seq:
+                anchor_hash = last_hash
+            if marker in row[9]:
+                for table, contents in json.loads(row[9]).get(ROWS_KEY, {}).items():
+                    got = recorded.setdefault(table, {})
+                    for content in contents:
+                        got[content["id"]] = (seq, content)
             expected_seq += 1
             count += 1
     cur.close()
@@ -134,7 +297,82 @@ def verify(conn, batch: int = 20000) -> VerifyResult:
         return VerifyResult(False, count, head, mseq, "the recorded chain head does not match the last event")
     if meta is None and count:
         return VerifyResult(False, count, head, 1, "the chain head record is missing")
-    return VerifyResult(True, count, head)
+    if head_file is not None and check_head_file:
+        bad = _check_anchor(head_file, anchor, anchor_hash, count, head)
+        if bad is not None:
+            return bad
+    return _check_rows(conn, recorded, count, head) or VerifyResult(True, count, head)
+
+
+_REANCHOR = "if the ledger was restored from a backup deliberately: `release audit verify --reanchor --reason ...`"
+
+
+def _check_anchor(path: Path, anchor, anchor_hash, count: int, head: str | None) -> VerifyResult | None:
+    if anchor is None:
+        if count:
+            return VerifyResult(False, count, head, None,
+                                f"the head file {path} is missing (the ledger has {count} events); {_REANCHOR}")
+        return None
+    seq, h = anchor
+    if seq < 0:
+        return VerifyResult(False, count, head, None, f"the head file {path} is damaged ({h})")
+    if seq > count:
+        missing = (f"all {seq} events are missing" if not count else f"event {seq} is missing" if seq == count + 1
+                   else f"events {count + 1}..{seq} are missing")
+        return VerifyResult(False, count, head, count + 1,
+                            f"{missing}: the head file {path} records {seq} events (the ledger became shorter, "
+                            f"was emptied or replaced)")
+    if seq and anchor_hash != h:
+        return VerifyResult(False, count, head, seq,
+                            f"event {seq} does not match the head file {path} (the chain was rewritten or the ledger "
+                            f"replaced)")
+    return None
+
+
+def _check_rows(conn, recorded: dict, count: int, head: str | None) -> VerifyResult | None:
+    """Every row of a covered table equals what its newest event recorded; every recorded
+    row still exists; each channel pointer is the `to` of its last history row."""
+    current: dict[str, dict[int, dict]] = {}
+    for table in COVERED:
+        rows = {r[0]: _content(r) for r in conn.execute(_queries(table)[0])}
+        current[table] = rows
+        got = recorded.get(table, {})
+        for rid, content in rows.items():
+            if rid not in got or got[rid][1].get("deleted"):
+                return _bad_row(count, head, table, rid, None, "has no audit event (it was added or restored "
+                                                               "behind the tool's back)")
+            seq, want = got[rid]
+            for key in [*content, *(k for k in want if k not in content)]:
+                if key in want and content.get(key) != want[key]:
+                    return _bad_row(count, head, table, rid, seq,
+                                    f"does not match audit event {seq}: {key} is {content.get(key)!r}, "
+                                    f"the event recorded {want[key]!r}")
+        for rid, (seq, want) in sorted(got.items()):
+            if rid not in rows and not want.get("deleted"):
+                return _bad_row(count, head, table, rid, seq, f"recorded by audit event {seq} was deleted")
+    history, channels = current.get("channel_history", {}), current.get("channel", {})
+    last: dict[tuple, dict] = {}
+    for rid in sorted(history):
+        h = history[rid]
+        last[(h["environment_id"], h["image_id"])] = h
+    for rid in sorted(channels):
+        c = channels[rid]
+        h = last.pop((c["environment_id"], c["image_id"]), None)
+        if h is None:
+            return _bad_row(count, head, "channel", rid, None, "has no channel_history row")
+        if h["to_version_id"] != c["version_id"]:
+            return _bad_row(count, head, "channel", rid, None,
+                            f"points at version id {c['version_id']}, but its last channel_history row "
+                            f"{h['id']} moved it to {h['to_version_id']}")
+    if last:
+        h = min(last.values(), key=lambda x: x["id"])
+        return _bad_row(count, head, "channel_history", h["id"], None,
+                        f"moved {h['image']} in {h['env']}, which has no channel pointer")
+    return None
+
+
+def _bad_row(count, head, table, rid, seq, problem) -> VerifyResult:
+    return VerifyResult(False, count, head, seq, f"{table} row {rid} {problem}", table=table, row=rid)
 
 
 def _bad(row, count, problem, seq=None) -> VerifyResult:

@@ -11,6 +11,17 @@ connection (`releasemgr.ledger.conn`) that the repositories (`releasemgr.ledger.
 their statements on. On a SQLite file it is the standard library's `sqlite3` and the
 SQLAlchemy engine is only made when something asks for it (migrations, PostgreSQL), so
 commands on a SQLite ledger never import SQLAlchemy.
+
+No silent new ledger: `Ledger.open(url)` opens an existing ledger and raises NotFound (exit 4)
+when there is none; only `create=True` (what `build`, `register`, `ledger init` and `ledger
+upgrade` pass) makes one, and then `ledger.created` is true. A SQLite file of 0 bytes is a
+damaged ledger (exit 1), never re-created; in-memory and empty-path SQLite URLs are refused
+(exit 2): they would keep nothing.
+
+The chain head outside the database: on a SQLite file every transaction that appended audit
+events writes `<file>.head` (`<seq>:<hash>`, replaced atomically, never moved backwards)
+after its commit; `release audit verify` checks that the chain still contains it (see
+`releasemgr.ledger.audit`).
 """
 
 from __future__ import annotations
@@ -23,9 +34,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from releasemgr.errors import OperationFailed, UsageError
+from releasemgr.errors import NotFound, OperationFailed, UsageError
+from releasemgr.ledger import audit
 from releasemgr.ledger.conn import LiteConn, Q, SAConn
 from releasemgr.ledger.repo import environments
+from releasemgr.ledger.clock import now_iso
+from releasemgr.ledger import migrate
 
 if TYPE_CHECKING:  # SQLAlchemy costs ~0.15 s to import: only PostgreSQL and migrations need it
     from sqlalchemy.engine import Engine
@@ -47,6 +61,106 @@ def _sqlite_file(url: str) -> str | None:
     return None
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (its query string aside), else None."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return url[len("sqlite:///"):].split("?", 1)[0] or None
+
+
+def check_url(url: str) -> None:
+    """Refuse a ledger URL that would keep nothing (exit 2, naming it): `sqlite://`,
+    `sqlite:///:memory:`, `sqlite:///` with an empty path, `?mode=memory`, and schemes other
+    than sqlite and postgresql."""
+    if not url.startswith(("sqlite", "postgresql")):
+        raise UsageError(f"unsupported ledger url {safe_url(url)}",
+                         hint="use sqlite:///path or postgresql://user@host/db")
+    if not url.startswith("sqlite"):
+        return
+    path = sqlite_path(url)
+    query = url.split("?", 1)[1] if "?" in url else ""
+    if (not url.startswith("sqlite:///") or path is None or ":memory:" in path or path.startswith("file::memory")
+            or "mode=memory" in query):
+        raise UsageError(f"the ledger url {url} keeps nothing (an in-memory or empty-path SQLite database)",
+                         hint="use sqlite:///path/to/ledger.db (sqlite:////abs/path for an absolute one) "
+                              "or postgresql://user@host/db")
+
+
+def head_file_of(url: str) -> Path | None:
+    """Where a SQLite ledger keeps its chain head outside the database (`<file>.head`)."""
+    path = sqlite_path(url)
+    return Path(path + ".head") if path else None
+
+
+def missing_ledger(url: str) -> NotFound:
+    return NotFound(f"no ledger at {safe_url(url)}",
+                    hint="create it with `release ledger init` (or a first `release build` / `release register`); "
+                         "check --ledger, RELEASE_LEDGER, [ledger] url and the folder you run in "
+                         "(release.toml is searched from the current folder upward)")
+
+
+def _size_after_creation(path: Path) -> int | None:
+    """The file's size once no process is creating it: a ledger being made (under the
+    migration lock, `releasemgr.ledger.migrate`) is 0 bytes for a moment; wait for that."""
+    import fcntl
+
+    lock = Path(str(path) + ".migrate.lock")
+    if not lock.exists():
+        return 0
+    try:
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return 0
+
+
+def check_can_create(url: str) -> None:
+    """What `Ledger.open(create=True)` checks before making a ledger (for `ledger upgrade`,
+    which migrates without opening): the URL keeps data, no damaged file or orphaned head file."""
+    url = normalise_url(url)
+    check_url(url)
+    path = sqlite_path(url)
+    if path:
+        _check_file(url, Path(path), create=True)
+
+
+def _check_file(url: str, path: Path, *, create: bool) -> bool:
+    """Checks before opening a SQLite file; True when a new ledger is to be made there."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = None
+    except OSError as exc:
+        raise OperationFailed(f"cannot read the ledger file {path}: {exc.strerror}") from None
+    head = audit.read_head_file(head_file_of(url))
+    if size == 0:
+        size = _size_after_creation(path)
+    if size == 0:
+        had = f"; its head file records {head[0]} audit events" if head else ""
+        raise OperationFailed(f"the ledger file {path} is empty (0 bytes): it is damaged or was truncated{had}",
+                              hint="restore it from a backup (then `release audit verify`); "
+                                   "an empty file is never re-created as a new ledger")
+    if size is not None:
+        return False
+    if head and head[0] > 0:
+        raise (OperationFailed if create else NotFound)(
+            f"the ledger file {path} is missing, but its head file {head_file_of(url)} records "
+            f"{head[0]} audit events: it was deleted or moved",
+            hint="restore it from a backup (then `release audit verify --reanchor` if needed); to start a new "
+                 "ledger there deliberately, remove the head file first")
+    if not create:
+        raise missing_ledger(url)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the ledger folder {path.parent}: {exc.strerror}") from None
+    return True
+
+
 class Ledger:
     def __init__(self, engine: "Engine | None", url: str):
         self.url = url
@@ -56,6 +170,8 @@ class Ledger:
         self._file = _sqlite_file(url)
         self._idle: list[sqlite3.Connection] = []
         self._idle_lock = threading.Lock()
+        self.head_file = head_file_of(url)  # the chain head outside the database (SQLite)
+        self.created = False  # made by this `open(create=True)`
 
     @property
     def engine(self) -> "Engine":
@@ -72,33 +188,53 @@ class Ledger:
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
-    def open(cls, url: str, *, environments: list[str] | None = None, upgrade: bool = True) -> "Ledger":
+    def open(cls, url: str, *, environments: list[str] | None = None, upgrade: bool = True,
+             create: bool = False) -> "Ledger":
+        """Open the ledger at `url`; NotFound (exit 4) when there is none, unless `create`
+        (then `ledger.created` says whether it was made now)."""
         url = normalise_url(url)
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            path = Path(url[len("sqlite:///"):])
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise UsageError(f"cannot create the ledger folder {path.parent}: {exc.strerror}") from None
-        if not url.startswith(("sqlite", "postgresql")):
-            raise UsageError(f"unsupported ledger url {safe_url(url)}",
-                             hint="use sqlite:///path or postgresql://user@host/db")
+        check_url(url)
+        path = sqlite_path(url)
+        new_file = _check_file(url, Path(path), create=create) if path else False
         ledger = cls(None, url)
         try:
-            from releasemgr.ledger import migrate
-
-            if not (ledger._file and ledger._schema_is_current(migrate.HEAD)):  # the common case: one query
-                migrate.ensure_current(ledger, upgrade=upgrade)
+            if not (ledger._file and not new_file and ledger._schema_is_current(migrate.HEAD)):
+                if new_file or ledger._revision() is None:  # no ledger in this database (yet)
+                    if not new_file and ledger._has_tables():
+                        raise OperationFailed(f"{safe_url(url)} has tables but no schema revision",
+                                              hint="it was not made by releasemgr; refusing to touch it")
+                    if not create:
+                        raise missing_ledger(url)
+                    # made now, unless a concurrent process made it first (it holds the lock)
+                    ledger.created = bool(migrate.upgrade_to_head(ledger))
+                else:
+                    migrate.ensure_current(ledger, upgrade=upgrade)
             if environments:
                 ledger.sync_environments(environments)
         except Exception as exc:
+            ledger.close()
             cause = _db_error(exc)
             if cause is None:
                 raise
-            ledger.close()
             raise OperationFailed(f"cannot open the ledger at {safe_url(url)}: {cause}",
                                   hint="check --ledger / RELEASE_LEDGER / [ledger] url") from None
         return ledger
+
+    def _revision(self) -> str | None:
+        """The schema revision, None when the database holds no ledger."""
+        with self.connect() as conn:
+            try:
+                return conn.execute(_SCHEMA_REVISION).scalar()
+            except Exception as exc:
+                if _no_table(exc):
+                    return None
+                raise
+
+    def _has_tables(self) -> bool:
+        from sqlalchemy import inspect
+
+        with self.engine.connect() as conn:
+            return bool(inspect(conn).get_table_names())
 
     def _schema_is_current(self, head: str) -> bool:
         with self.connect() as conn:
@@ -143,6 +279,7 @@ class Ledger:
                 conn = LiteConn(raw, begin=None)
                 try:
                     yield conn
+                    audit.check_staged(conn)
                     _debug_pause()
                     conn.commit()
                 except BaseException:
@@ -150,6 +287,7 @@ class Ledger:
                     raise
             finally:
                 self._checkin(raw)
+            self._write_head(conn)
             return
         with self._writer.connect() as sa:
             conn = SAConn(sa)
@@ -157,11 +295,19 @@ class Ledger:
                 conn.execute(_PG_WRITE_LOCK, {"k": WRITE_LOCK_KEY})
             try:
                 yield conn
+                audit.check_staged(conn)
                 _debug_pause()
                 sa.commit()
             except BaseException:
                 sa.rollback()
                 raise
+        self._write_head(conn)
+
+    def _write_head(self, conn) -> None:
+        """After a commit that appended audit events: the new head into the head file."""
+        head = getattr(conn, "new_head", None)
+        if head is not None and self.head_file is not None:
+            audit.write_head_file(self.head_file, head, force=getattr(conn, "force_head_file", False))
 
     @contextlib.contextmanager
     def connect(self) -> Iterator["LiteConn | SAConn"]:
@@ -191,8 +337,6 @@ class Ledger:
             return
         if not by_policy and all(n in {r.name for r in rows} for n in wanted):
             return
-        from releasemgr.ledger.clock import now_iso
-
         with self.transaction() as conn:
             rows = {r.name: r for r in environments.all_(conn)}
             if by_policy and any(r.policy is not None for r in rows.values()):
@@ -206,8 +350,6 @@ class Ledger:
 
     def info(self) -> dict:
         """Where the ledger is, its schema revision and its size (`release ledger info`)."""
-        from releasemgr.ledger import migrate
-
         with self.connect() as conn:
             counts = {key: conn.execute(q).scalar_one() for key, q in _COUNTS.items()}
             schema = conn.execute(_SCHEMA_REVISION).scalar()
@@ -229,6 +371,18 @@ def _db_error(exc: BaseException):
     if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
         return exc.orig
     return None
+
+
+def _no_table(exc: BaseException) -> bool:
+    """`exc` says a table does not exist (SQLite's "no such table", PostgreSQL's undefined table)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "no such table" in str(exc)
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.ProgrammingError):
+        return "does not exist" in str(exc) or "no such table" in str(exc)
+    if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
+        return "no such table" in str(exc)
+    return False
 
 
 def _debug_pause() -> None:
@@ -283,3 +437,18 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<ledger url>"
+
+
+def upgrade(url: str, environments: list[str]) -> list[str]:
+    """`release ledger upgrade`: apply pending migrations to the ledger at `url` (made if
+    missing) and record the environments; returns the revisions applied."""
+    url = normalise_url(url)
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(None, url)
+    try:
+        applied = migrate.upgrade_to_head(ledger)
+        ledger.sync_environments(environments)
+    finally:
+        ledger.close()
+    return applied

@@ -44,23 +44,6 @@ def ensure_current(ledger, *, upgrade: bool = True) -> None:
     upgrade_to_head(ledger)
 
 
-def upgrade(url: str, environments: list[str]) -> list[str]:
-    """`release ledger upgrade`: apply pending migrations to the ledger at `url` (made if
-    missing) and record the environments; returns the revisions applied."""
-    from releasemgr.ledger.db import Ledger, normalise_url
-
-    url = normalise_url(url)
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(None, url)
-    try:
-        applied = upgrade_to_head(ledger)
-        ledger.sync_environments(environments)
-    finally:
-        ledger.close()
-    return applied
-
-
 def upgrade_to_head(ledger) -> list[str]:
     """Apply pending migrations; returns the revisions applied."""
     from sqlalchemy import inspect

@@ -51,6 +51,32 @@ def query(ledger: Ledger, *, since=None, until=None, env=None, image=None, actor
 
 
 def verify(ledger: Ledger) -> audit.VerifyResult:
-    """Recompute the chain (`releasemgr.ledger.audit.verify`)."""
+    """Recompute the chain and check the covered rows and, on SQLite, the head file
+    (`releasemgr.ledger.audit.verify`)."""
     with ledger.connect() as conn:
-        return audit.verify(conn)
+        return audit.verify(conn, head_file=ledger.head_file)
+
+
+def reanchor(ledger: Ledger, *, actor: str, reason: str | None,
+             ticket: str | None = None) -> tuple[audit.VerifyResult, dict | None]:
+    """After a deliberate restore of a SQLite ledger from a backup: check everything but the
+    head file; when that passes, append `audit.reanchored` (the old and the new head in its
+    details) and make the head file name it. Returns the check and the event (None when the
+    check failed)."""
+    if ledger.head_file is None:
+        raise UsageError("--reanchor is for a SQLite ledger file: only it keeps its head in a file",
+                         hint="on PostgreSQL the chain head is in the database (ledger_meta)")
+    if not (reason and reason.strip()):
+        raise UsageError("--reanchor needs --reason '...' (e.g. which backup was restored, under which ticket)")
+    with ledger.connect() as conn:
+        result = audit.verify(conn, check_head_file=False)
+        if not result.ok:
+            return result, None
+        before = audit.read_head_file(ledger.head_file)
+        anchored = audit.verify(conn, head_file=ledger.head_file)
+    with ledger.transaction() as conn:
+        conn.force_head_file = True
+        event = audit.append(conn, "audit.reanchored", actor=actor, reason=reason, ticket=ticket,
+                             details={"head_file_before": f"{before[0]}:{before[1]}" if before else None,
+                                      "chain_head_before": result.head, "head_file_problem": anchored.problem})
+    return result, event

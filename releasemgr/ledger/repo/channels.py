@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from releasemgr.ledger import audit
 from releasemgr.ledger.conn import Q
 from releasemgr.ledger.rows import Channel, ChannelMove, HistoryEntry, StatusEntry
 
@@ -32,6 +33,7 @@ _INSERT_MOVE = Q("INSERT INTO channel_history (environment_id, image_id, from_ve
 _MOVES_NEWEST_FIRST = Q(f"SELECT {_MOVE_COLS} FROM channel_history WHERE environment_id = :e AND image_id = :i "
                         "ORDER BY id DESC")
 _MOVES_OF_IMAGE = Q(f"SELECT {_MOVE_COLS} FROM channel_history WHERE image_id = :i ORDER BY id")
+_NEWEST_MOVE_ID = Q("SELECT max(id) FROM channel_history WHERE environment_id = :e AND image_id = :i")
 _EVER_CURRENT = Q("SELECT 1 FROM channel_history WHERE environment_id = :e AND image_id = :i "
                   "AND to_version_id = :v LIMIT 1")
 _HISTORY = ("SELECT h.at, e.name, h.action, fv.number, tv.number, h.actor, h.ticket, h.reason, h.approved_by, "
@@ -68,10 +70,20 @@ def point(conn, current: Channel | None, *, env_id: int, image_id: int, version_
 
 
 def record_move(conn, *, env_id: int, image_id: int, from_id: int | None, to_id: int, action: str, actor: str,
-                ticket: str | None, reason: str | None, approved_by: list[str], override: bool, at: str) -> None:
+                ticket: str | None, reason: str | None, approved_by: list[str], override: bool, at: str) -> dict:
+    """Append the history row of a move (after `point`). The row and the channel pointer it
+    moved are recorded in the chain: their content goes into the details (`ledger_rows`) of
+    the `action` event the caller appends in the same transaction (`audit.record_row`), which
+    `release audit verify` compares with the tables. Returns the history row's content."""
     conn.execute(_INSERT_MOVE, {"e": env_id, "i": image_id, "f": from_id, "t": to_id, "action": action,
                                 "actor": actor, "ticket": ticket, "reason": reason,
                                 "approved": json.dumps(approved_by), "override": override, "at": at})
+    move_id = conn.execute(_NEWEST_MOVE_ID, {"e": env_id, "i": image_id}).scalar()
+    content = audit.record_row(conn, "channel_history", move_id, action=action)
+    pointer = get(conn, image_id, env_id)
+    if pointer is not None:
+        audit.record_row(conn, "channel", pointer.id, action=action)
+    return content
 
 
 def moves(conn, env_id: int, image_id: int) -> list[ChannelMove]:
