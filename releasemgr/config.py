@@ -10,7 +10,6 @@ dev -> staging -> prod, each requiring the one before, and the ledger is SQLite 
 
 from __future__ import annotations
 
-import difflib
 import getpass
 import os
 import re
@@ -23,6 +22,7 @@ from typing import Any
 from releasemgr.common.durations import DurationError, age_seconds, seconds
 from releasemgr.errors import ConfigError
 from releasemgr.errors import NotFound
+from releasemgr.common.suggest import closest
 
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
 ENV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -158,8 +158,8 @@ class Config:
         for env in self.environments:
             if env.name == name:
                 return env
-        close = difflib.get_close_matches(name, self.environment_names, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = closest(name, self.environment_names)
+        hint = f"did you mean {close!r}? " if close else ""
         raise NotFound(f"unknown environment {name!r}",
                        hint=f"{hint}environments: {', '.join(self.environment_names)}")
 
@@ -363,8 +363,8 @@ class _Validator:
         loc = f"{self.path}:{line}" if line else str(self.path)
         hint = None
         if choices and key:
-            close = difflib.get_close_matches(str(key), sorted(choices), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(choices))}"
+            close = closest(str(key), sorted(choices))
+            hint = f"did you mean {close!r}?" if close else f"known keys: {', '.join(sorted(choices))}"
         raise ConfigError(f"{loc}: {message}", hint=hint)
 
     def _line(self, where: list, key: str | None) -> int | None:

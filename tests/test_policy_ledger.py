@@ -36,6 +36,7 @@ def test_a_local_release_toml_cannot_lower_the_ledgers_policy(cli, tmp_path):
 
 def test_policy_apply_dry_run_shows_the_diff_and_changes_nothing(cli, tmp_path):
     (tmp_path / "release.toml").write_text(ONE_APPROVAL)
+    cli.ok("ledger", "init")
     before = cli.json("policy", "show")
     (tmp_path / "release.toml").write_text(ONE_APPROVAL.replace("approvals = 1", "approvals = 2")
                                            + '\n[[environments]]\nname = "qa"\n')
@@ -74,6 +75,7 @@ def test_policy_apply_changes_it_and_is_audited(cli, tmp_path):
 def test_policy_show_json(cli, tmp_path):
     rules = 'approvals = 1\nrequire_ticket = true\napproval_ttl = "2d"\nfreeze = ["Fri 18:00 - Mon 06:00 UTC"]'
     (tmp_path / "release.toml").write_text(ONE_APPROVAL.replace("approvals = 1", rules))
+    cli.ok("ledger", "init")
     d = cli.json("policy", "show")
     assert d == {"environments": [
         {"name": "dev", "requires": None, "require_ticket": False, "approvals": 0, "approval_ttl": "7d",

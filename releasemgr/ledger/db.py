@@ -199,10 +199,15 @@ class Ledger:
         ledger = cls(None, url)
         try:
             if not (ledger._file and not new_file and ledger._schema_is_current(migrate.HEAD)):
-                if new_file or ledger._revision() is None:  # no ledger in this database (yet)
-                    if not new_file and ledger._has_tables():
+                revision = None if new_file else ledger._revision()
+                if revision is None and not new_file and ledger._has_tables():
+                    # tables without a revision: another process may be making this ledger right now
+                    # (its migration holds the lock and writes the revision last); ask again after it
+                    revision = migrate.revision_after_migrations(ledger)
+                    if revision is None:
                         raise OperationFailed(f"{safe_url(url)} has tables but no schema revision",
                                               hint="it was not made by releasemgr; refusing to touch it")
+                if revision is None:  # no ledger in this database (yet)
                     if not create:
                         raise missing_ledger(url)
                     # made now, unless a concurrent process made it first (it holds the lock)

@@ -44,6 +44,13 @@ def ensure_current(ledger, *, upgrade: bool = True) -> None:
     upgrade_to_head(ledger)
 
 
+def revision_after_migrations(ledger) -> str | None:
+    """The schema revision once no migration is running (waits for the migration lock)."""
+    with _migration_lock(ledger):
+        with ledger.engine.connect() as conn:
+            return current_revision(conn)
+
+
 def upgrade_to_head(ledger) -> list[str]:
     """Apply pending migrations; returns the revisions applied."""
     from sqlalchemy import inspect

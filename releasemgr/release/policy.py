@@ -13,7 +13,6 @@ versions cannot be overridden.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -23,6 +22,7 @@ from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.repo import channels, environments
 from releasemgr.ledger.rows import Approval, Environment as EnvRow, Image, Version
 from releasemgr.ledger import audit
+from releasemgr.common.suggest import closest
 
 # what an environment's policy is made of, in the order `policy show` prints it
 POLICY_KEYS = ("requires", "require_ticket", "approvals", "approval_ttl", "freeze", "auto_deploy", "description")
@@ -86,12 +86,12 @@ def environment(conn, name: str, config: Config | None = None) -> tuple[Environm
         if row.name == name:
             return env_of(row.name, row.policy), row
     known = [r.name for r in force]
-    close = difflib.get_close_matches(name, known, n=1)
+    close = closest(name, known)
     extra = ""
     if config is not None and name in config.environment_names:
         extra = " (release.toml has it, the policy in force does not: release policy apply)"
     raise NotFound(f"unknown environment {name!r}{extra}",
-                   hint=(f"did you mean {close[0]!r}? " if close else "") + f"environments: {', '.join(known)}")
+                   hint=(f"did you mean {close!r}? " if close else "") + f"environments: {', '.join(known)}")
 
 
 def adopt(ledger, config: Config) -> bool:

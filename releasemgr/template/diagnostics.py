@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from releasemgr.common.suggest import closest
 
 
 class Severity(str, Enum):
@@ -107,7 +108,5 @@ class EvalError(Exception):
 
 def suggest(name: str, candidates) -> str:
     """' Did you mean "x"?' for the closest candidate, or "" if none is close."""
-    import difflib  # noqa: PLC0415 - only on an error path; `release fmt` must not import it (test_fmt)
-
-    m = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f' Did you mean "{m[0]}"?' if m else ""
+    m = closest(name, candidates)
+    return f' Did you mean "{m}"?' if m else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from releasemgr.errors import NotFound
 from releasemgr.ledger.conn import Q
 from releasemgr.ledger.rows import Image, ImageSummary
+from releasemgr.common.suggest import closest
 
 _BY_NAME = Q(f"SELECT {Image.select_list()} FROM image WHERE name = :n")
 _NAMES = Q("SELECT name FROM image ORDER BY name")
@@ -24,11 +25,9 @@ def get(conn, name: str) -> Image:
     """The image, or NotFound with a did-you-mean."""
     img = find(conn, name)
     if img is None:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(conn.execute(_SOME_NAMES).scalars()), n=1)
+        close = closest(name, conn.execute(_SOME_NAMES).scalars())
         raise NotFound(f"no image named {name!r}",
-                       hint=f"did you mean {close[0]!r}?" if close else "see `release images`")
+                       hint=f"did you mean {close!r}?" if close else "see `release images`")
     return img
 
 

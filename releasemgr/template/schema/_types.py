@@ -14,6 +14,7 @@ from releasemgr.common.durations import DURATION_EXAMPLES, DurationError, not_ne
 from releasemgr.common.hcl_values import UNKNOWN, type_name
 
 from ._model import ANY, BOOL, DURATION, LIST_NUMBER, LIST_STRING, MAP_STRING, NUMBER, STRING
+from releasemgr.common.suggest import closest as suggest
 
 # Durations that Packer gives a meaning when negative; every other duration must be 0 or more
 # (a negative timeout or wait means nothing), as `release build` reads them too.
@@ -133,14 +134,6 @@ def choice_problems(choices: tuple, value) -> list[tuple[tuple, str]]:
             detail += f' Did you mean "{close}"?'
         out.append(((() if index is None else (index,)), detail))
     return out
-
-
-def suggest(name: str, candidates) -> str | None:
-    """The candidate closest to `name`, if one is close enough to be a likely typo."""
-    import difflib  # only needed when something is misspelt
-
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return matches[0] if matches else None
 
 
 def is_set(value) -> bool:
