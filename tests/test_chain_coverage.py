@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import Cli
+
 from test_audit_tamper import _sql
 
 
@@ -150,9 +152,9 @@ def test_reanchor_refuses_a_broken_chain(sqlite_cli):
     assert cli.json("audit", "--limit", "1")["events"][0]["action"] != "audit.reanchored"
 
 
-def test_reanchor_is_for_sqlite_only(cli):
-    if cli.env["RELEASE_LEDGER"].startswith("sqlite"):
-        pytest.skip("the PostgreSQL side of the parametrization")
+def test_reanchor_is_for_sqlite_only(tmp_path, pg_url):
+    cli = Cli(tmp_path, {"RELEASE_STATE": str(tmp_path / "state"), "RELEASE_LEDGER": pg_url,
+                         "RELEASE_ACTOR": "alice", "NO_COLOR": "1"})
     _moves(cli)
     r = cli("audit", "verify", "--reanchor", "--reason", "x")
     assert r.code == 2 and "SQLite" in r.err, r
