@@ -165,8 +165,6 @@ def command(name: str | None = None, **kw):
 HELP_OPTIONS = ["-h", "--help"]
 CONTEXT_SETTINGS = {"help_option_names": HELP_OPTIONS}
 
-pass_app = click.make_pass_decorator(AppContext)
-
 
 def app_ctx() -> AppContext:
     return click.get_current_context().find_object(AppContext)

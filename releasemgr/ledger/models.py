@@ -173,7 +173,7 @@ class Server(SQLModel, table=True):
     provider: str = Field(max_length=32)
     provider_id: str
     address: Optional[str] = None
-    state: str = Field(max_length=16)  # pending | healthy | unhealthy | draining | retired | failed
+    state: str = Field(max_length=16)  # pending | healthy | unhealthy | standby | draining | retired | failed
     extra: str = "{}"
     launched_at: str
     retired_at: Optional[str] = None
