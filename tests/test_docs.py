@@ -27,8 +27,8 @@ OWN_DOCS = ["README.md", "concepts.md", "config.md", "policies.md", "json.md"]
 # Every doc the project has; docs/README.md must index each of them.
 ALL_DOCS = OWN_DOCS + ["cli.md", "templates.md", "fmt.md", "functions.md", "template-options.md",
                        "ledger.md", "audit.md", "benchmarks.md", "testing.md", "architecture.md",
-                       "providers.md"]
-HEAVY = ("boto3", "botocore", "paramiko", "sqlmodel", "sqlalchemy")
+                       "providers.md", "completion.md"]
+HEAVY = ("boto3", "botocore", "paramiko", "sqlmodel", "sqlalchemy", "rich")
 # Sub-commands of groups the reference must show (the top-level ones are LAZY_COMMANDS).
 SUBCOMMANDS = ["audit verify", "ledger info", "ledger upgrade"]
 

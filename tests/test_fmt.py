@@ -460,7 +460,7 @@ def test_paths_that_are_missing_or_not_templates(fmt, tmp_path):
 def test_start_up_imports_nothing_heavy(tmp_path, messy):
     probe = ("import sys; from releasemgr.cli import main; code = main(['fmt', '--check', 'web.pkr.hcl']); "
              "heavy = [m for m in sys.modules if m.split('.')[0] in "
-             "('boto3', 'paramiko', 'sqlmodel', 'sqlalchemy', 'hcl2', 'lark', 'difflib')]; "
+             "('boto3', 'paramiko', 'sqlmodel', 'sqlalchemy', 'hcl2', 'lark', 'difflib', 'rich')]; "
              "print(code, heavy)")
     r = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
     assert r.stdout.splitlines()[-1] == "3 []", r

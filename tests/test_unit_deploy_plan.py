@@ -91,7 +91,7 @@ def test_rolling_starts_each_batch_before_stopping_old_servers(prod):
     first_deploy(prod)
     prod.promote("web@v2", "prod")
     messages = []
-    d = prod.deploy(progress=messages.append)
+    d = prod.deploy(progress=lambda text, **_row: messages.append(text))
     assert d["status"] == "succeeded" and len(d["launched"]) == 3 and len(d["retired"]) == 3
     assert len(batches(messages)) == 3 and all("starting 1 v2" in m for m in batches(messages))
     assert sorted(prod.fleet.actions()) == ["launch v2"] * 3 + ["terminate v1"] * 3
@@ -105,7 +105,7 @@ def test_rolling_batch_size_and_max_unavailable(prod):
     first_deploy(prod)
     prod.promote("web@v2", "prod")
     messages = []
-    prod.deploy(progress=messages.append)
+    prod.deploy(progress=lambda text, **_row: messages.append(text))
     assert [m.split(":")[1].strip() for m in batches(messages)] == ["starting 2 v2 server(s) (2/4)",
                                                                    "starting 2 v2 server(s) (4/4)"]
     # each batch stops one old server before it starts (max_unavailable), the other one after
@@ -118,7 +118,7 @@ def test_flags_override_the_batch_size(prod):
     first_deploy(prod)
     prod.promote("web@v2", "prod")
     messages = []
-    prod.deploy(batch_size=3, progress=messages.append)
+    prod.deploy(batch_size=3, progress=lambda text, **_row: messages.append(text))
     assert batches(messages) == ["batch 1: starting 3 v2 server(s)"]
     assert prod.fleet.actions() == ["launch v2"] * 3 + ["terminate v1"] * 3
 

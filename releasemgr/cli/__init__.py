@@ -15,6 +15,7 @@ import click
 
 from releasemgr import __version__
 from releasemgr.cli.context import AppContext, global_options
+from releasemgr.common.suggest import closest
 from releasemgr.errors import ExitStatus, ReleaseError, UsageError
 
 # name -> "module:attribute"; the order is the order of `release --help`.
@@ -61,6 +62,14 @@ class LazyGroup(click.Group):
         # added) must fail loudly, not show as "No such command".
         module, _, attr = entry[0].partition(":")
         return getattr(importlib.import_module(module), attr)
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in LAZY_COMMANDS:
+            close = closest(name, LAZY_COMMANDS)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close!r}?")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx, formatter):
         # Short help comes from LAZY_COMMANDS so `release --help` imports no command module.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from releasemgr.cli import complete
 from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
 from releasemgr.release import audit_report
 from releasemgr.errors import OperationFailed
@@ -14,8 +15,9 @@ from releasemgr.errors import OperationFailed
 @click.option("--since", metavar="WHEN",
               help="From this time: 2026-11-01, 2026-11-01T12:00Z, or an age ago: 7d, 12h, 1d12h, 1y.")
 @click.option("--until", metavar="WHEN", help="Before this time (a date includes that whole day).")
-@click.option("--env", "env", metavar="ENV", help="Only events of this environment.")
-@click.option("--image", metavar="IMAGE", help="Only events of this image.")
+@click.option("--env", "env", metavar="ENV", shell_complete=complete.environment_names,
+              help="Only events of this environment.")
+@click.option("--image", metavar="IMAGE", shell_complete=complete.image_names, help="Only events of this image.")
 @click.option("--actor", "who", metavar="NAME", help="Only events by this actor.")
 @click.option("--action", metavar="ACTION", help="Only this action (promote, rollback, version, version.revoked...).")
 @click.option("--ticket", metavar="ID", help="Only events under this ticket.")

@@ -77,6 +77,8 @@ class AppContext:
             self.ui.err(f"created ledger {safe_url(url)}")
 
     def close(self):
+        if self._ui is not None:
+            self._ui.close()  # the live progress display leaves the screen
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from releasemgr.cli import complete
 from releasemgr.cli.context import app_ctx, command
 from releasemgr.cli.render import deploy_text
 from releasemgr.common.durations import DurationError, seconds
@@ -28,9 +29,10 @@ def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: b
 
 
 @command()
-@click.argument("image")
-@click.option("--env", "env", required=True, metavar="ENV", help="The environment.")
-@click.option("--version", "version", metavar="REF",
+@click.argument("image", shell_complete=complete.image_names)
+@click.option("--env", "env", required=True, metavar="ENV", shell_complete=complete.environment_names,
+              help="The environment.")
+@click.option("--version", "version", metavar="REF", shell_complete=complete.image_version_refs,
               help="Version to deploy (v3, web@v3, web@1.4.0). Default: the environment's current version.")
 @click.option("--count", type=click.IntRange(min=1), help="Number of servers. Default: [deploy.ENV] count, "
               "else as many as run now, else 1.")
@@ -75,8 +77,9 @@ def deploy(image, env, version, count, strategy, batch_size, max_unavailable, he
 
 
 @command()
-@click.argument("image")
-@click.option("--env", "env", metavar="ENV", help="Only this environment.")
+@click.argument("image", shell_complete=complete.image_names)
+@click.option("--env", "env", metavar="ENV", shell_complete=complete.environment_names,
+              help="Only this environment.")
 @click.option("--all", "all_states", is_flag=True, help="Also retired and failed servers.")
 def servers(image, env, all_states):
     """List the servers of IMAGE (in ENV): id, version, address, state, pid, launch time.
@@ -98,8 +101,9 @@ def servers(image, env, all_states):
 
 
 @command()
-@click.argument("image")
-@click.option("--env", "env", required=True, metavar="ENV", help="The environment.")
+@click.argument("image", shell_complete=complete.image_names)
+@click.option("--env", "env", required=True, metavar="ENV", shell_complete=complete.environment_names,
+              help="The environment.")
 @click.option("--older-than", metavar="REF", help="Only servers of versions older than this one (v3, web@v3). "
               "Default: every version but the current one.")
 @click.option("--keep-previous", type=click.IntRange(min=0), default=0, show_default=True,
@@ -135,7 +139,7 @@ def retire(image, env, older_than, keep_previous, dry_run, lock_timeout):
 
 
 @command()
-@click.argument("image")
+@click.argument("image", shell_complete=complete.image_names)
 @click.option("--keep", type=click.IntRange(min=0), help="Keep the N newest versions' artifacts.")
 @click.option("--older-than", metavar="AGE", help="Only versions older than this (14d, 2w, 1y, 36h, 1d12h).")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from releasemgr.cli import complete
 from releasemgr.cli.context import app_ctx, command
 from releasemgr.cli.render import artifacts_text, deploy_text
 from releasemgr.errors import UsageError
@@ -12,7 +13,7 @@ from releasemgr.release import approvals, lifecycle
 
 
 @command()
-@click.argument("image")
+@click.argument("image", shell_complete=complete.image_names)
 @click.option("--artifact", "artifacts", multiple=True, metavar="PROVIDER:REGION:ID",
               help="An artifact of the version (repeat for several regions).")
 @click.option("--from-manifest", "manifest", metavar="FILE", help="Read the artifacts from a Packer manifest.json.")
@@ -59,8 +60,9 @@ def _policy_options(f):
 
 
 @command()
-@click.argument("ref")
-@click.option("--env", "env", required=True, metavar="ENV", help="The environment the approval is for.")
+@click.argument("ref", shell_complete=complete.version_refs)
+@click.option("--env", "env", required=True, metavar="ENV", shell_complete=complete.environment_names,
+              help="The environment the approval is for.")
 @click.option("--ticket", metavar="ID", help="Change ticket, e.g. CHG-1234.")
 @click.option("--reason", metavar="TEXT", help="Why (recorded with the approval and in the audit log).")
 def approve(ref, env, ticket, reason):
@@ -110,8 +112,9 @@ def _move_deploy_text(d: dict) -> str:
 
 
 @command()
-@click.argument("ref")
-@click.option("--to", "to", required=True, metavar="ENV", help="The environment.")
+@click.argument("ref", shell_complete=complete.version_refs)
+@click.option("--to", "to", required=True, metavar="ENV", shell_complete=complete.environment_names,
+              help="The environment.")
 @_policy_options
 @_deploy_options
 def promote(ref, to, ticket, reason, override, do_deploy, lock_timeout):
@@ -138,9 +141,11 @@ def promote(ref, to, ticket, reason, override, do_deploy, lock_timeout):
 
 
 @command()
-@click.argument("image")
-@click.option("--env", "env", required=True, metavar="ENV", help="The environment.")
-@click.option("--to", "to", metavar="REF", help="Version to go back to (default: the previous good one).")
+@click.argument("image", shell_complete=complete.image_names)
+@click.option("--env", "env", required=True, metavar="ENV", shell_complete=complete.environment_names,
+              help="The environment.")
+@click.option("--to", "to", metavar="REF", shell_complete=complete.image_version_refs,
+              help="Version to go back to (default: the previous good one).")
 @_policy_options
 @_deploy_options
 def rollback(image, env, to, ticket, reason, override, do_deploy, lock_timeout):
@@ -164,7 +169,7 @@ def rollback(image, env, to, ticket, reason, override, do_deploy, lock_timeout):
 
 
 @command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.version_refs)
 @click.option("--reason", required=True, metavar="TEXT", help="Why it must not be used.")
 @click.option("--ticket", metavar="ID", help="Change ticket.")
 @click.option("--rollback", "do_rollback", is_flag=True,
@@ -196,7 +201,7 @@ def revoke(ref, reason, ticket, do_rollback):
 
 
 @command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.version_refs)
 @click.option("--reason", required=True, metavar="TEXT", help="Why the revocation is lifted.")
 def unrevoke(ref, reason):
     """Lift the revocation of a version.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from releasemgr.cli import complete
 from releasemgr.cli.context import app_ctx, command
 from releasemgr.cli.render import artifacts_text, version_text
 from releasemgr.release import drift, queries
@@ -27,7 +28,7 @@ def images():
 
 
 @command()
-@click.argument("image")
+@click.argument("image", shell_complete=complete.image_names)
 @click.option("--limit", type=click.IntRange(min=1), help="Only the newest N versions.")
 def versions(image, limit):
     """List the versions of IMAGE, newest first, with where each is current.
@@ -45,7 +46,7 @@ def versions(image, limit):
 
 
 @command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.version_refs)
 def show(ref):
     """Show one version: REF is web@v3, web@3, web@1.4.0, web@prod or web@latest.
 
@@ -58,8 +59,9 @@ def show(ref):
 
 
 @command()
-@click.argument("image")
-@click.option("--env", "env", metavar="ENV", help="Only this environment.")
+@click.argument("image", shell_complete=complete.image_names)
+@click.option("--env", "env", metavar="ENV", shell_complete=complete.environment_names,
+              help="Only this environment.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the newest N moves.")
 def history(image, env, limit):
     """Show how IMAGE's channel pointers moved (promotions and rollbacks), newest first.
@@ -85,8 +87,9 @@ def history(image, env, limit):
 
 
 @command()
-@click.argument("image", required=False)
-@click.option("--env", "env", metavar="ENV", help="Only this environment.")
+@click.argument("image", required=False, shell_complete=complete.image_names)
+@click.option("--env", "env", metavar="ENV", shell_complete=complete.environment_names,
+              help="Only this environment.")
 @click.option("--check", "check", is_flag=True,
               help="Ask the providers: list servers with health and age, report drift (dead servers, servers "
                    "nobody recorded, servers of a version the environment no longer points at); exit 1 on drift.")

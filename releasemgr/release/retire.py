@@ -196,7 +196,7 @@ def prune(ledger: Ledger, config: Config, image: str, *, actor: str, keep: int |
     with _image_locks(ledger, config, image, actor=actor, timeout=lock_timeout, progress=progress):
         # under the locks: no deploy is starting servers of what goes
         plan = _prune_plan(ledger, config, image, ask, dry_run=False)
-        _delete(ledger, config, image, plan, actor=actor, explicit=ask.explicit)
+        _delete(ledger, config, image, plan, actor=actor, explicit=ask.explicit, progress=progress)
     return plan.doc
 
 
@@ -357,7 +357,8 @@ def _image_locks(ledger: Ledger, config: Config, image: str, *, actor: str, time
         yield
 
 
-def _delete(ledger: Ledger, config: Config, image: str, plan: _PrunePlan, *, actor: str, explicit: bool) -> None:
+def _delete(ledger: Ledger, config: Config, image: str, plan: _PrunePlan, *, actor: str, explicit: bool,
+            progress: Progress | None = None) -> None:
     """Drop the doomed versions' references and delete the images nobody else references.
     Each version is one transaction: under the ledger's write lock the references are counted
     again (a version registered meanwhile may reference the image now: then it stays), an image
@@ -366,7 +367,9 @@ def _delete(ledger: Ledger, config: Config, image: str, plan: _PrunePlan, *, act
     doc = plan.doc
     doomed_ids = {v.id for v in plan.doomed}
     gone: set[tuple[str, str, str]] = set()  # deleted from the store in this run
-    for v in plan.doomed:
+    for i, v in enumerate(plan.doomed):
+        if progress:
+            progress("", task=f"prune {image}", done=i, total=len(plan.doomed), detail=f"v{v.number}", unit="versions")
         done, kept, dropped, skipped = [], [], [], []
         at = now_iso()
         with ledger.transaction() as conn:

@@ -15,7 +15,7 @@ from releasemgr.providers.base import Fleet, FleetError, HealthCheck, LaunchedSe
 from releasemgr.providers.registry import fleet_for
 
 LIVE_STATES = ("pending", "healthy", "unhealthy", "standby")
-Progress = Callable[[str], None]
+Progress = Callable[..., None]  # progress(text, *, task=, done=, total=, detail=): Ui.info
 
 
 # -- where an environment's servers run ---------------------------------------------------------

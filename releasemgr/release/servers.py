@@ -86,7 +86,7 @@ class EnvironmentServers:
         self.img, self.env_row = img, env_row
         self.image, self.env = img.name, env_row.name
         self.version, self.actor, self.deployment = version, actor, deployment
-        self.progress = progress or (lambda _text: None)
+        self.progress = progress or (lambda *_a, **_kw: None)
         self.changes = ServerChanges()
         self._labels: dict[int, str] = {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from releasemgr.common.suggest import closest
 from releasemgr.errors import NotFound
 from releasemgr.ledger.conn import Q
 from releasemgr.ledger.refs import Ref, parse_ref
@@ -103,8 +104,10 @@ def resolve(conn, ref: Ref | str) -> tuple[Image, Version]:
     else:  # environment
         env = environments.find(conn, ref.value)
         if env is None:
+            close = closest(ref.value, [e.name for e in environments.all_(conn) if not e.retired_at])
             raise NotFound(f"unknown environment {ref.value!r} in {ref}",
-                           hint="use web@v3, web@1.4.0, web@<environment> or web@latest")
+                           hint=f"did you mean {close!r}? ({ref.image}@{close})" if close
+                           else "use web@v3, web@1.4.0, web@<environment> or web@latest")
         ch = channels.get(conn, img.id, env.id)
         if ch is None:
             raise NotFound(f"{ref.image} has no current version in {ref.value}")

@@ -38,7 +38,7 @@ class BuildLog:
             if self.ui.json:
                 self.ui.emit_line({"type": "log", "source": source, "kind": kind, "line": text, "at": stamp})
             else:
-                self.ui.out(shown)
+                self.ui.log_line(shown, source, kind)
 
     def close(self) -> None:
         self.fh.close()

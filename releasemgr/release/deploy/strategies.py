@@ -50,6 +50,15 @@ class Deployment:
         self.progress = self.servers.progress
         self.image, self.env = target.img.name, target.env_row.name
         self.out = Outcome()
+        self.replacing = 0  # old servers this deployment replaces (the live display's "retired of")
+
+    def tally(self, text: str = "", *, healthy: int) -> None:
+        """`text` as a progress line, and the deployment's row of the live display on a
+        terminal: new servers started and healthy of the count, old servers retired."""
+        ch, n = self.servers.changes, self.settings.count
+        self.progress(text, task=f"{self.image}@{self.label} -> {self.env}", done=healthy, total=n,
+                      detail=f"started {len(ch.launched)}/{n} · healthy {healthy}/{n} · "
+                             f"retired {len(ch.retired)}/{self.replacing}")
 
     def start_record(self) -> None:
         st = self.settings
@@ -188,13 +197,15 @@ def reuse_checked(dep: Deployment, reuse: list[Server]) -> list[Server]:
 
 def blue_green(dep: Deployment, reuse: list[Server], old_route: list[Server]) -> None:
     n = dep.settings.count - len(reuse)
-    dep.progress(f"starting {n} {dep.label} server(s) (blue-green)")
+    dep.replacing = len(old_route) if dep.settings.retire_old else 0
+    dep.tally(f"starting {n} {dep.label} server(s) (blue-green)", healthy=len(reuse))
     healthy, bad, err = _launch_and_wait(dep, n)
     if err:
         fail(dep, bad, err)
     dep.servers.set_state(healthy + [r.id for r in reuse], "healthy")
-    dep.progress(f"{len(healthy)} new server(s) healthy: switching the route")
+    dep.tally(f"{len(healthy)} new server(s) healthy: switching the route", healthy=len(healthy) + len(reuse))
     let_go(dep, old_route)
+    dep.tally(healthy=len(healthy) + len(reuse))
 
 
 class _Stopped:
@@ -216,6 +227,7 @@ def rolling(dep: Deployment, reuse: list[Server], old_route: list[Server]) -> No
         srv.publish()
     old = sorted(old_route, key=lambda r: ({"healthy": 1}.get(r.state, 0), r.launched_at))  # broken ones first
     need = st.count - len(reuse)
+    dep.replacing = len(old)
     stopped = _Stopped()
     done = 0
     batch_no = 0
@@ -238,8 +250,8 @@ def rolling(dep: Deployment, reuse: list[Server], old_route: list[Server]) -> No
                 srv.retire(old[:pre], reason="replaced (max_unavailable)")
                 stopped.add(old[:pre])
                 old = old[pre:]
-            dep.progress(f"batch {batch_no}: starting {k} {dep.label} server(s)"
-                         + (f" ({done + k}/{need})" if need > k else ""))
+            dep.tally(f"batch {batch_no}: starting {k} {dep.label} server(s)"
+                      + (f" ({done + k}/{need})" if need > k else ""), healthy=len(reuse) + done)
             healthy, bad, err = _launch_and_wait(dep, k)
             if err:
                 settle()
@@ -249,12 +261,15 @@ def rolling(dep: Deployment, reuse: list[Server], old_route: list[Server]) -> No
             # one route change per batch: the new servers in, the batch's old ones out
             srv.set_state(healthy, "healthy", draining=[r.id for r in post if r.state == "healthy"])
             srv.publish()
+            dep.tally(healthy=len(reuse) + done)
             if post:
                 stopping.append(stopper.submit(srv.retire, post, reason="replaced", out_of_route=True))
+                stopping.append(stopper.submit(dep.tally, healthy=len(reuse) + done))
                 stopped.add(post)
                 old = old[len(post):]
         settle()
         if old:  # count went down, or servers were left from before
             srv.retire(old, reason="replaced")
+        dep.tally(healthy=len(reuse) + done)
     finally:
         stopper.shutdown(wait=True)

@@ -1,0 +1,132 @@
+"""For people at a terminal: colour and live progress on a TTY, none of it anywhere else.
+
+`release build` and `release deploy` run on a pseudo-terminal (tests/terminal_session.py)
+and as plain pipes; the escape codes of colour and of rich's live display must appear on the
+terminal and never in a pipe, under --json, with NO_COLOR or with --no-color. Did-you-mean
+for commands, environments and images is checked as the user reads it."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from terminal_session import ROOT, plain, run_on_tty, screens, tty_env
+
+ESC = "\x1b["
+GREEN_SOURCE = "\x1b[1;32m==> local.web:"  # a build's first source: Packer's bold green prefix
+RED_ERROR = "\x1b[1;31merror:"
+HIDE_CURSOR = "\x1b[?25l"  # rich's live display starts
+
+
+@pytest.fixture
+def fleet_toml() -> str:
+    return """
+[[environments]]
+name = "dev"
+
+[[environments]]
+name = "prod"
+
+[deploy.prod]
+count = 3
+strategy = "rolling"
+batch_size = 1
+"""
+
+
+@pytest.fixture
+def web(fleet):
+    """web@v1 running on three servers in prod, web@v2 built and current in prod."""
+    shutil.copytree(ROOT / "templates", fleet.cwd / "templates")
+    fleet.ok("build", "templates/local.pkr.hcl")
+    fleet.ok("promote", "web@v1", "--to", "prod")
+    fleet.ok("deploy", "web", "--env", "prod")
+    fleet.ok("build", "templates/local.pkr.hcl", "--var", "greeting=hi")
+    fleet.ok("promote", "web@v2", "--to", "prod")
+    fleet.tty_env = tty_env(fleet.env)
+    return fleet
+
+
+def test_build_on_a_terminal_has_coloured_prefixes_and_a_progress_row(web):
+    code, raw = run_on_tty(["build", "templates/local.pkr.hcl", "--var", "greeting=hola"], cwd=web.cwd,
+                           env=web.tty_env)
+    assert code == 0, raw
+    assert GREEN_SOURCE in raw and "\x1b[1m==> Build finished." in raw
+    assert HIDE_CURSOR in raw
+    rows = [plain(x) for shot in screens(raw) for x in shot]
+    assert any(re.search(r"local\.web\s+step \d+ +\d+:\d\d Provisioning with shell script", r) for r in rows), rows
+    final = [plain(x) for x in screens(raw)[-1]]
+    assert any(x.startswith("Build finished: web@v3") for x in final)
+    assert not any("step " in x for x in final), "the live display leaves the screen when the build is done"
+
+
+def test_rolling_deploy_on_a_terminal_shows_batches_started_healthy_retired(web):
+    code, raw = run_on_tty(["deploy", "web", "--env", "prod"], cwd=web.cwd, env=web.tty_env)
+    assert code == 0, raw
+    assert HIDE_CURSOR in raw
+    rows = [plain(x) for shot in screens(raw) for x in shot]
+    counts = [r for r in rows if "web@v2 -> prod" in r]
+    assert any("healthy 1/3" in r for r in counts) and any("started 3/3 · healthy 3/3 · retired 3/3" in r
+                                                              for r in counts), counts
+    final = [plain(x) for x in screens(raw)[-1] if plain(x).strip()]
+    assert final[:3] == ["batch 1: starting 1 v2 server(s) (1/3)", "batch 2: starting 1 v2 server(s) (2/3)",
+                         "batch 3: starting 1 v2 server(s) (3/3)"]
+    assert final[3].startswith("deployed web@v2 to prod: 3 server(s)")
+
+
+def test_errors_are_red_and_say_what_was_meant_on_a_terminal(web):
+    code, raw = run_on_tty(["show", "web@prdo"], cwd=web.cwd, env=web.tty_env)
+    assert code == 4 and RED_ERROR in raw
+    assert [plain(x) for x in screens(raw)[-1] if x] == ["error: unknown environment 'prdo' in web@prdo",
+                                                          "  did you mean 'prod'? (web@prod)"]
+
+
+@pytest.mark.parametrize("how", ["pipe", "json", "NO_COLOR", "--no-color"])
+def test_no_escape_codes_off_a_terminal_or_when_colour_is_off(web, how):
+    deploy = ["deploy", "web", "--env", "prod"]
+    build = ["build", "templates/local.pkr.hcl", "--var", f"greeting={how}"]
+    for args in (build, deploy, ["show", "web@prdo"]):
+        if how == "pipe":
+            r = subprocess.run([sys.executable, "-m", "releasemgr", *args], cwd=web.cwd, env=web.tty_env,
+                               capture_output=True, text=True, timeout=120)
+            raw, code = r.stdout + r.stderr, r.returncode
+        else:
+            extra = {"json": ["--json"], "--no-color": ["--no-color"]}.get(how, [])
+            env = {**web.tty_env, "NO_COLOR": "1"} if how == "NO_COLOR" else web.tty_env
+            code, raw = run_on_tty([*args, *extra], cwd=web.cwd, env=env)
+        assert code == (4 if args[0] == "show" else 0), raw
+        assert ESC not in raw, f"{how}: release {' '.join(args)} wrote escape codes: {raw[:300]!r}"
+        assert "==> local.web:" in raw or args[0] != "build" or how == "json"
+
+
+def test_status_on_a_terminal_does_not_load_rich(web):
+    """rich is imported only to colour or draw progress: a plain read command on a terminal
+    starts as fast as before."""
+    probe = ("import sys; from releasemgr.cli import main; code = main(['status']); "
+             "print('RICH', 'rich' in sys.modules, code)")
+    master, slave = pty.openpty()
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=web.cwd, env=web.tty_env, stdin=slave, stdout=slave,
+                          stderr=slave, timeout=60)
+    os.close(slave)
+    out = os.read(master, 65536).decode()
+    os.close(master)
+    assert proc.returncode == 0 and "RICH False 0" in out, out
+
+
+def test_did_you_mean_for_commands_environments_and_images(web):
+    r = web("promte", "web@v1", "--to", "dev")
+    assert r.code == 2 and "No such command 'promte'. Did you mean 'promote'?" in r.err
+    r = web("frobnicate")
+    assert r.code == 2 and "No such command 'frobnicate'." in r.err and "Did you mean" not in r.err
+    r = web("show", "web@prdo")
+    assert r.code == 4 and "did you mean 'prod'?" in r.err
+    r = web("deploy", "web", "--env", "prdo")
+    assert r.code == 4 and "did you mean 'prod'?" in r.err
+    r = web("versions", "wbe")
+    assert r.code == 4 and "did you mean 'web'?" in r.err
