@@ -1,6 +1,7 @@
 """A real OpenSSH sshd on a free loopback port, for tests that need an SSH host.
 
-conftest.py registers it (`pytest_plugins`): take a test argument `sshd`; it yields an `Sshd` with `host`, `port`, `username`, `client_key` (private key path),
+conftest.py registers it (`pytest_plugins`): take a test argument `sshd`; it yields an `Sshd`
+with `host`, `port`, `username`, `client_key` (private key path),
 `client_pub`, `known_hosts`, `host_key_line` ("ssh-ed25519 AAAA…") and `stop()`/`start()`.
 `Sshd(folder).start()` builds more of them (a bastion, a server started late, a host with
 another host key). Needs Debian's openssh-server (`apt-get install openssh-server`).
