@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -340,7 +339,7 @@ build {
     short = [w for w in warnings if w["summary"] == 'Sensitive value "pin" is too short to mask reliably']
     assert len(short) == 1 and short[0]["line"] == 2, warnings
     remote = [w for w in warnings if w["summary"] == "A secret on the remote command line"]
-    assert len(remote) == 1 and remote[0]["line"] == 21 and "db_password" in remote[0]["detail"], warnings
+    assert len(remote) == 1 and remote[0]["line"] == 20 and "db_password" in remote[0]["detail"], warnings
     assert "12345" not in r.out + r.err and "long-enough-secret" not in r.out + r.err
 
 

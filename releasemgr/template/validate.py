@@ -84,7 +84,7 @@ def _check_secrets(template: Template) -> list[Diagnostic]:
                     f"{{{{.Vars}}}} in execute_command puts the environment variables, holding {', '.join(names)}, "
                     "on the command line of the machine being built, where any user of it can read them "
                     "(ps, /proc). Leave execute_command out (the default sources them from a private file), "
-                    "or use {{.EnvVarFile}}: chmod u+x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}",
+                    "or use {{.EnvVarFile}}: chmod u+x {{.Path}}; . {{.EnvVarFile}}; {{.Path}}",
                     severity=Severity.WARNING))
     return out
 

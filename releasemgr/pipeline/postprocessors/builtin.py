@@ -15,9 +15,9 @@ import time
 import zipfile
 from pathlib import Path
 
+from releasemgr.common.secrets import mask_data
 from releasemgr.pipeline.context import Artifact
 from releasemgr.pipeline.provisioners.shell_local import run_local
-from releasemgr.common.secrets import mask_data
 from releasemgr.pipeline.runner import StepFailed
 
 _manifest_lock = threading.Lock()

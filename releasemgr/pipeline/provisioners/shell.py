@@ -26,7 +26,7 @@ from releasemgr.pipeline.communicator.local import LocalCommunicator
 from releasemgr.pipeline.provisioners.base import env_pairs, local_path, render_command, shell_quote_env, stream
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
-DEFAULT_EXECUTE = "chmod u+x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}"  # u+x: never x (or r) for others
+DEFAULT_EXECUTE = "chmod u+x {{.Path}}; . {{.EnvVarFile}}; {{.Path}}"  # u+x: never x (or r) for others
 SCRIPT_MODE = 0o700
 ENV_FILE_MODE = 0o600
 
