@@ -1,9 +1,11 @@
 """All terminal input and output goes through one `Ui` object.
 
 Library code never prints: it returns values, or writes through the `ui` (or the `progress`
-callable) it was given. The Ui renders text or JSON, masks every secret it was told about
-(`add_secret`) in everything it writes -- errors included -- and stays quiet on non-TTY
-streams where it should.
+callable) it was given. The Ui renders text or JSON, masks every secret of the run in
+everything it writes -- errors included -- and stays quiet on non-TTY streams where it should.
+Its masker is the process's (`common.secrets.process_masker`): a secret told to the Ui
+(`add_secret`) is masked in the build log and the ledger too, and one registered there
+(`common.secrets.register`) is masked here.
 
 On a terminal (a TTY, colour on: no `--json`, `--no-color`, `NO_COLOR` or `TERM=dumb`) the
 text is coloured -- `error:` red, `warning:` yellow, Packer-style `==> source:` prefixes in a
@@ -23,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence, TextIO
 
-from releasemgr.common.secrets import MASK, Masker
+from releasemgr.common.secrets import MASK, Masker, process_masker
 
 __all__ = ["MASK", "Ui"]
 
@@ -35,7 +37,7 @@ class Ui:
     color: bool = True
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    masker: Masker = field(default_factory=Masker)
+    masker: Masker = field(default_factory=process_masker)
     _term: "_Terminal | None" = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -47,8 +49,7 @@ class Ui:
 
     # -- secrets -----------------------------------------------------------------------
     def add_secret(self, value) -> None:
-        if value is not None and not isinstance(value, bool):
-            self.masker.add(str(value))
+        self.masker.add(value)
 
     def mask(self, text: str) -> str:
         return self.masker.mask(text)

@@ -15,6 +15,7 @@ import click
 
 from releasemgr import __version__
 from releasemgr.cli.context import AppContext, global_options
+from releasemgr.common.secrets import begin_run
 from releasemgr.common.suggest import closest
 from releasemgr.errors import ExitStatus, ReleaseError, UsageError
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Every message goes through the app's Ui, so secrets a command registered
     (`ui.add_secret`) are masked in errors as in any other output, --json included."""
+    begin_run()  # this run's secrets only (in-process callers run main() many times)
     app = AppContext()
     try:
         _refuse_nul_bytes(app, sys.argv[1:] if argv is None else argv)

@@ -15,17 +15,35 @@ public keys (``ssh_public_key``, ``ssh_host_key``), a tag's bare ``key``, and ``
 
 A variable declared ``sensitive = true`` is secret whatever its name; the template decides.
 
-Standard library only (``re``, ``json``): every command imports this.
+How a secret is hidden: a `Masker` replaces every value it knows by MASK. A value of
+``MIN_TRANSFORMED`` (8) characters or more is also found in its common transforms: upper, lower
+or mixed case, JSON- and URL-escaped, and base64 (standard and URL-safe alphabets) at each of
+its three alignments (the characters that encode only the value's own bits, whatever precedes
+or follows it). A shorter value is masked only as written (and `release validate` warns that
+it cannot be masked reliably); values under 3 characters not at all.
+
+One masker per process: `process_masker()` is the registry every way out reads (the Ui, the
+build log, the build row's error, every audit event before it is hashed). A build registers
+each sensitive value of its run (`register`); the CLI starts each run with an empty one
+(`begin_run`).
+
+Standard library only (``re``, ``json``, ``base64``, ``urllib.parse``): every command imports this.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import threading
+from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "Masker", "is_secret_name"]
+__all__ = ["MASK", "MIN_TRANSFORMED", "Masker", "begin_run", "is_secret_name", "mask", "mask_data",
+           "process_masker", "register"]
 
 MASK = "<sensitive>"
+MIN_TRANSFORMED = 8  # from this length on, a secret is masked in its transforms too
+MIN_MASKED = 3  # shorter values would hide every "a" and "1"
 
 _SECRET_WORDS = frozenset({"password", "passwords", "passwd", "passphrase", "secret", "secrets", "token",
                            "credential", "credentials", "private", "mfa", "otp", "totp"})
@@ -52,36 +70,137 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_INSIDE.search(lowered))
 
 
-class Masker:
-    """Replaces every known secret value in a text by MASK, the longest first.
+def _base64_forms(value: str) -> set[str]:
+    """The base64 text that encodes `value`'s bytes at each of the three alignments: only
+    the characters made of the value's own bits (the neighbours' bits change the others)."""
+    data = value.encode("utf-8")
+    out = set()
+    for k in range(3):
+        # base64 character i carries bits [6i, 6i+6) of the stream; the value's bits are
+        # [8k, 8(k+n)); two zero bytes after it avoid "=" padding inside the range
+        encoded = base64.b64encode(b"\0" * k + data + b"\0\0").decode("ascii")
+        first, end = -(-8 * k // 6), 8 * (k + len(data)) // 6
+        if end - first >= 4:
+            part = encoded[first:end]
+            out.add(part)
+            out.add(part.replace("+", "-").replace("/", "_"))
+    return out
 
-    Values shorter than 3 characters are not masked (they would hide every "a" and "1"); a
-    value is also masked as it appears inside a JSON string (quotes and backslashes escaped)."""
+
+def transforms(value: str) -> tuple[set[str], set[str]]:
+    """(forms matched ignoring case, forms matched exactly) under which `value` is masked."""
+    json_form = json.dumps(value, ensure_ascii=False)[1:-1]
+    if len(value) < MIN_TRANSFORMED:
+        return set(), {value, json_form}
+    texts = {value, json_form, json.dumps(value)[1:-1], quote(value, safe=""), quote_plus(value, safe=""),
+             quote(value)}
+    return texts, _base64_forms(value)
+
+
+class Masker:
+    """Replaces every known secret value in a text by MASK, the longest match first: values of
+    8 characters or more in their transforms too (any case, JSON- and URL-escaped, base64 at
+    each alignment), shorter ones (3 to 7 characters) as written and JSON-escaped.
+
+    Thread safe: the sources of a build add and mask from several threads."""
 
     def __init__(self, values=()):
         self._values: set[str] = set()
-        self._ordered: list[str] = []
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern | None = None
         for v in values:
             self.add(v)
 
     def add(self, value) -> None:
-        if not isinstance(value, str) or len(value) < 3:
+        if value is None or isinstance(value, bool):
             return
-        before = len(self._values)
-        self._values.add(value)
-        self._values.add(json.dumps(value, ensure_ascii=False)[1:-1])
-        if len(self._values) != before:
-            self._ordered = sorted(self._values, key=len, reverse=True)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            for v in value:
+                self.add(v)
+            return
+        if isinstance(value, dict):
+            for v in value.values():
+                self.add(v)
+            return
+        value = str(value)
+        if len(value) < MIN_MASKED or value in self._values:
+            return
+        with self._lock:
+            self._values.add(value)
+            self._pattern = self._compile(self._values)
+
+    @staticmethod
+    def _compile(values: set[str]) -> re.Pattern:
+        folded: set[str] = set()
+        exact: set[str] = set()
+        for v in values:
+            f, e = transforms(v)
+            folded |= f
+            exact |= e
+        alternatives = [(len(t), f"(?i:{re.escape(t)})") for t in folded]
+        alternatives += [(len(t), re.escape(t)) for t in exact - folded]
+        alternatives.sort(key=lambda a: -a[0])  # the longest first
+        return re.compile("|".join(a for _, a in alternatives))
 
     @property
     def values(self) -> frozenset[str]:
         return frozenset(self._values)
 
+    @property
+    def short_values(self) -> list[str]:
+        """The values masked only as written (shorter than MIN_TRANSFORMED)."""
+        return sorted(v for v in self._values if len(v) < MIN_TRANSFORMED)
+
     def __bool__(self) -> bool:
         return bool(self._values)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._pattern = None
+
     def mask(self, text: str) -> str:
-        for value in self._ordered:
-            if value in text:
-                text = text.replace(value, MASK)
-        return text
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(MASK, text)
+
+    def mask_data(self, data):
+        """`data` (JSON-like: dicts, lists, strings) with every string masked, keys included."""
+        if self._pattern is None:
+            return data
+        if isinstance(data, str):
+            return self.mask(data)
+        if isinstance(data, dict):
+            return {self.mask(k) if isinstance(k, str) else k: self.mask_data(v) for k, v in data.items()}
+        if isinstance(data, (list, tuple)):
+            return [self.mask_data(v) for v in data]
+        return data
+
+
+# -- the process's masker ------------------------------------------------------------------------
+
+_PROCESS = Masker()
+
+
+def process_masker() -> Masker:
+    """The one masker of this process: every way out masks through it."""
+    return _PROCESS
+
+
+def register(value) -> None:
+    """Make `value` (a string, number, or a list/dict of them) secret for the rest of the run."""
+    _PROCESS.add(value)
+
+
+def mask(text: str) -> str:
+    return _PROCESS.mask(text)
+
+
+def mask_data(data):
+    return _PROCESS.mask_data(data)
+
+
+def begin_run() -> None:
+    """A new run (one CLI invocation) starts knowing no secret."""
+    _PROCESS.clear()

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from releasemgr.common.secrets import process_masker
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.conn import Q
 from releasemgr.ledger.rows import AuditEvent
@@ -207,9 +208,13 @@ def append(conn, action: str, *, actor: str, image: str | None = None,
                                      ticket=ticket, reason=reason, details=details, at=at)])[0]
 
 
+_TEXT_FIELDS = ("actor", "action", "image", "version", "env", "ticket", "reason")
+
+
 def append_many(conn, events: list[dict[str, Any]]) -> list[dict]:
     """Append events in order (each a dict of `append`'s keyword arguments, `action` and
-    `actor` required): one read of the chain head, one insert, one head update."""
+    `actor` required): one read of the chain head, one insert, one head update. Every text
+    field and the details pass through the process's masker (`common.secrets`) first."""
     head = conn.execute(_HEAD).scalar()
     if head is None:
         seq, prev = 0, GENESIS
@@ -217,12 +222,15 @@ def append_many(conn, events: list[dict[str, Any]]) -> list[dict]:
         last_seq, _, prev = head.partition(":")
         seq = int(last_seq)
     out = []
+    masker = process_masker()  # the run's secrets never enter the chain (it cannot be scrubbed later)
     for e in events:
         seq += 1
-        details = _attach_staged(conn, e["action"], e.get("details"))
-        ev = {"seq": seq, "at": e.get("at") or now_iso(), "actor": e["actor"], "action": e["action"],
-              "image": e.get("image"), "version": e.get("version"), "env": e.get("env"), "ticket": e.get("ticket"),
-              "reason": e.get("reason"), "details": canonical_details(details), "prev_hash": prev}
+        # masked before the covered rows are attached: those must equal their tables' rows
+        details = _attach_staged(conn, e["action"], masker.mask_data(e.get("details")))
+        text = {k: masker.mask(e[k]) if isinstance(e.get(k), str) else e.get(k) for k in _TEXT_FIELDS}
+        ev = {"seq": seq, "at": e.get("at") or now_iso(), "actor": text["actor"], "action": text["action"],
+              "image": text["image"], "version": text["version"], "env": text["env"], "ticket": text["ticket"],
+              "reason": text["reason"], "details": canonical_details(details), "prev_hash": prev}
         ev["hash"] = prev = compute_hash([ev[f] for f in FIELDS])
         out.append(ev)
     if not out:

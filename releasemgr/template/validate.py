@@ -1,11 +1,16 @@
 """Schema checks of a loaded template: every source, provisioner and post-processor, and each
-build's source overrides, reported at the lines where the options are written."""
+build's source overrides, reported at the lines where the options are written; and warnings
+about secrets that cannot be kept secret: a sensitive value shorter than 8 characters (masked
+only as written, not in its transforms), and a shell provisioner whose own `execute_command`
+puts a secret on the remote machine's command line through `{{.Vars}}`."""
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Mapping
 
+from releasemgr.common.secrets import MIN_MASKED, MIN_TRANSFORMED, is_secret_name
 from releasemgr.template import schema
 from releasemgr.template.diagnostics import Diagnostic, Severity, dedupe
 from releasemgr.template.model import Build, BuildSource, Component, EvaluatedBody, Template, body_position
@@ -29,7 +34,59 @@ def validate_template(template: Template, environ: Mapping[str, str] | None = No
             for pp in chain:
                 out += _check_component("post-processor", pp, env)
         out += _check_provisioner_sequence(b)
+    out += _check_secrets(template)
     return dedupe(out)
+
+
+_VARS = re.compile(r"\{\{\s*\.Vars\s*\}\}")
+
+
+def _secret_values(template: Template) -> dict[str, str]:
+    """value -> the name of the sensitive variable or local holding it (strings and numbers)."""
+    out: dict[str, str] = {}
+    for kind, items in (("variable", template.variables), ("local", template.locals)):
+        for name, v in items.items():
+            secret = v.sensitive or (kind == "variable" and is_secret_name(name))
+            value = v.value
+            if secret and isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value):
+                out.setdefault(str(value), name)
+    return out
+
+
+def _check_secrets(template: Template) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    secrets = _secret_values(template)
+    for value, name in secrets.items():
+        if len(value) >= MIN_TRANSFORMED:
+            continue
+        item = template.variables.get(name) or template.locals.get(name)
+        pos = getattr(item, "pos", None)
+        where = ("it is not masked at all" if len(value) < MIN_MASKED else
+                 "it is masked only where it appears exactly as written, not in another case, base64 or escaped")
+        detail = (f"The value of {name} is {len(value)} character(s) long: {where}. A secret of "
+                  f"{MIN_TRANSFORMED} characters or more is masked reliably in output, logs and the ledger.")
+        if pos is not None:
+            out.append(pos.diag(f'Sensitive value "{name}" is too short to mask reliably', detail,
+                                severity=Severity.WARNING))
+    for b in template.builds:
+        remote = any(not bs.ref.startswith("local.") for bs in b.sources)
+        for p in b.provisioners:
+            command = (p.config or {}).get("execute_command")
+            if p.type != "shell" or not remote or not isinstance(command, str) or not _VARS.search(command):
+                continue
+            env = [str(x) for x in (p.config.get("environment_vars") or []) if isinstance(x, str)]
+            env += [str(v) for v in (p.config.get("env") or {}).values() if isinstance(v, (str, int, float))]
+            names = sorted({n for value, n in secrets.items() for e in env if len(value) >= MIN_MASKED and value in e})
+            if names:
+                rng = body_position(p.body, ("execute_command",)) or p.pos
+                out.append(rng.diag(
+                    "A secret on the remote command line",
+                    f"{{{{.Vars}}}} in execute_command puts the environment variables, holding {', '.join(names)}, "
+                    "on the command line of the machine being built, where any user of it can read them "
+                    "(ps, /proc). Leave execute_command out (the default sources them from a private file), "
+                    "or use {{.EnvVarFile}}: chmod u+x {{.Path}}; . {{.EnvVarFile}}; {{.Path}}",
+                    severity=Severity.WARNING))
+    return out
 
 
 def _check_component(kind: str, comp: Component, env: Mapping[str, str]) -> list[Diagnostic]:

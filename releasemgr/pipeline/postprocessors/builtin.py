@@ -15,6 +15,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from releasemgr.common.secrets import mask_data
 from releasemgr.pipeline.context import Artifact
 from releasemgr.pipeline.provisioners.shell_local import run_local
 from releasemgr.pipeline.runner import StepFailed
@@ -58,7 +59,7 @@ def manifest(config, artifact: Artifact, ctx, run_info):
                 doc.setdefault("builds", [])
             except (OSError, json.JSONDecodeError) as exc:
                 raise StepFailed(f"manifest {output} exists but is not a manifest: {exc}") from None
-        doc["builds"].append(entry)
+        doc["builds"].append(mask_data(entry))  # the run's secrets stay out of the manifest
         doc["last_run_uuid"] = run_info["run_uuid"]
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp = output.with_name(output.name + ".tmp")

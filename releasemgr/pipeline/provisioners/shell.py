@@ -5,6 +5,14 @@ Scripts go into a private folder of the run on the machine being built: `mktemp 
 folder inside the build's run folder on this host. Scripts are written 0700 before any byte
 of them is; the folder is removed when the provisioner ends (success, failure or cancel) —
 or, when that was not possible, by the provisioning step's cleanup, which says what is left.
+
+Environment variables (`environment_vars`, `env`, Packer's own) never go on a command line:
+- on this host (the local communicator) they are in the script's process environment, and
+  `{{.Vars}}` in an `execute_command` is empty;
+- on a remote host they are written (0600) to an env file beside the script, which the
+  default `execute_command` sources (`{{.EnvVarFile}}`). An `execute_command` of the
+  template's own that uses `{{.Vars}}` puts them on the remote command line, as Packer
+  does; `release validate` warns when a secret would go there.
 """
 
 from __future__ import annotations
@@ -18,8 +26,9 @@ from releasemgr.pipeline.communicator.local import LocalCommunicator
 from releasemgr.pipeline.provisioners.base import env_pairs, local_path, render_command, shell_quote_env, stream
 from releasemgr.pipeline.runner import Cancelled, StepFailed
 
-DEFAULT_EXECUTE = "chmod u+x {{.Path}}; {{.Vars}} {{.Path}}"  # u+x: never x (or r) for others
+DEFAULT_EXECUTE = "chmod u+x {{.Path}}; . {{.EnvVarFile}}; {{.Path}}"  # u+x: never x (or r) for others
 SCRIPT_MODE = 0o700
+ENV_FILE_MODE = 0o600
 
 
 def _cancelled(exc: Exception, ctx) -> bool:
@@ -49,10 +58,8 @@ def remove_temp_folder(ctx, comm, folder: str) -> None:
         ctx.temp_folders.remove((comm, folder))
 
 
-def shell(config: dict, ctx, *, timeout: float | None = None) -> None:
-    comm = ctx.communicator
-    if comm is None:
-        raise StepFailed("the shell provisioner needs a communicator (communicator = \"none\" was set)")
+def _scripts(config: dict, ctx) -> list[tuple[str, bytes]]:
+    """(label, content) of each script to run: `inline` first, then `script`/`scripts`."""
     scripts: list[tuple[str, bytes]] = []
     shebang = config.get("inline_shebang") or "/bin/sh -e"
     if config.get("inline") is not None:
@@ -70,8 +77,28 @@ def shell(config: dict, ctx, *, timeout: float | None = None) -> None:
                 raise StepFailed(f"cannot read script {s}: {exc.strerror}") from None
     if not scripts:
         raise StepFailed("the shell provisioner needs one of inline, script or scripts")
+    return scripts
+
+
+def _upload_env_file(text: bytes, folder: str | None, remote: str, comm, ctx) -> str:
+    """The variables as `K='v'; export K` lines (0600), in the private folder (else beside
+    the script at `remote_path`, registered for cleanup); returns its path."""
+    env_file = posixpath.join(folder, f"env_{uuid.uuid4().hex[:8]}.sh") if folder else f"{remote}.env"
+    if not folder:
+        ctx.temp_folders.append((comm, env_file))
+    comm.upload_bytes(text, env_file, mode=ENV_FILE_MODE)
+    return env_file
+
+
+def shell(config: dict, ctx, *, timeout: float | None = None) -> None:
+    comm = ctx.communicator
+    if comm is None:
+        raise StepFailed("the shell provisioner needs a communicator (communicator = \"none\" was set)")
+    scripts = _scripts(config, ctx)
     env = env_pairs(config, ctx)
-    variables = shell_quote_env(env)
+    local = isinstance(comm, LocalCommunicator)
+    variables = "" if local else shell_quote_env(env)  # on this host: the environment, never argv
+    env_file_text = "".join(f"{k}={shlex.quote(v)}\nexport {k}\n" for k, v in env.items()).encode()
     valid = [int(c) for c in (config.get("valid_exit_codes") or [0])]
     execute = str(config.get("execute_command") or DEFAULT_EXECUTE)
     on_out, on_err = stream(ctx)
@@ -86,12 +113,17 @@ def shell(config: dict, ctx, *, timeout: float | None = None) -> None:
         for label, body in scripts:
             remote = str(remote_path) if remote_path else posixpath.join(folder, f"script_{uuid.uuid4().hex[:8]}.sh")
             ctx.say(f"Provisioning with shell script: {label}")
+            env_file = ""
             if remote_path and not config.get("skip_clean"):
                 ctx.temp_folders.append((comm, remote))  # removed below, or by the step's cleanup
             try:
                 comm.upload_bytes(body, remote, mode=SCRIPT_MODE)
-                cmd = render_command(execute, Vars=variables, Path=shlex.quote(remote), EnvVarFile="")
-                code = comm.run(cmd, on_stdout=on_out, on_stderr=on_err, timeout=timeout)
+                if "EnvVarFile" in execute:
+                    env_file = _upload_env_file(env_file_text, folder, remote, comm, ctx)
+                cmd = render_command(execute, Vars=variables, Path=shlex.quote(remote),
+                                     EnvVarFile=shlex.quote(env_file) if env_file else "/dev/null")
+                code = comm.run(cmd, env=env if local else None, on_stdout=on_out, on_stderr=on_err,
+                                timeout=timeout)
             except Cancelled:
                 raise
             except CommunicatorError as exc:
@@ -104,6 +136,8 @@ def shell(config: dict, ctx, *, timeout: float | None = None) -> None:
             finally:
                 if remote_path and not config.get("skip_clean"):
                     remove_temp_folder(ctx, comm, remote)
+                if env_file and not folder:
+                    remove_temp_folder(ctx, comm, env_file)
             if ctx.cancel_event.is_set():
                 raise Cancelled()
             if code not in valid:

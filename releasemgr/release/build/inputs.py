@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releasemgr.common.secrets import MASK, is_secret_name
+from releasemgr.common.secrets import MASK, is_secret_name, register
 from releasemgr.errors import TemplateError, UsageError
 from releasemgr.ledger.refs import check_image_name
 from releasemgr.providers.registry import builder_steps
@@ -63,7 +63,7 @@ class BuildInputs:
 
 def resolve(req: BuildRequest, ui) -> BuildInputs:
     """Load and check everything the build needs, before the ledger hears of it. Every secret
-    is added to `ui`'s masker. Raises UsageError / TemplateError on bad input."""
+    is registered with the process's masker. Raises UsageError / TemplateError on bad input."""
     if req.on_error not in ON_ERROR:
         raise UsageError("--on-error takes cleanup, abort or run-cleanup-provisioner")
     template = load(req, ui)
@@ -78,9 +78,8 @@ def resolve(req: BuildRequest, ui) -> BuildInputs:
         check_native(selected)
     digest = template_digest(template, build, configs)
     commit, dirty = git_info(req.path)
-    secrets = secrets_of(template)
-    for s in secrets:
-        ui.add_secret(s)
+    secrets = secrets_of(template, configs, provisioners)
+    register(secrets)  # the process's masker: the Ui, the build log, the build row, the audit log
     return BuildInputs(template, build, image, selected, configs, provisioners, build_id, digest, commit, dirty,
                        redacted_variables(template), secrets)
 
@@ -90,11 +89,11 @@ def load(req: BuildRequest, ui):
         raise UsageError(f"template {req.path} not found")
     for name, value in req.vars.items():  # masked in errors too, even if the template does not load
         if is_secret_name(name):
-            ui.add_secret(value)
+            register(value)
+    # the loader registers every value given to a sensitive variable, from any route
     template, diags = load_template(req.path, vars=req.vars, var_files=req.var_files)
     if template is not None:
-        for secret in secrets_of(template):
-            ui.add_secret(secret)
+        register(secrets_of(template))
     if template is not None and not any(d.severity is Severity.ERROR for d in diags):
         diags = diags + validate_template(template)
     errors = [d for d in diags if d.severity is Severity.ERROR]
@@ -203,12 +202,45 @@ def redacted_variables(template) -> dict:
     return {name: MASK if _is_secret_variable(name, v) else v.value for name, v in sorted(template.variables.items())}
 
 
-def secrets_of(template) -> list[str]:
-    """Every secret value a build may print: sensitive values, secret variables and source options."""
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return [str(value)]
+    return []
+
+
+def _secret_options(config, out: list[str]) -> None:
+    """Values of secret-named options (`secret_key`, `ssh_password`), in nested blocks too."""
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if isinstance(key, str) and is_secret_name(key):
+                out += _strings(value)
+            else:
+                _secret_options(value, out)
+    elif isinstance(config, list):
+        for item in config:
+            _secret_options(item, out)
+
+
+def secrets_of(template, configs: dict[str, dict] | None = None, provisioners: dict[str, list] | None = None
+               ) -> list[str]:
+    """Every secret value a build may print: sensitive variables and locals (defaults
+    included), variables with a secret name, and secret-named options of the sources (as
+    written and as evaluated for this build) and of the provisioners."""
     vals = list(template.sensitive_values)
-    vals += [v.value for name, v in template.variables.items() if is_secret_name(name) and isinstance(v.value, str)]
+    for name, v in template.variables.items():
+        if _is_secret_variable(name, v):
+            vals += _strings(v.value)
     for src in template.sources.values():
-        vals += [value for key, value in src.config.items() if is_secret_name(key) and isinstance(value, str)]
+        _secret_options(src.config, vals)
+    for config in (configs or {}).values():
+        _secret_options(config, vals)
+    for provs in (provisioners or {}).values():
+        for p in provs:
+            _secret_options(p.config, vals)
     return vals
 
 

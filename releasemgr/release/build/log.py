@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
 
-from releasemgr.common.secrets import Masker
+from releasemgr.common.secrets import process_masker, register
 
 
 class BuildLog:
-    """Prefixed, secret-masked lines to the terminal (or JSON lines) and to the build's log file.
-    Thread safe: the sources of one build log through one `BuildLog`."""
+    """Prefixed, secret-masked lines to the terminal (or JSON lines) and to the build's log file
+    (created 0600). Masked by the process's masker (`common.secrets`), which knows every secret
+    of the run, `secrets` included. Thread safe: the sources of one build log through one `BuildLog`."""
 
     def __init__(self, ui, path: Path, secrets: list[str]):
         self.ui, self.path = ui, path
-        self.masker = Masker(secrets)
+        register(secrets)
+        self.masker = process_masker()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(path, "a", encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.fh = os.fdopen(fd, "a", encoding="utf-8")
         self.lock = threading.Lock()
 
     def mask(self, text: str) -> str:

@@ -2,7 +2,8 @@
 
 The template is copied to a temporary folder and, in the build block, a `manifest`
 post-processor writing to a temporary file is added, so the artifacts are known whatever
-the template says. Packer's output is streamed line by line into the build log.
+the template says. `--var` values reach packer in a variables file (0600) of that folder,
+never on its command line. Packer's output is streamed line by line into the build log.
 """
 
 from __future__ import annotations
@@ -55,6 +56,40 @@ def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
     return dest
 
 
+def hcl_string(text: str) -> str:
+    """`text` as an HCL quoted string that evaluates to exactly `text` (no interpolation)."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif c == "\t":
+            out.append("\\t")
+        elif ord(c) < 0x20 or ord(c) == 0x7f:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out).replace("${", "$${").replace("%{", "%%{") + '"'
+
+
+def _write_var_file(template, values: dict[str, str], path: Path) -> Path:
+    """The --var values as a variables file (mode 0600, in the run's private folder), so no
+    value is on packer's command line (`ps` shows every process's arguments). A primitive
+    variable takes the text as it is; any other type reads it as an expression, as -var does."""
+    lines = []
+    for name, raw in values.items():
+        var = template.variables.get(name)
+        primitive = var is None or isinstance(var.type, str)
+        lines.append(f"{name} = {hcl_string(raw) if primitive else raw}\n")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("".join(lines))
+    return path
+
+
 def run_packer(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cancel: threading.Event,
                state_dir) -> list[SourceResult]:
     """`packer build` on a copy of the template; one result per build in its manifest (or, when
@@ -71,10 +106,10 @@ def run_packer(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cancel:
         tdir.mkdir()
         _with_manifest(template, build, manifest, tdir)
         argv = [packer, "build", "-color=false"]
-        for k, v in req.vars.items():
-            argv += ["-var", f"{k}={v}"]
         for vf in req.var_files:
             argv += ["-var-file", str(Path(vf).resolve())]
+        if req.vars:  # last: --var beats every --var-file, as -var does in packer
+            argv += ["-var-file", str(_write_var_file(template, req.vars, work / "release-vars.pkrvars.hcl"))]
         if req.only:
             argv += ["-only", ",".join(req.only)]
         if req.except_:

@@ -17,6 +17,7 @@ import socket
 from collections import defaultdict
 from pathlib import Path
 
+from releasemgr.common.secrets import mask
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.repo import artifacts as artifact_repo, builds, images, versions
@@ -73,7 +74,7 @@ def finish(ledger, inputs: BuildInputs, req: BuildRequest, results: list[SourceR
     meanwhile (an identical build that finished first: checked again here, under the write
     lock). Returns (the new version's JSON or None, the identical version or None)."""
     finished = now_iso()
-    error = "; ".join(errors) or None
+    error = mask("; ".join(errors)) or None  # the run's secrets never reach the build row
     with ledger.transaction() as conn:
         builds.finish(conn, inputs.build_id, status=outcome.value, at=finished, error=error)
         version_doc = None

@@ -1,11 +1,18 @@
 """Input variables (Packer's types.variables.go): `variable` and `variables` blocks, their
-values from defaults, PKR_VAR_*, variable files and --var, and their validation rules."""
+values from defaults, PKR_VAR_*, variable files and --var, and their validation rules.
+
+A variable is secret when it is declared `sensitive = true` or its name says so
+(`common.secrets.is_secret_name`). Every value such a variable is given -- its default, a
+PKR_VAR_ value, a variable file's, a --var's, even one its type refuses -- is registered with
+the process's masker (`common.secrets.register`) the moment it is read, and no message
+shows it."""
 
 from __future__ import annotations
 
 import os
 
 from releasemgr.common.hcl_values import UNKNOWN, ConversionError, is_unknown, to_bool
+from releasemgr.common.secrets import MASK, is_secret_name, register
 from releasemgr.template.diagnostics import EvalError, Severity, suggest
 from releasemgr.template.expr import Scope
 from releasemgr.template.load.state import (
@@ -26,6 +33,19 @@ from releasemgr.template.syntax.ast import (
 from releasemgr.template.syntax.parser import parse_expression_text
 from releasemgr.template.syntax.source import Range
 from releasemgr.template.types import convert, parse_type, type_to_str
+
+
+def is_secret_variable(var: Variable) -> bool:
+    return bool(var.sensitive) or is_secret_name(var.name)
+
+
+def _plain(value):
+    """A value's strings and numbers, for the masker (nested lists and maps included)."""
+    if isinstance(value, dict):
+        return [_plain(v) for v in value.values()]
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
 
 
 class VariablesLoader(LoaderState):
@@ -64,20 +84,7 @@ class VariablesLoader(LoaderState):
                 v.nullable = True if nv is None else nv
             a = b.body.attributes.get("default")
             if a is not None:
-                env_scope = Scope({})
-                env_scope.allow_env = True
-                d = self.eval(a.expr, env_scope, UNKNOWN)
-                if d is not UNKNOWN:
-                    try:
-                        v.default = convert(d, v.type)
-                        v.has_default = True
-                    except ConversionError as exc:
-                        self.err(a.expr.rng, "Invalid default value for variable",
-                                 f"This default value is not compatible with the variable's type constraint "
-                                 f"({type_to_str(v.type)}): {exc}.")
-                else:
-                    v.has_default = True
-                    v.default = UNKNOWN
+                self._default(v, a)
             for vb in b.body.blocks_of("validation"):
                 self.check_names(vb.body, "a validation block", ("condition", "error_message"), ())
                 cond = vb.body.attributes.get("condition")
@@ -114,32 +121,64 @@ class VariablesLoader(LoaderState):
                 env_scope = Scope({})
                 env_scope.allow_env = True
                 d = self.eval(a.expr, env_scope, UNKNOWN)
+                if is_secret_name(name) and d is not UNKNOWN:
+                    register(_plain(d))
                 self.variables[name] = Variable(name=name, default=d, has_default=True, value=d, pos=a.name_rng)
+
+    def _default(self, v: Variable, a) -> None:
+        env_scope = Scope({})
+        env_scope.allow_env = True
+        d = self.eval(a.expr, env_scope, UNKNOWN)
+        if d is UNKNOWN:
+            v.has_default = True
+            v.default = UNKNOWN
+            return
+        if is_secret_variable(v):
+            register(_plain(d))
+        try:
+            v.default = convert(d, v.type)
+            v.has_default = True
+        except ConversionError as exc:
+            why = "the value is sensitive and not shown" if is_secret_variable(v) else exc
+            self.err(a.expr.rng, "Invalid default value for variable",
+                     f"This default value is not compatible with the variable's type constraint "
+                     f"({type_to_str(v.type)}): {why}.")
 
     def _parse_cli_value(self, var: Variable, raw: str, origin: str, rng: Range | None):
         ty = var.type
+        secret = is_secret_variable(var)
+        if secret:
+            register(raw)
         if isinstance(ty, str):  # primitives take the text as it is; convert() checks it
             return raw, True
+        shown = MASK if secret else repr(raw)
         expr, d = parse_expression_text(raw, origin)
         if expr is None:
+            why = "it is sensitive and not shown" if secret else f"{d[0].summary}; {d[0].detail}"
             self.err(rng, f'Invalid value for variable "{var.name}"',
-                     f"The value {raw!r} given by {origin} is not a valid {type_to_str(ty)}: "
-                     f"{d[0].summary}; {d[0].detail}")
+                     f"The value {shown} given by {origin} is not a valid {type_to_str(ty)}: {why}")
             return None, False
         try:
-            return self.evaluator.eval(expr, Scope({})), True
+            value = self.evaluator.eval(expr, Scope({}))
         except EvalError as exc:
+            why = "it is sensitive and not shown" if secret else f"{exc.diag.summary}; {exc.diag.detail}"
             self.err(rng, f'Invalid value for variable "{var.name}"',
-                     f"The value {raw!r} given by {origin} cannot be evaluated: {exc.diag.summary}; {exc.diag.detail}")
+                     f"The value {shown} given by {origin} cannot be evaluated: {why}")
             return None, False
+        if secret:
+            register(_plain(value))
+        return value, True
 
     def _set(self, var: Variable, value, source: str, rng: Range | None):
+        if is_secret_variable(var):
+            register(_plain(value))
         try:
             var.value = convert(value, var.type)
         except ConversionError as exc:
+            why = "the value is sensitive and not shown" if is_secret_variable(var) else exc
             self.err(rng or var.pos, f'Invalid value for variable "{var.name}"',
                      f"The value given by {source} is not compatible with the variable's type constraint "
-                     f"({type_to_str(var.type)}): {exc}.")
+                     f"({type_to_str(var.type)}): {why}.")
             return
         var.value_source = source
 
@@ -213,7 +252,7 @@ class VariablesLoader(LoaderState):
                              f"The condition must give true or false: {exc}.")
                     continue
                 if not ok:
-                    shown = "<sensitive>" if var.sensitive else _short(var.value)
+                    shown = MASK if is_secret_variable(var) else _short(var.value)
                     where = "" if var.value_source in ("default",) else f" (set by {var.value_source})"
                     self.err(val.pos, f'Invalid value for variable "{var.name}"',
                              f"{val.error_message}\n\nThe value {shown}{where} failed this validation rule.")
