@@ -442,6 +442,7 @@ def test_old_packer_gets_the_template_without_required_plugins(sqlite_cli, tmp_p
     notes = [x for x in r.out.splitlines() if "predates" in x]
     assert notes == ["==> packer 1.6.6 predates required_plugins and required_version (Packer 1.7): "
                      "handing it the template without them"], r.out
+    assert notes[0] in (DOCS / "builds.md").read_text(encoding="utf-8"), "builds.md shows another line"
     assert (tmp_path / "out.txt").read_text() == "hello"
     assert sqlite_cli.json("show", "filey@v1")["artifacts"][0]["builder_type"] == "file"
     assert "required_plugins" in t.read_text() and "required_version" in t.read_text()
