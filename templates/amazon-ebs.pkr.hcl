@@ -1,5 +1,7 @@
 # An AMI with nginx, built from the newest Ubuntu 22.04 image (the classic Packer example,
-# with its missing commas fixed). Build with `release build templates/amazon-ebs.pkr.hcl`.
+# with its missing commas fixed). Build with `release build templates/amazon-ebs.pkr.hcl`:
+# its build is named `web-ami`, so its versions are web-ami@v1, ... and never mix with the
+# local template's `web` (both files together: `release build templates/ --build web-ami`).
 
 packer {
   required_plugins {
@@ -49,7 +51,7 @@ source "amazon-ebs" "ubuntu" {
 }
 
 build {
-  name    = "web"
+  name    = "web-ami"
   sources = ["source.amazon-ebs.ubuntu"]
 
   provisioner "shell" {

@@ -20,7 +20,8 @@ def gc(dry_run, regions, include_unknown):
     AMIs and snapshots), found by the tags every build puts on what it creates.
 
     A build is dead when it failed or was cancelled, or its process is gone (killed). Running
-    builds and the AMIs of versions are never touched.
+    builds and the AMIs of versions are never touched. A ledger without AWS builds or AMIs (and
+    no [aws] settings or --region) has nothing there: gc says so without asking AWS.
 
     \b
     Example:
@@ -33,7 +34,9 @@ def gc(dry_run, regions, include_unknown):
 
     def text(d):
         rows = [[x["region"], x["kind"], x["id"], x["build_id"][:8], x["reason"]] for x in d["leftovers"]]
-        if not rows:
+        if not d["aws"]:
+            out = "nothing to collect: no AWS builds in this ledger"
+        elif not rows:
             out = "nothing left behind"
         else:
             out = app.ui.table(["region", "kind", "id", "build", "reason"], rows,

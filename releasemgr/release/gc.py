@@ -62,9 +62,23 @@ def regions(ledger, config, given: list[str]) -> list[str]:
     return list(dict.fromkeys(out)) or ["us-east-1"]
 
 
+def uses_aws(ledger, config, given: list[str]) -> bool:
+    """Whether there is anything in AWS to look at: regions asked for, `[aws]` or an aws deploy
+    target configured, or builds/artifacts of AWS in the ledger. A ledger of local builds only
+    has nothing there, and needs no AWS credentials to say so."""
+    if given or isinstance(config.raw.get("aws"), dict):
+        return True
+    if any(settings.get("provider") == "aws" for settings in config.deploy.values()):
+        return True
+    with ledger.connect() as conn:
+        return bool(artifacts.regions(conn, "aws")) or builds.any_on_aws(conn)
+
+
 def gc(ledger, config, *, actor: str, dry_run: bool = False, region: list[str] = (),
        include_unknown: bool = False, say=lambda s: None) -> dict:
     now = datetime.now(timezone.utc)
+    if not uses_aws(ledger, config, list(region)):
+        return {"dry_run": dry_run, "aws": False, "leftovers": [], "skipped": [], "removed": [], "failed": {}}
     found = []
     try:
         for r in regions(ledger, config, list(region)):
@@ -94,7 +108,7 @@ def gc(ledger, config, *, actor: str, dry_run: bool = False, region: list[str] =
         if b.status == "running":
             dead_running.append(b.id)
         leftovers.append((f, f"build {b.status}" if b.status != "running" else "build process died"))
-    doc = {"dry_run": dry_run,
+    doc = {"dry_run": dry_run, "aws": True,
            "leftovers": [{**f.to_json(), "reason": why} for f, why in leftovers],
            "skipped": [{**f.to_json(), "reason": why} for f, why in skipped],
            "removed": [], "failed": {}}

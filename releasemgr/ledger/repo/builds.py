@@ -17,6 +17,8 @@ _HEARTBEAT = Q("UPDATE build SET heartbeat_at = :at WHERE id = :id")
 _FINISH = Q("UPDATE build SET status = :status, finished_at = :at, error = :error WHERE id = :id")
 _FAIL_RUNNING = Q("UPDATE build SET status = 'failed', finished_at = :at, error = :error "
                   "WHERE id = :id AND status = 'running'")
+# a build of an AWS source (amazon-ebs, ...) was started: its audit event lists the sources
+_AWS_STARTED = Q("SELECT 1 FROM audit_event WHERE action = 'build.started' AND details LIKE :pattern LIMIT 1")
 
 
 def get(conn, build_id: str) -> Build | None:
@@ -46,3 +48,8 @@ def finish(conn, build_id: str, *, status: str, at: str, error: str | None) -> N
 
 def fail_if_running(conn, build_id: str, *, at: str, error: str) -> None:
     conn.execute(_FAIL_RUNNING, {"at": at, "error": error, "id": build_id})
+
+
+def any_on_aws(conn) -> bool:
+    """Whether any build of this ledger ran an AWS builder (so it may have left something there)."""
+    return conn.execute(_AWS_STARTED, {"pattern": '%"amazon-%'}).first() is not None

@@ -4,12 +4,18 @@ The template is copied to a temporary folder and, in the build block, a `manifes
 post-processor writing to a temporary file is added, so the artifacts are known whatever
 the template says. `--var` values reach packer in a variables file (0600) of that folder,
 never on its command line. Packer's output is streamed line by line into the build log.
+
+Packer before 1.7 cannot read `required_plugins` (and refuses a `required_version` it does not
+meet): for such a packer the copy leaves both out of the `packer {}` block and the build log
+says so in one line. The user's template keeps them, as a current Packer user writes it.
+Sources of the `local` type are release's own builder: packer has none, and is not asked.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -27,12 +33,43 @@ from releasemgr.release.lifecycle import manifest_build_artifacts
 from releasemgr.template.syntax.parser import parse_file
 
 
-def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
-    """Copy the template's files into dest, adding a manifest post-processor to `build`."""
+# `packer {}` settings a packer older than this cannot read
+PLUGINS_SINCE = (1, 7)
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def packer_version(packer: str) -> tuple[int, ...] | None:
+    """The installed packer's version (`packer version` prints "Packer v1.6.6"), None if unknown."""
+    try:
+        out = subprocess.run([packer, "version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = _VERSION.search(out)
+    return tuple(int(x) for x in m.groups(default="0")) if m else None
+
+
+def _line_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened to whole lines when nothing else shares them."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if text[line_start:start].strip() == "":
+        start = line_start
+    nl = text.find("\n", end)
+    line_end = len(text) if nl < 0 else nl + 1
+    if text[end:line_end].strip() == "":
+        end = line_end
+    return start, end
+
+
+def _with_manifest(template, build, manifest_path: Path, dest: Path, *, strip_plugins: bool = False) -> list[str]:
+    """Copy the template's files into dest, adding a manifest post-processor to `build` (and,
+    with `strip_plugins`, leaving out `required_plugins`/`required_version` of `packer {}`).
+    Returns what was left out ("required_plugins", "required_version")."""
     files = [Path(f) for f in template.files]
     target_file = None
     end_offset = None
-    # the build block's body range: find it through the parser's tree
+    edits: dict[Path, list[tuple[int, int, str]]] = {f: [] for f in files}  # (start, end, replacement)
+    stripped: list[str] = []
+    # the build block's body range and the packer blocks: found through the parser's tree
     for f in files:
         tree, _diags = parse_file(str(f))
         if tree is None:
@@ -40,6 +77,17 @@ def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
         for b in tree.blocks_of("build"):
             if b.rng.start == build.pos.start and b.rng.src.name == build.pos.src.name:
                 target_file, end_offset = f, b.body.rng.end
+        if not strip_plugins:
+            continue
+        text = f.read_text()
+        for p in tree.blocks_of("packer"):
+            for rp in p.body.blocks_of("required_plugins"):
+                edits[f].append((*_line_span(text, rp.rng.start, rp.body.rng.end), ""))
+                stripped.append("required_plugins")
+            if "required_version" in p.body.attributes:
+                a = p.body.attributes["required_version"]
+                edits[f].append((*_line_span(text, a.rng.start, a.rng.end), ""))
+                stripped.append("required_version")
     if target_file is None:
         raise UsageError("cannot locate the build block to add a manifest post-processor")
     for f in files:
@@ -47,13 +95,29 @@ def _with_manifest(template, build, manifest_path: Path, dest: Path) -> Path:
         if f == target_file:
             close = text.rfind("}", 0, end_offset)
             addition = f'\n  post-processor "manifest" {{\n    output = "{manifest_path}"\n  }}\n'
-            text = text[:close] + addition + text[close:]
+            edits[f].append((close, close, addition))
+        for start, end, new in sorted(edits[f], key=lambda e: e[0], reverse=True):
+            text = text[:start] + new + text[end:]
         (dest / f.name).write_text(text)
     for vf in template.var_files:
         p = Path(vf)
         if p.exists() and p.parent == Path(template.base_dir) and p.name.endswith(".auto.pkrvars.hcl"):
             shutil.copy(p, dest / p.name)
-    return dest
+    return list(dict.fromkeys(stripped))
+
+
+def check_packer(inputs: BuildInputs) -> str:
+    """Before anything is recorded: the packer binary exists and every selected source is one
+    packer can build. Returns packer's path."""
+    packer = shutil.which("packer")
+    if not packer:
+        raise UsageError("--engine packer needs the packer binary",
+                         hint="install it: apt-get install packer (Debian) or from HashiCorp's releases")
+    own = [bs.display_name for bs in inputs.selected if bs.display_name.split(".", 1)[0] == "local"]
+    if own:
+        raise UsageError(f"{', '.join(own)}: packer has no `local` builder (it is release's own)",
+                         hint="build it without --engine packer (the native engine is the default)")
+    return packer
 
 
 def hcl_string(text: str) -> str:
@@ -95,16 +159,18 @@ def run_packer(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cancel:
     """`packer build` on a copy of the template; one result per build in its manifest (or, when
     packer failed or was cancelled, per selected source). SIGINT reaches packer on `cancel`."""
     template, build = inputs.template, inputs.build
-    packer = shutil.which("packer")
-    if not packer:
-        raise UsageError("--engine packer needs the packer binary",
-                         hint="install it: apt-get install packer (Debian) or from HashiCorp's releases")
+    packer = check_packer(inputs)
+    version = packer_version(packer)
+    old = version is not None and version[:2] < PLUGINS_SINCE
     work = Path(tempfile.mkdtemp(prefix="packer-run-", dir=Path(state_dir)))
     try:
         manifest = work / "release-manifest.json"
         tdir = work / "template"
         tdir.mkdir()
-        _with_manifest(template, build, manifest, tdir)
+        stripped = _with_manifest(template, build, manifest, tdir, strip_plugins=old)
+        if stripped:
+            log.line(None, f"packer {'.'.join(map(str, version))} predates "
+                           f"{' and '.join(stripped)} (Packer 1.7): handing it the template without them")
         argv = [packer, "build", "-color=false"]
         for vf in req.var_files:
             argv += ["-var-file", str(Path(vf).resolve())]

@@ -19,7 +19,7 @@ from releasemgr.release.build import record
 from releasemgr.release.build.inputs import BuildInputs, BuildRequest, resolve
 from releasemgr.release.build.liveness import Heartbeat, Signals
 from releasemgr.release.build.log import BuildLog
-from releasemgr.release.build.packer import run_packer
+from releasemgr.release.build.packer import check_packer, run_packer
 from releasemgr.release.build.result import SourceResult, errors_of, overall_outcome
 from releasemgr.release.build.source import SourceBuild
 
@@ -29,6 +29,8 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     and `--force` is not set -- checked before building and again when registering);
     raises OperationFailed when the build failed or was cancelled (the build row says so)."""
     inputs = resolve(req, ui)
+    if req.engine == "packer":
+        check_packer(inputs)  # a build packer cannot run is refused before it is recorded
     if not req.force and (same := record.identical_version(ledger, inputs)) is not None:
         return _skipped(inputs, same.number, ui)
 
