@@ -252,6 +252,7 @@ SLOW_TESTS = {
     "test_aws_fleet.py::test_fleet_launch_health_terminate_in_few_calls",  # 11 s
     "test_build.py::test_sigint_cancels_cleanly",  # 10 s
     "test_schema.py::test_never_raises_on_any_value",  # 10 s
+    "test_property.py",  # 25-30 s: 200+ steps of real builds, deploys and servers
 }
 
 

@@ -104,15 +104,14 @@ def test_blue_green_and_instant_rollback(fleet):
     fleet.ok("deploy", "web", "--env", "prod")
     assert serving(fleet) == ["blue v1"] * 2
 
-    d = fleet.json("deploy", "web", "--env", "prod", "--version", "v2")
+    d = fleet.json("promote", "web@v2", "--to", "prod", "--deploy")["deployment"]
     assert d["strategy"] == "blue-green"  # from [deploy.prod]
     assert len(d["launched"]) == 2 and len(d["standby"]) == 2 and d["retired"] == []
     assert serving(fleet) == ["green v2"] * 2
     standby = [s for s in fleet.json("servers", "web", "--env", "prod")["servers"] if s["state"] == "standby"]
     assert len(standby) == 2 and all(get(s["address"])[1] == "blue v1" for s in standby)  # still running
 
-    # the pointer says v1; with the blue set alive, a rollback --deploy only switches the route
-    fleet.ok("promote", "web@v2", "--to", "prod")
+    # with the blue set alive, a rollback --deploy only switches the route
     t0 = time.monotonic()
     d = fleet.json("rollback", "web", "--env", "prod", "--deploy")
     took = time.monotonic() - t0
@@ -230,7 +229,12 @@ def test_drift_dead_and_unrecorded_servers_and_deploy_heals(fleet):
     add_version(fleet, fleet.state, "web", "v2 text")
     fleet.ok("promote", "web@v2", "--to", "prod")
     r = fleet("status", "web", "--env", "prod", "--check", "--json")
-    assert r.code == 1 and {d["kind"] for d in json.loads(r.out)["drift"]} == {"stale_version"}
+    # ... and the new pointer has no servers where [deploy.prod] expects them
+    assert r.code == 1 and {d["kind"] for d in json.loads(r.out)["drift"]} == {"stale_version", "no_servers"}
+    no_servers = [d for d in json.loads(r.out)["drift"] if d["kind"] == "no_servers"]
+    assert [(d["image"], d["env"], d["version"]) for d in no_servers] == [("web", "prod", "v2")]
+    assert "drift: no_servers: web@v2 in prod: prod points at v2 but no server of it runs" in \
+        fleet("status", "--check").out
 
 
 def test_pid_reuse_is_never_taken_for_our_server(fleet, tmp_path):

@@ -150,7 +150,9 @@ def test_auto_scaling_group_rollout_and_rollback(aws, tmp_path):  # noqa: F811
         return {i["ImageId"] for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]}
 
     assert group_images() == {amis[1]}
-    d = cli.json("rollback", "web", "--env", "prod", "--deploy")["deployment"]
+    # v1 never ran in prod (promoted without a deploy), so it is no rollback target by itself
+    # (it never reached healthy there); --to names it
+    d = cli.json("rollback", "web", "--env", "prod", "--to", "web@v1", "--deploy")["deployment"]
     assert d["version"] == "v1" and group_images() == {amis[0]}
     events = [e["action"] for e in cli.json("audit", "--env", "prod")["events"]]
     assert events.count("deployment.finished") == 2

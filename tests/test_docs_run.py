@@ -299,7 +299,9 @@ def test_deploy_doc_runs(tmp_path, cleanup_servers):
                  "release build templates/local.pkr.hcl --var greeting=hola",
                  "release promote web@v2 --to dev", "release promote web@v2 --to staging"]:
         sh.run(line)
-    first, hook = blocks_of("deploy.md")[:2]
+    blocks = blocks_of("deploy.md")
+    first = blocks[0]
+    hook = next(b for b in blocks if b.text.startswith("#!/bin/sh"))
     sh.run_block(first)
     servers = sh.run("release servers web --env prod --json")[-1].out
     assert '"version": "v1"' in servers and '"v2"' not in servers.split('"retired"')[0]

@@ -64,3 +64,76 @@ def test_revoke_with_rollback_moves_each_environment_to_its_own_target(dev):
     assert sorted((m["env"], m["version"]) for m in doc["rolled_back"]) == [("dev", "v3"), ("prod", "v2")]
     assert doc["still_current_in"] == []
     assert (dev.current("web", "dev"), dev.current("web", "prod")) == ("v3", "v2")
+
+
+SERVERS = '''
+[[environments]]
+name = "prod"
+
+[deploy.prod]
+provider = "fake"
+count = 1
+health_timeout = 0.3
+'''
+
+
+@pytest.fixture
+def prod(domain, fake_fleet):
+    domain.configure(SERVERS)
+    domain.register("web", 4)
+    domain.fleet = fake_fleet
+    return domain
+
+
+def test_with_servers_a_version_whose_deploy_failed_is_skipped_and_said_so(prod):
+    from releasemgr.errors import OperationFailed
+
+    prod.promote("web@v1", "prod")
+    prod.deploy()
+    prod.promote("web@v2", "prod")
+    prod.fleet.unhealthy.add("v2")
+    with pytest.raises(OperationFailed):
+        prod.deploy()  # v2 never reached healthy in prod
+    prod.promote("web@v3", "prod")
+    prod.deploy()
+    doc = prod.rollback("web", "prod")
+    assert doc["version"] == "v1" and doc["skipped"] == [{"version": "v2", "why": "its deploy failed in prod"}]
+
+
+def test_with_servers_a_version_never_deployed_is_not_a_target(prod):
+    prod.promote("web@v1", "prod")
+    prod.deploy()
+    prod.promote("web@v2", "prod")  # never deployed
+    prod.promote("web@v3", "prod")
+    prod.deploy()
+    doc = prod.rollback("web", "prod")
+    assert doc["version"] == "v1"
+    assert doc["skipped"] == [{"version": "v2", "why": "it never reached healthy in prod"}]
+
+
+def test_the_approvals_exception_uses_the_same_rule(prod):
+    """`healthy_before` (no approvals needed) and the rollback target agree on each version."""
+    from releasemgr.ledger.repo import environments, images, versions
+    from releasemgr.ledger.refs import parse_ref
+    from releasemgr.release import approvals
+
+    prod.promote("web@v1", "prod")
+    prod.deploy()
+    prod.promote("web@v2", "prod")
+    prod.fleet.unhealthy.add("v2")
+    with pytest.raises(Exception):
+        prod.deploy()
+    with prod.ledger.connect() as conn:
+        img, env = images.get(conn, "web"), environments.get(conn, "prod")
+        good = {n: approvals.healthy_before(conn, img, versions.resolve(conn, parse_ref(f"web@v{n}"))[1], env.id)
+                for n in (1, 2, 3)}
+    assert good == {1: True, 2: False, 3: False}
+
+
+def test_deploying_another_version_than_the_pointer_is_refused(prod):
+    prod.promote("web@v1", "prod")
+    prod.deploy()
+    with pytest.raises(PolicyRefused) as info:
+        prod.deploy(version="v2")
+    assert info.value.rule == "follows-pointer" and "release promote web@v2 --to prod --deploy" in info.value.hint
+    assert prod.fleet.running("v2") == []

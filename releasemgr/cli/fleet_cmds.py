@@ -33,7 +33,8 @@ def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: b
 @click.option("--env", "env", required=True, metavar="ENV", shell_complete=complete.environment_names,
               help="The environment.")
 @click.option("--version", "version", metavar="REF", shell_complete=complete.image_version_refs,
-              help="Version to deploy (v3, web@v3, web@1.4.0). Default: the environment's current version.")
+              help="Only as a check: the version ENV must point at (v3, web@v3, web@1.4.0); another is refused "
+                   "(exit 3): move the pointer with `release promote REF --to ENV --deploy`.")
 @click.option("--count", type=click.IntRange(min=1), help="Number of servers. Default: [deploy.ENV] count, "
               "else as many as run now, else 1.")
 @click.option("--strategy", type=click.Choice(["rolling", "blue-green"]), help="Default: [deploy.ENV] strategy, "
@@ -49,8 +50,10 @@ def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: b
 @_lock_option
 def deploy(image, env, version, count, strategy, batch_size, max_unavailable, health_timeout, retire_old,
            dry_run, lock_timeout):
-    """Bring IMAGE's servers in ENV to a version, replacing servers instead of changing them.
+    """Bring IMAGE's servers in ENV to the version ENV points at, replacing servers instead of changing them.
 
+    Servers follow the pointer: to run another version, move the pointer under ENV's
+    policy (`release promote IMAGE@vN --to ENV --deploy`, `release rollback --deploy`).
     rolling replaces --batch-size servers at a time and never has fewer than
     count - max_unavailable healthy servers; blue-green starts the whole new set, checks
     it, switches the route, and keeps the old set until `release retire`. When the
@@ -62,7 +65,8 @@ def deploy(image, env, version, count, strategy, batch_size, max_unavailable, he
     \b
     Example:
       release deploy web --env prod
-      release deploy web --env prod --version v4 --strategy blue-green --count 4
+      release deploy web --env prod --strategy blue-green --count 4
+      release promote web@v4 --to prod --deploy    # another version: move the pointer
       release deploy web --env staging --count 6 --batch-size 2 --max-unavailable 1 --dry-run
     """
     app = app_ctx()

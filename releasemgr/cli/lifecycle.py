@@ -93,7 +93,8 @@ def _move_text(d: dict) -> str:
     over = f" [policy overridden: {', '.join(d['override'])}]" if d["override"] else ""
     if d["action"] == "promote":
         return f"{verb} {d['image']}@{d['version']} to {d['env']}{frm}{over}"
-    return f"{verb} {d['image']} in {d['env']} to {d['version']}{frm}{over}"
+    skipped = "".join(f"\n  skipped {d['image']}@{s['version']}: {s['why']}" for s in d.get("skipped") or [])
+    return f"{verb} {d['image']} in {d['env']} to {d['version']}{frm}{over}{skipped}"
 
 
 def _deploy_options(f):
@@ -123,8 +124,10 @@ def promote(ref, to, ticket, reason, override, do_deploy, lock_timeout):
     Rules per environment (the policy in force in the ledger: release policy show):
     requires (been in an earlier environment), require_ticket, approvals (recorded with
     `release approve` by others than the promoter; used up by this promotion), freeze
-    windows; revoked versions are refused. --override lifts order, ticket and freeze rules,
-    never approvals.
+    windows; revoked and pruned versions are refused. --override lifts order, ticket and
+    freeze rules, never approvals. With --deploy (or the environment's auto_deploy) the
+    servers follow: if they do not become healthy, the pointer goes back where it was (an
+    audited rollback, reason "deploy failed: ...") and the command exits 1.
 
     \b
     Example:
@@ -149,11 +152,16 @@ def promote(ref, to, ticket, reason, override, do_deploy, lock_timeout):
 @_policy_options
 @_deploy_options
 def rollback(image, env, to, ticket, reason, override, do_deploy, lock_timeout):
-    """Move IMAGE in ENV back to the version that was current before (skipping revoked ones).
+    """Move IMAGE in ENV back to the newest earlier version that was good there.
 
-    Repeated rollbacks keep walking back. The environment's ticket and freeze rules apply
-    (--override --reason lifts freeze in an emergency). A rollback to a version that was
-    healthy in ENV before needs no approvals; to any other, approvals apply as to a promotion.
+    Good there: it reached healthy in ENV (a succeeded deployment there); where the image has
+    no servers in ENV, it was current there without being rolled back from. Revoked versions
+    and versions rolled back from are skipped, so repeated rollbacks keep walking back; the
+    output says what was skipped and why. --to may name another version that was in ENV.
+    The environment's ticket and freeze rules apply (--override --reason lifts freeze in an
+    emergency). A rollback to a version that was good in ENV needs no approvals; to any
+    other, approvals apply as to a promotion. With --deploy (or auto_deploy) a failed deploy
+    puts the pointer back where it was (an audited rollback) and exits 1.
 
     \b
     Example:
@@ -178,7 +186,9 @@ def revoke(ref, reason, ticket, do_rollback):
     """Mark a version as revoked: it can no longer be promoted or deployed.
 
     Revoking never moves a pointer by itself: `status` warns where a revoked version is
-    still current; --rollback moves each such environment back, as audited rollbacks.
+    still current; --rollback moves each such environment back, as audited rollbacks, and
+    brings the servers back too where the environment runs servers or deploys
+    automatically (exit 1 if they do not follow).
 
     \b
     Example:
@@ -191,6 +201,7 @@ def revoke(ref, reason, ticket, do_rollback):
     def text(d):
         lines = [f"revoked {d['image']}@{d['version']}: {reason}"]
         lines += [f"  rolled back {r['env']} to {r['version']}" for r in d["rolled_back"]]
+        lines += [f"  deployed {x['version']} in {x['env']}: {x['status']}" for x in d.get("deployments", [])]
         if d["still_current_in"]:
             lines.append(f"  warning: still current in {', '.join(d['still_current_in'])}"
                          + ("" if do_rollback else " (use --rollback or `release rollback`)")

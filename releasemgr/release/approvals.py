@@ -98,14 +98,28 @@ def use(conn, usable: list[Approval], *, actor: str, at: str) -> list[Approval]:
 
 
 def healthy_before(conn, img: Image, v: Version, env_id: int) -> bool:
-    """The rollback exception: `v` reached healthy in the environment before -- a succeeded
-    deployment of it there; where the image has no deployments there (no servers), it was
-    current there without being rolled back from, and it is not revoked."""
+    """The rollback exception: `v` was good in the environment before (`why_not_good`)."""
+    return why_not_good(conn, img.id, v, env_id) is None
+
+
+def why_not_good(conn, image_id: int, v: Version, env_id: int, env_name: str = "the environment") -> str | None:
+    """The one rule of "was good there" (the rollback target and the approvals exception):
+    None when `v` is not revoked and reached healthy in the environment -- a succeeded
+    deployment of it there; where the image has no deployments there (no servers): it was
+    current there and not rolled back from since it last became current. Else why not."""
     if v.revoked:
-        return False
-    if repo.has_deployments(conn, img.id, env_id):
-        return repo.reached_healthy(conn, v.id, env_id)
-    moves = channels.moves(conn, env_id, img.id)
-    if not any(m.to_version_id == v.id for m in moves):
-        return False
-    return not any(m.action == "rollback" and m.from_version_id == v.id for m in moves)
+        return f"it is revoked ({v.revoked_reason})"
+    if repo.has_deployments(conn, image_id, env_id):
+        statuses = repo.deployment_statuses(conn, v.id, env_id)
+        if "succeeded" in statuses:
+            return None
+        if statuses & {"failed", "rolled_back"}:
+            return f"its deploy failed in {env_name}"
+        return f"it never reached healthy in {env_name}"
+    moves = channels.moves(conn, env_id, image_id)  # newest first
+    for m in moves:
+        if m.action == "rollback" and m.from_version_id == v.id:
+            return f"it was rolled back from in {env_name}"
+        if m.to_version_id == v.id:
+            return None
+    return f"it was never current in {env_name}"

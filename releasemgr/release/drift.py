@@ -5,7 +5,10 @@ Drift kinds:
 - `unrecorded`: the provider runs a releasemgr server the ledger has no live record of;
 - `stale_version`: a server in the route runs a version the environment no longer points at
   (standby blue-green sets are expected and are not drift);
-- `unhealthy`: a server in the route fails its health check.
+- `unhealthy`: a server in the route fails its health check;
+- `no_servers`: the environment points at a version no server runs, where its deploy settings
+  expect servers (a `[deploy.<env>]` table or `auto_deploy`; not an Auto Scaling group,
+  which owns its instances).
 
 `release deploy IMAGE --env ENV` heals all of them for that environment.
 """
@@ -21,7 +24,8 @@ from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.repo import channels, environments, images, servers as server_repo, versions
 from releasemgr.ledger.rows import Server
 from releasemgr.providers.base import FleetError
-from releasemgr.providers.registry import fleet_for
+from releasemgr.providers.registry import fleet_for, provider as provider_named
+from releasemgr.release import policy
 from releasemgr.release.deploy.settings import health_check_from
 from releasemgr.release.server_rows import (LIVE_STATES, check_once, handle_of, provider_name, provider_settings,
                                             server_json)
@@ -119,7 +123,42 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
             drift.append({"kind": "unrecorded", "image": m.image, "env": m.env, "server": m.id,
                           "version": m.version, "detail": f"{provider} runs it (pid {m.extra.get('pid')}) but the "
                                                           f"ledger has no live record of it"})
+    drift += _pointers_without_servers(ledger, config, env_names, image, rows)
     return {"servers": servers, "drift": drift, "ok": not drift}
+
+
+def expects_servers(config: Config, env: str) -> bool:
+    """The environment's deploy settings say its pointers run servers releasemgr records."""
+    settings = config.deploy.get(env)
+    if not settings and not config.environment(env).auto_deploy:
+        return False
+    p = provider_named(provider_name(config, env))
+    return not (p is not None and p.server_group(provider_settings(config, env)))
+
+
+def _pointers_without_servers(ledger: Ledger, config: Config, env_names: list[str], image: str | None,
+                              rows: list[Server]) -> list[dict]:
+    config = policy.effective(ledger, config)
+    wanted = [e for e in env_names if expects_servers(config, e)]
+    if not wanted:
+        return []
+    serving = {(r.image_id, r.environment_id, r.version_id) for r in rows
+               if r.state in ("healthy", "pending", "unhealthy")}
+    out = []
+    with ledger.connect() as conn:
+        envs = {e.id: e.name for e in environments.all_(conn)}
+        imgs = {i.id: i.name for i in images.all_(conn)}
+        for ch in channels.all_(conn):
+            env_name, img_name = envs.get(ch.environment_id), imgs.get(ch.image_id)
+            if env_name not in wanted or (image is not None and img_name != image):
+                continue
+            if (ch.image_id, ch.environment_id, ch.version_id) in serving:
+                continue
+            label = versions.labels(conn, ch.image_id).get(ch.version_id, "?")
+            out.append({"kind": "no_servers", "image": img_name, "env": env_name, "version": label,
+                        "detail": f"{env_name} points at {label} but no server of it runs "
+                                  f"(`release deploy {img_name} --env {env_name}` starts them)"})
+    return out
 
 
 def drift_text(d: dict) -> str:

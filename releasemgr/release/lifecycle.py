@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from releasemgr.config import Config
-from releasemgr.errors import Conflict, NotFound, PolicyRefused, UsageError
+from releasemgr.errors import Conflict, NotFound, OperationFailed, PolicyRefused, ReleaseError, UsageError
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.db import Ledger
@@ -25,6 +25,7 @@ from releasemgr.ledger.rows import Approval, Environment, Image, Version
 from releasemgr.providers.registry import provider_of_packer_builder
 from releasemgr.release import approvals, policy
 from releasemgr.release.deploy import run as deploy_mod
+from releasemgr.release.server_rows import live_rows
 from releasemgr.release.versions import version_json
 
 
@@ -183,6 +184,15 @@ def _move(conn, *, env_row: Environment, img: Image, v: Version, action: str, ac
             "override": [o.rule for o in overridden], "approved_by": approvers, "at": now}
 
 
+def refuse_pruned(conn, img: Image, v: Version) -> None:
+    """A version whose artifacts were all pruned cannot become current anywhere (nothing
+    could start servers from it): NotFound before anything moves."""
+    arts = artifact_repo.of_version(conn, v.id)
+    if arts and all(a.deleted_at for a in arts):
+        raise NotFound(f"{img.name}@v{v.number} was pruned: its artifacts are deleted, so it cannot become current",
+                       hint="build the image again (`release build`) and promote the new version")
+
+
 def _approved_by_gone() -> UsageError:
     return UsageError("--approved-by is gone: approvals are recorded acts",
                       hint="each approver runs `release approve REF --env ENV` under their own identity")
@@ -190,9 +200,10 @@ def _approved_by_gone() -> UsageError:
 
 def promote(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, ticket: str | None = None,
             reason: str | None = None, override: bool = False, now: datetime | None = None,
-            approved_by: list[str] | None = None) -> dict:
+            approved_by: list[str] | None = None, check_only: bool = False) -> dict:
     """Make `ref` current in `to` under the ledger's policy for `to`; the approvals that
-    allowed it are used up in the same transaction."""
+    allowed it are used up in the same transaction. `check_only`: raise what the policy
+    refuses, change nothing (returns {"override": rules an --override would pass})."""
     if approved_by:
         raise _approved_by_gone()
     parsed = parse_ref(ref)
@@ -200,6 +211,8 @@ def promote(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, ti
         img, v = versions.resolve(conn, parsed)
         env, env_row = policy.environment(conn, to, config)
         ch = channels.get(conn, img.id, env_row.id)
+        if ch is None or ch.version_id != v.id:
+            refuse_pruned(conn, img, v)
         if ch is not None and ch.version_id == v.id:
             return {"action": "promote", "env": env.name, "image": img.name, "version": f"v{v.number}",
                     "number": v.number, "semver": v.semver, "from": f"v{v.number}", "changed": False,
@@ -209,25 +222,61 @@ def promote(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, ti
         violations = policy.check(conn, env, img, v, action="promote", actor=actor, ticket=ticket,
                                   approvals=usable, now=now)
         passed = policy.enforce(violations, override=override, reason=reason)
+        if check_only:
+            return {"override": [o.rule for o in passed]}
         used = approvals.use(conn, usable, actor=actor, at=at) if usable else []
         return _move(conn, env_row=env_row, img=img, v=v, action="promote", actor=actor, ticket=ticket,
                      reason=reason, overridden=passed, used=used)
 
 
-def previous_good(conn, env_id: int, image_id: int, current_id: int) -> Version | None:
-    """The version current before the current one, skipping revoked versions and versions
-    that were themselves rolled back from (so repeated rollbacks keep walking back)."""
+def rollback_target(conn, img: Image, env_row: Environment, current_id: int, *,
+                    to: Version | None = None) -> tuple[Version | None, list[dict]]:
+    """Where a rollback of (img, env_row) goes: the newest earlier version that was good
+    there (`approvals.why_not_good`: reached healthy there; without servers, was current and
+    not rolled back from), walking the history back and skipping versions rolled back from
+    (so repeated rollbacks keep walking back). With `to`, the walk stops at it. Returns the
+    target (None: none) and what was skipped: [{"version", "why"}], newest first."""
     abandoned = {current_id}
-    for move in channels.moves(conn, env_id, image_id):
+    skipped: list[dict] = []
+    noted: set[int] = set()
+
+    def skip(version_id: int, why: str) -> None:
+        if version_id not in noted:
+            noted.add(version_id)
+            skipped.append({"version": f"v{versions.get(conn, version_id).number}", "why": why})
+
+    for move in channels.moves(conn, env_row.id, img.id):
         cand = move.from_version_id
-        if move.action == "rollback" and cand is not None:
+        if cand is None:
+            continue
+        if to is not None and cand == to.id:
+            return to, skipped
+        if cand in abandoned or cand in noted:
+            continue
+        if move.action == "rollback":
             abandoned.add(cand)
-        if cand is None or cand in abandoned:
+            skip(cand, f"it was rolled back from in {env_row.name}")
+            continue
+        if to is not None:
+            skip(cand, f"passed over: --to names {img.name}@v{to.number}")
             continue
         v = versions.get(conn, cand)
-        if v is not None and not v.revoked:
-            return v
-    return None
+        why = approvals.why_not_good(conn, img.id, v, env_row.id, env_row.name)
+        if why is None:
+            return v, skipped
+        skip(cand, why)
+    return to, skipped
+
+
+def previous_good(conn, env_id: int, image_id: int, current_id: int) -> Version | None:
+    """The version a rollback of (image, environment) goes back to (`rollback_target`)."""
+    env_row = next(e for e in environments.all_(conn) if e.id == env_id)
+    img = next(i for i in images.all_(conn) if i.id == image_id)
+    return rollback_target(conn, img, env_row, current_id)[0]
+
+
+def skipped_text(image: str, skipped: list[dict]) -> list[str]:
+    return [f"skipped {image}@{s['version']}: {s['why']}" for s in skipped]
 
 
 def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor: str, to: str | None = None,
@@ -256,13 +305,17 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
                 raise PolicyRefused(f"{image}@v{target.number} has never been in {env.name}; a rollback goes back "
                                     f"to a version that was there", rule="rollback-target",
                                     hint=f"use `release promote {image}@v{target.number} --to {env.name}`")
+            _, skipped = rollback_target(conn, img, env_row, ch.version_id, to=target)
         else:
-            target = previous_good(conn, env_row.id, img.id, ch.version_id)
+            target, skipped = rollback_target(conn, img, env_row, ch.version_id)
             if target is None:
                 cur = versions.get(conn, ch.version_id)
                 raise PolicyRefused(f"nothing to roll back to: {image}@v{cur.number} is the only good version "
-                                    f"{env.name} has had", rule="no-previous-version",
-                                    hint="promote another version instead")
+                                    f"{env.name} has had"
+                                    + "".join(f"; {line}" for line in skipped_text(image, skipped)),
+                                    rule="no-previous-version", hint="promote another version instead",
+                                    skipped=skipped)
+        refuse_pruned(conn, img, target)
         at = approvals.iso(now)
         healthy = approvals.healthy_before(conn, img, target, env_row.id)
         usable = approvals.valid_for(conn, target.id, env_row.id, at) if env.approvals and not healthy else None
@@ -270,9 +323,13 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
                                   approvals=usable, now=now, check_order=False)
         passed = policy.enforce(violations, override=override, reason=reason)
         used = approvals.use(conn, usable, actor=actor, at=at) if usable else []
-        extra = {"healthy_before": True} if healthy and env.approvals else None
-        return _move(conn, env_row=env_row, img=img, v=target, action="rollback", actor=actor, ticket=ticket,
-                     reason=reason, overridden=passed, used=used, extra=extra)
+        extra = {"healthy_before": True} if healthy and env.approvals else {}
+        if skipped:
+            extra["skipped"] = skipped
+        doc = _move(conn, env_row=env_row, img=img, v=target, action="rollback", actor=actor, ticket=ticket,
+                    reason=reason, overridden=passed, used=used, extra=extra or None)
+        doc["skipped"] = skipped
+        return doc
 
 
 # -- moves that also deploy ---------------------------------------------------------------
@@ -280,35 +337,108 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
 def promote_and_deploy(ledger: Ledger, config: Config, ref: str, to: str, *, actor: str, deploy: bool = False,
                        lock_timeout: float = 0.0, progress=None, override: bool = False, **policy_kw) -> dict:
     """`promote`, then (with `deploy` or the environment's auto_deploy) the servers, both under
-    the environment's lock; the deployment's result is the document's `deployment`."""
-    return _with_deploy(ledger, config, parse_ref(ref).image, to, actor=actor, deploy=deploy,
+    the environment's lock; the deployment's result is the document's `deployment`. Ends with
+    the pointer and the healthy servers on the version, or with the pointer back where it was
+    (an audited rollback, reason "deploy failed: ...") and OperationFailed (exit 1)."""
+    image = parse_ref(ref).image
+    return _with_deploy(ledger, config, image, to, actor=actor, deploy=deploy,
                         lock_timeout=lock_timeout, progress=progress, cause="promote", override=override,
-                        move=lambda: promote(ledger, config, ref, to, actor=actor, override=override, **policy_kw))
+                        ticket=policy_kw.get("ticket"), ref=ref,
+                        move=lambda: promote(ledger, config, ref, to, actor=actor, override=override, **policy_kw),
+                        check=lambda: promote(ledger, config, ref, to, actor=actor, override=override,
+                                              check_only=True, **policy_kw))
 
 
 def rollback_and_deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, deploy: bool = False,
                         lock_timeout: float = 0.0, progress=None, override: bool = False, **policy_kw) -> dict:
     """`rollback`, then the servers (as `promote_and_deploy`)."""
     return _with_deploy(ledger, config, image, env, actor=actor, deploy=deploy, lock_timeout=lock_timeout,
-                        progress=progress, cause="rollback", override=override,
+                        progress=progress, cause="rollback", override=override, ticket=policy_kw.get("ticket"),
                         move=lambda: rollback(ledger, config, image, env, actor=actor, override=override, **policy_kw))
 
 
 def _with_deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, deploy: bool,
-                 lock_timeout: float, progress, cause: str, override: bool, move) -> dict:
+                 lock_timeout: float, progress, cause: str, override: bool, move, ticket: str | None = None,
+                 ref: str | None = None, check=None) -> dict:
     """Move the pointer (`move()`), then the servers, under the environment's lock, so a
     rollback never races a deploy or a retire. An audited `--override` of the move covers
-    the freeze window for its deploy too (the decision was made, and recorded, on the move)."""
+    the freeze window for its deploy too (the decision was made, and recorded, on the move).
+
+    When the deploy fails (or is interrupted) the pointer goes back where it was, as its own
+    audited move. Where the environment had no pointer yet (nothing to go back to), the
+    move's policy is checked first, the servers are deployed, and only then does the pointer
+    move: a failed deploy moved nothing."""
     config = policy.effective(ledger, config)  # deploy's freeze rule and auto_deploy: the ledger's policy
     if not (deploy or config.environment(env).auto_deploy):
         return move()
     with env_lock(ledger, config.state_dir, image, env, actor=actor, operation=cause, timeout=lock_timeout,
                   on_wait=progress):
+        if ref is not None and check is not None and _no_pointer(ledger, image, env):
+            return _first_move(ledger, config, image, env, ref, actor=actor, progress=progress, cause=cause,
+                               override=override, move=move, check=check)
         doc = move()
-        doc["deployment"] = deploy_mod.deploy(ledger, config, image, env, actor=actor, progress=progress,
-                                              cause=cause, hold_lock=False,
-                                              override_freeze=override and bool(doc.get("override")))
+        try:
+            doc["deployment"] = deploy_mod.deploy(ledger, config, image, env, actor=actor, progress=progress,
+                                                  cause=cause, hold_lock=False,
+                                                  override_freeze=override and bool(doc.get("override")))
+        except BaseException as exc:
+            why = exc.message if isinstance(exc, ReleaseError) else (f"interrupted ({exc})" if isinstance(
+                exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}")
+            reverted = _revert(ledger, image, env, doc, why, actor=actor, ticket=ticket) if doc["changed"] else None
+            if not isinstance(exc, ReleaseError):
+                raise
+            deployment = exc.details.get("deployment")
+            back = (f"; {env} points at {reverted['version']} again (audited rollback)" if reverted
+                    else "" if not doc["changed"] else "; the pointer was moved meanwhile, left as it is")
+            verb = "promoted" if doc["action"] == "promote" else "rolled back to"
+            raise OperationFailed(f"{verb} {image}@{doc['version']} in {env}, but its deploy failed: {why}{back}",
+                                  hint=exc.hint, move=doc, reverted=reverted, deployment=deployment) from None
     return doc
+
+
+def _no_pointer(ledger: Ledger, image: str, env: str) -> bool:
+    with ledger.connect() as conn:
+        img = images.find(conn, image)
+        if img is None:
+            return False  # promote says what is missing
+        env_row = environments.get(conn, env)
+        return channels.get(conn, img.id, env_row.id) is None
+
+
+def _first_move(ledger: Ledger, config: Config, image: str, env: str, ref: str, *, actor: str, progress,
+                cause: str, override: bool, move, check) -> dict:
+    """The first promotion of `image` to `env` with its deploy: policy first, then the
+    servers, then the pointer; a move refused after the deploy (an approval lapsed
+    meanwhile) stops the servers it started."""
+    checked = check()
+    dep = deploy_mod.deploy(ledger, config, image, env, actor=actor, progress=progress, cause=cause,
+                            hold_lock=False, version=ref, first_of_env=True,
+                            override_freeze=override and bool(checked.get("override")))
+    try:
+        doc = move()
+    except BaseException:
+        deploy_mod.stop_all(ledger, config, image, env, actor=actor, progress=progress,
+                            reason="its promotion was refused after the deploy")
+        raise
+    doc["deployment"] = dep
+    return doc
+
+
+def _revert(ledger: Ledger, image: str, env: str, doc: dict, why: str, *, actor: str,
+            ticket: str | None) -> dict | None:
+    """Put the pointer back where `doc`'s move found it: an audited rollback whose reason
+    says the deploy failed. None when the pointer was moved by someone else meanwhile."""
+    with ledger.transaction() as conn:
+        img = images.get(conn, image)
+        env_row = environments.get(conn, env)
+        ch = channels.get(conn, img.id, env_row.id)
+        moved_to = versions.get(conn, ch.version_id) if ch else None
+        if moved_to is None or moved_to.number != doc["number"] or not doc["from"]:
+            return None
+        _, prev = versions.resolve(conn, parse_ref(f"{image}@{doc['from']}"))
+        return _move(conn, env_row=env_row, img=img, v=prev, action="rollback", actor=actor, ticket=ticket,
+                     reason=f"deploy failed: {why}", overridden=[],
+                     extra={"cause": "deploy_failed", "reverts": doc["action"], "failed": doc["version"]})
 
 
 # -- revoke -------------------------------------------------------------------------------
@@ -329,6 +459,7 @@ def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str,
                      ticket=ticket, at=now)
         still, rolled = [], []
         envs = {e.id: e for e in environments.all_(conn)}
+        envs_by_name = {e.name: e for e in envs.values()}
         for ch in sorted(channels.of_version(conn, v.id), key=lambda c: envs[c.environment_id].position):
             env_row = envs[ch.environment_id]
             if not do_rollback:
@@ -344,7 +475,34 @@ def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str,
         doc = version_json(conn, img, v)
         doc["rolled_back"] = rolled
         doc["still_current_in"] = still
-        return doc
+        serving = {m["env"] for m in rolled if live_rows(conn, img.id, envs_by_name[m["env"]].id)}
+    doc["deployments"] = _redeploy_after_revoke(ledger, config, img.name, rolled, serving, actor=actor)
+    failed = [d for d in doc["deployments"] if d.get("error")]
+    if failed:
+        raise OperationFailed(f"revoked {label} and moved the pointers back, but the servers of "
+                              + ", ".join(f"{d['env']} ({d['error']})" for d in failed) + " did not follow",
+                              hint=f"see `release status {img.name} --check`; `release deploy {img.name} --env ENV` "
+                                   "tries again", version=doc)
+    return doc
+
+
+def _redeploy_after_revoke(ledger: Ledger, config: Config, image: str, rolled: list[dict], serving: set[str], *,
+                           actor: str) -> list[dict]:
+    """Servers follow the pointers a `revoke --rollback` moved: each environment that runs
+    servers of the image, or deploys automatically, is deployed (under its lock)."""
+    config = policy.effective(ledger, config)
+    out = []
+    for move in rolled:
+        env = move["env"]
+        if env not in serving and not config.environment(env).auto_deploy:
+            continue
+        try:
+            out.append(deploy_mod.deploy(ledger, config, image, env, actor=actor, cause="revoke",
+                                         override_freeze=True))
+        except ReleaseError as exc:
+            out.append({"env": env, "image": image, "version": move["version"], "status": "failed",
+                        "error": exc.message})
+    return out
 
 
 def unrevoke(ledger: Ledger, ref: str, *, reason: str, actor: str) -> dict:

@@ -16,6 +16,7 @@ _GET = Q(f"SELECT {_COLS} FROM approval WHERE id = :id")
 _SET_AT = Q("UPDATE approval SET at = :at, expires_at = :expires WHERE id = :id")
 _DEPLOYED_OK = Q("SELECT 1 FROM deployment WHERE version_id = :v AND environment_id = :e AND status = 'succeeded' "
                  "LIMIT 1")
+_DEPLOY_STATUSES = Q("SELECT DISTINCT status FROM deployment WHERE version_id = :v AND environment_id = :e")
 _ANY_DEPLOYMENT = Q("SELECT 1 FROM deployment WHERE image_id = :i AND environment_id = :e LIMIT 1")
 
 
@@ -53,6 +54,11 @@ def set_times(conn, approval_id: int, *, at: str, expires_at: str) -> None:
 def reached_healthy(conn, version_id: int, env_id: int) -> bool:
     """A deployment of the version in the environment succeeded (its servers became healthy)."""
     return conn.execute(_DEPLOYED_OK, {"v": version_id, "e": env_id}).first() is not None
+
+
+def deployment_statuses(conn, version_id: int, env_id: int) -> set[str]:
+    """The statuses of the version's deployments in the environment (succeeded, failed, ...)."""
+    return set(conn.execute(_DEPLOY_STATUSES, {"v": version_id, "e": env_id}).scalars())
 
 
 def has_deployments(conn, image_id: int, env_id: int) -> bool:

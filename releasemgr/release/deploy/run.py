@@ -11,10 +11,11 @@ from releasemgr.errors import PolicyRefused
 from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.locks import env_lock
 from releasemgr.ledger.refs import check_image_name
-from releasemgr.ledger.repo import deployments, versions
+from releasemgr.ledger.repo import deployments, environments, images, versions
 from releasemgr.ledger.rows import Server
 from releasemgr.providers.registry import provider as provider_named
 from releasemgr.release import routes
+from releasemgr.release.servers import EnvironmentServers
 from releasemgr.release.deploy.group import deploy_group, dry_run_group
 from releasemgr.release.deploy.settings import DeploySettings, settings_for
 from releasemgr.release.deploy.strategies import (DeployFailed, Deployment, abort, blue_green, let_go, plan,
@@ -31,13 +32,17 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
            max_unavailable: int | None = None, health_timeout: float | None = None,
            retire_old: bool | None = None, dry_run: bool = False, lock_timeout: float = 0.0,
            hold_lock: bool = True, progress: Progress | None = None, cause: str = "deploy",
-           override_freeze: bool = False) -> dict:
-    """Bring (image, env)'s servers to `version` (default: the environment's current one)."""
+           override_freeze: bool = False, first_of_env: bool = False) -> dict:
+    """Bring (image, env)'s servers to the version its pointer names. `version` may only
+    name that version (else PolicyRefused with the `release promote` that would do it);
+    `first_of_env` (promote-and-deploy's first promotion to `env`, under the lock): it may
+    name a version while `env` has no pointer yet, which the move sets right after."""
     check_image_name(image)
     env_cfg = config.environment(env)
     provider = provider_name(config, env)
     with ledger.connect() as conn:
         t = resolve_target(conn, config, image, env, version, provider)
+        _follows_pointer(t, version, first_of_env)
         existing = live_rows(conn, t.img.id, t.env_row.id)
         last = deployments.last_strategy(conn, t.img.id, t.env_row.id)
     if strategy is None and "strategy" not in (config.deploy.get(env) or {}) and last is not None:
@@ -63,10 +68,40 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
         if hold_lock:
             with ledger.connect() as conn:  # what is current may have moved while we waited for the lock
                 t = resolve_target(conn, config, image, env, version, provider)
+            _follows_pointer(t, version, first_of_env)
         if group:
             return deploy_group(ledger, p, t, psettings, actor=actor, batch_size=st.batch_size,
                                 health_timeout=max(st.health_timeout, 60.0), progress=progress, cause=cause)
         return _run(Deployment(ledger, config, fleet, t, st, actor=actor, progress=progress, cause=cause))
+
+
+def _follows_pointer(t: Target, version: str | None, first_of_env: bool) -> None:
+    """Servers follow the pointer: a deploy of another version than the one the environment
+    points at is refused; moving the pointer (with its policy) is `release promote`."""
+    if version is None or t.version.id == t.current_id or (first_of_env and t.current_id is None):
+        return
+    label, env = f"{t.img.name}@{t.label}", t.env_row.name
+    where = "has no current version" if t.current_id is None else "points at another version"
+    raise PolicyRefused(f"{label} is not what {env} points at ({env} {where}): a deploy brings {env} to the "
+                        f"version its pointer names", rule="follows-pointer",
+                        hint=f"move the pointer under {env}'s policy: `release promote {label} --to {env} --deploy`",
+                        command=f"release promote {label} --to {env} --deploy")
+
+
+def stop_all(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, reason: str,
+             progress: Progress | None = None) -> list[str]:
+    """Stop every live server of `image` in `env` (the caller holds the lock): what a first
+    promotion's deploy started when the promotion is then refused. Returns their ids."""
+    with ledger.connect() as conn:
+        img, env_row = images.get(conn, image), environments.get(conn, env)
+        rows = live_rows(conn, img.id, env_row.id)
+    if not rows:
+        return []
+    srv = EnvironmentServers(ledger, config, open_fleet(config, env), img, env_row, version="-", actor=actor,
+                             progress=progress)
+    srv.retire(rows, reason=reason)
+    srv.publish()
+    return [r.id for r in rows]
 
 
 class _sigterm_interrupts:
