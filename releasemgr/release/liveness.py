@@ -31,9 +31,9 @@ import shutil
 import signal
 import socket
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso, parse_iso
@@ -50,8 +50,7 @@ BEAT_SECONDS = 15.0
 RECORDED_STATES = (*LIVE_STATES, "draining")
 
 
-@dataclass
-class Stale:
+class Stale(NamedTuple):
     """A build or deployment whose row says `running` while its process is gone."""
 
     kind: str  # build | deployment
@@ -64,7 +63,7 @@ class Stale:
     started_at: str
     heartbeat_at: str | None
     why: str
-    leftovers: list[str] = field(default_factory=list)
+    leftovers: list  # what was done about what it left, one line each (filled by `check`)
 
     @property
     def name(self) -> str:
@@ -128,12 +127,13 @@ def find_stale(conn) -> list[Stale]:
     for b, image in builds.running(conn):
         why = why_gone(b.host, b.pid, b.started_at, b.heartbeat_at, now)
         if why:
-            out.append(Stale("build", b.id, image, None, None, b.host, b.pid, b.started_at, b.heartbeat_at, why))
+            out.append(Stale("build", b.id, image, None, None, b.host, b.pid, b.started_at, b.heartbeat_at, why,
+                             []))
     for d, image, env, label in deployments.running(conn):
         why = why_gone(d.host, d.pid, d.started_at, d.heartbeat_at, now)
         if why:
             out.append(Stale("deployment", d.id, image, env, label, d.host, d.pid, d.started_at, d.heartbeat_at,
-                             why))
+                             why, []))
     return out
 
 
@@ -183,16 +183,16 @@ def _leftovers(ledger, config, s: Stale, actor: str) -> None:
     if s.kind == "build":
         if here:
             removed, failed = workdir.sweep(config.state_dir)
-            s.leftovers += [f"removed its run folder {p}" for p in removed]
-            s.leftovers += [f"could not remove the run folder {p}: delete it by hand" for p in failed]
+            s.leftovers.extend([f"removed {'its' if s.id in p else 'the'} run folder {p}" for p in removed])
+            s.leftovers.extend([f"could not remove the run folder {p}: delete it by hand" for p in failed])
         return
     if here and s.pid:
-        s.leftovers += [f"removed {p}" for p in remove_temp_files(config.state_dir, s.pid)]
+        s.leftovers.extend([f"removed {p}" for p in remove_temp_files(config.state_dir, s.pid)])
     p = provider_named(provider_name(config, s.env))
     if p is not None and p.server_group(provider_settings(config, s.env)):
         return  # a group replaces its own servers: none of them is ours to stop
     try:
-        s.leftovers += stop_unrecorded(ledger, config, s.image, s.env, actor=actor, deployment=s.id)
+        s.leftovers.extend(stop_unrecorded(ledger, config, s.image, s.env, actor=actor, deployment=s.id))
     except Exception as exc:  # noqa: BLE001 - a cloud's error too: listed, the command goes on
         s.leftovers.append(f"could not look for servers it started in {s.env}: {exc} "
                            f"(the next `release deploy {s.image} --env {s.env}` stops those not recorded)")
