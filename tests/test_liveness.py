@@ -83,6 +83,8 @@ def test_a_dead_build_is_stale_for_readers_and_abandoned_by_the_next_write(fleet
     assert _status(fleet, "build", bid) == "running" and run_dir.is_dir()
     assert len(audit_events(fleet)) == events  # reading wrote nothing
 
+    r = fleet("deploy", "web", "--env", "dev", "--dry-run")  # a dry run writes nothing either (whatever it says)
+    assert "is stale" in r.err and _status(fleet, "build", bid) == "running" and run_dir.is_dir()
     r = fleet.ok("promote", "web@v1", "--to", "dev")
     assert f"marked build {bid[:8]} (web) abandoned: its process {pid}" in r.err
     assert f"removed its run folder {run_dir}" in r.err

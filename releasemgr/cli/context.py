@@ -67,7 +67,7 @@ class AppContext:
                 self.announce_created(led.url)
             if policy.adopt(led, self.config):
                 self.ui.err(policy.DIFFERS_WARNING)
-            self._heartbeat = check_liveness(self, led, write=_command_name() not in READ_ONLY)
+            self._heartbeat = check_liveness(self, led, write=_writes())
         return self._ledger
 
     def announce_created(self, url: str) -> None:
@@ -89,8 +89,8 @@ class AppContext:
 
 # The commands that may create a ledger where there is none ("sub command" as typed).
 CREATES_LEDGER = frozenset({"build", "register", "ledger init", "ledger upgrade"})
-# The commands that never write to the ledger: they report stale runs; every other command
-# marks them abandoned (`releasemgr.release.liveness`).
+# The commands that never write to the ledger: they (and every `--dry-run`) report stale runs;
+# every other command marks them abandoned (`releasemgr.release.liveness`).
 READ_ONLY = frozenset({"images", "versions", "show", "history", "status", "servers", "audit", "audit verify",
                        "policy", "policy show", "ledger info"})
 
@@ -104,6 +104,12 @@ def _command_name() -> str | None:
         names.append(ctx.info_name)
         ctx = ctx.parent
     return " ".join(reversed(names))
+
+
+def _writes() -> bool:
+    """The command may write to the ledger: not a read-only one, not a `--dry-run`."""
+    ctx = click.get_current_context(silent=True)
+    return _command_name() not in READ_ONLY and not (ctx is not None and ctx.params.get("dry_run"))
 
 
 def _creates_ledger() -> bool:
