@@ -253,6 +253,7 @@ SLOW_TESTS = {
     "test_build.py::test_sigint_cancels_cleanly",  # 10 s
     "test_schema.py::test_never_raises_on_any_value",  # 10 s
     "test_property.py",  # 25-30 s: 200+ steps of real builds, deploys and servers
+    "test_deploy_signals.py::test_signals_at_any_moment_of_a_deploy_leave_no_unknown_server",  # 20 s
 }
 
 

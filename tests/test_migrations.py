@@ -82,7 +82,7 @@ def test_empty_database_is_not_silently_made_a_ledger(cli):
 
 def test_ledger_upgrade_is_idempotent(cli):
     first = cli.json("ledger", "upgrade")
-    assert first == {"applied": ["0001", "0002"], "schema": migrate.HEAD} and migrate.HEAD == "0002"
+    assert first == {"applied": ["0001", "0002", "0003"], "schema": migrate.HEAD} and migrate.HEAD == "0003"
     second = cli.json("ledger", "upgrade")
     assert second == {"applied": [], "schema": migrate.HEAD}
     assert "ledger already at" in cli.ok("ledger", "upgrade").out
@@ -191,4 +191,4 @@ def test_migrations_run_without_sqlmodel(tmp_path):
             "print([m for m in ('sqlmodel', 'pydantic', 'releasemgr.ledger.models') if m in sys.modules])\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [str(["0001", migrate.HEAD]), "[]"], r.stdout
+    assert r.stdout.splitlines() == [str(["0001", "0002", migrate.HEAD]), "[]"], r.stdout

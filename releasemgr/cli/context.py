@@ -11,7 +11,7 @@ from releasemgr.ledger.db import safe_url
 from releasemgr.ui import Ui
 from releasemgr.config import load_config
 from releasemgr.ledger.db import Ledger
-from releasemgr.release import policy
+from releasemgr.release import liveness, policy
 
 
 @dataclass
@@ -31,6 +31,7 @@ class AppContext:
         self._ui = None
         self._config = None
         self._ledger = None
+        self._heartbeat = None
 
     @property
     def ui(self):
@@ -66,6 +67,7 @@ class AppContext:
                 self.announce_created(led.url)
             if policy.adopt(led, self.config):
                 self.ui.err(policy.DIFFERS_WARNING)
+            self._heartbeat = check_liveness(self, led, write=_writes())
         return self._ledger
 
     def announce_created(self, url: str) -> None:
@@ -79,6 +81,9 @@ class AppContext:
     def close(self):
         if self._ui is not None:
             self._ui.close()  # the live progress display leaves the screen
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
@@ -86,17 +91,52 @@ class AppContext:
 
 # The commands that may create a ledger where there is none ("sub command" as typed).
 CREATES_LEDGER = frozenset({"build", "register", "ledger init", "ledger upgrade"})
+# The commands that never write to the ledger: they (and every `--dry-run`) report stale runs;
+# every other command marks them abandoned (`releasemgr.release.liveness`).
+READ_ONLY = frozenset({"images", "versions", "show", "history", "status", "servers", "audit", "audit verify",
+                       "policy", "policy show", "ledger info"})
 
 
-def _creates_ledger() -> bool:
+def _command_name() -> str | None:
     ctx = click.get_current_context(silent=True)
     if ctx is None:
-        return False
+        return None
     names = []
     while ctx is not None and ctx.parent is not None:
         names.append(ctx.info_name)
         ctx = ctx.parent
-    return " ".join(reversed(names)) in CREATES_LEDGER
+    return " ".join(reversed(names))
+
+
+def _writes() -> bool:
+    """The command may write to the ledger: not a read-only one, not a `--dry-run`."""
+    ctx = click.get_current_context(silent=True)
+    return _command_name() not in READ_ONLY and not (ctx is not None and ctx.params.get("dry_run"))
+
+
+def _creates_ledger() -> bool:
+    return _command_name() in CREATES_LEDGER
+
+
+def check_liveness(app: AppContext, led: Ledger, *, write: bool):
+    """The one liveness hook, when a command opens the ledger: a read-only command reports
+    the runs whose process is gone (stale); a command that writes marks them abandoned,
+    cleans up after them and keeps a heartbeat for its own runs (returned, stopped by close)."""
+    ui = app.ui
+    found = liveness.check(led, app.config, write=write, actor=app.actor)
+    if found and app.settings.json:
+        import json
+
+        kind = "abandoned" if write else "stale"
+        ui.err(json.dumps({"type": kind, kind: [s.to_json() for s in found]}))
+    for s in [] if app.settings.json else found:
+        if write:
+            ui.err(f"warning: marked {s.name} abandoned: {s.why}"
+                   + "".join(f"\n  {line}" for line in s.leftovers))
+        else:
+            ui.err(f"warning: {s.name} is stale: {s.why}; the next command that writes to the ledger marks it "
+                   "abandoned")
+    return liveness.ProcessHeartbeat(led).start() if write else None
 
 
 def _setter(attr):

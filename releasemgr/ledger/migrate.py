@@ -14,7 +14,7 @@ from pathlib import Path
 
 from releasemgr.errors import OperationFailed
 
-HEAD = "0002"  # keep equal to the newest revision in migrations/versions
+HEAD = "0003"  # keep equal to the newest revision in migrations/versions
 MIGRATION_LOCK_KEY = 0x52454C46  # the advisory lock id that serialises migrations on PostgreSQL
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -31,7 +31,7 @@ class Build(SQLModel, table=True):
     __tablename__ = "build"
     id: str = Field(primary_key=True, max_length=36)  # uuid4
     image_id: int = Field(foreign_key="image.id", index=True)
-    status: str = Field(max_length=16)  # running | succeeded | failed | cancelled
+    status: str = Field(max_length=16, index=True)  # running | succeeded | failed | cancelled | abandoned
     actor: str
     host: str = ""
     pid: Optional[int] = None
@@ -154,12 +154,16 @@ class Deployment(SQLModel, table=True):
     strategy: str = Field(max_length=16)
     count: int
     batch_size: int = 1
-    status: str = Field(max_length=16)  # running | succeeded | failed | rolled_back
+    status: str = Field(max_length=16, index=True)  # running | succeeded | failed | rolled_back | abandoned
     rolled_back: bool = False
     actor: str
     started_at: str
     finished_at: Optional[str] = None
     detail: str = "{}"
+    # where it runs, so a deployment whose process died is recognisable (0003)
+    host: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    pid: Optional[int] = None
+    heartbeat_at: Optional[str] = None
 
 
 class Server(SQLModel, table=True):

@@ -189,6 +189,9 @@ class Deployment(NamedTuple):
     started_at: str
     finished_at: str | None
     detail: dict
+    host: str
+    pid: int | None
+    heartbeat_at: str | None
 
 
 @_table("server", extra=_dict)

@@ -5,6 +5,12 @@ only through `EnvironmentServers`; drift reads them with the helpers below.
 An `EnvironmentServers` records each change in the ledger (rows and audit events) as it
 makes it; the caller holds the (image, env) lock (`releasemgr.ledger.locks`) around it.
 What it did is in `changes` (launched, retired, healed, warnings).
+
+The ledger and the processes agree whatever interrupts a change: starting servers and
+recording their rows, or stopping servers and recording it, run with SIGINT/SIGTERM held
+(`liveness.hold_signals`: a signal takes effect right after), and servers started whose rows
+could not be written are stopped again. Only a SIGKILL can leave a server the ledger does not
+know; `heal()` (every deploy) and the abandoned-deployment check stop it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from releasemgr.ledger.db import Ledger
 from releasemgr.ledger.repo import servers, versions
 from releasemgr.ledger.rows import Environment, Image, Server, Version
 from releasemgr.providers.base import Fleet, FleetError, HealthCheck, LaunchedServer
-from releasemgr.release import routes
+from releasemgr.release import liveness, routes
 from releasemgr.release.server_rows import LIVE_STATES, Progress, check_once, handle_of, live_rows
 
 
@@ -146,19 +152,27 @@ class EnvironmentServers:
         """Start n servers and record them (pending). Returns what started and an error if
         one could not be started."""
         label = f"v{version.number}"
-        started, error = self._start(n, artifact, label)
-        if started:
-            now = now_iso()
-            with self.ledger.transaction() as conn:
-                servers.add(conn, started, image_id=self.img.id, version_id=version.id, env_id=self.env_row.id,
-                            deployment_id=self.deployment, at=now)
-                audit.append_many(conn, [
-                    dict(action="server.launched", actor=self.actor, image=self.image, version=label, env=self.env,
-                         at=now, details={"server": srv.id, "address": srv.address, "deployment": self.deployment,
-                                          "provider": srv.provider, "provider_id": srv.provider_id})
-                    for srv in started])
+        with liveness.hold_signals():  # started and recorded, or not started: never half
+            started, error = self._start(n, artifact, label)
+            if started:
+                try:
+                    self._record_launched(started, version.id, label)
+                except BaseException:
+                    self.fleet.terminate(started)  # not recorded: it must not run
+                    raise
         self.changes.launched.extend(s.id for s in started)
         return started, error
+
+    def _record_launched(self, started: list[LaunchedServer], version_id: int, label: str) -> None:
+        now = now_iso()
+        with self.ledger.transaction() as conn:
+            servers.add(conn, started, image_id=self.img.id, version_id=version_id, env_id=self.env_row.id,
+                        deployment_id=self.deployment, at=now)
+            audit.append_many(conn, [
+                dict(action="server.launched", actor=self.actor, image=self.image, version=label, env=self.env,
+                     at=now, details={"server": srv.id, "address": srv.address, "deployment": self.deployment,
+                                      "provider": srv.provider, "provider_id": srv.provider_id})
+                for srv in started])
 
     def retire(self, rows: list[Server], *, reason: str, state: str = "retired", out_of_route: bool = False) -> None:
         """Stop servers and record it. Servers still in the route leave it first (unless the
@@ -168,21 +182,22 @@ class EnvironmentServers:
         if not out_of_route and any(r.state == "healthy" for r in rows):
             self.set_state([r.id for r in rows if r.state == "healthy"], "draining")
             self.publish()
-        res = self.fleet.terminate([handle_of(r) for r in rows])
-        now = now_iso()
+        labels = {r.id: self.label_of(r.version_id) for r in rows}
+        with liveness.hold_signals():  # stopped and recorded, or neither
+            res = self.fleet.terminate([handle_of(r) for r in rows])
+            now = now_iso()
+            done = [r for r in rows if r.id not in res.failed]
+            if done:
+                with self.ledger.transaction() as conn:
+                    servers.retire(conn, [r.id for r in done], state=state, at=now)
+                    audit.append_many(conn, [
+                        dict(action="server.retired", actor=self.actor, image=self.image, version=labels[r.id],
+                             env=self.env, at=now, details={"server": r.id, "reason": reason,
+                                                            "deployment": self.deployment})
+                        for r in done])
         for r in rows:
             if r.id in res.failed:
                 self.changes.warnings.append(f"could not stop {r.id}: {res.failed[r.id]} (stop it by hand)")
-        done = [r for r in rows if r.id not in res.failed]
-        labels = {r.id: self.label_of(r.version_id) for r in done}
-        if done:
-            with self.ledger.transaction() as conn:
-                servers.retire(conn, [r.id for r in done], state=state, at=now)
-                audit.append_many(conn, [
-                    dict(action="server.retired", actor=self.actor, image=self.image, version=labels[r.id],
-                         env=self.env, at=now, details={"server": r.id, "reason": reason,
-                                                        "deployment": self.deployment})
-                    for r in done])
         self.changes.retired.extend(r.id for r in done)
 
     def publish(self) -> None:
@@ -203,25 +218,25 @@ class EnvironmentServers:
                                                 "hook": change.hook, "hook_ok": change.hook_ok})
 
     def heal(self) -> None:
-        """Mark recorded servers that died as failed; stop live servers nobody recorded."""
+        """Mark recorded servers that died as failed; stop servers an interrupted run left
+        draining (out of the route, never stopped); stop live servers nobody recorded."""
         rows = self.rows()
         states = self.fleet.describe([handle_of(r) for r in rows])
         dead = [r for r in rows if not states[r.id].alive]
         if dead:
             self._record_lost(dead)
             self.publish()
-        known = {r.id for r in rows}
-        stray = [m for m in self.fleet.list_managed(self.image, self.env) if m.id not in known and m.alive]
-        if stray:
-            handles = [LaunchedServer(m.id, self.fleet.provider, "", m.address, m.extra) for m in stray]
-            self.fleet.terminate(handles)
-            with self.ledger.transaction() as conn:
-                for m in stray:
-                    audit.append(conn, "server.retired", actor=self.actor, image=self.image, version=m.version,
-                                 env=self.env, details={"server": m.id, "reason": "not recorded in the ledger",
-                                                        "deployment": self.deployment})
-                    self.progress(f"  stopped {m.id}: running but not recorded in the ledger")
-            self.changes.healed.extend(m.id for m in stray)
+        with self.ledger.connect() as conn:
+            draining = servers.live(conn, self.img.id, self.env_row.id, ("draining",))
+        if draining:
+            self.retire(draining, reason="left draining by an interrupted run", out_of_route=True)
+            self.changes.healed.extend(r.id for r in draining if r.id in self.changes.retired)
+        with liveness.hold_signals():
+            stopped, failed = liveness.unrecorded(self.ledger, self.fleet, self.image, self.env, actor=self.actor,
+                                                  deployment=self.deployment, reason="not recorded in the ledger",
+                                                  stop=True, say=self.progress)
+        self.changes.healed.extend(stopped)
+        self.changes.warnings.extend(f"could not stop {sid}: {why} (stop it by hand)" for sid, why in failed.items())
 
     def _record_lost(self, dead: list[Server]) -> None:
         now = now_iso()

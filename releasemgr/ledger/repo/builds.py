@@ -15,6 +15,12 @@ _INSERT = Q("INSERT INTO build (id, image_id, status, actor, host, pid, started_
             ":template_path, :digest, :inputs, :log_path)")
 _HEARTBEAT = Q("UPDATE build SET heartbeat_at = :at WHERE id = :id")
 _FINISH = Q("UPDATE build SET status = :status, finished_at = :at, error = :error WHERE id = :id")
+_RUNNING = Q(f"SELECT {Build.select_list('b')}, i.name FROM build b JOIN image i ON i.id = b.image_id "
+             "WHERE b.status = 'running' ORDER BY b.started_at")
+_BEAT_PROCESS = Q("UPDATE build SET heartbeat_at = :at WHERE status = 'running' AND host = :host AND pid = :pid "
+                  "RETURNING id")
+_ABANDON = Q("UPDATE build SET status = 'abandoned', finished_at = :at, error = :error "
+             "WHERE id = :id AND status = 'running' RETURNING id")
 _FAIL_RUNNING = Q("UPDATE build SET status = 'failed', finished_at = :at, error = :error "
                   "WHERE id = :id AND status = 'running'")
 # a build of an AWS source (amazon-ebs, ...) was started: its audit event lists the sources
@@ -40,6 +46,23 @@ def start(conn, build_id: str, image_id: int, *, actor: str, host: str, pid: int
 
 def heartbeat(conn, build_id: str, *, at: str) -> None:
     conn.execute(_HEARTBEAT, {"at": at, "id": build_id})
+
+
+def running(conn) -> list[tuple[Build, str]]:
+    """The builds whose row says `running` (the status index makes this cheap), each with
+    its image's name."""
+    n = len(Build.COLUMNS)
+    return [(Build.from_row(r[:n]), r[n]) for r in conn.execute(_RUNNING)]
+
+
+def heartbeat_process(conn, *, host: str, pid: int, at: str) -> int:
+    """Refresh the heartbeat of every running build of the process (host, pid)."""
+    return len(conn.execute(_BEAT_PROCESS, {"at": at, "host": host, "pid": pid}).all())
+
+
+def abandon(conn, build_id: str, *, at: str, why: str) -> bool:
+    """Mark a running build `abandoned`; False when it was no longer running."""
+    return conn.execute(_ABANDON, {"at": at, "error": why, "id": build_id}).first() is not None
 
 
 def finish(conn, build_id: str, *, status: str, at: str, error: str | None) -> None:

@@ -233,6 +233,11 @@ class LocalFleet(Fleet):
             if meta.get("port_arg"):
                 argv.append(str(port))
         log_path = home / "server.log"
+        # described before it starts: a `release` killed (SIGKILL) right after the start still
+        # leaves a record, and `list_managed` finds the process by its RELEASE_SERVER_ID
+        _write_json(home / "server.json", {"id": server_id, "image": image, "version": version, "env": env,
+                                           "artifact": artifact["id"], "starting": True, "retired": False,
+                                           "pid": None, "start_time": None})
         try:
             with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
                 proc = subprocess.Popen(argv, cwd=root, env=run_env, stdin=devnull, stdout=log, stderr=log,
@@ -240,16 +245,23 @@ class LocalFleet(Fleet):
         except OSError as exc:
             remove_tree(home)
             raise FleetError(f"cannot start {argv[0]!r} for {server_id}: {exc.strerror or exc}") from None
-        start = process_start_time(proc.pid)
-        if start is None:  # died at once: still record it, so the deploy sees it as unhealthy
-            start = -1
-        address = f"127.0.0.1:{port}" if wants_port else None
-        extra = {"pid": proc.pid, "start_time": start, "port": port, "root": str(root), "log": str(log_path),
-                 "stop_signal": meta.get("stop_signal", "TERM"), "stop_timeout": meta.get("stop_timeout", "10s"),
-                 "image_meta_health": meta.get("health_check")}
-        record = {"id": server_id, "image": image, "version": version, "env": env, "address": address,
-                  "artifact": artifact["id"], "launched_at": time.time(), "retired": False, **extra}
-        _write_json(home / "server.json", record)
+        try:
+            start = process_start_time(proc.pid)
+            if start is None:  # died at once: still record it, so the deploy sees it as unhealthy
+                start = -1
+            address = f"127.0.0.1:{port}" if wants_port else None
+            extra = {"pid": proc.pid, "start_time": start, "port": port, "root": str(root), "log": str(log_path),
+                     "stop_signal": meta.get("stop_signal", "TERM"), "stop_timeout": meta.get("stop_timeout", "10s"),
+                     "image_meta_health": meta.get("health_check")}
+            record = {"id": server_id, "image": image, "version": version, "env": env, "address": address,
+                      "artifact": artifact["id"], "launched_at": time.time(), "retired": False, **extra}
+            _write_json(home / "server.json", record)
+        except BaseException as exc:  # started but not described: it must not run unknown
+            _kill_now(proc)
+            remove_tree(home)
+            if isinstance(exc, OSError):
+                raise FleetError(f"cannot record {server_id}: {exc.strerror or exc}") from None
+            raise
         proc.returncode = 0  # detached: we never wait on it here (terminate reaps it)
         return LaunchedServer(id=server_id, provider="local", provider_id=f"{proc.pid}@{start}",
                               address=address, extra=extra)
@@ -351,6 +363,8 @@ class LocalFleet(Fleet):
                 continue
             if (image and rec.get("image") != image) or (env and rec.get("env") != env):
                 continue
+            if rec.get("pid") is None and rec.get("starting"):  # its starter died before describing it
+                rec.update(_find_started(rec["id"]))
             alive = is_ours(rec.get("pid"), rec.get("start_time"))
             out.append(ManagedServer(id=rec["id"], image=rec.get("image"), env=rec.get("env"),
                                      version=rec.get("version"), alive=alive, address=rec.get("address"),
@@ -366,6 +380,45 @@ class LocalFleet(Fleet):
                               address=rec.get("address"),
                               extra={k: rec.get(k) for k in ("pid", "start_time", "port", "root", "log",
                                                               "stop_signal", "stop_timeout")})
+
+
+def _find_started(server_id: str) -> dict:
+    """{pid, start_time} of the live process started as `server_id` (its environment names
+    it), {} when there is none. Scans /proc: only for a server whose starter was killed
+    between starting it and describing it."""
+    needle = f"RELEASE_SERVER_ID={server_id}".encode()
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return {}
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if needle not in fh.read().split(b"\0"):
+                    continue
+        except OSError:
+            continue
+        pid = int(entry)
+        try:
+            leader = os.getpgid(pid) == pid  # the server itself (its session's leader), not a child of it
+        except OSError:
+            continue
+        start = process_start_time(pid)
+        if leader and start is not None:
+            return {"pid": pid, "start_time": start}
+    return {}
+
+
+def _kill_now(proc: subprocess.Popen) -> None:
+    """Stop a server we just started (its whole process group) and wait for it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=10)
+    except (subprocess.TimeoutExpired, OSError):
+        pass
 
 
 def _move_to_retired(home: Path, dest: Path) -> None:

@@ -1,7 +1,8 @@
 """While a build runs: its heartbeat in the ledger, and SIGINT/SIGTERM turned into a cancel.
 
-The heartbeat lets `release builds` and gc tell a build whose process died (SIGKILL, a lost
-machine) from one still running. A signal sets the build's cancel event: every step's cleanup
+The heartbeat lets the next command tell a build whose process died (SIGKILL, a lost machine)
+from one still running: it marks it `abandoned` (`releasemgr.release.liveness`), and gc
+removes what it left in the clouds. A signal sets the build's cancel event: every step's cleanup
 still runs, then the build is recorded `cancelled`.
 """
 
