@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
+from releasemgr.cli.context import CONTEXT_SETTINGS, LIMIT, app_ctx, global_options
 from releasemgr.release import audit_report
 from releasemgr.errors import OperationFailed
 
@@ -19,7 +19,7 @@ from releasemgr.errors import OperationFailed
 @click.option("--actor", "who", metavar="NAME", help="Only events by this actor.")
 @click.option("--action", metavar="ACTION", help="Only this action (promote, rollback, version, version.revoked...).")
 @click.option("--ticket", metavar="ID", help="Only events under this ticket.")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N events.")
+@click.option("--limit", type=LIMIT, help="Only the newest N events.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format (default table; --json means json).")
 @click.pass_context

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from releasemgr.cli.context import app_ctx, command
+from releasemgr.cli.context import LIMIT, app_ctx, command
 from releasemgr.cli.render import artifacts_text, version_text
 from releasemgr.release import drift, queries
 
@@ -28,7 +28,7 @@ def images():
 
 @command()
 @click.argument("image")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N versions.")
+@click.option("--limit", type=LIMIT, help="Only the newest N versions.")
 def versions(image, limit):
     """List the versions of IMAGE, newest first, with where each is current.
 
@@ -60,7 +60,7 @@ def show(ref):
 @command()
 @click.argument("image")
 @click.option("--env", "env", metavar="ENV", help="Only this environment.")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N moves.")
+@click.option("--limit", type=LIMIT, help="Only the newest N moves.")
 def history(image, env, limit):
     """Show how IMAGE's channel pointers moved (promotions and rollbacks), newest first.
 
