@@ -388,7 +388,8 @@ TWO_ENVS = '[[environments]]\nname = "dev"\n\n[[environments]]\nname = "prod"\n'
     ('retire_old = true\nretir_old = false', "unknown key 'retir_old' in [deploy.prod]", "did you mean 'retire_old'?"),
     ('helth_check = { type = "http" }', "unknown key 'helth_check' in [deploy.prod]", "did you mean 'health_check'?"),
     ('health_check = { type = "htp" }', 'deploy.prod.health_check.type must be "http", "tcp"', "did you mean 'http'?"),
-    ('health_check = { expected_status = 99 }', "deploy.prod.health_check.expected_status must be a whole number", None),
+    ("health_check = { expected_status = 99 }", "deploy.prod.health_check.expected_status must be a whole number",
+     None),
 ])
 def test_deploy_settings_are_checked_against_the_schema(tmp_path, line, snippet, hint):
     e = bad(tmp_path, f'{TWO_ENVS}\n[deploy.prod]\nprovider = "local"\n{line}\n')
