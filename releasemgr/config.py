@@ -399,15 +399,15 @@ def check_table(table: dict, rule: Rule, where: list, v: "_Validator", names: li
         elif sub.kind != "checked":
             problem = _problem(value, sub)
             if problem:
-                v.fail(f"{_label(where, key)} {problem}", where, key, hint=_hint(value, sub))
+                v.fail(f"{_label(where, key)}{problem}", where, key, hint=_hint(value, sub))
 
 
 def _problem(value, rule: Rule) -> str | None:
-    """Why `value` breaks `rule` (the end of a sentence), or None."""
+    """Why `value` breaks `rule`, to follow the key's name (" must be ...", ": ..."), or None."""
     kind = rule.kind
-    bad = f"must be {rule.what}, not {_shown(value)}"
+    bad = f" must be {rule.what}, not {_shown(value)}"
     if kind == "refused":
-        return f"is not allowed: {rule.refused}"
+        return f" is not allowed: {rule.refused}"
     if kind == "bool":
         return None if isinstance(value, bool) else bad
     if kind == "int":
@@ -422,11 +422,11 @@ def _problem(value, rule: Rule) -> str | None:
         return _nul(value)
     if kind in ("strs", "command", "windows"):
         if kind != "strs" and isinstance(value, str):
-            return _nul(value) or ("must not be empty" if kind == "command" and not value.strip() else None)
+            return _nul(value) or (" must not be empty" if kind == "command" and not value.strip() else None)
         if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
             return bad
         if kind == "command" and not value:
-            return "must not be an empty list"
+            return " must not be an empty list"
         return next((p for p in map(_nul, value) if p), None)
     if kind == "env_names":
         if not isinstance(value, list) or not all(isinstance(s, str) and _ENV_VAR.match(s) for s in value):
@@ -442,15 +442,15 @@ def _problem(value, rule: Rule) -> str | None:
         try:
             secs = (age_seconds if kind == "age" else seconds)(value)
         except DurationError as exc:
-            return f"must be {rule.what}: {exc}"
+            return f": {exc}"  # a whole sentence already: '"forever" is not an age: use ...'
         if rule.positive and not secs:
-            return "must be longer than 0"
+            return " must be longer than 0"
         return None
     raise AssertionError(f"no such rule kind {kind!r}")  # pragma: no cover - the schema is data of this module
 
 
 def _nul(text: str) -> str | None:
-    return "must not contain a NUL character (\\u0000)" if "\0" in text else None
+    return " must not contain a NUL character (\\u0000)" if "\0" in text else None
 
 
 def _hint(value, rule: Rule) -> str | None:
