@@ -11,6 +11,7 @@ dev -> staging -> prod, each requiring the one before, and the ledger is SQLite 
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
 import socket
@@ -27,11 +28,7 @@ from releasemgr.common.suggest import closest
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
 ENV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
-_TOP_KEYS = {"ledger", "environments", "deploy", "retention", "routes", "aws", "state"}
-_ENV_KEYS = {"name", "requires", "require_ticket", "approvals", "approval_ttl", "freeze", "auto_deploy",
-             "description"}
 DEFAULT_APPROVAL_TTL = "7d"
-_LEDGER_KEYS = {"url"}
 _DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
@@ -89,6 +86,8 @@ class FreezeWindow:
         weekly = [_parse_weekly(a), _parse_weekly(b)]
         if all(weekly):
             (sd, st), (ed, et) = weekly
+            if (sd, st) == (ed, et):
+                raise ValueError("the window is empty: it ends when it starts")
             return cls(text=text, tz=tz, weekly=(sd, st, ed, et))
         try:
             start = datetime.strptime(a, "%Y-%m-%d %H:%M")
@@ -97,7 +96,8 @@ class FreezeWindow:
             raise ValueError("expected 'Fri 18:00 - Mon 06:00 Europe/Berlin' or "
                              "'2026-12-20 00:00 - 2027-01-04 06:00 Europe/Berlin'") from None
         if end <= start:
-            raise ValueError("the window ends before it starts")
+            raise ValueError("the window ends before it starts" if end < start else "the window is empty: "
+                             "it ends when it starts")
         return cls(text=text, tz=tz, once=(start, end))
 
 
@@ -149,6 +149,8 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     # release.toml's own environments once the ledger's policy in force replaced `environments`
     declared_environments: list[Environment] | None = None
+    # where ledger_url came from, for messages: "--ledger", "RELEASE_LEDGER", "[ledger] url in FILE:LINE"
+    ledger_source: str = "the default"
 
     @property
     def environment_names(self) -> list[str]:
@@ -173,8 +175,28 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
+def make_state_dir(path: Path) -> None:
+    """Make the state folder if it is missing, readable by its owner only (0700, whatever the
+    umask): it holds the SQLite ledger, build logs, images and the servers' folders. An
+    existing folder is left as it is."""
+    try:
+        Path(path).mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"the state folder {path} is a file", hint="check --state / RELEASE_STATE / "
+                          "[state] dir") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot make the state folder {path}: {exc.strerror}",
+                          hint="check --state / RELEASE_STATE / [state] dir") from None
+
+
 def load_config(path: str | None = None, *, state_dir: str | None = None,
-                ledger_url: str | None = None, cwd: str | None = None) -> Config:
+                ledger_url: str | None = None, cwd: str | None = None,
+                ledger_source: str = "--ledger") -> Config:
+    """Read and check release.toml (or the defaults). `ledger_url` (from `ledger_source`:
+    "--ledger" or "RELEASE_LEDGER") wins over the file's `[ledger] url`. Every key is checked
+    against `SCHEMA` before anything runs: ConfigError (exit 2) naming the file, the line and
+    the key. The ledger URL's scheme is not judged here: `releasemgr.ledger.db.check_url` is
+    the one place that does, naming `Config.ledger_source`."""
     cwd_path = Path(cwd or os.getcwd())
     cfg_path: Path | None = None
     if path:
@@ -187,48 +209,45 @@ def load_config(path: str | None = None, *, state_dir: str | None = None,
     data: dict[str, Any] = {}
     text = ""
     if cfg_path is not None:
-        import tomllib
-
-        text = cfg_path.read_text(encoding="utf-8", errors="replace")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{cfg_path}: {exc}", hint="fix the TOML syntax at that line") from None
+        data, text = _read_toml(cfg_path)
     base = cfg_path.parent if cfg_path else cwd_path
     v = _Validator(cfg_path, text)
-
-    for key in data:
-        if key not in _TOP_KEYS:
-            v.fail(f"unknown key {key!r}", [], key, _TOP_KEYS)
+    envs = _environments(data.get("environments"), v)
+    env_names = [e.name for e in envs]
+    check_table(data, SCHEMA, [], v, names=env_names)
 
     state_cfg = data.get("state", {})
-    if not isinstance(state_cfg, dict):
-        v.fail("[state] must be a table", [], "state")
     state = cwd_path / state_dir if state_dir else base / state_cfg.get("dir", "state")
 
-    led = data.get("ledger", {})
-    if not isinstance(led, dict):
-        v.fail("[ledger] must be a table", [], "ledger")
-    for key in led:
-        if key not in _LEDGER_KEYS:
-            v.fail(f"unknown key {key!r} in [ledger]", ["ledger"], key, _LEDGER_KEYS)
-    url = ledger_url or led.get("url")
-    if url is not None and not isinstance(url, str):
-        v.fail("ledger.url must be a string", ["ledger"], "url")
+    url = ledger_url or data.get("ledger", {}).get("url")
+    if ledger_url:
+        source = ledger_source
+    elif url:
+        line = v.line(["ledger"], "url")
+        source = f"[ledger] url in {cfg_path}" + (f":{line}" if line else "")
+    else:
+        source = "the default"
     if not url:
         url = f"sqlite:///{(state / 'ledger.db').resolve()}"
     elif url.startswith("sqlite:///") and not url.startswith("sqlite:////") and not ledger_url:
         rel = url[len("sqlite:///"):]
-        if rel and rel != ":memory:":
+        if rel and rel != ":memory:" and "\0" not in rel:
             url = f"sqlite:///{(base / rel).resolve()}"  # relative to the config file, not the cwd
-    if not (url.startswith("sqlite") or url.startswith("postgresql") or url.startswith("postgres://")):
-        v.fail(f"unsupported ledger url {url!r} (use sqlite:///path or postgresql://user@host/db)", ["ledger"], "url")
+    return Config(path=cfg_path, state_dir=state, ledger_url=url, environments=envs, deploy=data.get("deploy", {}),
+                  retention=data.get("retention", {}), raw=data, ledger_source=source)
 
-    envs = _environments(data.get("environments"), v)
-    deploy = _deploy_tables(data.get("deploy", {}), {e.name for e in envs}, v)
-    _check_retention(data.get("retention", {}), v)
-    return Config(path=cfg_path, state_dir=state, ledger_url=url, environments=envs, deploy=deploy,
-                  retention=data.get("retention", {}), raw=data)
+
+def _read_toml(path: Path) -> tuple[dict, str]:
+    import tomllib
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}", hint="fix the TOML syntax at that line") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path}: arrays or inline tables are nested too deeply to read",
+                          hint="release.toml needs at most a few levels of nesting") from None
 
 
 def _environments(raw, v: "_Validator") -> list[Environment]:
@@ -246,9 +265,7 @@ def _environments(raw, v: "_Validator") -> list[Environment]:
         where = ["environments", i]
         if not isinstance(item, dict):
             v.fail("each [[environments]] entry must be a table", where, None)
-        for key in item:
-            if key not in _ENV_KEYS:
-                v.fail(f"unknown key {key!r} in [[environments]]", where, key, _ENV_KEYS)
+        check_table(item, ENVIRONMENT, where, v)
         name = item.get("name")
         if not isinstance(name, str) or not ENV_NAME_RE.match(name):
             v.fail("environments need a name of lower-case letters, digits, - or _", where, "name")
@@ -258,98 +275,225 @@ def _environments(raw, v: "_Validator") -> list[Environment]:
         if name in seen:
             v.fail(f"environment {name!r} is defined twice", where, "name")
         requires = item.get("requires")
-        if requires is not None and (not isinstance(requires, str) or requires not in seen):
+        if requires is not None and requires not in seen:
             v.fail(f"environment {name!r} requires {requires!r}, which is not defined before it",
                    where, "requires", seen)
-        rt = item.get("require_ticket", False)
-        if not isinstance(rt, bool):
-            v.fail("require_ticket must be true or false", where, "require_ticket")
-        ap = item.get("approvals", 0)
-        if not isinstance(ap, int) or isinstance(ap, bool) or ap < 0:
-            v.fail("approvals must be a whole number >= 0", where, "approvals")
-        ttl = _approval_ttl(item, where, v)
-        ad = item.get("auto_deploy", False)
-        if not isinstance(ad, bool):
-            v.fail("auto_deploy must be true or false", where, "auto_deploy")
         fr = item.get("freeze", [])
-        if isinstance(fr, str):
-            fr = [fr]
-        if not isinstance(fr, list) or not all(isinstance(s, str) for s in fr):
-            v.fail("freeze must be a list of windows like \"Fri 18:00 - Mon 06:00 Europe/Berlin\"", where, "freeze")
         windows = []
-        for s in fr:
+        for s in [fr] if isinstance(fr, str) else fr:
             try:
                 windows.append(FreezeWindow.parse(s))
             except ValueError as exc:
                 v.fail(f"bad freeze window {s!r}: {exc}", where, "freeze")
         seen.add(name)
-        envs.append(Environment(name=name, requires=requires, require_ticket=rt, approvals=ap, approval_ttl=ttl,
-                                freeze=windows, auto_deploy=ad, description=item.get("description", "")))
+        envs.append(Environment(name=name, requires=requires, require_ticket=item.get("require_ticket", False),
+                                approvals=item.get("approvals", 0),
+                                approval_ttl=item.get("approval_ttl", DEFAULT_APPROVAL_TTL), freeze=windows,
+                                auto_deploy=item.get("auto_deploy", False), description=item.get("description", "")))
     return envs
 
 
-def _approval_ttl(item: dict, where: list, v: "_Validator"):
-    """`approval_ttl`: how long a recorded approval stays valid, an age ("7d", "36h", seconds)."""
-    ttl = item.get("approval_ttl", DEFAULT_APPROVAL_TTL)
-    try:
-        if age_seconds(ttl) <= 0:
-            raise DurationError("it must be longer than 0")
-    except DurationError as exc:
-        v.fail(f"approval_ttl: {exc}", where, "approval_ttl")
-    return ttl
+# -- the schema ------------------------------------------------------------------------------
+# Every key release.toml may hold, its type and its range, as data: `check_table` walks it.
+# Reading it costs nothing at start-up (no pydantic: its import alone takes 0.13 s).
+
+MAX_COUNT = 1000  # servers of one environment: `count`, `batch_size`, `max_unavailable`, --count
+MAX_INT = 2 ** 63 - 1  # what the ledger can store (--limit, --keep, retention keep)
+MAX_APPROVALS = 100
 
 
-_DEPLOY_TYPES = {"count": int, "batch_size": int, "max_unavailable": int, "strategy": str, "provider": str,
-                 "health_timeout": (int, float, str), "pass_env": list}
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+@dataclass(frozen=True)
+class Rule:
+    """One key's rule. `kind`: bool, int, str, strs (list of strings), command (a string or a
+    list of strings), duration, age, env_names, str_map, windows, table; `what` says it in
+    words ("a whole number from 1 to 1000"). A table lists its `keys`; `each` is the rule of
+    the keys it does not list (an environment's name, e.g. `[deploy.<env>]`); `refused` is
+    why a key may never be there."""
+
+    kind: str
+    what: str
+    lo: int | None = None
+    hi: int | None = None
+    choices: tuple[str, ...] = ()
+    keys: dict[str, "Rule"] | None = None
+    each: "Rule | None" = None
+    refused: str | None = None
+    positive: bool = False  # a duration or age that must be longer than 0
 
 
-def _check_time(v: "_Validator", table: dict, where: list, key: str, *, age: bool = False) -> None:
-    """A duration ("90s", "1h30m", or a number of seconds) or, with `age`, an age ("14d", "1y")."""
-    if key not in table:
-        return
-    try:
-        (age_seconds if age else seconds)(table[key])
-    except DurationError as exc:
-        v.fail(f"{'.'.join(map(str, where + [key]))}: {exc}", where, key)
+def _int(lo: int, hi: int) -> Rule:
+    return Rule("int", f"a whole number from {lo} to {hi}", lo=lo, hi=hi)
 
 
-def _deploy_tables(deploy, names: set[str], v: "_Validator") -> dict:
-    if not isinstance(deploy, dict):
-        v.fail("[deploy] must be a table of [deploy.<env>] tables", [], "deploy")
-    for env_name, settings in deploy.items():
-        if env_name not in names:
-            v.fail(f"[deploy.{env_name}] names an unknown environment", ["deploy", env_name], None, names)
-        if not isinstance(settings, dict):
-            v.fail(f"[deploy.{env_name}] must be a table", ["deploy"], env_name)
-        _check_deploy(env_name, settings, v)
-    return deploy
+def _table(what: str, keys: dict[str, Rule], each: Rule | None = None) -> Rule:
+    return Rule("table", what, keys=keys, each=each)
 
 
-def _check_deploy(env: str, settings: dict, v: "_Validator") -> None:
-    for key, typ in _DEPLOY_TYPES.items():
-        if key in settings and (not isinstance(settings[key], typ) or isinstance(settings[key], bool)):
-            v.fail(f"deploy.{env}.{key} has the wrong type", ["deploy", env], key)
-    if settings.get("strategy", "rolling") not in ("rolling", "blue-green"):
-        v.fail(f"deploy.{env}.strategy must be \"rolling\" or \"blue-green\"", ["deploy", env], "strategy")
-    _check_time(v, settings, ["deploy", env], "health_timeout")
-    names = settings.get("pass_env", [])
-    if not isinstance(names, list) or not all(isinstance(n, str) and _ENV_NAME.fullmatch(n) for n in names):
-        v.fail(f"deploy.{env}.pass_env must be a list of environment variable names", ["deploy", env], "pass_env")
-    check = settings.get("health_check")
-    if isinstance(check, dict):
-        for key in ("timeout", "interval"):
-            _check_time(v, check, ["deploy", env, "health_check"], key)
+BOOL = Rule("bool", "true or false")
+STR = Rule("str", "a string")
+STRS = Rule("strs", "a list of strings")
+COMMAND = Rule("command", 'a command: a string ("sh hook.sh") or a list of strings (["sh", "hook.sh"])')
+DURATION = Rule("duration", 'a duration such as "90s" or "2m", or a number of seconds')
+AGE = Rule("age", 'an age such as "36h", "14d" or "1y", or a number of seconds')
+_CREDENTIALS = Rule("refused", "", refused="credentials never go in release.toml: they come from the standard AWS "
+                                          "chain (environment, profile, instance role); see docs/aws.md")
+
+HEALTH_CHECK = _table("a table of health check settings", {
+    "type": Rule("str", '"http", "tcp", "command", "process" or "ec2"',
+                 choices=("http", "tcp", "command", "process", "ec2")),
+    "path": STR, "expected_status": _int(100, 599), "body_contains": STR, "command": COMMAND,
+    "timeout": DURATION, "interval": DURATION,
+})
+AWS_SETTINGS: dict[str, Rule] = {
+    "region": STR, "instance_type": STR, "subnet_id": STR, "security_group_ids": STRS, "key_name": STR,
+    "iam_instance_profile": STR, "user_data": STR, "tags": Rule("str_map", "a table of strings"),
+    "port": _int(1, 65535), "auto_scaling_group": STR, "profile": STR, "custom_endpoint_ec2": STR,
+    "access_key": _CREDENTIALS, "secret_key": _CREDENTIALS, "token": _CREDENTIALS,
+}
+DEPLOY_ENV = _table("a table of deploy settings", {
+    "count": _int(1, MAX_COUNT), "batch_size": _int(1, MAX_COUNT), "max_unavailable": _int(0, MAX_COUNT),
+    "strategy": Rule("str", '"rolling" or "blue-green"', choices=("rolling", "blue-green")),
+    "provider": STR, "health_timeout": DURATION, "retire_old": BOOL,
+    "pass_env": Rule("env_names", "a list of environment variable names"),
+    "route_hook": COMMAND, "health_check": HEALTH_CHECK, **AWS_SETTINGS,
+})
+RETENTION_RULE = {"keep": _int(0, MAX_INT), "max_age": AGE}
+ENVIRONMENT = _table("a table", {
+    "name": STR, "requires": STR, "require_ticket": BOOL, "approvals": _int(0, MAX_APPROVALS),
+    "approval_ttl": Rule("age", AGE.what, positive=True),
+    "freeze": Rule("windows", 'a list of windows like "Fri 18:00 - Mon 06:00 Europe/Berlin"'),
+    "auto_deploy": BOOL, "description": STR,
+})
+SCHEMA = _table("a table", {
+    "state": _table("a table", {"dir": STR}),
+    "ledger": _table("a table", {"url": STR}),
+    "environments": Rule("checked", "one or more [[environments]] tables"),  # `_environments`
+    "deploy": _table("a table of [deploy.<env>] tables", {}, each=DEPLOY_ENV),
+    "retention": _table("a table", RETENTION_RULE, each=_table("a table with keep and/or max_age", RETENTION_RULE)),
+    "routes": _table("a table", {"hook": COMMAND}),
+    "aws": _table("a table", {"regions": STRS, **AWS_SETTINGS}),
+})
+_ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def _check_retention(retention, v: "_Validator") -> None:
-    """`max_age` of `[retention]` and `[retention.<env>]` is an age; the rest is read by prune."""
-    if not isinstance(retention, dict):
-        v.fail("[retention] must be a table", [], "retention")
-    _check_time(v, retention, ["retention"], "max_age", age=True)
-    for name, table in retention.items():
-        if isinstance(table, dict):
-            _check_time(v, table, ["retention", name], "max_age", age=True)
+def check_table(table: dict, rule: Rule, where: list, v: "_Validator", names: list[str] | None = None) -> None:
+    """Check `table` (at `where`) against a table `rule`: unknown keys with did-you-mean,
+    then every value against its key's rule. Keys a table does not list are environment
+    names when the rule has `each` (`names`: the environments defined)."""
+    keys = rule.keys or {}
+    for key, value in table.items():
+        sub = keys.get(key)
+        if sub is None and rule.each is not None and isinstance(value, dict):
+            if names is not None and key not in names:
+                known = f"; environments: {', '.join(names)}" if names else ""
+                v.fail(f"[{'.'.join(map(str, where + [key]))}] names an unknown environment{known}",
+                       where + [key], None, names)
+            sub = rule.each
+        if sub is None:
+            inside = f" (settings go in a [{_table_name(where)[1:-1]}.<env>] table)" if rule.each and not keys else ""
+            v.fail(f"unknown key {key!r} in {_table_name(where)}{inside}", where, key, keys)
+        if sub.kind == "table":
+            if not isinstance(value, dict):
+                v.fail(f"{_label(where, key)} must be {sub.what}, not {_shown(value)}", where, key)
+            check_table(value, sub, where + [key], v, names)
+        elif sub.kind != "checked":
+            problem = _problem(value, sub)
+            if problem:
+                v.fail(f"{_label(where, key)}{problem}", where, key, hint=_hint(value, sub))
+
+
+def _problem(value, rule: Rule) -> str | None:
+    """Why `value` breaks `rule`, to follow the key's name (" must be ...", ": ..."), or None."""
+    kind = rule.kind
+    bad = f" must be {rule.what}, not {_shown(value)}"
+    if kind == "refused":
+        return f" is not allowed: {rule.refused}"
+    if kind == "bool":
+        return None if isinstance(value, bool) else bad
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool) or not rule.lo <= value <= rule.hi:
+            return bad
+        return None
+    if kind == "str":
+        if not isinstance(value, str):
+            return bad
+        if rule.choices and value not in rule.choices:
+            return bad
+        return _nul(value)
+    if kind in ("strs", "command", "windows"):
+        if kind != "strs" and isinstance(value, str):
+            return _nul(value) or (" must not be empty" if kind == "command" and not value.strip() else None)
+        if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+            return bad
+        if kind == "command" and not value:
+            return " must not be an empty list"
+        return next((p for p in map(_nul, value) if p), None)
+    if kind == "env_names":
+        if not isinstance(value, list) or not all(isinstance(s, str) and _ENV_VAR.match(s) for s in value):
+            return bad
+        return None
+    if kind == "str_map":
+        if not isinstance(value, dict) or not all(isinstance(s, str) for s in value.values()):
+            return bad
+        return next((p for p in map(_nul, [*value, *value.values()]) if p), None)
+    if kind in ("duration", "age"):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            return bad
+        try:
+            secs = (age_seconds if kind == "age" else seconds)(value)
+        except DurationError as exc:
+            return f": {exc}"  # a whole sentence already: '"forever" is not an age: use ...'
+        if rule.positive and not secs:
+            return " must be longer than 0"
+        return None
+    raise AssertionError(f"no such rule kind {kind!r}")  # pragma: no cover - the schema is data of this module
+
+
+def _nul(text: str) -> str | None:
+    return " must not contain a NUL character (\\u0000)" if "\0" in text else None
+
+
+def _hint(value, rule: Rule) -> str | None:
+    if rule.kind == "bool" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return f"write {value.strip().lower()} without quotes: \"{value}\" is a string"
+    if rule.kind == "int" and isinstance(value, str) and value.strip().isdigit():
+        return f"write {value.strip()} without quotes: \"{value}\" is a string"
+    if rule.kind == "str" and rule.choices and isinstance(value, str):
+        close = closest(value, rule.choices)
+        return f"did you mean {close!r}?" if close else None
+    return None
+
+
+def _shown(value) -> str:
+    """How a wrong value is named in a message: its TOML type, and short values themselves."""
+    if isinstance(value, bool):
+        return "the boolean " + str(value).lower()
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return f"the number {text if len(text) <= 24 else text[:20] + '...'}"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return "the string " + json.dumps(text)
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"  # dates and times
+
+
+def _label(where: list, key) -> str:
+    """`deploy.prod.count`; a key of an [[environments]] entry is named by itself."""
+    if any(isinstance(w, int) for w in where):
+        return str(key)
+    return ".".join(map(str, where + [key]))
+
+
+def _table_name(where: list) -> str:
+    if not where:
+        return "release.toml"
+    if any(isinstance(w, int) for w in where):
+        return f"[[{'.'.join(w for w in where if isinstance(w, str))}]]"
+    return f"[{'.'.join(map(str, where))}]"
 
 
 class _Validator:
@@ -358,17 +502,26 @@ class _Validator:
     def __init__(self, path: Path | None, text: str):
         self.path, self.lines = path, text.splitlines()
 
-    def fail(self, message: str, where: list, key: str | None, choices=None):
-        line = self._line(where, key)
+    def fail(self, message: str, where: list, key: str | None, choices=None, *, hint: str | None = None):
+        line = self.line(where, key)
         loc = f"{self.path}:{line}" if line else str(self.path)
-        hint = None
-        if choices and key:
+        if choices and key and hint is None:
             close = closest(str(key), sorted(choices))
             hint = f"did you mean {close!r}?" if close else f"known keys: {', '.join(sorted(choices))}"
+        elif choices and key is None and where and hint is None:
+            close = closest(str(where[-1]), sorted(choices))
+            hint = f"did you mean {close!r}?" if close else None
         raise ConfigError(f"{loc}: {message}", hint=hint)
 
+    def line(self, where: list, key: str | None) -> int | None:
+        """The line of `key` inside the table named by `where` (['environments', 2]); for a
+        table written inline (`health_check = { ... }`), the line of the key that holds it."""
+        found = self._line(where, key)
+        if found is None and where and not isinstance(where[-1], int) and len(where) > 1:
+            return self.line(where[:-1], where[-1])
+        return found
+
     def _line(self, where: list, key: str | None) -> int | None:
-        """Find the line of `key` inside the table named by `where` (['environments', 2])."""
         header_hits: list[int] = []
         tables = [w for w in where if isinstance(w, str)]
         index = next((w for w in where if isinstance(w, int)), None)
@@ -381,7 +534,7 @@ class _Validator:
                 s = raw.strip()
                 m = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", s)
                 if m:
-                    current = m.group(1)
+                    current = re.sub(r"\s*\.\s*", ".", m.group(1)).replace('"', "")
                     if current == want:
                         if s.startswith("[["):
                             seen_array += 1
@@ -402,6 +555,6 @@ class _Validator:
                 if key and re.match(rf"^\[\[?\s*{re.escape(key)}\b", s):
                     return i + 1
                 continue
-            if key and re.match(rf"^\"?{re.escape(str(key))}\"?\s*=", s):
+            if key and re.match(rf"^[\"']?{re.escape(str(key))}[\"']?\s*[=.]", s):
                 return i + 1
         return start + 1 if tables else None

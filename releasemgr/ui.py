@@ -27,7 +27,29 @@ from typing import Any, Callable, Iterable, Sequence, TextIO
 
 from releasemgr.common.secrets import MASK, Masker, process_masker
 
-__all__ = ["MASK", "Ui"]
+__all__ = ["MASK", "Ui", "escape_controls"]
+
+# What a terminal would act on instead of showing: C0 controls (newline, carriage return,
+# escape ...), DEL, C1 controls, the Unicode line and paragraph separators, and the bidi
+# marks, embeddings, overrides and isolates that reorder what follows them on screen.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(m: re.Match) -> str:
+    ch = m.group()
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every character a terminal would act on written as an escape (a newline as
+    `\\n`, ESC as `\\x1b`, U+2028 as `\\u2028`), so a user-supplied value -- a reason, an
+    actor, a ticket, an artifact id -- stays on its own line and cannot draw a fake row or
+    recolour the screen. For text output only: JSON and CSV carry the exact value."""
+    return _CONTROLS.sub(_escape_one, text)
 
 
 @dataclass
@@ -132,8 +154,9 @@ class Ui:
         self.out(json.dumps(doc, sort_keys=False, default=str))
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> str:
-        """A plain, aligned table (no box drawing, so it pastes into tickets and greps well)."""
-        rows = [["" if v is None else str(v) for v in r] for r in rows]
+        """A plain, aligned table (no box drawing, so it pastes into tickets and greps well).
+        Every cell is shown through `escape_controls`: one row per row, whatever a value holds."""
+        rows = [["" if v is None else escape_controls(str(v)) for v in r] for r in rows]
         widths = [len(c) for c in columns]
         for r in rows:
             for i, v in enumerate(r):

@@ -179,9 +179,15 @@ def test_wrong_type_of_ledger_url(tmp_path):
     assert "ledger.url must be a string" in e.message and ":2:" in e.message
 
 
-def test_unsupported_ledger_scheme(tmp_path):
-    e = bad(tmp_path, '[ledger]\nurl = "mysql://x"\n')
-    assert "unsupported ledger url" in e.message and ":2:" in e.message
+def test_unsupported_ledger_scheme_names_the_file_and_line(tmp_path, monkeypatch, capsys):
+    """config.py does not judge URLs (ledger/db.py check_url does, in one place); the message
+    still says where the URL came from."""
+    write(tmp_path, '[ledger]\nurl = "mysql://x"\n')
+    assert load_config(None, cwd=str(tmp_path)).ledger_url == "mysql://x"
+    code, out, err = run_cli(tmp_path, monkeypatch, capsys, "status")
+    assert code == 2, err
+    assert f"unsupported ledger url mysql://x (from [ledger] url in {tmp_path / 'release.toml'}:2)" in err
+    assert "use sqlite:///path" in err and "internal error" not in err
 
 
 def test_requires_an_undefined_environment(tmp_path):
@@ -225,7 +231,8 @@ def test_deploy_for_an_unknown_environment(tmp_path):
 
 def test_deploy_wrong_types(tmp_path):
     e = bad(tmp_path, '[deploy.prod]\ncount = 3\nbatch_size = "one"\n')
-    assert "deploy.prod.batch_size has the wrong type" in e.message and ":3:" in e.message
+    assert 'deploy.prod.batch_size must be a whole number from 1 to 1000, not the string "one"' in e.message
+    assert ":3:" in e.message
     e = bad(tmp_path, '[deploy.prod]\nstrategy = "big-bang"\n')
     assert "strategy must be" in e.message and ":2:" in e.message
 
@@ -352,3 +359,116 @@ def test_environment_frozen_by(tmp_path):
     assert env.frozen_by(utc(2026, 11, 28, 10, 0)).text == "Sat 00:00 - Sun 00:00"
     assert env.frozen_by(utc(2026, 11, 30, 12, 30)).text == "Mon 12:00 - Mon 13:00"
     assert env.frozen_by(utc(2026, 11, 30, 13, 0)) is None
+
+
+# -- strict schema (issue 15, item 6) -------------------------------------------------------
+
+TWO_ENVS = '[[environments]]\nname = "dev"\n\n[[environments]]\nname = "prod"\n'
+
+
+@pytest.mark.parametrize("line,snippet,hint", [
+    ('retire_old = "false"', 'deploy.prod.retire_old must be true or false, not the string "false"',
+     'write false without quotes: "false" is a string'),
+    ("route_hook = 5", "deploy.prod.route_hook must be a command: a string", None),
+    ("route_hook = [1, 2]", "deploy.prod.route_hook must be a command", None),
+    ("route_hook = []", "deploy.prod.route_hook must not be an empty list", None),
+    ("count = 1001", "deploy.prod.count must be a whole number from 1 to 1000, not the number 1001", None),
+    ("count = 0", "deploy.prod.count must be a whole number from 1 to 1000", None),
+    ('count = "3"', 'deploy.prod.count must be a whole number from 1 to 1000, not the string "3"',
+     'write 3 without quotes: "3" is a string'),
+    ("batch_size = 99999999999999999999", "deploy.prod.batch_size must be a whole number from 1 to 1000", None),
+    ("max_unavailable = -1", "deploy.prod.max_unavailable must be a whole number from 0 to 1000", None),
+    ('strategy = "blue_green"', 'deploy.prod.strategy must be "rolling" or "blue-green"', "did you mean 'blue-green'?"),
+    ('health_timeout = "soon"', 'deploy.prod.health_timeout: "soon" is not a duration', None),
+    ("health_timeout = nan", 'deploy.prod.health_timeout: "nan" is not a number of seconds', None),
+    ('pass_env = ["OK", "NOT-OK"]', "deploy.prod.pass_env must be a list of environment variable names", None),
+    ("port = 70000", "deploy.prod.port must be a whole number from 1 to 65535", None),
+    ('secret_key = "abc"', "deploy.prod.secret_key is not allowed: credentials never go in release.toml", None),
+    ('region = "eu\\u0000x"', "deploy.prod.region must not contain a NUL character", None),
+    ('retire_old = true\nretir_old = false', "unknown key 'retir_old' in [deploy.prod]", "did you mean 'retire_old'?"),
+    ('helth_check = { type = "http" }', "unknown key 'helth_check' in [deploy.prod]", "did you mean 'health_check'?"),
+    ('health_check = { type = "htp" }', 'deploy.prod.health_check.type must be "http", "tcp"', "did you mean 'http'?"),
+    ("health_check = { expected_status = 99 }", "deploy.prod.health_check.expected_status must be a whole number",
+     None),
+])
+def test_deploy_settings_are_checked_against_the_schema(tmp_path, line, snippet, hint):
+    e = bad(tmp_path, f'{TWO_ENVS}\n[deploy.prod]\nprovider = "local"\n{line}\n')
+    assert snippet in e.message, e.message
+    expected_line = 9 + line.count("\n")
+    assert e.message.startswith(f"{tmp_path / 'release.toml'}:{expected_line}: "), e.message
+    if hint:
+        assert e.hint == hint
+
+
+@pytest.mark.parametrize("text,snippet,hint", [
+    ('[routes]\nhook = 5\n', "routes.hook must be a command", None),
+    ('[routes]\nhok = "x"\n', "unknown key 'hok' in [routes]", "did you mean 'hook'?"),
+    ('[retention]\nkeep = -1\n', "retention.keep must be a whole number from 0 to", None),
+    ('[retention]\nkep = 3\n', "unknown key 'kep' in [retention]", "did you mean 'keep'?"),
+    ('[retention.prd]\nkeep = 3\n', "[retention.prd] names an unknown environment", "did you mean 'prod'?"),
+    ('[retention.prod]\nmax_age = "14x"\n', 'retention.prod.max_age: "14x" is not an age', None),
+    ('[aws]\nregions = "us-east-1"\n', "aws.regions must be a list of strings", None),
+    ('[aws]\naccess_key = "AKIA"\n', "aws.access_key is not allowed", None),
+    ('[state]\ndir = 5\n', "state.dir must be a string, not the number 5", None),
+    ('[deploy]\ncount = 3\n', "unknown key 'count' in [deploy] (settings go in a [deploy.<env>] table)", None),
+    ('[deploy.prod]\nhealth_check = 5\n', "deploy.prod.health_check must be a table of health check settings", None),
+    ('[[environments]]\nname = "dev"\napprovals = 101\n', "approvals must be a whole number from 0 to 100", None),
+    ('[[environments]]\nname = "dev"\napproval_ttl = "0s"\n', "approval_ttl must be longer than 0", None),
+    ('[[environments]]\nname = 5\n', "name must be a string", None),
+])
+def test_every_table_is_checked(tmp_path, text, snippet, hint):
+    e = bad(tmp_path, (TWO_ENVS + "\n" if "environments" not in text else "") + text)
+    assert snippet in e.message, e.message
+    assert e.message.startswith(f"{tmp_path / 'release.toml'}:"), e.message
+    if hint:
+        assert e.hint == hint, e.hint
+
+
+def test_a_hook_may_be_a_string_or_a_list_of_strings(tmp_path):
+    write(tmp_path, f'{TWO_ENVS}\n[routes]\nhook = "sh route.sh"\n\n[deploy.prod]\nroute_hook = ["sh", "r.sh"]\n'
+                    '[deploy.prod.health_check]\ntype = "http"\ntimeout = "5s"\ncommand = ["true"]\n')
+    cfg = load_config(None, cwd=str(tmp_path))
+    assert cfg.deploy["prod"]["route_hook"] == ["sh", "r.sh"] and cfg.raw["routes"]["hook"] == "sh route.sh"
+
+
+def test_a_key_of_an_inline_table_is_reported_on_its_line(tmp_path):
+    e = bad(tmp_path, f'{TWO_ENVS}\n[deploy.prod]\ncount = 2\nhealth_check = {{ timeout = "forever" }}\n')
+    assert e.message.startswith(f"{tmp_path / 'release.toml'}:9: deploy.prod.health_check.timeout"), e.message
+
+
+@pytest.mark.parametrize("window", ["Mon 00:00 - Mon 00:00", "Fri 18:00 - Friday 18:00 Europe/Berlin",
+                                    "2026-12-20 00:00 - 2026-12-20 00:00"])
+def test_an_empty_freeze_window_is_refused(tmp_path, window):
+    e = bad(tmp_path, f'[[environments]]\nname = "prod"\nfreeze = ["{window}"]\n')
+    assert "bad freeze window" in e.message and "the window is empty" in e.message and ":3:" in e.message
+
+
+def test_deeply_nested_toml_is_a_config_error(tmp_path):
+    depth = 1000
+    e = bad(tmp_path, f'[deploy.dev]\ncount = {"[" * depth}1{"]" * depth}\n')
+    assert "nested too deeply" in e.message
+
+
+@pytest.mark.parametrize("line", ['retire_old = "false"', "route_hook = 5", 'retrie_old = true', "count = 5000"])
+def test_cli_refuses_a_bad_deploy_setting_before_anything_runs(tmp_path, monkeypatch, capsys, line):
+    """Exit 2 with the file and line, before the ledger is opened or created (so before any
+    server starts or any route switches)."""
+    write(tmp_path, f'{TWO_ENVS}\n[deploy.prod]\n{line}\n')
+    for args in (["deploy", "web", "--env", "prod"], ["register", "web", "--artifact", "aws:us-east-1:ami-1"],
+                 ["status"]):
+        code, out, err = run_cli(tmp_path, monkeypatch, capsys, *args)
+        assert code == 2, (args, err)
+        assert err.startswith(f"error: {tmp_path / 'release.toml'}:8: "), err
+    assert not (tmp_path / "state").exists()  # nothing was made
+
+
+def test_cli_count_has_the_same_upper_bound(tmp_path, monkeypatch, capsys):
+    code, out, err = run_cli(tmp_path, monkeypatch, capsys, "deploy", "web", "--env", "dev", "--count", "1001")
+    assert code == 2 and "1001 is not in the range 1<=x<=1000" in err, err
+
+
+def test_a_list_hook_runs_as_its_words(tmp_path):
+    from releasemgr.release.routes import hook_command
+
+    write(tmp_path, f'{TWO_ENVS}\n[deploy.prod]\nroute_hook = ["sh", "-c", "echo $0", "a b"]\n')
+    assert hook_command(load_config(None, cwd=str(tmp_path)), "prod") == "sh -c 'echo $0' 'a b'"

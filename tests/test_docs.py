@@ -27,7 +27,7 @@ OWN_DOCS = ["README.md", "concepts.md", "config.md", "policies.md", "json.md"]
 # Every doc the project has; docs/README.md must index each of them.
 ALL_DOCS = OWN_DOCS + ["cli.md", "templates.md", "fmt.md", "functions.md", "template-options.md",
                        "ledger.md", "audit.md", "benchmarks.md", "testing.md", "architecture.md",
-                       "providers.md", "completion.md"]
+                       "providers.md", "completion.md", "security.md"]
 HEAVY = ("boto3", "botocore", "paramiko", "sqlmodel", "sqlalchemy", "rich")
 # Sub-commands of groups the reference must show (the top-level ones are LAZY_COMMANDS).
 SUBCOMMANDS = ["audit verify", "ledger info", "ledger upgrade"]
@@ -167,7 +167,8 @@ def test_the_index_names_every_doc():
     assert not [n for n in on_disk if n not in linked], "a file in docs/ is not in the index"
 
 
-@pytest.mark.parametrize("name", OWN_DOCS + ["cli.md", "architecture.md", "providers.md", "testing.md"])
+@pytest.mark.parametrize("name", OWN_DOCS + ["cli.md", "architecture.md", "providers.md", "testing.md",
+                                  "security.md"])
 def test_links_between_docs_resolve(name):
     path = DOCS / name
     assert path.is_file(), f"docs/{name} is missing"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli import complete
-from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
+from releasemgr.cli.context import CONTEXT_SETTINGS, LIMIT, app_ctx, global_options
 from releasemgr.release import audit_report
 from releasemgr.errors import OperationFailed
 
@@ -21,7 +21,7 @@ from releasemgr.errors import OperationFailed
 @click.option("--actor", "who", metavar="NAME", help="Only events by this actor.")
 @click.option("--action", metavar="ACTION", help="Only this action (promote, rollback, version, version.revoked...).")
 @click.option("--ticket", metavar="ID", help="Only events under this ticket.")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N events.")
+@click.option("--limit", type=LIMIT, help="Only the newest N events.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format (default table; --json means json).")
 @click.pass_context
@@ -38,29 +38,21 @@ def audit(ctx, since, until, env, image, who, action, ticket, limit, fmt):
     """
     if ctx.invoked_subcommand is not None:
         return
-    import csv
-    import io
     import json
 
     app = app_ctx()
     events = audit_report.query(app.ledger, since=since, until=until, env=env, image=image, actor=who,
                                 action=action, ticket=ticket, limit=limit)
     fmt = fmt or ("json" if app.settings.json else "table")
-    if fmt == "json":
+    if fmt == "json":  # exact values (JSON escapes control characters itself)
         app.ui.out(json.dumps({"events": events}, indent=2))
-    elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason", "details", "hash"])
-        for e in events:
-            w.writerow([e["seq"], e["at"], e["actor"], e["action"], e["image"] or "", e["version"] or "",
-                        e["env"] or "", e["ticket"] or "", e["reason"] or "",
-                        json.dumps(e["details"], sort_keys=True), e["hash"]])
-        app.ui.stdout.write(app.ui.mask(buf.getvalue()))
+    elif fmt == "csv":  # exact values, RFC 4180 quoting
+        app.ui.stdout.write(app.ui.mask(audit_report.to_csv(events)))
     else:
         if not events:
             app.ui.out("no audit events match")
             return
+        # Ui.table escapes control characters: a crafted reason cannot draw a row of its own
         app.ui.out(app.ui.table(["seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason"],
                                 [[e["seq"], e["at"][:19], e["actor"], e["action"], e["image"], e["version"],
                                   e["env"], e["ticket"], e["reason"]] for e in events]))

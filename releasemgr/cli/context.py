@@ -9,8 +9,9 @@ import click
 from releasemgr.config import default_actor
 from releasemgr.ledger.db import safe_url
 from releasemgr.ui import Ui
-from releasemgr.config import load_config
-from releasemgr.ledger.db import Ledger
+from releasemgr.common.durations import DurationError, seconds
+from releasemgr.config import MAX_INT, load_config, make_state_dir
+from releasemgr.ledger.db import Ledger, check_url
 from releasemgr.release import liveness, policy
 
 
@@ -43,11 +44,14 @@ class AppContext:
     @property
     def config(self):
         if self._config is None:
-            self._config = load_config(
+            cfg = load_config(
                 self.settings.config or os.environ.get("RELEASE_CONFIG"),
                 state_dir=self.settings.state or os.environ.get("RELEASE_STATE"),
                 ledger_url=self.settings.ledger or os.environ.get("RELEASE_LEDGER"),
+                ledger_source="--ledger" if self.settings.ledger else "RELEASE_LEDGER",
             )
+            check_url(cfg.ledger_url, source=cfg.ledger_source)  # before anything uses it
+            self._config = cfg
         return self._config
 
     @property
@@ -63,6 +67,7 @@ class AppContext:
             led = Ledger.open(self.config.ledger_url, environments=policy.wanted(self.config),
                               create=_creates_ledger())
             self._ledger = led
+            make_state_dir(self.config.state_dir)  # private (0700) when this is its first use
             if led.created:
                 self.announce_created(led.url)
             if policy.adopt(led, self.config):
@@ -203,6 +208,28 @@ def command(name: str | None = None, **kw):
 
     return deco
 
+
+class Duration(click.ParamType):
+    """A duration option (`--lock-timeout 30`, `30s`, `2m`), read as `common.durations.seconds`
+    reads every duration a person types: nan, inf, negative or absurdly long values are a
+    usage error (exit 2)."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = value
+        else:
+            text = str(value).strip()
+        try:
+            return seconds(text, 0.0)
+        except DurationError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+# --limit, --keep and other counts of rows: what the ledger can store (a 64-bit integer)
+LIMIT = click.IntRange(min=1, max=MAX_INT)
+AT_LEAST_0 = click.IntRange(min=0, max=MAX_INT)
 
 HELP_OPTIONS = ["-h", "--help"]
 CONTEXT_SETTINGS = {"help_option_names": HELP_OPTIONS}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli import complete
-from releasemgr.cli.context import app_ctx, command
+from releasemgr.cli.context import AT_LEAST_0, Duration, app_ctx, command
 from releasemgr.cli.render import deploy_text
 from releasemgr.common.durations import DurationError, seconds
+from releasemgr.config import MAX_COUNT
 from releasemgr.errors import UsageError
 from releasemgr.release.deploy import run as deploy_mod
 from releasemgr.release.queries import list_servers
@@ -16,7 +17,7 @@ from releasemgr.release.retire import prune as prune_fn
 
 
 def _lock_option(f):
-    return click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True,
+    return click.option("--lock-timeout", type=Duration(), default=0.0, show_default=True,
                         metavar="SECONDS",
                         help="Wait this long for a deploy, rollback, retire or prune that holds the lock "
                              "to finish, then refuse (exit 1).")(f)
@@ -35,12 +36,13 @@ def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: b
 @click.option("--version", "version", metavar="REF", shell_complete=complete.image_version_refs,
               help="Only as a check: the version ENV must point at (v3, web@v3, web@1.4.0); another is refused "
                    "(exit 3): move the pointer with `release promote REF --to ENV --deploy`.")
-@click.option("--count", type=click.IntRange(min=1), help="Number of servers. Default: [deploy.ENV] count, "
-              "else as many as run now, else 1.")
+@click.option("--count", type=click.IntRange(min=1, max=MAX_COUNT),
+              help="Number of servers. Default: [deploy.ENV] count, else as many as run now, else 1.")
 @click.option("--strategy", type=click.Choice(["rolling", "blue-green"]), help="Default: [deploy.ENV] strategy, "
               "else the environment's last deploy's, else rolling.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Rolling: servers replaced at a time (default 1).")
-@click.option("--max-unavailable", type=click.IntRange(min=0),
+@click.option("--batch-size", type=click.IntRange(min=1, max=MAX_COUNT),
+              help="Rolling: servers replaced at a time (default 1).")
+@click.option("--max-unavailable", type=click.IntRange(min=0, max=MAX_COUNT),
               help="Rolling: old servers that may stop before their replacements are healthy (default 0).")
 @click.option("--health-timeout", metavar="DURATION", help="How long new servers may take to become healthy "
               "(30, 30s, 2m, 1m30s). Default: the image's health_check timeout, else 30s.")
@@ -110,7 +112,7 @@ def servers(image, env, all_states):
               help="The environment.")
 @click.option("--older-than", metavar="REF", help="Only servers of versions older than this one (v3, web@v3). "
               "Default: every version but the current one.")
-@click.option("--keep-previous", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--keep-previous", type=AT_LEAST_0, default=0, show_default=True,
               help="Keep the servers of the N newest other versions (for an instant rollback).")
 @click.option("--dry-run", is_flag=True, help="Show what would stop; change nothing.")
 @_lock_option
@@ -144,7 +146,7 @@ def retire(image, env, older_than, keep_previous, dry_run, lock_timeout):
 
 @command()
 @click.argument("image", shell_complete=complete.image_names)
-@click.option("--keep", type=click.IntRange(min=0), help="Keep the N newest versions' artifacts.")
+@click.option("--keep", type=AT_LEAST_0, help="Keep the N newest versions' artifacts.")
 @click.option("--older-than", metavar="AGE", help="Only versions older than this (14d, 2w, 1y, 36h, 1d12h).")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
 @_lock_option

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli import complete
-from releasemgr.cli.context import app_ctx, command
+from releasemgr.cli.context import Duration, app_ctx, command
 from releasemgr.cli.render import artifacts_text, deploy_text
 from releasemgr.errors import UsageError
 from releasemgr.release import approvals, lifecycle
@@ -98,7 +98,7 @@ def _move_text(d: dict) -> str:
 
 
 def _deploy_options(f):
-    f = click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
+    f = click.option("--lock-timeout", type=Duration(), default=0.0, metavar="SECONDS",
                      help="With --deploy: wait this long for the environment's lock, then refuse.")(f)
     f = click.option("--deploy", "do_deploy", is_flag=True,
                      help="Also move the servers (as `release deploy`); default: auto_deploy of the environment.")(f)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli import complete
-from releasemgr.cli.context import app_ctx, command
+from releasemgr.cli.context import LIMIT, app_ctx, command
 from releasemgr.cli.render import artifacts_text, version_text
 from releasemgr.release import drift, queries
 
@@ -29,7 +29,7 @@ def images():
 
 @command()
 @click.argument("image", shell_complete=complete.image_names)
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N versions.")
+@click.option("--limit", type=LIMIT, help="Only the newest N versions.")
 def versions(image, limit):
     """List the versions of IMAGE, newest first, with where each is current.
 
@@ -62,7 +62,7 @@ def show(ref):
 @click.argument("image", shell_complete=complete.image_names)
 @click.option("--env", "env", metavar="ENV", shell_complete=complete.environment_names,
               help="Only this environment.")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the newest N moves.")
+@click.option("--limit", type=LIMIT, help="Only the newest N moves.")
 def history(image, env, limit):
     """Show how IMAGE's channel pointers moved (promotions and rollbacks), newest first.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from releasemgr.ui import escape_controls
+
 
 def artifacts_text(doc: dict) -> str:
     return ", ".join(f"{a['provider']}:{a['region']}:{a['id']}" if a["region"] else f"{a['provider']}:{a['id']}"
@@ -31,7 +33,8 @@ def version_text(doc: dict) -> str:
                 state = f"used {a['used_at'][:19]} by {a['used_by']}" if a["used"] else a["state"]
                 extra = "".join(f"  {k} {a[k]}" for k in ("ticket", "reason") if a.get(k))
                 lines.append(f"    {env}  {a['approver']}  {a['at'][:19]}  {state}{extra}")
-    return "\n".join(lines)
+    # each line is one line: a reason, actor or artifact id with a newline cannot add one
+    return "\n".join(escape_controls(line) for line in lines)
 
 
 def deploy_text(d: dict) -> str:

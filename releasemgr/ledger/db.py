@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import sys
 import threading
@@ -68,22 +69,60 @@ def sqlite_path(url: str) -> str | None:
     return url[len("sqlite:///"):].split("?", 1)[0] or None
 
 
-def check_url(url: str) -> None:
-    """Refuse a ledger URL that would keep nothing (exit 2, naming it): `sqlite://`,
-    `sqlite:///:memory:`, `sqlite:///` with an empty path, `?mode=memory`, and schemes other
-    than sqlite and postgresql."""
-    if not url.startswith(("sqlite", "postgresql")):
-        raise UsageError(f"unsupported ledger url {safe_url(url)}",
-                         hint="use sqlite:///path or postgresql://user@host/db")
-    if not url.startswith("sqlite"):
+SUPPORTED_URLS = "use sqlite:///path (sqlite:////abs/path for an absolute one) or postgresql://user@host/db"
+_POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://")  # the last: what normalise_url makes
+
+
+def check_url(url: str, source: str | None = None) -> None:
+    """The one place that judges a ledger URL, before anything uses it: only `sqlite:///PATH`
+    (a file) and `postgresql://...` / `postgres://...` pass. Anything else is a UsageError
+    (exit 2) that names the URL and, with `source`, where it came from ("--ledger",
+    "RELEASE_LEDGER", "[ledger] url in release.toml:2"): other schemes and drivers
+    (`sqlite+pysqlite://`, `postgresql+asyncpg://`), `sqlite:/x`, control characters, and
+    URLs that would keep nothing (`sqlite://`, `sqlite:///:memory:`, an empty path,
+    `?mode=memory`)."""
+    where = f" (from {source})" if source else ""
+    if not isinstance(url, str) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise UsageError(f"unsupported ledger url {_shown_url(url)}{where}: it contains a control character",
+                         hint=SUPPORTED_URLS)
+    if url.startswith(_POSTGRES_PREFIXES):
+        _check_postgres_url(url, where)
         return
+    if not url.startswith("sqlite:/"):  # other schemes and drivers, sqlite3:, sqlitefoo://
+        raise UsageError(f"unsupported ledger url {_shown_url(url)}{where}", hint=SUPPORTED_URLS)
     path = sqlite_path(url)
     query = url.split("?", 1)[1] if "?" in url else ""
-    if (not url.startswith("sqlite:///") or path is None or ":memory:" in path or path.startswith("file::memory")
-            or "mode=memory" in query):
-        raise UsageError(f"the ledger url {url} keeps nothing (an in-memory or empty-path SQLite database)",
-                         hint="use sqlite:///path/to/ledger.db (sqlite:////abs/path for an absolute one) "
-                              "or postgresql://user@host/db")
+    if url == "sqlite://" or url.startswith("sqlite:///") and (
+            path is None or ":memory:" in path or path.startswith("file::memory") or "mode=memory" in query):
+        raise UsageError(f"the ledger url {url} keeps nothing (an in-memory or empty-path SQLite database){where}",
+                         hint=SUPPORTED_URLS)
+    if not url.startswith("sqlite:///"):  # sqlite:/x, sqlite://host/x
+        raise UsageError(f"unsupported ledger url {_shown_url(url)}{where}: a SQLite ledger is sqlite:///PATH",
+                         hint=SUPPORTED_URLS)
+    if query:
+        raise UsageError(f"unsupported ledger url {_shown_url(url)}{where}: a SQLite ledger URL takes no "
+                         "?options", hint=SUPPORTED_URLS)
+
+
+def _check_postgres_url(url: str, where: str) -> None:
+    """A PostgreSQL URL SQLAlchemy can read, with a database name (SQLAlchemy is imported
+    here only on the PostgreSQL path, which needs it anyway)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(normalise_url(url))
+        parsed.port  # noqa: B018 - a port that is not a number raises here
+    except Exception as exc:  # sqlalchemy.exc.ArgumentError, ValueError
+        raise UsageError(f"unsupported ledger url {_shown_url(url)}{where}: {exc}", hint=SUPPORTED_URLS) from None
+    if not parsed.database:
+        raise UsageError(f"the ledger url {_shown_url(url)}{where} names no database",
+                         hint="use postgresql://user@host/db")
+
+
+def _shown_url(url) -> str:
+    """The URL for a message: without a password, control characters escaped."""
+    text = safe_url(url) if isinstance(url, str) else repr(url)
+    return "".join(c if 0x20 <= ord(c) != 0x7F else f"\\x{ord(c):02x}" for c in text)
 
 
 def head_file_of(url: str) -> Path | None:
@@ -121,8 +160,8 @@ def _size_after_creation(path: Path) -> int | None:
 def check_can_create(url: str) -> None:
     """What `Ledger.open(create=True)` checks before making a ledger (for `ledger upgrade`,
     which migrates without opening): the URL keeps data, no damaged file or orphaned head file."""
-    url = normalise_url(url)
     check_url(url)
+    url = normalise_url(url)
     path = sqlite_path(url)
     if path:
         _check_file(url, Path(path), create=True)
@@ -155,10 +194,22 @@ def _check_file(url: str, path: Path, *, create: bool) -> bool:
     if not create:
         raise missing_ledger(url)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the state folder, usually: private
     except OSError as exc:
         raise UsageError(f"cannot create the ledger folder {path.parent}: {exc.strerror}") from None
     return True
+
+
+LEDGER_FILE_MODE = 0o600
+
+
+def _make_private(path: Path) -> None:
+    """A SQLite ledger this process made: the file and its WAL/shared-memory files readable
+    by their owner only (SQLite creates them 0644 under the usual umask; later WAL files take
+    the database file's mode)."""
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(p, LEDGER_FILE_MODE)
 
 
 class Ledger:
@@ -192,8 +243,8 @@ class Ledger:
              create: bool = False) -> "Ledger":
         """Open the ledger at `url`; NotFound (exit 4) when there is none, unless `create`
         (then `ledger.created` says whether it was made now)."""
-        url = normalise_url(url)
         check_url(url)
+        url = normalise_url(url)
         path = sqlite_path(url)
         new_file = _check_file(url, Path(path), create=create) if path else False
         ledger = cls(None, url)
@@ -212,6 +263,8 @@ class Ledger:
                         raise missing_ledger(url)
                     # made now, unless a concurrent process made it first (it holds the lock)
                     ledger.created = bool(migrate.upgrade_to_head(ledger))
+                    if ledger.created and path:
+                        _make_private(Path(path))
                 else:
                     migrate.ensure_current(ledger, upgrade=upgrade)
             if environments:
@@ -440,19 +493,24 @@ def safe_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<ledger url>"
+    except Exception:  # not a URL SQLAlchemy reads: cut what could be a password out by hand
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def upgrade(url: str, environments: list[str]) -> list[str]:
     """`release ledger upgrade`: apply pending migrations to the ledger at `url` (made if
     missing) and record the environments; returns the revisions applied."""
+    check_url(url)
     url = normalise_url(url)
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    new_file = bool(path) and not Path(path).exists()
+    if path:
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     ledger = Ledger(None, url)
     try:
         applied = migrate.upgrade_to_head(ledger)
+        if new_file and applied:
+            _make_private(Path(path))
         ledger.sync_environments(environments)
     finally:
         ledger.close()

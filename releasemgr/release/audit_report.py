@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -48,6 +51,24 @@ def query(ledger: Ledger, *, since=None, until=None, env=None, image=None, actor
         events = audit.query(conn, since=parse_when(since), until=parse_when(until, end=True), env=env, image=image,
                              actor=actor, action=action, ticket=ticket, limit=limit)
     return [audit.event_to_json(e) for e in events]
+
+
+CSV_COLUMNS = ("seq", "at", "actor", "action", "image", "version", "env", "ticket", "reason", "details", "hash")
+
+
+def to_csv(events: list[dict]) -> str:
+    """The events as RFC 4180 CSV: a header row, one record per event, records ending in CRLF,
+    and a field quoted (its quotes doubled) when it holds a comma, a quote, CR or LF. Values
+    stay exact -- a reason with a newline is one quoted field, so a CSV reader sees one record
+    per event; `details` is canonical JSON text."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    w.writerow(CSV_COLUMNS)
+    for e in events:
+        w.writerow([e["seq"], e["at"], e["actor"], e["action"], e["image"] or "", e["version"] or "",
+                    e["env"] or "", e["ticket"] or "", e["reason"] or "",
+                    json.dumps(e["details"], sort_keys=True), e["hash"]])
+    return buf.getvalue()
 
 
 def verify(ledger: Ledger) -> audit.VerifyResult:

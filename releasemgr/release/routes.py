@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ def hook_command(config, env: str) -> str | None:
     if not hook:
         routes = config.raw.get("routes") or {}
         hook = routes.get("hook") if isinstance(routes, dict) else None
+    if isinstance(hook, list):  # ["sh", "route.sh"]: each word quoted, as written
+        hook = shlex.join(hook)
     return hook or None
 
 
