@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from releasemgr.common.secrets import MASK, is_secret_name
-from releasemgr.errors import TemplateError, UsageError
+from releasemgr.errors import NotFound, TemplateError, UsageError
 from releasemgr.ledger.refs import check_image_name
 from releasemgr.providers.registry import builder_steps
 from releasemgr.template.diagnostics import Severity
@@ -87,7 +87,7 @@ def resolve(req: BuildRequest, ui) -> BuildInputs:
 
 def load(req: BuildRequest, ui):
     if not Path(req.path).exists():
-        raise UsageError(f"template {req.path} not found")
+        raise NotFound(f"template {req.path} not found", hint="give a .pkr.hcl file or a folder of them")
     for name, value in req.vars.items():  # masked in errors too, even if the template does not load
         if is_secret_name(name):
             ui.add_secret(value)
@@ -100,8 +100,8 @@ def load(req: BuildRequest, ui):
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors or template is None:
         raise TemplateError(f"{len(errors)} error(s) in {req.path}", diagnostics=diags)
-    for d in diags:
-        ui.err(d.render())
+    for d in diags:  # warnings: a `warning` event under --json
+        ui.warning(d.render()) if ui.json else ui.err(d.render())
     return template
 
 
