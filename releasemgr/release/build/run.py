@@ -28,7 +28,8 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     (`skipped` when a version that is neither revoked nor pruned has the same template digest
     and `--force` is not set -- checked before building and again when registering);
     raises OperationFailed when the build failed or was cancelled (the build row says so)."""
-    inputs = resolve(req, ui)
+    inputs = resolve(req, ui)  # arguments, template, variables, credentials: before anything runs
+    record.check_version(ledger, inputs, req)
     if not req.force and (same := record.identical_version(ledger, inputs)) is not None:
         return _skipped(inputs, same.number)
 
