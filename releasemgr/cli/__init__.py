@@ -57,7 +57,18 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 STREAMING_COMMANDS = frozenset({"build", "deploy", "promote", "rollback", "revoke"})
 
 
+class _Interrupted(Exception):
+    """Ctrl-C or SIGTERM inside a command, carried past click (which would print a blank
+    line on stderr for a KeyboardInterrupt: not JSON) to main()."""
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted(*exc.args) from exc
+
     def resolve_command(self, ctx, args):
         name, cmd, rest = super().resolve_command(ctx, args)
         if name in STREAMING_COMMANDS and isinstance(ctx.obj, AppContext):
@@ -139,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show(file=shown)
         app.ui.err(shown.getvalue().rstrip("\n"))
         return int(ExitStatus.USAGE)
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, _Interrupted) as exc:
         return _interrupted(app, exc)
     except BrokenPipeError:
         return int(ExitStatus.OK)
