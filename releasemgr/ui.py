@@ -60,6 +60,9 @@ class Ui:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     masker: Masker = field(default_factory=process_masker)
+    # --json on a command that can build or deploy: JSON Lines on stdout (log, progress and
+    # warning events), ending with one `result` line (docs/json.md, "The output contract").
+    streaming: bool = False
     _term: "_Terminal | None" = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -81,6 +84,12 @@ class Ui:
         self._write(self.stdout, self.mask(text))
 
     def err(self, text: str) -> None:
+        """Text for people on stderr. Under --json stderr carries JSON Lines only: the text
+        becomes a `{"type": "warning", "message": ...}` line."""
+        if self.json and not text.lstrip().startswith("{"):
+            if not text.strip():
+                return
+            text = json.dumps({"type": "warning", "message": text}, default=str)
         self._write(self.stderr, self.mask(text))
 
     def info(self, text: str = "", *, task: str | None = None, done: float | None = None,
@@ -153,6 +162,49 @@ class Ui:
         """One JSON line of a stream (--json on long operations)."""
         self.out(json.dumps(doc, sort_keys=False, default=str))
 
+    # -- the output contract (docs/json.md): streams and result lines ------------------------
+    def stream(self) -> None:
+        """This invocation can start a build or a deploy: with --json its stdout is JSON Lines
+        ending with one `result` line (`result()`, or the CLI's error path)."""
+        self.streaming = True
+
+    @property
+    def streams_json(self) -> bool:
+        return self.json and self.streaming
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """One event of a stream (`log`, `progress`, `warning`) as a JSON line on stdout."""
+        self.emit_line({"type": kind, **fields, "at": fields.get("at") or _now()})
+
+    def progress(self, text: str = "", **row: Any) -> None:
+        """Progress of a long operation: a `progress` event when streaming JSON, else a status
+        line for people on stderr and, on a terminal, a row of the live display (`row`: task,
+        done, total, detail, unit; see `info`). Nothing under --json on a one-document command."""
+        if self.streams_json:
+            fields = {k: v for k, v in row.items() if v is not None}
+            if text or fields:
+                self.event("progress", message=self.mask(text), **fields)
+        else:
+            self.info(text, **row)
+
+    def warning(self, text: str) -> None:
+        """A warning: a `warning` event in a stream, a JSON line on stderr under --json, else
+        `warning: …` on stderr."""
+        if self.streams_json:
+            self.event("warning", message=text)
+        elif self.json:
+            self.err(json.dumps({"type": "warning", "message": text}, default=str))
+        else:
+            self.err(f"warning: {text}")
+
+    def result(self, doc: dict, render: Callable[[Any], str | None] | None = None) -> None:
+        """The outcome of a command: the stream's last line (`{"type": "result", "ok": true,
+        "exit_code": 0, …}`), else one JSON document, else `render(doc)` as text."""
+        if self.streams_json:
+            self.emit_line(result_line(doc))
+        else:
+            self.emit(doc, render)
+
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> str:
         """A plain, aligned table (no box drawing, so it pastes into tickets and greps well).
         Every cell is shown through `escape_controls`: one row per row, whatever a value holds."""
@@ -167,6 +219,16 @@ class Ui:
         lines.append(fmt([c.upper() for c in columns]))
         lines.extend(fmt(r) for r in rows)
         return "\n".join(lines)
+
+
+def result_line(doc: dict, *, exit_code: int = 0) -> dict:
+    """A stream's `result` line: `type`, `ok` and `exit_code` first, then the document (an
+    error document for a failure: `error`, `message`, `exit_code`, …)."""
+    return {"type": "result", "ok": exit_code == 0, **doc, "exit_code": exit_code}
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 # -- the terminal: rich, imported only here and only for a TTY --------------------------------

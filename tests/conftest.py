@@ -46,7 +46,16 @@ class Result:
 
     @property
     def json(self):
+        """The output's JSON document; for a stream (JSON Lines, docs/json.md), its `result` line."""
+        lines = self.out.splitlines()
+        if len(lines) > 1 and lines[0].startswith("{\"type\": "):
+            return json.loads(lines[-1])
         return json.loads(self.out)
+
+    @property
+    def events(self) -> list[dict]:
+        """Every line of a stream (`--json` on build, deploy, promote, rollback, revoke)."""
+        return [json.loads(line) for line in self.out.splitlines()]
 
     def __repr__(self):
         return f"Result(code={self.code}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"

@@ -250,7 +250,7 @@ def test_bad_template_is_exit_2_and_no_build_row(sqlite_cli, tmp_path):
     t = write(tmp_path / "bad.pkr.hcl", 'source "local" "web" {\n  command = ["a" "b"]\n}\n')
     r = sqlite_cli("build", str(t))
     assert r.code == 2 and "bad.pkr.hcl:2" in r.err and "Traceback" not in r.err
-    assert sqlite_cli("build", str(tmp_path / "missing.pkr.hcl")).code == 2
+    assert sqlite_cli("build", str(tmp_path / "missing.pkr.hcl")).code == 4  # not found (docs/json.md)
     t2 = template(tmp_path / "x", source_extra='ssh_usernme = "x"')
     r = sqlite_cli("build", str(t2))
     assert r.code == 2 and "ssh_usernme" in r.err

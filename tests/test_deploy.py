@@ -169,7 +169,7 @@ def test_unhealthy_version_leaves_old_servers_serving(fleet, mode):
     failed = [d for a, d in audit_events(fleet) if a == "deployment.failed"]
     assert len(failed) == 1 and failed[0]["launched"] >= 1
     j = fleet("deploy", "web", "--env", "prod", "--count", "2", "--health-timeout", "1", "--json")
-    assert j.code == 1 and json.loads(j.out)["deployment"]["status"] == "failed"
+    assert j.code == 1 and j.json["deployment"]["status"] == "failed"
 
 
 def test_failed_rolling_deploy_with_max_unavailable_restores_old_servers(fleet):
@@ -181,7 +181,7 @@ def test_failed_rolling_deploy_with_max_unavailable_restores_old_servers(fleet):
     r = fleet("deploy", "web", "--env", "prod", "--count", "2", "--max-unavailable", "1",
               "--health-timeout", "1.5", "--json")
     assert r.code == 1
-    dep = json.loads(r.out)["deployment"]
+    dep = r.json["deployment"]
     assert len(dep["restored"]) == 1  # it stopped one v1 server first, so it started one again
     assert serving(fleet) == ["good v1"] * 2
     assert "deployment.rolled_back" in [a for a, _ in audit_events(fleet)]
@@ -460,7 +460,7 @@ def test_rollback_without_the_previous_set_starts_it_again(fleet):
     assert serving(fleet) == ["again v1"]
 
 
-def test_route_hook_failure_is_a_warning_and_routes_change_only_when_servers_do(tmp_path):
+def test_route_hook_failure_is_reported_and_routes_change_only_when_servers_do(tmp_path):
     from releasemgr.config import load_config
     from releasemgr.release import routes
 

@@ -317,7 +317,7 @@ def test_promote_rollback_and_verify_run_without_the_orm(cli):
     assert r.returncode == 0 and heavy == [], r.stderr
     assert (json.loads(r.stdout)["version"], json.loads(r.stdout)["semver"]) == ("v1", "0.1.0")
     r, heavy = heavy_imports(cli, "register", "web", "--artifact", "aws:us-east-1:ami-2", "--version", "0.1.0")
-    assert r.returncode == 2 and heavy == [] and "already has a version 0.1.0" in r.stderr, r.stderr
+    assert r.returncode == 2 and heavy == [] and "already has a version 0.1.0" in r.stdout, r  # --json: error on stdout
     cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-2")
     r, heavy = heavy_imports(cli, "promote", "web@v1", "--to", "dev")
     assert r.returncode == 0 and heavy == [], r.stderr
@@ -328,7 +328,7 @@ def test_promote_rollback_and_verify_run_without_the_orm(cli):
     assert r.returncode == 0 and heavy == [], r.stderr
     assert json.loads(r.stdout)["version"] == "v1"
     r, heavy = heavy_imports(cli, "promote", "web@v9", "--to", "dev")  # one clear error, still light
-    assert r.returncode == 4 and heavy == [] and "no version web@v9" in r.stderr, r.stderr
+    assert r.returncode == 4 and heavy == [] and "no version web@v9" in r.stdout, r
     r, heavy = heavy_imports(cli, "audit", "verify")
     assert r.returncode == 0 and heavy == [], r.stderr
     assert json.loads(r.stdout)["ok"] is True
@@ -379,4 +379,4 @@ def test_read_commands_are_light_and_keep_their_json(cli):
     assert heavy == [] and [(h["from"], h["to"], h["override"]) for h in hist] == [("v1", "v2", False),
                                                                                   (None, "v1", False)]
     r, heavy = heavy_imports(cli, "show", "web@v7")
-    assert r.returncode == 4 and heavy == [] and "no version web@v7" in r.stderr
+    assert r.returncode == 4 and heavy == [] and "no version web@v7" in r.stdout

@@ -72,7 +72,8 @@ def test_failed_promote_deploy_puts_the_pointer_back_as_an_audited_rollback(flee
     fleet.ok("promote", "web@v1", "--to", "prod", "--deploy")
     r = fleet("promote", "web@v2", "--to", "prod", "--deploy", "--ticket", "CHG-7", "--json")
     assert r.code == 1, r
-    err = json.loads(r.out)
+    err = r.json  # the stream's result line: the error document
+    assert err["type"] == "result" and err["ok"] is False and err["exit_code"] == 1
     assert err["reverted"]["version"] == "v1" and err["reverted"]["action"] == "rollback"
     assert err["deployment"]["status"] == "failed" and err["move"]["version"] == "v2"
     assert "prod points at v1 again" in err["message"]

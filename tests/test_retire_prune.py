@@ -167,3 +167,24 @@ max_age = "1y"
     (fleet.cwd / "release.toml").write_text(TOML + '\n[retention.qa]\nkeep = 1\n')
     r = fleet("prune", "web")
     assert r.code == 2 and "unknown environment" in r.err
+
+
+def test_retire_dry_run_says_what_it_keeps_and_why(fleet):
+    """`retire --keep-previous 1 --dry-run` while older sets stand by: it lists the servers it
+    keeps (standing by for rollback, kept by --keep-previous), never "runs no servers"."""
+    for i in (1, 2, 3):
+        add_version(fleet, fleet.state, "web", f"keep v{i}")
+        fleet.ok("promote", f"web@v{i}", "--to", "prod", "--deploy")  # blue-green: older sets stand by
+    d = fleet.json("retire", "web", "--env", "prod", "--keep-previous", "1", "--dry-run")
+    assert [s["version"] for s in d["retire"]] == ["v1"]
+    assert [(s["version"], s["state"]) for s in d["kept"]] == [("v2", "standby")]
+    assert d["kept"][0]["why"] == ("standing by for rollback (--keep-previous 1: v2 is the newest other "
+                                   "version(s))")
+    fleet.ok("retire", "web", "--env", "prod", "--keep-previous", "1")
+    r = fleet.ok("retire", "web", "--env", "prod", "--keep-previous", "1", "--dry-run")
+    assert "runs no servers" not in r.out
+    assert r.out.startswith("nothing to retire: web in prod keeps the 1 server(s) it runs of other versions than v3")
+    assert "v2" in r.out and "standby: standing by for rollback (--keep-previous 1" in r.out
+    d = fleet.json("retire", "web", "--env", "prod", "--older-than", "v2", "--dry-run")
+    assert d["retire"] == [] and d["kept"][0]["why"] == "standing by for rollback (not older than --older-than v2)"
+    assert versions_running(fleet) == ["v2", "v3"]

@@ -18,6 +18,7 @@ from releasemgr.cli.context import AppContext, global_options
 from releasemgr.common.secrets import begin_run
 from releasemgr.common.suggest import closest
 from releasemgr.errors import ExitStatus, ReleaseError, UsageError
+from releasemgr.ui import result_line
 
 # name -> "module:attribute"; the order is the order of `release --help`.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
@@ -51,7 +52,38 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# The commands that can start a build or a deploy (`promote`/`rollback` with --deploy or the
+# environment's auto_deploy, `revoke --rollback`): with --json they always stream JSON Lines
+# ending with one `result` line, whatever release.toml says (docs/json.md). Every other
+# command prints one JSON document.
+STREAMING_COMMANDS = frozenset({"build", "deploy", "promote", "rollback", "revoke"})
+
+
+class _Interrupted(Exception):
+    """Ctrl-C or SIGTERM inside a command, carried past click (which would print a blank
+    line on stderr for a KeyboardInterrupt: not JSON) to main()."""
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted(*exc.args) from exc
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in LAZY_COMMANDS:
+            close = closest(name, LAZY_COMMANDS)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close!r}?")
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if name in STREAMING_COMMANDS and isinstance(ctx.obj, AppContext):
+            ctx.obj.settings.streaming = True
+            if ctx.obj._ui is not None:
+                ctx.obj._ui.stream()
+        return name, cmd, rest
+
     def list_commands(self, ctx):
         return list(LAZY_COMMANDS)
 
@@ -63,14 +95,6 @@ class LazyGroup(click.Group):
         # added) must fail loudly, not show as "No such command".
         module, _, attr = entry[0].partition(":")
         return getattr(importlib.import_module(module), attr)
-
-    def resolve_command(self, ctx, args):
-        name = args[0] if args else ""
-        if name and not name.startswith("-") and name not in LAZY_COMMANDS:
-            close = closest(name, LAZY_COMMANDS)
-            if close:
-                ctx.fail(f"No such command {name!r}. Did you mean {close!r}?")
-        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx, formatter):
         # Short help comes from LAZY_COMMANDS so `release --help` imports no command module.
@@ -106,11 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     (`ui.add_secret`) are masked in errors as in any other output, --json included."""
     begin_run()  # this run's secrets only (in-process callers run main() many times)
     app = AppContext()
+    args = sys.argv[1:] if argv is None else argv
     try:
-        _refuse_nul_bytes(app, sys.argv[1:] if argv is None else argv)
+        _refuse_nul_bytes(app, args)
         # Without standalone mode click *returns* the code of a `ctx.exit(n)` (and a
         # command's return value) instead of raising Exit: that is the status.
-        status = cli.main(args=argv, prog_name="release", standalone_mode=False, obj=app)
+        status = cli.main(args=args, prog_name="release", standalone_mode=False, obj=app)
         if isinstance(status, int) and not isinstance(status, bool):
             return status
     except ReleaseError as exc:
@@ -118,32 +143,77 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.status)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # Ctrl-C, or SIGTERM where a command maps it
-            by_term = exc.__cause__.args == ("SIGTERM",)
-            app.ui.err(f"Interrupted{' (SIGTERM)' if by_term else ''}.")
-            return 143 if by_term else 130
-        app.ui.err("Aborted.")
-        return int(ExitStatus.FAILED)
+            return _interrupted(app, exc.__cause__)
+        return _fail(app, "failed", "Aborted.", int(ExitStatus.FAILED))
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        # the parser fails before --json's callback runs: the argument list says it
+        app.settings.json = app.settings.json or "--json" in args
+        app.settings.streaming = app.settings.streaming or _command_of(args) in STREAMING_COMMANDS
+        app._ui = None
+        if app.settings.json:
+            return _fail(app, "usage", exc.format_message(), int(ExitStatus.USAGE))
         shown = io.StringIO()
         exc.show(file=shown)
         app.ui.err(shown.getvalue().rstrip("\n"))
         return int(ExitStatus.USAGE)
-    except KeyboardInterrupt:
-        app.ui.err("Interrupted.")
-        return 130
+    except (KeyboardInterrupt, _Interrupted) as exc:
+        return _interrupted(app, exc)
     except BrokenPipeError:
         return int(ExitStatus.OK)
     except Exception as exc:  # a bug: one line unless -v
         if app.settings.verbose:
             raise
-        app.ui.err(f"error: internal error: {type(exc).__name__}: {exc}\n"
-                   "  run again with -v for the traceback and report it")
-        return int(ExitStatus.FAILED)
+        return _fail(app, "internal", f"internal error: {type(exc).__name__}: {exc}", int(ExitStatus.FAILED),
+                     hint="run again with -v for the traceback and report it")
     finally:
         app.close()
     return int(ExitStatus.OK)
+
+
+def _command_of(args) -> str | None:
+    """The sub-command's name in an argument list (the first word that is not an option or
+    a global option's value)."""
+    takes_value = {"--state", "--ledger", "--config", "--actor"}
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _interrupted(app: AppContext, exc: BaseException) -> int:
+    by_term = exc.args == ("SIGTERM",)
+    code = 143 if by_term else 130
+    return _fail(app, "interrupted", f"Interrupted{' (SIGTERM)' if by_term else ''}.", code,
+                 signal="SIGTERM" if by_term else "SIGINT")
+
+
+def _fail(app: AppContext, kind: str, message: str, code: int, hint: str | None = None, **details) -> int:
+    """An error the CLI itself reports: the error document (or a stream's result line) under
+    --json, else `message` on stderr."""
+    if app.settings.json:
+        doc = {"error": kind, "message": message, "exit_code": code, **({"hint": hint} if hint else {}), **details}
+        _emit_error(app.ui, doc, code)
+    else:
+        app.ui.err(message if kind in ("interrupted", "failed") else f"error: {message}")
+        if hint:
+            app.ui.err(f"  {hint}")
+    return code
+
+
+def _emit_error(ui, doc: dict, code: int) -> None:
+    """The one place an error reaches stdout under --json: a stream ends with a `result` line
+    carrying it; any other command prints it as its one document. Nothing on stderr."""
+    if ui.streaming:
+        ui.emit_line(result_line(doc, exit_code=code))
+    else:
+        ui.out(json.dumps(doc, indent=2, default=str))
 
 
 def _refuse_nul_bytes(app: AppContext, args) -> None:
@@ -153,6 +223,7 @@ def _refuse_nul_bytes(app: AppContext, args) -> None:
     for arg in args:
         if isinstance(arg, str) and "\0" in arg:
             app.settings.json = "--json" in args  # the error as a document, as any other
+            app.settings.streaming = _command_of(args) in STREAMING_COMMANDS
             shown = arg.replace("\0", "\\0")
             raise UsageError(f"an argument contains a NUL byte: {shown}", hint="remove the NUL (\\0) character")
 
@@ -187,7 +258,8 @@ def run() -> None:
 def _report(app: AppContext, exc: ReleaseError) -> None:
     ui = app.ui
     if app.settings.json:
-        ui.out(json.dumps(exc.to_json(), indent=2, default=str))
+        _emit_error(ui, exc.to_json(), int(exc.status))
+        return
     diags = getattr(exc, "diagnostics", None)
     if diags:
         for d in diags:

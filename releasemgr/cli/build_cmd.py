@@ -54,16 +54,18 @@ def build(path, image, build_name, var_pairs, var_files, only, except_, force, o
     req = BuildRequest(path=path, actor=app.actor, image=image, vars=vars_, var_files=list(var_files),
                        only=split(only), except_=split(except_), force=force, on_error=on_error, parallel=parallel,
                        engine=engine, semver=semver, bump=bump, build_name=build_name)
-    doc = run_build(app.ledger, app.config, req, app.ui)
+    app.ui.result(run_build(app.ledger, app.config, req, app.ui), _build_text)
+
+
+def _build_text(doc: dict) -> str:
     if doc.get("skipped"):
-        return
+        image, digest = doc["image"], doc["template_digest"]
+        tail = ("an identical build registered it first; no new version" if doc.get("build_id")
+                else "nothing to build. Use --force to build anyway")
+        return f"{image}: identical to {image}@{doc['identical_to']} (template digest {digest[:19]}...); {tail}."
     v = doc.get("version")
-    if app.ui.json:
-        app.ui.emit_line({"type": "result", **doc})
-        return
     if v:
         arts = ", ".join(a["id"] for a in v["artifacts"])
-        app.ui.out(f"Build finished: {v['image']}@{v['version']}" + (f" ({v['semver']})" if v["semver"] else "")
-                   + f" -> {arts}")
-    else:
-        app.ui.out(f"Build finished: {doc['image']} (no artifact, no version: {', '.join(doc['sources'])})")
+        return (f"Build finished: {v['image']}@{v['version']}" + (f" ({v['semver']})" if v["semver"] else "")
+                + f" -> {arts}")
+    return f"Build finished: {doc['image']} (no artifact, no version: {', '.join(doc['sources'])})"

@@ -24,6 +24,7 @@ class Settings:
     json: bool = False
     verbose: int = 0
     no_color: bool = False
+    streaming: bool = False  # the command streams JSON Lines under --json (cli.STREAMING_COMMANDS)
 
 
 class AppContext:
@@ -39,6 +40,8 @@ class AppContext:
         if self._ui is None:
             s = self.settings
             self._ui = Ui.from_env(json_output=s.json, verbose=s.verbose, no_color=s.no_color)
+            if s.streaming:
+                self._ui.stream()
         return self._ui
 
     @property

@@ -25,7 +25,7 @@ def _lock_option(f):
 
 def run_deploy(app, image: str, env: str, *, cause: str = "deploy", hold_lock: bool = True, **kw) -> dict:
     """The deploy use case with the command's ledger, actor and progress."""
-    return deploy_mod.deploy(app.ledger, app.config, image, env, actor=app.actor, progress=app.ui.info,
+    return deploy_mod.deploy(app.ledger, app.config, image, env, actor=app.actor, progress=app.ui.progress,
                              cause=cause, hold_lock=hold_lock, **kw)
 
 
@@ -79,7 +79,7 @@ def deploy(image, env, version, count, strategy, batch_size, max_unavailable, he
     doc = run_deploy(app, image, env, version=version, count=count, strategy=strategy, batch_size=batch_size,
                      max_unavailable=max_unavailable, health_timeout=timeout, retire_old=retire_old,
                      dry_run=dry_run, lock_timeout=lock_timeout)
-    app.ui.emit(doc, deploy_text)
+    app.ui.result(doc, deploy_text)
 
 
 @command()
@@ -130,14 +130,22 @@ def retire(image, env, older_than, keep_previous, dry_run, lock_timeout):
     """
     app = app_ctx()
     doc = retire_fn(app.ledger, app.config, image, env, actor=app.actor, older_than=older_than,
-                    keep_previous=keep_previous, dry_run=dry_run, lock_timeout=lock_timeout, progress=app.ui.info)
+                    keep_previous=keep_previous, dry_run=dry_run, lock_timeout=lock_timeout, progress=app.ui.progress)
 
     def text(d):
+        kept = d.get("kept", [])
         if not d["retire"]:
-            return f"nothing to retire: {image} in {env} runs no servers of other versions than {d['current']}"
-        verb = "would stop" if d["dry_run"] else "stopped"
-        lines = [f"{verb} {len(d['retire'])} server(s) of {image} in {env} (current {d['current']}):"]
-        lines += [f"  {x['id']}  {x['version']}  {x['address'] or '-'}" for x in d["retire"]]
+            if not kept:
+                return f"nothing to retire: {image} in {env} runs no servers of other versions than {d['current']}"
+            lines = [f"nothing to retire: {image} in {env} keeps the {len(kept)} server(s) it runs of other "
+                     f"versions than {d['current']}:"]
+        else:
+            verb = "would stop" if d["dry_run"] else "stopped"
+            lines = [f"{verb} {len(d['retire'])} server(s) of {image} in {env} (current {d['current']}):"]
+            lines += [f"  {x['id']}  {x['version']}  {x['address'] or '-'}" for x in d["retire"]]
+            if kept:
+                lines.append(f"{'would keep' if d['dry_run'] else 'kept'} {len(kept)} server(s) of other versions:")
+        lines += [f"  {x['id']}  {x['version']}  {x['address'] or '-'}  {x['state']}: {x['why']}" for x in kept]
         lines += [f"warning: {w}" for w in d.get("warnings", [])]
         return "\n".join(lines)
 
@@ -168,7 +176,7 @@ def prune(image, keep, older_than, dry_run, lock_timeout):
     """
     app = app_ctx()
     doc = prune_fn(app.ledger, app.config, image, actor=app.actor, keep=keep, older_than=older_than,
-                   dry_run=dry_run, lock_timeout=lock_timeout, progress=app.ui.info)
+                   dry_run=dry_run, lock_timeout=lock_timeout, progress=app.ui.progress)
 
     def text(d):
         verb = "would delete" if d["dry_run"] else "deleted"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from releasemgr.cli.context import app_ctx, command
-from releasemgr.errors import OperationFailed, TemplateError
+from releasemgr.errors import NotFound, OperationFailed, TemplateError
 from releasemgr.template.load import load_template
 from releasemgr.template.plugins import packer_version, report
 
@@ -31,6 +33,8 @@ def init(path, upgrade):
     import subprocess
 
     app = app_ctx()
+    if not os.path.exists(path):  # exit 4, as for every missing file
+        raise NotFound(f"template {path} not found", hint="give a .pkr.hcl file or a folder of them")
     template, diags = load_template(path)
     errors = [d for d in diags if d.is_error]
     if template is None or errors:

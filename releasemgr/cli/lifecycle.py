@@ -138,9 +138,9 @@ def promote(ref, to, ticket, reason, override, do_deploy, lock_timeout):
     """
     app = app_ctx()
     doc = lifecycle.promote_and_deploy(app.ledger, app.config, ref, to, actor=app.actor, deploy=do_deploy,
-                                       lock_timeout=lock_timeout, progress=app.ui.info, override=override,
+                                       lock_timeout=lock_timeout, progress=app.ui.progress, override=override,
                                        ticket=ticket, reason=reason)
-    app.ui.emit(doc, _move_deploy_text)
+    app.ui.result(doc, _move_deploy_text)
 
 
 @command()
@@ -171,9 +171,9 @@ def rollback(image, env, to, ticket, reason, override, do_deploy, lock_timeout):
     """
     app = app_ctx()
     doc = lifecycle.rollback_and_deploy(app.ledger, app.config, image, env, actor=app.actor, deploy=do_deploy,
-                                        lock_timeout=lock_timeout, progress=app.ui.info, override=override, to=to,
+                                        lock_timeout=lock_timeout, progress=app.ui.progress, override=override, to=to,
                                         ticket=ticket, reason=reason)
-    app.ui.emit(doc, _move_deploy_text)
+    app.ui.result(doc, _move_deploy_text)
 
 
 @command()
@@ -208,7 +208,7 @@ def revoke(ref, reason, ticket, do_rollback):
                          + (" (no previous good version)" if do_rollback else ""))
         return "\n".join(lines)
 
-    app.ui.emit(doc, text)
+    app.ui.result(doc, text)
 
 
 @command()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from releasemgr.cli.context import app_ctx, command
-from releasemgr.errors import TemplateError
+from releasemgr.errors import NotFound, TemplateError
 from releasemgr.template.load import load_template, load_var_assignments, select_builds
 from releasemgr.template.validate import validate_template
 from releasemgr.template.inspect import inspect_data, render_inspect
@@ -37,7 +39,14 @@ def _var_options(f):
     return f
 
 
+def template_exists(path) -> None:
+    """A missing template is "not found" (exit 4), as a missing file is for every command."""
+    if not os.path.exists(path):
+        raise NotFound(f"template {path} not found", hint="give a .pkr.hcl file or a folder of them")
+
+
 def _load(path, var_pairs, var_files, syntax_only=False, only=None, except_=None):
+    template_exists(path)
     vars_, diags = load_var_assignments(var_pairs)
     if syntax_only:
         return None, diags + check_syntax(path)

@@ -77,6 +77,7 @@ class _RetirePlan:
     victims: list[Server]
     remaining: list[Server]  # healthy servers that stay
     labels: dict[int, str]
+    kept: list[tuple[Server, str]]  # servers of other versions that stay, and why
 
 
 def _older_than_limit(conn, image: str, env: str, older_than: str | None, current: Version) -> int | None:
@@ -114,7 +115,21 @@ def _retire_plan(ledger: Ledger, image: str, env: str, older_than: str | None, k
     kept_versions = set(previous[:keep_previous])
     victims = [r for r in rows if other(r) and numbers[r.version_id] not in kept_versions]
     remaining = [r for r in rows if r not in victims and r.state == "healthy"]
-    return _RetirePlan(img, env_row, current, victims, remaining, labels)
+    kept = [(r, _why_kept(r, numbers[r.version_id], kept_versions, keep_previous, limit))
+            for r in rows if r.version_id != current.id and r not in victims]
+    return _RetirePlan(img, env_row, current, victims, remaining, labels, kept)
+
+
+def _why_kept(r: Server, number: int, kept_versions: set[int], keep_previous: int, limit: int | None) -> str:
+    """Why a server of another version than the current one stays."""
+    if number in kept_versions:
+        which = "the newest" if keep_previous == 1 else f"one of the {keep_previous} newest"
+        why = f"--keep-previous {keep_previous}: v{number} is {which} other version(s)"
+    else:
+        why = f"not older than --older-than v{limit}"
+    if r.state == "standby":
+        why = f"standing by for rollback ({why})"
+    return why
 
 
 def retire(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, older_than: str | None = None,
@@ -126,7 +141,8 @@ def retire(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
         raise UsageError("--keep-previous must be 0 or more")
     p = _retire_plan(ledger, image, env, older_than, keep_previous)
     doc = {"image": image, "env": env, "current": f"v{p.current.number}", "dry_run": dry_run,
-           "retire": [server_json(r, image, p.labels[r.version_id], env) for r in p.victims]}
+           "retire": [server_json(r, image, p.labels[r.version_id], env) for r in p.victims],
+           "kept": [{**server_json(r, image, p.labels[r.version_id], env), "why": why} for r, why in p.kept]}
     if p.victims and not p.remaining:
         raise PolicyRefused(f"retiring {len(p.victims)} server(s) would leave {image} in {env} without healthy "
                             f"servers", rule="last-healthy-servers",

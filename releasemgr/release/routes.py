@@ -11,8 +11,11 @@ with the route in its environment:
 
 and otherwise only PATH, HOME, LANG and what `[deploy.<env>] pass_env` names.
 
-A failing hook does not undo the change (the servers are already switched); it is reported
-as a warning and recorded in the audit event.
+A hook that fails (exits non-zero, times out, cannot start) is a failed route change: the
+route file is written, but the proxy did not take it. `RouteChange.hook_error` says why, with
+the hook's output. A deployment treats it as an unhealthy batch (release/deploy/strategies.py:
+the route goes back to the servers of the previous version, the new ones are removed, exit 1);
+elsewhere (retire, a rollback's switch) it is a warning. Every change is in the audit event.
 """
 
 from __future__ import annotations
@@ -39,6 +42,15 @@ class RouteChange:
     hook_ok: bool = True
     hook_output: str = ""
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def hook_failed(self) -> bool:
+        return self.changed and self.hook is not None and not self.hook_ok
+
+    @property
+    def hook_error(self) -> str | None:
+        """Why the hook failed, with its output (the last lines), else None."""
+        return self.warnings[-1] if self.hook_failed and self.warnings else None
 
 
 def route_path(state_dir, image: str, env: str) -> Path:
@@ -103,7 +115,8 @@ def publish(state_dir, config, image: str, env: str, servers: list[dict], *, ver
             change.hook_ok = proc.returncode == 0
             change.hook_output = (proc.stdout + proc.stderr).strip()[-2000:]
             if not change.hook_ok:
-                change.warnings.append(f"route hook exited {proc.returncode}: {change.hook_output[-300:]}")
+                change.warnings.append(f"route hook exited {proc.returncode}: "
+                                       + (change.hook_output[-500:] or "(no output)"))
         except subprocess.TimeoutExpired:
             change.hook_ok = False
             change.warnings.append(f"route hook did not finish within {HOOK_TIMEOUT:g}s")

@@ -200,8 +200,9 @@ class EnvironmentServers:
                 self.changes.warnings.append(f"could not stop {r.id}: {res.failed[r.id]} (stop it by hand)")
         self.changes.retired.extend(r.id for r in done)
 
-    def publish(self) -> None:
-        """Point the route at the healthy servers (audited when it changed)."""
+    def publish(self) -> routes.RouteChange:
+        """Point the route at the healthy servers (audited when it changed). Returns the
+        change, whose `hook_ok` says whether the route hook accepted it."""
         with self.ledger.connect() as conn:
             rows = [r for r in live_rows(conn, self.img.id, self.env_row.id) if r.state == "healthy"]
             labels = versions.labels(conn, self.img.id)
@@ -209,13 +210,14 @@ class EnvironmentServers:
         change = routes.publish(self.config.state_dir, self.config, self.image, self.env, in_route,
                                 version=self.version)
         if not change.changed:
-            return
+            return change
         self.changes.route_changes += 1
         self.changes.warnings.extend(change.warnings)
         with self.ledger.transaction() as conn:
             audit.append(conn, "route.switched", actor=self.actor, image=self.image, version=self.version,
                          env=self.env, details={"deployment": self.deployment, "servers": [x["id"] for x in in_route],
                                                 "hook": change.hook, "hook_ok": change.hook_ok})
+        return change
 
     def heal(self) -> None:
         """Mark recorded servers that died as failed; stop servers an interrupted run left

@@ -14,15 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import semver as semver_lib
+
 from releasemgr.common.secrets import MASK, is_secret_name, register
-from releasemgr.errors import TemplateError, UsageError
+from releasemgr.errors import NotFound, TemplateError, UsageError
 from releasemgr.ledger.refs import check_image_name
+from releasemgr.providers.aws.client import AwsError, session as aws_session
 from releasemgr.providers.registry import builder_steps
 from releasemgr.template.diagnostics import Severity
 from releasemgr.template.load import evaluate_body, load_template
 from releasemgr.template.validate import validate_template
 
 ON_ERROR = ("cleanup", "abort", "run-cleanup-provisioner")
+BUMPS = ("major", "minor", "patch")
 
 
 @dataclass
@@ -66,6 +70,7 @@ def resolve(req: BuildRequest, ui) -> BuildInputs:
     is registered with the process's masker. Raises UsageError / TemplateError on bad input."""
     if req.on_error not in ON_ERROR:
         raise UsageError("--on-error takes cleanup, abort or run-cleanup-provisioner")
+    check_version_args(req)
     template = load(req, ui)
     build = pick_build(template, req)
     image = image_name(template, build, req)
@@ -76,6 +81,7 @@ def resolve(req: BuildRequest, ui) -> BuildInputs:
     provisioners = {bs.display_name: provisioners_for(template, build, bs, build_id) for bs in selected}
     if req.engine == "native":
         check_native(selected)
+    check_credentials(selected, configs)
     digest = template_digest(template, build, configs)
     commit, dirty = git_info(req.path)
     secrets = secrets_of(template, configs, provisioners)
@@ -86,7 +92,7 @@ def resolve(req: BuildRequest, ui) -> BuildInputs:
 
 def load(req: BuildRequest, ui):
     if not Path(req.path).exists():
-        raise UsageError(f"template {req.path} not found")
+        raise NotFound(f"template {req.path} not found", hint="give a .pkr.hcl file or a folder of them")
     for name, value in req.vars.items():  # masked in errors too, even if the template does not load
         if is_secret_name(name):
             register(value)
@@ -99,8 +105,8 @@ def load(req: BuildRequest, ui):
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors or template is None:
         raise TemplateError(f"{len(errors)} error(s) in {req.path}", diagnostics=diags)
-    for d in diags:
-        ui.err(d.render())
+    for d in diags:  # warnings: a `warning` event under --json
+        ui.warning(d.render()) if ui.json else ui.err(d.render())
     return template
 
 
@@ -156,6 +162,41 @@ def check_native(selected) -> None:
         if builder_steps(bs.ref.split(".", 1)[0]) is None:
             raise UsageError(f"builder {bs.ref.split('.', 1)[0]!r} is not built natively",
                              hint="use --engine packer to delegate it to an installed packer")
+
+
+def check_version_args(req: BuildRequest) -> None:
+    """--version and --bump, checked before anything runs (whether the version is already
+    used is checked against the ledger: record.check_version)."""
+    if req.semver and req.bump:
+        raise UsageError("give either --version or --bump, not both")
+    if req.bump and req.bump not in BUMPS:
+        raise UsageError(f"--bump takes major, minor or patch, not {req.bump!r}")
+    if req.semver:
+        try:
+            semver_lib.Version.parse(req.semver.lstrip("v"))
+        except ValueError:
+            raise UsageError(f"--version {req.semver!r} is not a semantic version",
+                             hint="e.g. 1.4.0 or 2.0.0-rc.1") from None
+
+
+def check_credentials(selected, configs: dict[str, dict]) -> None:
+    """Every builder the selected sources use can reach its cloud: AWS credentials for an
+    amazon-* source (from the source's access_key/secret_key or profile, else the standard
+    chain), before the ledger hears of the build. Other builders need none."""
+    for bs in selected:
+        if not bs.ref.startswith("amazon-"):
+            continue
+        cfg = configs.get(bs.display_name) or {}
+        hint = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the source "
+                "access_key/secret_key or profile")
+        try:
+            creds = aws_session(cfg).get_credentials()
+        except AwsError as exc:
+            raise UsageError(f"{bs.display_name}: {exc}", hint=hint) from None
+        except Exception as exc:  # noqa: BLE001 - botocore's own errors: one message, exit 2
+            raise UsageError(f"{bs.display_name}: AWS credentials: {exc}", hint=hint) from None
+        if creds is None:
+            raise UsageError(f"{bs.display_name}: no AWS credentials found for the amazon-ebs builder", hint=hint)
 
 
 def source_config(template, bs, build_name: str | None = None) -> dict:

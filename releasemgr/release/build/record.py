@@ -17,7 +17,10 @@ import socket
 from collections import defaultdict
 from pathlib import Path
 
+import semver as semver_lib
+
 from releasemgr.common.secrets import mask
+from releasemgr.errors import Conflict
 from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.repo import artifacts as artifact_repo, builds, images, versions
@@ -40,6 +43,19 @@ def identical_version(ledger, inputs: BuildInputs) -> Version | None:
 def _identical_in(conn, inputs: BuildInputs) -> Version | None:
     img = images.find(conn, inputs.image)
     return versions.identical(conn, img.id, inputs.digest) if img else None
+
+
+def check_version(ledger, inputs: BuildInputs, req: BuildRequest) -> None:
+    """A `--version` another version of the image already has is refused before the build
+    runs (and checked again when the version is registered, under the write lock)."""
+    if not req.semver:
+        return
+    with ledger.connect() as conn:
+        img = images.find(conn, inputs.image)
+        sv = str(semver_lib.Version.parse(req.semver.lstrip("v")))
+        if img is not None and versions.by_semver(conn, img.id, sv) is not None:
+            raise Conflict(f"{inputs.image} already has a version {sv}",
+                           hint="semantic versions are unique per image: give another --version, or --bump")
 
 
 def start(ledger, inputs: BuildInputs, req: BuildRequest, log_path: Path) -> None:

@@ -28,11 +28,12 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     (`skipped` when a version that is neither revoked nor pruned has the same template digest
     and `--force` is not set -- checked before building and again when registering);
     raises OperationFailed when the build failed or was cancelled (the build row says so)."""
-    inputs = resolve(req, ui)
+    inputs = resolve(req, ui)  # arguments, template, variables, credentials: before anything runs
     if req.engine == "packer":
         check_packer(inputs)  # a build packer cannot run is refused before it is recorded
+    record.check_version(ledger, inputs, req)
     if not req.force and (same := record.identical_version(ledger, inputs)) is not None:
-        return _skipped(inputs, same.number, ui)
+        return _skipped(inputs, same.number)
 
     log_path = Path(config.state_dir) / "builds" / f"{inputs.build_id}.log"
     record.start(ledger, inputs, req, log_path)
@@ -50,7 +51,7 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
         log.line(None, f"Identical to {inputs.image}@v{same.number}, which an identical build registered "
                        "meanwhile; no new version.")
         log.close()
-        return _skipped(inputs, same.number, ui, build_id=inputs.build_id)
+        return _skipped(inputs, same.number, build_id=inputs.build_id)
     left_behind += [item for r in results for item in r.cleanup_failures]
     log.line(None, workdir.final_line(outcome.value, req.on_error, left_behind))
     log.close()
@@ -66,19 +67,12 @@ def run_build(ledger, config, req: BuildRequest, ui) -> dict:
     return doc
 
 
-def _skipped(inputs: BuildInputs, number: int, ui, *, build_id: str | None = None) -> dict:
-    image, digest = inputs.image, inputs.digest
-    doc = {"image": image, "skipped": True, "identical_to": f"v{number}", "template_digest": digest}
-    if build_id:  # it built, then found the identical version registered meanwhile
-        doc["build_id"] = build_id
-        if ui.json:  # after the log's JSON lines: the result is one more line
-            ui.emit_line({"type": "result", "status": "succeeded", **doc})
-            return doc
-    tail = ("an identical build registered it first; no new version" if build_id
-            else "nothing to build. Use --force to build anyway")
-    ui.emit(doc, lambda d: f"{image}: identical to {image}@{d['identical_to']} (template digest "
-                           f"{digest[:19]}...); {tail}.")
-    return doc
+def _skipped(inputs: BuildInputs, number: int, *, build_id: str | None = None) -> dict:
+    """The document of a build that made no version because an identical one exists:
+    `status` is `skipped` when nothing was built, `succeeded` when it built and then found the
+    version an identical build registered meanwhile (`build_id` is then its build)."""
+    return {"image": inputs.image, "skipped": True, "status": "succeeded" if build_id else "skipped",
+            "identical_to": f"v{number}", "template_digest": inputs.digest, "build_id": build_id}
 
 
 def _run_sources(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cancel: threading.Event,

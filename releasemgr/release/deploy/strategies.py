@@ -99,21 +99,42 @@ def plan(rows: list[Server], target_vid: int, count: int) -> tuple[list[Server],
     return mine, old_route, old_standby
 
 
+def route_failure(dep: Deployment) -> str | None:
+    """Publish the route; the hook's error (with its output) when the proxy did not take it."""
+    return dep.servers.publish().hook_error
+
+
 def let_go(dep: Deployment, old: list[Server]) -> None:
-    """The route now points at the new set: old servers stand by (blue-green) or stop."""
+    """The route now points at the new set: old servers stand by (blue-green) or stop. A route
+    hook that fails is an unhealthy switch: the old servers take the route back (`fail`)."""
     srv = dep.servers
+    serving = [r.id for r in old if r.state == "healthy"]
+
+    def route_back(err: str) -> None:
+        # the old servers take the route back; target servers another deployment started
+        # (an instant switch to a set standing by) stand by again; ours are removed by fail()
+        reused = [r.id for r in srv.rows() if r.version_id == dep.target.version.id
+                  and r.deployment_id != dep.id and r.state == "healthy"]
+        if serving:
+            srv.set_state(serving, "healthy", standby=reused)
+        fail(dep, {}, err)
+
     if not old:
-        srv.publish()
+        if err := route_failure(dep):
+            fail(dep, {}, err)
         return
     if dep.settings.strategy == "blue-green" and not dep.settings.retire_old:
-        srv.set_state([r.id for r in old if r.state == "healthy"], "standby")
-        srv.publish()
+        srv.set_state(serving, "standby")
+        if err := route_failure(dep):
+            route_back(err)
         dep.out.standby.extend(r.id for r in old)
         down = [r for r in old if r.state != "healthy"]
         if down:
             srv.retire(down, reason="replaced")
     else:
-        srv.publish()  # the new servers are in; the old ones leave the route in retire()
+        # the new servers are in (the old ones leave the route in retire())
+        if err := route_failure(dep):
+            route_back(err)
         srv.retire(old, reason="replaced")
 
 
@@ -155,7 +176,8 @@ def fail(dep: Deployment, failed: dict[str, str], error: str, restore: list[tupl
     dep.servers.retire([r for r in mine if r.id not in dep.out.restored], reason="deployment failed", state="failed")
     dep.servers.publish()
     dep.finish_record("failed", rolled_back=rolled_back, error=error)
-    raise DeployFailed(f"{dep.image}@{dep.label} did not become healthy in {dep.env}: {error}",
+    what = "could not be put in service" if error.startswith("route hook") else "did not become healthy"
+    raise DeployFailed(f"{dep.image}@{dep.label} {what} in {dep.env}: {error}",
                        hint="the old servers keep serving; see the server logs under "
                             f"{dep.config.state_dir}/retired-servers/<id>/server.log")
 
@@ -224,7 +246,8 @@ def rolling(dep: Deployment, reuse: list[Server], old_route: list[Server]) -> No
     st, srv = dep.settings, dep.servers
     if reuse:
         srv.set_state([r.id for r in reuse], "healthy")
-        srv.publish()
+        if err := route_failure(dep):
+            fail(dep, {}, err)
     old = sorted(old_route, key=lambda r: ({"healthy": 1}.get(r.state, 0), r.launched_at))  # broken ones first
     need = st.count - len(reuse)
     dep.replacing = len(old)
@@ -260,7 +283,10 @@ def rolling(dep: Deployment, reuse: list[Server], old_route: list[Server]) -> No
             post = old[:max(0, k - pre)]
             # one route change per batch: the new servers in, the batch's old ones out
             srv.set_state(healthy, "healthy", draining=[r.id for r in post if r.state == "healthy"])
-            srv.publish()
+            if err := route_failure(dep):  # the proxy did not take the batch: an unhealthy batch
+                settle()
+                srv.set_state([r.id for r in post if r.state == "healthy"], "healthy")  # still running
+                fail(dep, {}, err, restore=list(stopped.by_version.items()))
             dep.tally(healthy=len(reuse) + done)
             if post:
                 stopping.append(stopper.submit(srv.retire, post, reason="replaced", out_of_route=True))
