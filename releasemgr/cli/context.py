@@ -60,7 +60,7 @@ class AppContext:
         if self._ledger is None:
             # a new ledger records release.toml's policy; afterwards the ledger's is in force
             led = Ledger.open(self.config.ledger_url, environments=policy.wanted(self.config),
-                              create=_creates_ledger())
+                              create=_creates_ledger(), actor=self.actor)
             self._ledger = led
             if led.created:
                 self.announce_created(led.url)
