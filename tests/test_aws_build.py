@@ -168,6 +168,57 @@ def test_filter_without_match_or_ambiguous(sqlite_cli, tmp_path, aws, sshd):
     assert_nothing_left(aws, images_too=True)
 
 
+def test_a_newer_base_ami_makes_the_next_build_not_identical(sqlite_cli, tmp_path, aws, sshd):
+    """The digest covers the AMI the filter resolves to (issue 12, item 1): the same template
+    on the same base is identical; after a newer matching AMI is published it is not, and the
+    new version records (and is built from) the new base."""
+    import json
+
+    def build() -> dict:  # --json: the build's JSON lines end with its result (or one document)
+        out = sqlite_cli.ok("build", str(t), "--json").out.strip()
+        try:
+            return json.loads(out)
+        except json.JSONDecodeError:
+            return json.loads(out.splitlines()[-1])
+
+    import_key(aws, sshd)
+    t = seed_template(tmp_path, sshd)
+    # the newer base is published by this account (moto's own images have root-device-type "standard")
+    t.write_text(t.read_text().replace('owners      = ["099720109477"]', 'owners      = ["099720109477", "self"]')
+                 .replace('root-device-type    = "ebs"\n', ''))
+    first = build()
+    v1 = sqlite_cli.json("show", "web@v1")
+    assert v1["parent"] == "ami-0jammy0002"
+    created = sqlite_cli.json("audit", "--action", "version.created")["events"]
+    assert created[-1]["details"]["resolved_inputs"] == {"amazon-ebs.ubuntu": {"source_ami": "ami-0jammy0002"}}
+    same = build()
+    assert same["skipped"] is True and same["identical_to"] == "v1"
+    assert same["template_digest"] == first["template_digest"]
+    # a newer base is published: an AMI matching the filter, created now
+    ec2 = aws.ec2()
+    inst = ec2.run_instances(ImageId="ami-0jammy0002", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    newer = ec2.create_image(InstanceId=inst, Name="ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20261201")
+    ec2.terminate_instances(InstanceIds=[inst])
+    second = build()
+    assert not second.get("skipped") and second["version"]["version"] == "v2", second
+    assert second["template_digest"] != first["template_digest"]
+    assert sqlite_cli.json("show", "web@v2")["parent"] == newer["ImageId"]
+    again = build()  # the same newer base again: identical to v2
+    assert again["skipped"] is True and again["identical_to"] == "v2"
+    started = sqlite_cli.json("audit", "--action", "build.started")["events"][-1]
+    assert started["details"]["resolved_inputs"] == {"amazon-ebs.ubuntu": {"source_ami": newer["ImageId"]}}
+
+
+def test_resolving_inputs_needs_no_aws_for_other_providers():
+    from releasemgr.providers.registry import provider
+
+    assert provider("local").resolve_inputs({"docker.x": {"image": "ubuntu"}}) == {}
+    assert provider("null").resolve_inputs({"null.x": {}}) == {}
+    # a literal source_ami is in the template already: nothing to resolve, no AWS call
+    assert provider("aws").resolve_inputs({"amazon-ebs.x": {"source_ami": "ami-1", "instance_type": "t3.micro",
+                                                            "ami_name": "x"}}) == {}
+
+
 def test_sigkill_leftovers_found_and_removed_by_gc(sqlite_cli, tmp_path, aws, sshd):
     import_key(aws, sshd)
     marker = f"aws-sigkill-{time.time_ns()}"

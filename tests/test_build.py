@@ -96,7 +96,7 @@ def test_build_records_a_version_with_its_image_and_provenance(sqlite_cli, tmp_p
     assert v["parent"] == f"dir:{tmp_path / 'app'}"
     # the audit trail has the build
     actions = [e["action"] for e in sqlite_cli.json("audit")["events"]]
-    assert actions == ["image.created", "build.started", "version.created", "build.succeeded"]
+    assert actions == ["policy.applied", "image.created", "build.started", "version.created", "build.succeeded"]
     assert not list((tmp_path / "state" / "tmp").iterdir())  # no temporary folder left
 
 

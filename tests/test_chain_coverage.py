@@ -1,7 +1,8 @@
 """Everything that changes state is in the chain (issue 12, item 4): channel pointers and
-their history are recorded in the audit events, so editing them behind the tool's back is
-caught by `release audit verify`, naming the table and row; on a SQLite ledger the chain head
-is also kept in a head file beside it, so an emptied, shortened or replaced ledger is caught."""
+their history, the environments with the policy in force and the approvals are recorded in
+the audit events, so editing them behind the tool's back is caught by `release audit verify`,
+naming the table and row; on a SQLite ledger the chain head is also kept in a head file beside
+it, so an emptied, shortened or replaced ledger is caught."""
 
 from __future__ import annotations
 
@@ -95,6 +96,147 @@ def test_pointer_and_its_recorded_event_both_rewritten_are_caught_by_the_history
     assert "was deleted" in doc["problem"]
 
 
+# -- policy and approvals --------------------------------------------------------------------
+
+GUARDED = """
+[[environments]]
+name = "dev"
+
+[[environments]]
+name = "prod"
+requires = "dev"
+approvals = 1
+"""
+
+
+def _approved(cli, tmp_path) -> None:
+    """A clean workflow under a policy: approvals recorded and used by a promotion, a policy
+    applied, an approval still unused (id 2)."""
+    (tmp_path / "release.toml").write_text(GUARDED)
+    cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-1")
+    cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-2")
+    cli.ok("promote", "web@v1", "--to", "dev")
+    cli.ok("promote", "web@v2", "--to", "dev")
+    cli.ok("approve", "web@v1", "--env", "prod", "--ticket", "CHG-1", actor="bob")
+    cli.ok("approve", "web@v2", "--env", "prod", actor="carol")
+    cli.ok("promote", "web@v1", "--to", "prod")  # uses bob's approval (id 1)
+    (tmp_path / "release.toml").write_text(GUARDED + '\n[[environments]]\nname = "qa"\n')
+    cli.ok("policy", "apply")
+    assert cli.json("audit", "verify")["ok"] is True
+
+
+def test_policy_and_approvals_are_recorded_by_their_events(cli, tmp_path):
+    _approved(cli, tmp_path)
+    events = cli.json("audit")["events"]
+    first = events[0]
+    assert (first["seq"], first["action"], first["details"]["initial"]) == (1, "policy.applied", True)
+    envs = first["details"]["ledger_rows"]["environment"]
+    assert [(e["id"], e["name"], e["position"]) for e in envs] == [(1, "dev", 0), (2, "prod", 1)]
+    assert json.loads(envs[1]["policy"])["approvals"] == 1
+    recorded = [e for e in events if e["action"] == "approval.recorded"]
+    rows = [e["details"]["ledger_rows"]["approval"][0] for e in recorded]
+    assert [(r["id"], r["approver"], r["env"], r["image"], r["number"], r["used_at"]) for r in rows] == \
+        [(1, "bob", "prod", "web", 1, None), (2, "carol", "prod", "web", 2, None)]
+    promote = [e for e in events if e["action"] == "promote" and e["env"] == "prod"][0]
+    used = promote["details"]["ledger_rows"]["approval"]
+    assert [(r["id"], r["used_by"]) for r in used] == [(1, "alice")] and used[0]["used_at"]
+    applied = events[-1]
+    assert applied["action"] == "policy.applied" and "initial" not in applied["details"]
+    assert [e["name"] for e in applied["details"]["ledger_rows"]["environment"]] == ["dev", "prod", "qa"]
+
+
+def test_edited_policy_json_is_named(cli, tmp_path):
+    _approved(cli, tmp_path)
+    _sql(cli, "UPDATE environment SET policy = REPLACE(policy, :a, :b) WHERE name = 'prod'",
+         a='"approvals":1', b='"approvals":0')
+    assert cli.json("policy", "show")["environments"][1]["approvals"] == 0  # the edit took effect
+    doc = _fails(cli, "environment", 2)
+    assert "policy is" in doc["problem"] and '"approvals":1' in doc["problem"]
+
+
+@pytest.mark.parametrize("sql", ["UPDATE environment SET retired_at = created_at WHERE id = 2",
+                                 "UPDATE environment SET position = 9 WHERE id = 2",
+                                 "UPDATE environment SET policy = NULL WHERE id = 2"])
+def test_retired_moved_or_cleared_environment_is_named(cli, tmp_path, sql):
+    _approved(cli, tmp_path)
+    _sql(cli, sql)
+    _fails(cli, "environment", 2)
+
+
+def test_policies_all_removed_are_not_silently_recorded_again(cli, tmp_path):
+    """With every policy gone the ledger would look new: it is not re-recorded from release.toml
+    (which would hide the edit), verify keeps naming it."""
+    _approved(cli, tmp_path)
+    _sql(cli, "UPDATE environment SET policy = NULL")
+    cli("status")
+    _fails(cli, "environment", 1)
+    assert len(cli.json("audit", "--action", "policy.applied")["events"]) == 2
+
+
+def test_inserted_environment_is_named(cli, tmp_path):
+    _approved(cli, tmp_path)
+    _sql(cli, "INSERT INTO environment (name, position, created_at, policy) "
+              "VALUES ('shadow', 5, :at, :p)", at="2026-01-01T00:00:00.000000Z", p='{"approvals":0}')
+    doc = _fails(cli, "environment", 4)
+    assert "has no audit event" in doc["problem"]
+
+
+def test_inserted_approval_is_named(cli, tmp_path):
+    _approved(cli, tmp_path)
+    _sql(cli, "INSERT INTO approval (version_id, environment_id, approver, approver_key, at, expires_at) "
+              "SELECT version_id, environment_id, 'mallory', 'mallory', at, expires_at FROM approval WHERE id = 2")
+    doc = _fails(cli, "approval", 3)
+    assert "has no audit event" in doc["problem"]
+
+
+def test_cleared_used_at_is_named(cli, tmp_path):
+    _approved(cli, tmp_path)
+    _sql(cli, "UPDATE approval SET used_at = NULL, used_by = NULL WHERE id = 1")
+    assert [a["state"] for a in cli.json("show", "web@v1")["approvals"]["prod"]] == ["valid"]  # usable again
+    doc = _fails(cli, "approval", 1)
+    assert "used_at is None" in doc["problem"] and doc["first_bad_seq"] is not None
+
+
+def test_back_dated_approval_is_named(cli, tmp_path):
+    _approved(cli, tmp_path)
+    _sql(cli, "UPDATE approval SET at = :at, expires_at = :exp WHERE id = 2",
+         at="2020-01-01T00:00:00.000000Z", exp="2099-01-01T00:00:00.000000Z")
+    doc = _fails(cli, "approval", 2)
+    assert "at is '2020-01-01" in doc["problem"]
+
+
+def test_deleted_approval_is_named(cli, tmp_path):
+    _approved(cli, tmp_path)
+    _sql(cli, "DELETE FROM approval WHERE id = 1")
+    doc = _fails(cli, "approval", 1)
+    assert "was deleted" in doc["problem"]
+
+
+def test_a_rollback_that_uses_approvals_records_them(cli, tmp_path):
+    """The approval rows used by a rollback go into its `rollback` event."""
+    (tmp_path / "release.toml").write_text(GUARDED)
+    for i in (1, 2, 3):
+        cli.ok("register", "web", "--artifact", f"aws:us-east-1:ami-{i}")
+        cli.ok("promote", f"web@v{i}", "--to", "dev")
+    for i, who in ((1, "bob"), (2, "carol")):
+        cli.ok("approve", f"web@v{i}", "--env", "prod", actor=who)
+        cli.ok("promote", f"web@v{i}", "--to", "prod")
+    cli.ok("rollback", "web", "--env", "prod")  # back to v1 (good there before: no approval needed)
+    cli.ok("approve", "web@v3", "--env", "prod", actor="bob")
+    cli.ok("promote", "web@v3", "--to", "prod")
+    # v2 was rolled back from: going back to it needs an approval, which the rollback uses up
+    r = cli("rollback", "web", "--env", "prod", "--to", "web@v2")
+    assert r.code == 3 and "approvals" in r.err, r
+    cli.ok("approve", "web@v2", "--env", "prod", actor="dave")
+    cli.ok("rollback", "web", "--env", "prod", "--to", "web@v2")
+    ev = cli.json("audit", "--action", "rollback")["events"][-1]
+    assert [(a["approver"], a["used_by"]) for a in ev["details"]["ledger_rows"]["approval"]] == [("dave", "alice")]
+    assert cli.json("audit", "verify")["ok"] is True
+    _sql(cli, "UPDATE approval SET used_at = NULL WHERE approver = 'dave'")
+    doc = _fails(cli, "approval", 4)
+    assert f"audit event {ev['seq']}" in doc["problem"]
+
+
 # -- the head file (SQLite) ------------------------------------------------------------------
 
 def _files(cli) -> tuple[Path, Path]:
@@ -131,7 +273,8 @@ def test_a_shorter_ledger_restored_over_it_is_detected_and_reanchored(sqlite_cli
         Path(str(db) + suffix).unlink(missing_ok=True)
     shutil.copy(backup, db)  # the restore: an older ledger
     r = cli("audit", "verify")
-    assert r.code == 1 and "event 3 is missing" in r.err and "head file" in r.err, r
+    # events: 1 policy.applied (initial), 2 image.created, 3 version.created, 4 promote
+    assert r.code == 1 and "event 4 is missing" in r.err and "head file" in r.err, r
     r = cli("audit", "verify", "--reanchor")
     assert r.code == 2 and "--reason" in r.err, r
     r = cli("audit", "verify", "--reanchor", "--reason", "restored the 02:00 backup", "--ticket", "INC-9", "--json")
@@ -140,7 +283,7 @@ def test_a_shorter_ledger_restored_over_it_is_detected_and_reanchored(sqlite_cli
     last = cli.json("audit")["events"][-1]
     assert last["action"] == "audit.reanchored" and last["ticket"] == "INC-9"
     details = last["details"]
-    assert details["head_file_before"].startswith("3:") and details["chain_head_before"].startswith("2:")
+    assert details["head_file_before"].startswith("4:") and details["chain_head_before"].startswith("3:")
 
 
 def test_reanchor_refuses_a_broken_chain(sqlite_cli):
@@ -177,5 +320,5 @@ def test_concurrent_writers_leave_a_head_file_the_chain_contains(sqlite_cli):
         assert p.returncode == 0, err
     doc = cli.json("audit", "verify")
     seq = int(_files(cli)[1].read_text().partition(":")[0])
-    assert doc["ok"] is True and 1 <= seq <= doc["events"] == 12
+    assert doc["ok"] is True and 1 <= seq <= doc["events"] == 13  # the initial policy + 6 x 2
     assert json.dumps(doc)

@@ -171,7 +171,7 @@ def test_override_needs_reason_and_is_audited(cli):
     assert r.code == 2 and "--reason" in r.err
     d = cli.json("promote", "web@v1", "--to", "prod", "--override", "--reason", "hotfix, staging is down")
     assert d["override"] == ["requires"]
-    events = cli.json("audit", "--action", "policy")["events"]
+    events = cli.json("audit", "--action", "policy.override")["events"]
     assert len(events) == 1 and events[0]["details"]["rules"] == ["requires"]
     assert events[0]["reason"] == "hotfix, staging is down"
     assert cli.json("history", "web")["history"][0]["override"] is True
@@ -215,13 +215,14 @@ def test_audit_filters_formats_and_verify(cli):
         ["version.created"]
     assert cli.json("audit", "--action", "versio")["events"] == []
     last_two = cli.json("audit", "--limit", "2")["events"]
-    assert [e["seq"] for e in last_two] == [4, 5] and last_two[-1]["action"] == "promote"
+    # event 1 is the first recording of release.toml's policy (policy.applied, initial)
+    assert [e["seq"] for e in last_two] == [5, 6] and last_two[-1]["action"] == "promote"
     assert cli.json("audit", "--env", "dev", "--actor", "alice")["events"][0]["ticket"] == "CHG-9"
     csv_out = cli.ok("audit", "--format", "csv").out.splitlines()
-    assert csv_out[0].startswith("seq,at,actor,action") and len(csv_out) == 1 + 5
+    assert csv_out[0].startswith("seq,at,actor,action") and len(csv_out) == 1 + 6
     assert "promote" in cli.ok("audit").out
     v = cli.json("audit", "verify")
-    assert v["ok"] is True and v["events"] == 5
+    assert v["ok"] is True and v["events"] == 6
     r = cli("audit", "--since", "yesterday-ish")
     assert r.code == 2
 

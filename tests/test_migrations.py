@@ -77,7 +77,8 @@ def test_empty_database_is_not_silently_made_a_ledger(cli):
     assert _scalar(cli, "SELECT version_num FROM alembic_version") == migrate.HEAD
     info = cli.json("ledger", "info")
     assert (info["schema"], info["schema_head"]) == (migrate.HEAD, migrate.HEAD)
-    assert info["images"] == info["versions"] == info["audit_events"] == 0
+    assert info["images"] == info["versions"] == 0
+    assert info["audit_events"] == 1  # the first recording of release.toml's policy (policy.applied, initial)
 
 
 def test_ledger_upgrade_is_idempotent(cli):
@@ -98,7 +99,9 @@ def test_ledger_made_at_the_first_revision_keeps_its_data(cli):
     cli.ok("ledger", "upgrade")
     cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-2", "--bump", "minor")
     info = cli.json("ledger", "info")
-    assert (info["images"], info["versions"], info["audit_events"]) == (1, 2, 4)
+    # events: policy.applied (release.toml's policy, recorded when 0002 added it), image.created,
+    # version.created, promote, version.created
+    assert (info["images"], info["versions"], info["audit_events"]) == (1, 2, 5)
     assert cli.json("show", "web@1.0.0")["artifacts"] == [{"provider": "aws", "region": "us-east-1", "id": "ami-1"}]
     after = cli.json("audit", "verify")
     assert after["ok"] and after["events"] == before["events"] + 1
@@ -145,7 +148,7 @@ def test_foreign_tables_without_a_revision_are_not_touched(cli):
     _exec(cli, "DROP TABLE alembic_version")
     r = cli("status")
     assert r.code == 1 and "no schema revision" in r.err, r
-    assert _scalar(cli, "SELECT COUNT(*) FROM audit_event") == 2
+    assert _scalar(cli, "SELECT COUNT(*) FROM audit_event") == 3  # policy.applied, image.created, version.created
 
 
 def test_many_processes_opening_a_new_ledger_at_once(cli):
@@ -164,7 +167,7 @@ def test_many_processes_opening_a_new_ledger_at_once(cli):
 def test_ledger_info_text_and_url_without_password(cli):
     cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-1")
     out = cli.ok("ledger", "info").out
-    assert f"schema: {migrate.HEAD}" in out and "versions: 1" in out and "audit_events: 2" in out
+    assert f"schema: {migrate.HEAD}" in out and "versions: 1" in out and "audit_events: 3" in out
 
 
 def test_ledger_flag_with_password_is_hidden(tmp_path, pg_url):

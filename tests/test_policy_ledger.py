@@ -46,7 +46,9 @@ def test_policy_apply_dry_run_shows_the_diff_and_changes_nothing(cli, tmp_path):
     assert d["dry_run"] is True and d["changed"] is False
     assert {"env": "prod", "change": "changed", "key": "approvals", "from": 1, "to": 2} in d["diff"]
     assert cli.json("policy", "show") == before
-    assert cli.json("audit", "--action", "policy.applied")["events"] == []
+    # only the first recording of release.toml's policy (by `ledger init`): the dry run added none
+    events = cli.json("audit", "--action", "policy.applied")["events"]
+    assert [e["details"].get("initial") for e in events] == [True]
 
 
 def test_policy_apply_changes_it_and_is_audited(cli, tmp_path):
@@ -56,8 +58,9 @@ def test_policy_apply_changes_it_and_is_audited(cli, tmp_path):
     (tmp_path / "release.toml").write_text(ONE_APPROVAL.replace("approvals = 1", "approvals = 0"))
     r = cli.ok("policy", "apply", actor="carol")
     assert "applied:" in r.out and "~ prod.approvals: 1 -> 0" in r.out
-    events = cli.json("audit", "--action", "policy.applied")["events"]
-    assert len(events) == 1 and events[0]["actor"] == "carol"
+    first, *events = cli.json("audit", "--action", "policy.applied")["events"]
+    assert first["details"]["initial"] is True and first["seq"] == 1
+    assert len(events) == 1 and events[0]["actor"] == "carol" and "initial" not in events[0]["details"]
     assert events[0]["details"]["diff"] == [{"env": "prod", "change": "changed", "key": "approvals",
                                              "from": 1, "to": 0}]
     r = cli.ok("promote", "web@v1", "--to", "prod")

@@ -7,6 +7,7 @@ import click
 from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
 from releasemgr.ledger import db as ledger_db, migrate
 from releasemgr.ledger.db import check_can_create, safe_url
+from releasemgr.release import policy
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -65,7 +66,7 @@ def upgrade():
     """
     app = app_ctx()
     check_can_create(app.config.ledger_url)
-    applied = ledger_db.upgrade(app.config.ledger_url, app.config.environment_names)
+    applied = ledger_db.upgrade(app.config.ledger_url, policy.wanted(app.config), actor=app.actor)
     if applied and applied[0] == "0001":  # the first revision: the ledger was made now
         app.announce_created(app.config.ledger_url)
     app.ui.emit({"applied": applied, "schema": migrate.HEAD},

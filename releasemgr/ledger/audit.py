@@ -9,11 +9,12 @@ SQLite file, outside the database in the head file `<file>.head` (written by
 `Ledger.transaction()` after each commit that appended events), so a ledger that became
 shorter, empty, or lost its events and head record together is detected too.
 
-Covered tables: the rows of the tables in `COVERED` (channel pointers and their history)
-are recorded in the chain. A repository that writes such a row calls `record_row(conn,
-table, id, action=...)`; the row's content (with the names and numbers it refers to) goes
-into the `ledger_rows` of the details of the next event of that action in the same
-transaction, and a transaction that would commit a recorded row without such an event fails.
+Covered tables: the rows of the tables in `COVERED` (channel pointers and their history,
+the environments with the policy in force, the approvals) are recorded in the chain. A
+repository that writes such a row calls `record_row(conn, table, id, action=...)`; the row's
+content (with the names and numbers it refers to) goes into the `ledger_rows` of the details
+of the next event of that action in the same transaction, and a transaction that would commit
+a recorded row without such an event fails.
 `verify` checks that every row of a covered table equals the content its newest event
 recorded (and that no recorded row is gone), and that each channel pointer is the `to` of
 the last history row of its (environment, image). Covering another table is one `COVERED`
@@ -97,6 +98,15 @@ COVERED: dict[str, Covered] = {c.table: c for c in (
             "LEFT JOIN environment e ON e.id = c.environment_id LEFT JOIN image i ON i.id = c.image_id "
             "LEFT JOIN version v ON v.id = c.version_id",
             "c.id"),
+    Covered("environment",
+            "SELECT e.id, e.name, e.position, e.created_at, e.policy, e.retired_at FROM environment e",
+            "e.id"),
+    Covered("approval",
+            "SELECT a.id, a.version_id, i.name AS image, v.number AS number, a.environment_id, e.name AS env, "
+            "a.approver, a.approver_key, a.ticket, a.reason, a.at, a.expires_at, a.used_at, a.used_by "
+            "FROM approval a LEFT JOIN version v ON v.id = a.version_id LEFT JOIN image i ON i.id = v.image_id "
+            "LEFT JOIN environment e ON e.id = a.environment_id",
+            "a.id"),
 )}
 _COVERED_Q = {name: (c.all, c.one) for name, c in COVERED.items()}
 ROWS_KEY = "ledger_rows"
@@ -387,6 +397,14 @@ def _bad(row, count, problem, seq=None) -> VerifyResult:
     event = dict(zip(FIELDS, row[:11]))
     event["hash"] = row[11]
     return VerifyResult(False, count, None, seq or row[0], problem, event)
+
+
+_HAS_ACTION = Q("SELECT 1 FROM audit_event WHERE action = :a LIMIT 1")
+
+
+def has_action(conn, action: str) -> bool:
+    """Some event of `action` is in the log."""
+    return conn.execute(_HAS_ACTION, {"a": action}).first() is not None
 
 
 _ALL_EVENTS = Q(f"SELECT {AuditEvent.select_list()} FROM audit_event ORDER BY seq")

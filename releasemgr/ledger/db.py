@@ -27,8 +27,10 @@ after its commit; `release audit verify` checks that the chain still contains it
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import re
+import socket
 import sqlite3
 import sys
 import threading
@@ -39,7 +41,6 @@ from releasemgr.errors import NotFound, OperationFailed, UsageError
 from releasemgr.ledger import audit
 from releasemgr.ledger.conn import LiteConn, Q, SAConn
 from releasemgr.ledger.repo import environments
-from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger import migrate
 
 if TYPE_CHECKING:  # SQLAlchemy costs ~0.15 s to import: only PostgreSQL and migrations need it
@@ -239,8 +240,8 @@ class Ledger:
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
-    def open(cls, url: str, *, environments: list[str] | None = None, upgrade: bool = True,
-             create: bool = False) -> "Ledger":
+    def open(cls, url: str, *, environments: "list[str] | dict[str, dict] | None" = None, upgrade: bool = True,
+             create: bool = False, actor: str | None = None) -> "Ledger":
         """Open the ledger at `url`; NotFound (exit 4) when there is none, unless `create`
         (then `ledger.created` says whether it was made now)."""
         check_url(url)
@@ -268,7 +269,7 @@ class Ledger:
                 else:
                     migrate.ensure_current(ledger, upgrade=upgrade)
             if environments:
-                ledger.sync_environments(environments)
+                ledger.sync_environments(environments, actor=actor)
         except Exception as exc:
             ledger.close()
             cause = _db_error(exc)
@@ -380,14 +381,16 @@ class Ledger:
         with self.engine.connect() as sa:
             yield SAConn(sa)
 
-    def sync_environments(self, wanted: "list[str] | dict[str, dict]") -> None:
+    def sync_environments(self, wanted: "list[str] | dict[str, dict]", *, actor: str | None = None) -> None:
         """Record release.toml's environments in a ledger that has no policy yet.
 
         `wanted` is {name: policy} in release order (what `release.policy.wanted()` makes of a
         release.toml): a ledger without a recorded policy (new, or older than schema 0002)
         records them; once recorded, release.toml changes nothing here (`release policy
-        apply` does). A plain list of names (library use, `release ledger upgrade`) only adds
-        the missing rows, without a policy. Cheap (one query) when there is nothing to do."""
+        apply` does). A plain list of names (library use) only adds the missing rows, without a
+        policy. Both are audited in the same transaction (`policy.applied` with `initial: true`;
+        `environment.added`), by `actor` (default: the OS account). Cheap (one query) when
+        there is nothing to do."""
         with self.connect() as conn:
             rows = environments.all_(conn)
         by_policy = isinstance(wanted, dict)
@@ -395,16 +398,12 @@ class Ledger:
             return
         if not by_policy and all(n in {r.name for r in rows} for n in wanted):
             return
+        actor = actor or _os_actor()
         with self.transaction() as conn:
-            rows = {r.name: r for r in environments.all_(conn)}
-            if by_policy and any(r.policy is not None for r in rows.values()):
-                return  # another process recorded it first
-            for pos, name in enumerate(wanted):
-                policy = wanted[name] if by_policy else None
-                if name not in rows:
-                    environments.create(conn, name, position=pos, at=now_iso(), policy=policy)
-                elif policy is not None:
-                    environments.set_policy(conn, rows[name].id, policy, position=pos)
+            if by_policy:
+                environments.record_initial(conn, wanted, actor=actor)
+            else:
+                environments.add_names(conn, list(wanted), actor=actor)
 
     def info(self) -> dict:
         """Where the ledger is, its schema revision and its size (`release ledger info`)."""
@@ -419,6 +418,15 @@ _PG_WRITE_LOCK = Q("SELECT pg_advisory_xact_lock(:k)")
 _SCHEMA_REVISION = Q("SELECT version_num FROM alembic_version")
 _COUNTS = {"images": Q("SELECT count(*) FROM image"), "versions": Q("SELECT count(*) FROM version"),
            "audit_events": Q("SELECT count(*) FROM audit_event")}
+
+
+def _os_actor() -> str:
+    """Who acts when the caller names no one: `user@host` (as `config.default_actor`)."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment (containers)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def _db_error(exc: BaseException):
@@ -497,7 +505,7 @@ def safe_url(url: str) -> str:
         return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
-def upgrade(url: str, environments: list[str]) -> list[str]:
+def upgrade(url: str, environments: "list[str] | dict[str, dict]", *, actor: str | None = None) -> list[str]:
     """`release ledger upgrade`: apply pending migrations to the ledger at `url` (made if
     missing) and record the environments; returns the revisions applied."""
     check_url(url)
@@ -511,7 +519,7 @@ def upgrade(url: str, environments: list[str]) -> list[str]:
         applied = migrate.upgrade_to_head(ledger)
         if new_file and applied:
             _make_private(Path(path))
-        ledger.sync_environments(environments)
+        ledger.sync_environments(environments, actor=actor)
     finally:
         ledger.close()
     return applied

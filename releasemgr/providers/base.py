@@ -120,6 +120,11 @@ class ImageUnreadable(Exception):
     """The image is there but is not one of the provider's images."""
 
 
+class InputsUnresolved(Exception):
+    """A source names an input the provider cannot resolve now (a filter that matches no image,
+    or several without `most_recent`); the message says why."""
+
+
 class ImageStore(abc.ABC):
     """Where a provider keeps the images it built: `prune` deletes through it."""
 
@@ -153,6 +158,15 @@ class Provider(abc.ABC):
         """The builder's steps for `ctx.source_type` (one of `builder_types`); the builder may
         set its typed state on `ctx.state` here."""
         raise NotImplementedError(f"provider {self.name!r} has no builder")
+
+    def resolve_inputs(self, source_configs: dict[str, dict]) -> dict[str, dict]:
+        """What this provider's sources ({display name: evaluated config}) name only indirectly,
+        resolved now, before the build decides whether it is identical to an earlier one:
+        {display name: {option: value}}, each value what the build will use for that option (for
+        amazon-ebs a `source_ami_filter` gives `{"source_ami": "ami-..."}`). The template digest
+        covers the result, so a build on a newer base is not "identical". A source with nothing
+        to resolve is left out. Raises `InputsUnresolved`. Default: nothing to resolve."""
+        return {}
 
     def fleet(self, state_dir, settings: dict | None = None) -> Fleet:
         """The fleet that runs servers of this provider's images. `settings`: the provider's

@@ -89,11 +89,13 @@ def of_version(conn, version_id: int) -> dict[str, list[dict]]:
     return out
 
 
-def use(conn, usable: list[Approval], *, actor: str, at: str) -> list[Approval]:
-    """Mark the approvals that allowed a move used (not the promoter's own); returns them."""
+def use(conn, usable: list[Approval], *, actor: str, at: str, action: str = "promote") -> list[Approval]:
+    """Mark the approvals that allowed a move used (not the promoter's own); returns them.
+    The rows are recorded in the move's `action` event (`promote` / `rollback`), which the
+    caller appends in the same transaction."""
     me = policy.normalise_identity(actor)
     used = [a for a in usable if a.approver_key != me]
-    repo.use(conn, [a.id for a in used], at=at, by=actor)
+    repo.use(conn, [a.id for a in used], at=at, by=actor, action=action)
     return used
 
 

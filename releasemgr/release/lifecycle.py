@@ -322,7 +322,7 @@ def rollback(ledger: Ledger, config: Config, image: str, env_name: str, *, actor
         violations = policy.check(conn, env, img, target, action="rollback", actor=actor, ticket=ticket,
                                   approvals=usable, now=now, check_order=False)
         passed = policy.enforce(violations, override=override, reason=reason)
-        used = approvals.use(conn, usable, actor=actor, at=at) if usable else []
+        used = approvals.use(conn, usable, actor=actor, at=at, action="rollback") if usable else []
         extra = {"healthy_before": True} if healthy and env.approvals else {}
         if skipped:
             extra["skipped"] = skipped

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from releasemgr.config import DEFAULT_APPROVAL_TTL, Config, Environment, FreezeWindow
+from releasemgr.config import DEFAULT_APPROVAL_TTL, Config, Environment, FreezeWindow, default_actor
 from releasemgr.errors import NotFound, PolicyRefused, UsageError
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.repo import channels, environments
@@ -60,22 +60,18 @@ def _recorded(rows: list[EnvRow]) -> list[EnvRow] | None:
     return [r for r in rows if r.policy is not None and r.retired_at is None]
 
 
-def in_force_rows(conn, config: Config | None = None) -> list[EnvRow]:
+def in_force_rows(conn, config: Config | None = None, *, actor: str | None = None) -> list[EnvRow]:
     """The environments in force. A ledger without a recorded policy records `config`'s first
-    (only inside `Ledger.transaction()`; what `Ledger.open` does for the CLI already)."""
+    (only inside `Ledger.transaction()`; what `Ledger.open` does for the CLI already), audited
+    as `policy.applied` with `initial: true`."""
     rows = environments.all_(conn)
     force = _recorded(rows)
     if force is not None:
         return force
     if config is None:
         return []
-    by_name = {r.name: r for r in rows}
-    at = now_iso()
-    for pos, (name, pol) in enumerate(wanted(config).items()):
-        if name in by_name:
-            environments.set_policy(conn, by_name[name].id, pol, position=pos)
-        else:
-            environments.create(conn, name, position=pos, at=at, policy=pol)
+    environments.record_initial(conn, wanted(config), actor=actor or default_actor(),
+                                config=str(config.path) if config.path else None)
     return _recorded(environments.all_(conn)) or []
 
 

@@ -1,8 +1,13 @@
 """The `approval` table (`release approve`), and the facts the rollback exception reads:
-whether a version reached healthy in an environment (a succeeded deployment of it there)."""
+whether a version reached healthy in an environment (a succeeded deployment of it there).
+
+Approval rows are covered by the audit chain (`releasemgr.ledger.audit.COVERED`): `add`
+records the new row in the `approval.recorded` event, `use` records the rows it marks used in
+the event of the promotion (or rollback) that used them, appended in the same transaction."""
 
 from __future__ import annotations
 
+from releasemgr.ledger import audit
 from releasemgr.ledger.conn import Q
 from releasemgr.ledger.rows import Approval
 
@@ -24,7 +29,9 @@ def add(conn, *, version_id: int, env_id: int, approver: str, approver_key: str,
         reason: str | None, at: str, expires_at: str) -> Approval:
     conn.execute(_INSERT, {"v": version_id, "e": env_id, "approver": approver, "key": approver_key,
                            "ticket": ticket, "reason": reason, "at": at, "expires": expires_at})
-    return of(conn, version_id, env_id)[-1]
+    a = of(conn, version_id, env_id)[-1]
+    audit.record_row(conn, "approval", a.id, action="approval.recorded")
+    return a
 
 
 def get(conn, approval_id: int) -> Approval | None:
@@ -40,14 +47,18 @@ def of_version(conn, version_id: int) -> list[Approval]:
     return [Approval.from_row(r) for r in conn.execute(_OF_VERSION, {"v": version_id})]
 
 
-def use(conn, ids: list[int], *, at: str, by: str) -> None:
-    """Mark approvals used by a promotion (in the promotion's transaction)."""
+def use(conn, ids: list[int], *, at: str, by: str, action: str) -> None:
+    """Mark approvals used by a promotion (in the promotion's transaction); the rows go into
+    its `action` event (`promote` / `rollback`)."""
     if ids:
         conn.execute(_USE, {"ids": ids, "at": at, "by": by})
+        for approval_id in ids:
+            audit.record_row(conn, "approval", approval_id, action=action)
 
 
 def set_times(conn, approval_id: int, *, at: str, expires_at: str) -> None:
-    """Move an approval's times (tests: an approval recorded long ago)."""
+    """Move an approval's times (tests: an approval recorded long ago). Not audited: it is
+    what `release audit verify` reports as a back-dated approval."""
     conn.execute(_SET_AT, {"at": at, "expires": expires_at, "id": approval_id})
 
 

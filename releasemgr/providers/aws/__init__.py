@@ -9,6 +9,7 @@ from releasemgr.providers.aws import builder
 from releasemgr.providers.aws.fleet import EC2Fleet
 from releasemgr.providers.aws.images import delete_amis, tag_version
 from releasemgr.providers.aws import asg
+from releasemgr.providers.aws.steps.source_ami import resolve_source_amis
 
 
 class AmiStore(base.ImageStore):
@@ -23,6 +24,10 @@ class Provider(base.Provider):
 
     def steps(self, ctx) -> list:
         return builder.steps(ctx)
+
+    def resolve_inputs(self, source_configs: dict[str, dict]) -> dict[str, dict]:
+        """The AMI each `source_ami_filter` finds now (DescribeImages): `{"source_ami": id}`."""
+        return resolve_source_amis(source_configs)
 
     def fleet(self, state_dir, settings: dict | None = None) -> base.Fleet:
         return EC2Fleet(settings)

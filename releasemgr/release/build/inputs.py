@@ -1,6 +1,7 @@
 """What a build starts from: the request, the template and build block it picks, each source's
-evaluated config and provisioners, the template digest, the git commit, and the variables as
-the ledger records them (secrets redacted). Nothing here writes to the ledger or runs a step.
+evaluated config and provisioners, the inputs the providers resolve now (the AMI a
+`source_ami_filter` finds), the template digest, the git commit, and the variables as the
+ledger records them (secrets redacted). Nothing here writes to the ledger or runs a step.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 import semver as semver_lib
 
 from releasemgr.common.secrets import MASK, is_secret_name, register
-from releasemgr.errors import NotFound, TemplateError, UsageError
+from releasemgr.errors import NotFound, OperationFailed, TemplateError, UsageError
 from releasemgr.ledger.refs import check_image_name
 from releasemgr.providers.aws.client import AwsError, session as aws_session
-from releasemgr.providers.registry import builder_steps
+from releasemgr.providers.base import InputsUnresolved
+from releasemgr.providers.registry import builder_steps, provider_of_source
 from releasemgr.template.diagnostics import Severity
 from releasemgr.template.load import evaluate_body, load_template
 from releasemgr.template.validate import validate_template
@@ -63,6 +65,7 @@ class BuildInputs:
     dirty: bool | None
     variables: dict  # redacted_variables()
     secrets: list[str]  # secrets_of()
+    resolved: dict = field(default_factory=dict)  # resolve_inputs(): {display name: {option: value}}
 
 
 def resolve(req: BuildRequest, ui) -> BuildInputs:
@@ -82,12 +85,36 @@ def resolve(req: BuildRequest, ui) -> BuildInputs:
     if req.engine == "native":
         check_native(selected)
     check_credentials(selected, configs)
-    digest = template_digest(template, build, configs)
+    resolved = resolve_inputs(selected, configs)
+    if req.engine == "native":  # the build uses what the digest covers (packer resolves again itself)
+        for display, values in resolved.items():
+            configs[display] = {**configs[display], **values}
+    digest = template_digest(template, build, configs, resolved)
     commit, dirty = git_info(req.path)
     secrets = secrets_of(template, configs, provisioners)
     register(secrets)  # the process's masker: the Ui, the build log, the build row, the audit log
     return BuildInputs(template, build, image, selected, configs, provisioners, build_id, digest, commit, dirty,
-                       redacted_variables(template), secrets)
+                       redacted_variables(template), secrets, resolved)
+
+
+def resolve_inputs(selected, configs: dict[str, dict]) -> dict[str, dict]:
+    """What each selected source names only indirectly, resolved by its provider now
+    (`Provider.resolve_inputs`: one DescribeImages call for an amazon-ebs `source_ami_filter`):
+    {display name: {option: value}}. OperationFailed when a provider cannot resolve one."""
+    by_provider: dict = {}
+    for bs in selected:
+        p = provider_of_source(bs.ref.split(".", 1)[0])
+        if p is not None:
+            by_provider.setdefault(p.name, (p, {}))[1][bs.display_name] = configs[bs.display_name]
+    out: dict[str, dict] = {}
+    for p, source_configs in by_provider.values():
+        try:
+            out.update(p.resolve_inputs(source_configs))
+        except InputsUnresolved as exc:
+            raise OperationFailed(f"cannot resolve the build's inputs: {exc}",
+                                  hint="the build did not start; fix the source block or the provider's access"
+                                  ) from None
+    return out
 
 
 def load(req: BuildRequest, ui):
@@ -312,9 +339,10 @@ def _referenced_files(build, configs: dict[str, dict]) -> list[str]:
     return referenced
 
 
-def template_digest(template, build, configs: dict[str, dict]) -> str:
-    """sha256 over the template files, the resolved non-sensitive inputs, and the content of
-    local files the build reads (a `base`, scripts, file sources)."""
+def template_digest(template, build, configs: dict[str, dict], resolved: dict[str, dict] | None = None) -> str:
+    """sha256 over the template files, the resolved non-sensitive inputs, the content of local
+    files the build reads (a `base`, scripts, file sources), and what the providers resolved
+    (`resolved`: the source AMI a filter found), so a build on a newer base is not identical."""
     h = hashlib.sha256()
     base = Path(template.base_dir)
     for f in sorted(set(template.files) | set(template.var_files)):
@@ -329,6 +357,8 @@ def template_digest(template, build, configs: dict[str, dict]) -> str:
                 h.update(ref.encode() + b"\0")
                 _hash_path(h, cand)
                 break
+    if resolved:  # only then: digests of builds with nothing to resolve stay what they were
+        h.update(b"resolved\0" + json.dumps(resolved, sort_keys=True, default=str).encode())
     return "sha256:" + h.hexdigest()
 
 

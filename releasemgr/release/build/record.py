@@ -72,7 +72,8 @@ def start(ledger, inputs: BuildInputs, req: BuildRequest, log_path: Path) -> Non
         audit.append(conn, "build.started", actor=req.actor, image=inputs.image, at=now,
                      details={"build_id": inputs.build_id, "template": str(req.path),
                               "template_digest": inputs.digest,
-                              "sources": [bs.display_name for bs in inputs.selected], "engine": req.engine})
+                              "sources": [bs.display_name for bs in inputs.selected], "engine": req.engine,
+                              **({"resolved_inputs": inputs.resolved} if inputs.resolved else {})})
 
 
 def _artifact_specs(results: list[SourceResult]) -> list[lifecycle.ArtifactSpec]:
@@ -108,7 +109,8 @@ def finish(ledger, inputs: BuildInputs, req: BuildRequest, results: list[SourceR
                 conn, inputs.image, _artifact_specs(results), actor=req.actor, semver=req.semver, bump=req.bump,
                 origin="build", parent=", ".join(parents) or None, build_id=inputs.build_id,
                 template_digest=inputs.digest, git_commit=inputs.commit, git_dirty=inputs.dirty,
-                variables=inputs.variables)
+                variables=inputs.variables,
+                details={"resolved_inputs": inputs.resolved} if inputs.resolved else None)
         audit.append(conn, f"build.{outcome.value}", actor=req.actor, image=inputs.image,
                      version=version_doc["version"] if version_doc else None, at=finished,
                      details={"build_id": inputs.build_id, "error": error})
