@@ -159,6 +159,12 @@ class Provider(abc.ABC):
         set its typed state on `ctx.state` here."""
         raise NotImplementedError(f"provider {self.name!r} has no builder")
 
+    def credentials_problem(self, source_config: dict) -> tuple[str, str] | None:
+        """(why, what to do) when a build of this provider's source (its evaluated config) could
+        not reach its platform, else None: checked before the ledger hears of the build, so a
+        build never runs to be refused at the end. Default: no credentials needed."""
+        return None
+
     def resolve_inputs(self, source_configs: dict[str, dict]) -> dict[str, dict]:
         """What this provider's sources ({display name: evaluated config}) name only indirectly,
         resolved now, before the build decides whether it is identical to an earlier one:

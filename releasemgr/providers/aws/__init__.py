@@ -25,6 +25,21 @@ class Provider(base.Provider):
     def steps(self, ctx) -> list:
         return builder.steps(ctx)
 
+    def credentials_problem(self, source_config: dict) -> tuple[str, str] | None:
+        """No AWS credentials for the source (its access_key/secret_key or profile, else the
+        standard chain)."""
+        from releasemgr.providers.aws.client import AwsError, session  # noqa: PLC0415 - boto3 only when asked
+
+        hint = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the source "
+                "access_key/secret_key or profile")
+        try:
+            creds = session(source_config).get_credentials()
+        except AwsError as exc:
+            return str(exc), hint
+        except Exception as exc:  # noqa: BLE001 - botocore's own errors: one message
+            return f"AWS credentials: {exc}", hint
+        return None if creds is not None else ("no AWS credentials found for the amazon-ebs builder", hint)
+
     def resolve_inputs(self, source_configs: dict[str, dict]) -> dict[str, dict]:
         """The AMI each `source_ami_filter` finds now (DescribeImages): `{"source_ami": id}`."""
         return resolve_source_amis(source_configs)

@@ -20,7 +20,6 @@ import semver as semver_lib
 from releasemgr.common.secrets import MASK, is_secret_name, register
 from releasemgr.errors import NotFound, OperationFailed, TemplateError, UsageError
 from releasemgr.ledger.refs import check_image_name
-from releasemgr.providers.aws.client import AwsError, session as aws_session
 from releasemgr.providers.base import InputsUnresolved
 from releasemgr.providers.registry import builder_steps, provider_of_source
 from releasemgr.template.diagnostics import Severity
@@ -207,23 +206,14 @@ def check_version_args(req: BuildRequest) -> None:
 
 
 def check_credentials(selected, configs: dict[str, dict]) -> None:
-    """Every builder the selected sources use can reach its cloud: AWS credentials for an
-    amazon-* source (from the source's access_key/secret_key or profile, else the standard
-    chain), before the ledger hears of the build. Other builders need none."""
+    """Every builder the selected sources use can reach its platform (`Provider.credentials_problem`:
+    AWS credentials for an amazon-ebs source), before the ledger hears of the build."""
     for bs in selected:
-        if not bs.ref.startswith("amazon-"):
-            continue
-        cfg = configs.get(bs.display_name) or {}
-        hint = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the source "
-                "access_key/secret_key or profile")
-        try:
-            creds = aws_session(cfg).get_credentials()
-        except AwsError as exc:
-            raise UsageError(f"{bs.display_name}: {exc}", hint=hint) from None
-        except Exception as exc:  # noqa: BLE001 - botocore's own errors: one message, exit 2
-            raise UsageError(f"{bs.display_name}: AWS credentials: {exc}", hint=hint) from None
-        if creds is None:
-            raise UsageError(f"{bs.display_name}: no AWS credentials found for the amazon-ebs builder", hint=hint)
+        p = provider_of_source(bs.ref.split(".", 1)[0])
+        problem = p.credentials_problem(configs.get(bs.display_name) or {}) if p is not None else None
+        if problem:
+            why, hint = problem
+            raise UsageError(f"{bs.display_name}: {why}", hint=hint)
 
 
 def source_config(template, bs, build_name: str | None = None) -> dict:
