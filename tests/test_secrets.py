@@ -115,3 +115,14 @@ def test_an_error_with_a_secret_in_it_is_masked_in_text_and_json(sqlite_cli, tmp
 def test_click_usage_errors_go_through_the_ui(sqlite_cli):
     r = sqlite_cli("status", "--no-such-option")
     assert r.code == 2 and "Error: No such option '--no-such-option'" in r.err and r.out == ""
+
+
+def test_a_variables_file_that_does_not_parse_shows_no_line_of_it(sqlite_cli, tmp_path):
+    """Its values are not known to be secret before it parses: the error points at the line
+    and column but never prints the line (a password typed with a stray word after it)."""
+    (tmp_path / "bad.pkrvars.hcl").write_text('db_password = "hunter2-correct-horse" oops\n')
+    template = Path(__file__).resolve().parent.parent / "templates" / "local.pkr.hcl"
+    r = sqlite_cli("validate", "--var-file", "bad.pkrvars.hcl", str(template))
+    assert r.code == 2 and "bad.pkrvars.hcl:1:" in r.out + r.err and "hunter2" not in r.out + r.err, r
+    r = sqlite_cli("validate", "--json", "--var-file", "bad.pkrvars.hcl", str(template))
+    assert r.code == 2 and r.json["errors"][0]["file"] == "bad.pkrvars.hcl" and "hunter2" not in r.out + r.err, r

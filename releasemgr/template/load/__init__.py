@@ -9,6 +9,7 @@ the cross-references (a build naming a missing source).
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 from datetime import datetime
@@ -57,7 +58,9 @@ class Loader(FilesLoader, PackerBlockLoader, VariablesLoader, BuildsLoader):
         var_bodies = []
         for f in autos + self.var_files:
             body, d = parse_file(f)
-            self.diags.extend(d)
+            # a variables file may hold secrets that are not known to be secret until it parses:
+            # its syntax errors point at the line and column without showing the line
+            self.diags.extend(dataclasses.replace(x, source_line=None) for x in d)
             if body is not None:
                 var_bodies.append((f, body, "auto-file" if f in autos else "var-file"))
         if has_errors(self.diags):
