@@ -115,7 +115,7 @@ class Releases(RuleBasedStateMachine):
         r = self.cli(*args, "--json", actor=actor)
         self.log.append(f"release {' '.join(map(str, args))} -> {r.code}")
         # exit 2 (a conflict) only for revoking what is already revoked
-        assert r.code in ALLOWED or (r.code == 2 and "is already revoked" in r.err), (self.log, r)
+        assert r.code in ALLOWED or (r.code == 2 and "is already revoked" in r.out + r.err), (self.log, r)
         assert "Traceback" not in r.err, (self.log, r)
         return r
 

@@ -9,6 +9,7 @@ from releasemgr.providers.aws import builder
 from releasemgr.providers.aws.fleet import EC2Fleet
 from releasemgr.providers.aws.images import delete_amis, tag_version
 from releasemgr.providers.aws import asg
+from releasemgr.providers.aws.client import AwsError, session
 from releasemgr.providers.aws.steps.source_ami import resolve_source_amis
 
 
@@ -28,8 +29,6 @@ class Provider(base.Provider):
     def credentials_problem(self, source_config: dict) -> tuple[str, str] | None:
         """No AWS credentials for the source (its access_key/secret_key or profile, else the
         standard chain)."""
-        from releasemgr.providers.aws.client import AwsError, session  # noqa: PLC0415 - boto3 only when asked
-
         hint = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the source "
                 "access_key/secret_key or profile")
         try:
