@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from releasemgr.providers import base
 from releasemgr.providers.aws import builder
+from releasemgr.providers.aws.client import AwsError, session
 from releasemgr.providers.aws.fleet import EC2Fleet
 from releasemgr.providers.aws.images import delete_amis, tag_version
 from releasemgr.providers.aws import asg
+from releasemgr.providers.aws.gc import AwsCollector
 from releasemgr.providers.aws.steps.source_ami import resolve_source_amis
 
 
@@ -28,8 +30,6 @@ class Provider(base.Provider):
     def credentials_problem(self, source_config: dict) -> tuple[str, str] | None:
         """No AWS credentials for the source (its access_key/secret_key or profile, else the
         standard chain)."""
-        from releasemgr.providers.aws.client import AwsError, session  # noqa: PLC0415 - boto3 only when asked
-
         hint = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the source "
                 "access_key/secret_key or profile")
         try:
@@ -62,6 +62,11 @@ class Provider(base.Provider):
                    batch_size: int, timeout: float, say=lambda s: None) -> dict:
         return asg.roll(settings, artifact_id, image=image, version=version, env=env, batch_size=batch_size,
                         timeout=timeout, say=say)
+
+    def garbage_collector(self, settings: dict | None, deploy_settings: list[dict], facts: base.LedgerFacts,
+                          regions: list[str]) -> base.GarbageCollector:
+        """Instances, key pairs, security groups, AMIs, snapshots and volumes tagged by builds."""
+        return AwsCollector(settings, deploy_settings, facts, regions)
 
     def manifest_artifacts(self, artifact_id: str) -> list[tuple[str, str]]:
         """Packer's amazon artifact id: `region:ami-id[,region:ami-id]`."""
