@@ -134,6 +134,71 @@ class ImageStore(abc.ABC):
         is already gone is not an error; raises when the provider refuses (the message says why)."""
 
 
+@dataclass
+class Leftover:
+    """One resource a build created and tagged with its id, found on the provider's platform."""
+
+    region: str
+    kind: str  # aws: instance | key-pair | security-group | image | snapshot | volume
+    id: str
+    build_id: str
+    image: str | None = None
+
+    def to_json(self) -> dict:
+        return {"region": self.region, "kind": self.kind, "id": self.id, "build_id": self.build_id,
+                "image": self.image}
+
+
+@dataclass
+class LedgerFacts:
+    """What the ledger knows of one provider, for its garbage collector (the collector never
+    reads the ledger itself)."""
+
+    artifact_regions: list[str]  # regions of the provider's recorded artifacts
+    built: bool  # whether any build of this ledger ran one of the provider's builders
+
+
+class LeftoversUnreadable(Exception):
+    """The platform could not be asked what builds left there (credentials, endpoint ...)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+class GarbageCollector(abc.ABC):
+    """What dead builds left on one provider's platform: where to look, what is there, what may
+    go, and removing it. The ledger (`release/gc.py`) decides which builds are dead; the
+    collector only lists, judges a resource of a dead build, and deletes.
+
+    Not guaranteed: `find` lists everything tagged by any build, running or not, of this ledger
+    or another; `remove` is best effort and reports what it could not delete instead of raising.
+    """
+
+    @abc.abstractmethod
+    def in_use(self) -> bool:
+        """Whether there is anything on the platform to look at (regions asked for, the provider
+        configured, or its builds/artifacts in the ledger). False: gc says so without asking
+        the platform, so it needs no credentials."""
+
+    @abc.abstractmethod
+    def regions(self) -> list[str]:
+        """Where to look, each once."""
+
+    @abc.abstractmethod
+    def find(self, region: str) -> list[Leftover]:
+        """Everything tagged by a build in `region`. Raises `LeftoversUnreadable`."""
+
+    def keeps(self, item: Leftover, build_status: str, artifact_ids: set[str]) -> bool:
+        """Whether `item`, made by a dead build whose row says `build_status`, stays even so.
+        `artifact_ids`: the provider's artifacts that belong to versions. Default: those."""
+        return item.id in artifact_ids
+
+    @abc.abstractmethod
+    def remove(self, items: list[Leftover], say=lambda s: None) -> tuple[list[Leftover], dict[str, str]]:
+        """Delete `items`; returns (removed, what went wrong by id)."""
+
+
 class Provider(abc.ABC):
     """One platform releasemgr builds for and deploys to: its builders, its fleet, its image
     store. `providers/registry.py` lists every provider; nothing outside a provider's folder
@@ -203,6 +268,15 @@ class Provider(abc.ABC):
         """Bring `server_group(settings)` to `artifact_id`, replacing its servers in batches;
         returns what changed (instances, replaced ...). Raises when the group did not get there."""
         raise FleetError(f"provider {self.name!r} has no server groups")
+
+    def garbage_collector(self, settings: dict | None, deploy_settings: list[dict], facts: LedgerFacts,
+                          regions: list[str]) -> GarbageCollector | None:
+        """What `release gc` asks about this provider's platform, or None when builds leave
+        nothing there. `settings`: the provider's section of release.toml (`[aws]`, None when
+        absent); `deploy_settings`: each `[deploy.<env>]` that deploys with this provider;
+        `facts`: what the ledger knows of the provider; `regions`: the regions asked for
+        (`--region`, may be empty). Default: None."""
+        return None
 
     def manifest_artifacts(self, artifact_id: str) -> list[tuple[str, str]]:
         """(region, id) of each artifact in a Packer manifest's `artifact_id`. Raises

@@ -1,4 +1,5 @@
-"""`release gc`: remove what dead builds left in the clouds.
+"""`release gc`: remove what dead builds left in the clouds (each provider with a garbage
+collector: where to look, what is there, what may go; this module decides which builds are dead).
 
 A build is dead when its row says failed/cancelled, or says running while its process is
 gone (same host, pid not alive) or its heartbeat is older than `stale_after`. Resources of
@@ -17,8 +18,9 @@ from releasemgr.ledger import audit
 from releasemgr.ledger.clock import now_iso, parse_iso
 from releasemgr.ledger.repo import artifacts, builds
 from releasemgr.ledger.rows import Build
-from releasemgr.providers.aws import gc as aws_gc
-from releasemgr.providers.aws.client import AwsError
+from releasemgr.providers.base import GarbageCollector, LedgerFacts, Leftover, LeftoversUnreadable, Provider
+from releasemgr.providers.registry import providers
+from releasemgr.release.server_rows import provider_name
 from releasemgr.errors import OperationFailed
 
 STALE_AFTER = timedelta(seconds=120)
@@ -45,76 +47,76 @@ def build_is_dead(b: Build, now: datetime) -> bool:
     return now - beat > STALE_AFTER
 
 
-def regions(ledger, config, given: list[str]) -> list[str]:
-    if given:
-        return list(dict.fromkeys(given))
+def collectors(ledger, config, given: list[str]) -> list[tuple[Provider, GarbageCollector]]:
+    """Each provider whose builds may leave something on its platform, with its collector: told
+    its release.toml section, the deploy targets that use it, what the ledger knows of it and
+    the regions asked for."""
     out = []
-    aws_cfg = config.raw.get("aws", {}) if isinstance(config.raw.get("aws"), dict) else {}
-    out += [str(r) for r in aws_cfg.get("regions", [])]
     with ledger.connect() as conn:
-        out += artifacts.regions(conn, "aws")
-    for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        if os.environ.get(var):
-            out.append(os.environ[var])
-    for settings in config.deploy.values():
-        if settings.get("provider") == "aws" and settings.get("region"):
-            out.append(str(settings["region"]))
-    return list(dict.fromkeys(out)) or ["us-east-1"]
-
-
-def uses_aws(ledger, config, given: list[str]) -> bool:
-    """Whether there is anything in AWS to look at: regions asked for, `[aws]` or an aws deploy
-    target configured, or builds/artifacts of AWS in the ledger. A ledger of local builds only
-    has nothing there, and needs no AWS credentials to say so."""
-    if given or isinstance(config.raw.get("aws"), dict):
-        return True
-    if any(settings.get("provider") == "aws" for settings in config.deploy.values()):
-        return True
-    with ledger.connect() as conn:
-        return bool(artifacts.regions(conn, "aws")) or builds.any_on_aws(conn)
+        for p in providers():
+            if type(p).garbage_collector is Provider.garbage_collector:
+                continue
+            section = config.raw.get(p.name)
+            facts = LedgerFacts(artifact_regions=artifacts.regions(conn, p.name),
+                                built=builds.any_started_with(conn, [f"{fam}-" for fam in p.packer_builders]))
+            deploy_settings = [s for env, s in config.deploy.items() if provider_name(config, env) == p.name]
+            c = p.garbage_collector(section if isinstance(section, dict) else None, deploy_settings, facts,
+                                    list(dict.fromkeys(given)))
+            if c is not None:
+                out.append((p, c))
+    return out
 
 
 def gc(ledger, config, *, actor: str, dry_run: bool = False, region: list[str] = (),
        include_unknown: bool = False, say=lambda s: None) -> dict:
+    """The document `release gc` shows: `dry_run`, one `<provider>: bool` per provider with a
+    collector (whether it was looked at), `leftovers`, `skipped`, `removed`, `failed`."""
     now = datetime.now(timezone.utc)
-    if not uses_aws(ledger, config, list(region)):
-        return {"dry_run": dry_run, "aws": False, "leftovers": [], "skipped": [], "removed": [], "failed": {}}
-    found = []
+    used = [(p, c, c.in_use()) for p, c in collectors(ledger, config, list(region))]
+    in_use = {p.name: u for p, _, u in used}
+    if not any(in_use.values()):
+        return {"dry_run": dry_run, **in_use, "leftovers": [], "skipped": [], "removed": [], "failed": {}}
+    found: list[tuple[Provider, GarbageCollector, Leftover]] = []
     try:
-        for r in regions(ledger, config, list(region)):
-            say(f"Looking for leftovers in {r}...")
-            found += aws_gc.find(r)
-    except AwsError as exc:
-        raise OperationFailed(str(exc)) from None
-    except Exception as exc:  # botocore errors: one line
-        raise OperationFailed(f"AWS: {exc}", hint="check credentials, region and endpoint") from None
-    build_ids = sorted({f.build_id for f in found})
+        for p, c, u in used:
+            if not u:
+                continue
+            for r in c.regions():
+                say(f"Looking for leftovers in {r}...")
+                found += [(p, c, f) for f in c.find(r)]
+    except LeftoversUnreadable as exc:
+        raise OperationFailed(str(exc), hint=exc.hint) from None
+    build_ids = sorted({f.build_id for _, _, f in found})
     with ledger.connect() as conn:
         known = builds.get_many(conn, build_ids)
-        kept_artifacts = artifacts.live_external_ids(conn, "aws")
+        kept_artifacts = {p.name: artifacts.live_external_ids(conn, p.name) for p, _, u in used if u}
     leftovers, skipped, dead_running = [], [], []
-    for f in found:
+    for p, c, f in found:
         b = known.get(f.build_id)
         if b is None:
-            (leftovers if include_unknown else skipped).append((f, "unknown build (not in this ledger)"))
+            (leftovers if include_unknown else skipped).append((c, f, "unknown build (not in this ledger)"))
             continue
         if not build_is_dead(b, now):
-            skipped.append((f, "build still running"))
+            skipped.append((c, f, "build still running"))
             continue
-        if f.kind == "image" and f.id in kept_artifacts:
-            continue  # a version's AMI
-        if f.kind == "snapshot" and b.status == "succeeded":
-            continue  # snapshots of a succeeded build back its AMIs; prune removes them with the AMI
+        if c.keeps(f, b.status, kept_artifacts[p.name]):
+            continue
         if b.status == "running":
             dead_running.append(b.id)
-        leftovers.append((f, f"build {b.status}" if b.status != "running" else "build process died"))
-    doc = {"dry_run": dry_run, "aws": True,
-           "leftovers": [{**f.to_json(), "reason": why} for f, why in leftovers],
-           "skipped": [{**f.to_json(), "reason": why} for f, why in skipped],
+        leftovers.append((c, f, f"build {b.status}" if b.status != "running" else "build process died"))
+    doc = {"dry_run": dry_run, **in_use,
+           "leftovers": [{**f.to_json(), "reason": why} for _, f, why in leftovers],
+           "skipped": [{**f.to_json(), "reason": why} for _, f, why in skipped],
            "removed": [], "failed": {}}
     if dry_run or not leftovers:
         return doc
-    removed, failed = aws_gc.remove([f for f, _ in leftovers], say=say)
+    removed, failed = [], {}
+    for _, c, _ in used:
+        mine = [f for owner, f, _ in leftovers if owner is c]
+        if mine:
+            r, f = c.remove(mine, say=say)
+            removed += r
+            failed.update(f)
     doc["removed"] = [r.to_json() for r in removed]
     doc["failed"] = failed
     with ledger.transaction() as conn:

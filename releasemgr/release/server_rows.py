@@ -50,7 +50,7 @@ def handle_of(row: Server) -> LaunchedServer:
 def server_json(row: Server, image: str, version: str, env: str, *, health: str | None = None) -> dict:
     extra = row.extra
     doc = {"id": row.id, "image": image, "version": version, "env": env, "address": row.address,
-           "state": row.state, "provider": row.provider, "pid": extra.get("pid") if row.provider == "local" else None,
+           "state": row.state, "provider": row.provider, "pid": extra.get("pid"),
            "launched_at": row.launched_at, "retired_at": row.retired_at, "deployment": row.deployment_id}
     if health is not None:
         doc["health"] = health

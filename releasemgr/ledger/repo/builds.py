@@ -23,8 +23,8 @@ _ABANDON = Q("UPDATE build SET status = 'abandoned', finished_at = :at, error = 
              "WHERE id = :id AND status = 'running' RETURNING id")
 _FAIL_RUNNING = Q("UPDATE build SET status = 'failed', finished_at = :at, error = :error "
                   "WHERE id = :id AND status = 'running'")
-# a build of an AWS source (amazon-ebs, ...) was started: its audit event lists the sources
-_AWS_STARTED = Q("SELECT 1 FROM audit_event WHERE action = 'build.started' AND details LIKE :pattern LIMIT 1")
+# a build of a source of some type was started: its audit event lists the sources ("amazon-ebs.web")
+_SOURCE_STARTED = Q("SELECT 1 FROM audit_event WHERE action = 'build.started' AND details LIKE :pattern LIMIT 1")
 
 
 def get(conn, build_id: str) -> Build | None:
@@ -73,6 +73,9 @@ def fail_if_running(conn, build_id: str, *, at: str, error: str) -> None:
     conn.execute(_FAIL_RUNNING, {"at": at, "error": error, "id": build_id})
 
 
-def any_on_aws(conn) -> bool:
-    """Whether any build of this ledger ran an AWS builder (so it may have left something there)."""
-    return conn.execute(_AWS_STARTED, {"pattern": '%"amazon-%'}).first() is not None
+def any_started_with(conn, source_prefixes) -> bool:
+    """Whether any build of this ledger ran a source whose type starts with one of
+    `source_prefixes` ("amazon-": amazon-ebs, amazon-instance ...), so it may have left
+    something on that provider's platform."""
+    return any(conn.execute(_SOURCE_STARTED, {"pattern": f'%"{prefix}%'}).first() is not None
+               for prefix in source_prefixes)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from releasemgr.providers import base
 from releasemgr.providers.aws import builder
+from releasemgr.providers.aws.client import AwsError, session
 from releasemgr.providers.aws.fleet import EC2Fleet
 from releasemgr.providers.aws.images import delete_amis, tag_version
 from releasemgr.providers.aws import asg
-from releasemgr.providers.aws.client import AwsError, session
+from releasemgr.providers.aws.gc import AwsCollector
 from releasemgr.providers.aws.steps.source_ami import resolve_source_amis
 
 
@@ -61,6 +62,11 @@ class Provider(base.Provider):
                    batch_size: int, timeout: float, say=lambda s: None) -> dict:
         return asg.roll(settings, artifact_id, image=image, version=version, env=env, batch_size=batch_size,
                         timeout=timeout, say=say)
+
+    def garbage_collector(self, settings: dict | None, deploy_settings: list[dict], facts: base.LedgerFacts,
+                          regions: list[str]) -> base.GarbageCollector:
+        """Instances, key pairs, security groups, AMIs, snapshots and volumes tagged by builds."""
+        return AwsCollector(settings, deploy_settings, facts, regions)
 
     def manifest_artifacts(self, artifact_id: str) -> list[tuple[str, str]]:
         """Packer's amazon artifact id: `region:ami-id[,region:ami-id]`."""

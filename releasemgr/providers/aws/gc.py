@@ -1,25 +1,16 @@
 """Find and remove what builds left behind in AWS, by the tags every build puts on what it
 creates (`release:managed=true`, `release:build-id`). The ledger decides which builds are
-dead; this module only lists and deletes."""
+dead; this module says where to look, lists, keeps the AMIs of versions (and the snapshots of
+succeeded builds) and deletes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 
 from releasemgr.providers.aws import client as C
+from releasemgr.providers.base import GarbageCollector, LedgerFacts, Leftover, LeftoversUnreadable
 
-
-@dataclass
-class Leftover:
-    region: str
-    kind: str  # instance | key-pair | security-group | image | snapshot | volume
-    id: str
-    build_id: str
-    image: str | None = None
-
-    def to_json(self) -> dict:
-        return {"region": self.region, "kind": self.kind, "id": self.id, "build_id": self.build_id,
-                "image": self.image}
+__all__ = ["AwsCollector", "Leftover", "find", "remove"]
 
 
 def _tags(obj) -> dict[str, str]:
@@ -114,3 +105,49 @@ def remove(items: list[Leftover], say=lambda s: None) -> tuple[list[Leftover], d
                         failed[it.id] = str(exc)
                         break
     return removed, failed
+
+
+class AwsCollector(GarbageCollector):
+    """`release gc` in AWS: the regions of `[aws]`, of recorded AMIs, of AWS_REGION and of aws
+    deploy targets (else us-east-1), or only those asked for."""
+
+    def __init__(self, settings: dict | None, deploy_settings: list[dict], facts: LedgerFacts, regions: list[str]):
+        self.settings = settings
+        self.deploy_settings = deploy_settings
+        self.facts = facts
+        self.given = list(dict.fromkeys(regions))
+
+    def in_use(self) -> bool:
+        """Regions asked for, `[aws]` or an aws deploy target configured, or builds/artifacts of
+        AWS in the ledger. A ledger of local builds only has nothing there, and needs no AWS
+        credentials to say so."""
+        return bool(self.given or self.settings is not None or self.deploy_settings
+                    or self.facts.artifact_regions or self.facts.built)
+
+    def regions(self) -> list[str]:
+        if self.given:
+            return list(self.given)
+        out = [str(r) for r in (self.settings or {}).get("regions", [])]
+        out += self.facts.artifact_regions
+        for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if os.environ.get(var):
+                out.append(os.environ[var])
+        out += [str(s["region"]) for s in self.deploy_settings if s.get("region")]
+        return list(dict.fromkeys(out)) or ["us-east-1"]
+
+    def find(self, region: str) -> list[Leftover]:
+        try:
+            return find(region)
+        except C.AwsError as exc:
+            raise LeftoversUnreadable(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - botocore errors: one line
+            raise LeftoversUnreadable(f"AWS: {exc}", hint="check credentials, region and endpoint") from None
+
+    def keeps(self, item: Leftover, build_status: str, artifact_ids: set[str]) -> bool:
+        if item.kind == "image":
+            return item.id in artifact_ids  # a version's AMI
+        # snapshots of a succeeded build back its AMIs; prune removes them with the AMI
+        return item.kind == "snapshot" and build_status == "succeeded"
+
+    def remove(self, items: list[Leftover], say=lambda s: None) -> tuple[list[Leftover], dict[str, str]]:
+        return remove(items, say=say)
