@@ -218,6 +218,9 @@ class Provider(abc.ABC):
     #: Whether a successful build of this provider's sources has an artifact (a build that
     #: makes none failed); False for builders that only provision an existing host (null).
     makes_artifacts: bool = True
+    #: Whether an installed `packer` can build this provider's sources (`--engine packer`);
+    #: False for releasemgr's own builders (local).
+    packer_can_build: bool = True
 
     def steps(self, ctx) -> list:
         """The builder's steps for `ctx.source_type` (one of `builder_types`); the builder may

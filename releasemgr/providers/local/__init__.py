@@ -21,6 +21,7 @@ class Provider(base.Provider):
     name = "local"
     builder_types = ("local",)
     packer_builders = ("local",)
+    packer_can_build = False  # releasemgr's own builder: packer has none
 
     def steps(self, ctx) -> list:
         return builder.steps(ctx)

@@ -31,6 +31,7 @@ from releasemgr.release.build.log import BuildLog
 from releasemgr.release.build.result import SourceResult
 from releasemgr.release.lifecycle import manifest_build_artifacts
 from releasemgr.template.syntax.parser import parse_file
+from releasemgr.providers.registry import provider_of_source
 
 
 # `packer {}` settings a packer older than this cannot read
@@ -113,10 +114,12 @@ def check_packer(inputs: BuildInputs) -> str:
     if not packer:
         raise UsageError("--engine packer needs the packer binary",
                          hint="install it: apt-get install packer (Debian) or from HashiCorp's releases")
-    own = [bs.display_name for bs in inputs.selected if bs.display_name.split(".", 1)[0] == "local"]
-    if own:
-        raise UsageError(f"{', '.join(own)}: packer has no `local` builder (it is release's own)",
-                         hint="build it without --engine packer (the native engine is the default)")
+    for bs in inputs.selected:
+        source_type = bs.display_name.split(".", 1)[0]
+        p = provider_of_source(source_type)
+        if p is not None and not p.packer_can_build:
+            raise UsageError(f"{bs.display_name}: packer has no `{source_type}` builder (it is release's own)",
+                             hint="build it without --engine packer (the native engine is the default)")
     return packer
 
 
