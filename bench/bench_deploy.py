@@ -76,8 +76,12 @@ class Release:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if p.returncode != 0:
-            raise SystemExit(f"release {' '.join(args)} failed ({p.returncode}): {p.stderr[-2000:]}")
-        return took, json.loads(p.stdout)
+            raise SystemExit(f"release {' '.join(args)} failed ({p.returncode}): {p.stdout[-2000:]}{p.stderr[-2000:]}")
+        # one document, or (build, deploy and the moves) JSON Lines ending with the result line
+        try:
+            return took, json.loads(p.stdout)
+        except ValueError:
+            return took, json.loads(p.stdout.strip().splitlines()[-1])
 
 
 # -- the peer: the same servers, started and health-checked by a script (bench/peer_servers.py) ---
@@ -166,7 +170,8 @@ def bench_rolling(base: Path, root: Path) -> dict:
     for i in range(RUNS):
         peers.append(peer_rolling_50(root))
         target = "v2" if i % 2 == 0 else "v1"
-        took, doc = rel("deploy", "web", "--env", "stage", "--version", target)
+        took, doc = rel("promote", f"web@{target}", "--to", "stage", "--deploy")  # servers follow the pointer
+        doc = doc["deployment"]
         assert len(doc["launched"]) == 50 and len(doc["retired"]) == 50, doc
         walls.append(took)
         inner.append(doc["seconds"])
