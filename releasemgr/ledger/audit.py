@@ -371,38 +371,13 @@ def _json_select(c: Covered) -> str:
 _JSON_Q = {name: Q(_json_select(c)) for name, c in COVERED.items()}
 
 
-def _plain_text(marked: list[tuple[int, str]]) -> str | None:
-    """The details of `marked` joined by newlines when each one's only objects are itself, its
-    top-level `ledger_rows` and the recorded rows (each with one "id" key), which is the shape
-    the tool writes (a raw newline is never inside canonical JSON); None otherwise."""
-    text = "\n".join([d for _, d in marked])
-    n = len(marked)
-    objects = 2 * n + text.count('"id":')
-    if text.count(_ROWS_AT) == n and text.count("{") == objects and text.count("}") == objects:
-        return text
-    members = []  # another shape: cut each `ledger_rows` out
-    at = len(_ROWS_AT) - 1
-    for _, details in marked:
-        i = details.find(_ROWS_AT)
-        if i < 0 or details.find("{", 1, i) >= 0:  # at the top level only: no object opens before it
-            return None
-        e = details.find("}]}", i)  # its end (arrays of flat objects)
-        if e < 0:
-            return None
-        members.append(details[i + at:e + 3])
-    return "\n".join(members)
+def _texts(text: str) -> dict[str, dict[str, str]] | None:
+    """The recorded rows of plain details (`_plain`, joined by newlines: a raw newline is never
+    inside canonical JSON): table -> id (as text) -> the object's text without its braces; the
+    later of two objects of one row wins.
 
-
-def _recorded_texts(marked: list[tuple[int, str]]) -> dict[str, dict[str, str]] | None:
-    """table -> id (as text) -> the text (without its braces) of the object the newest event
-    recorded; None when the details are not of the plain shape this reads.
-
-    In canonical JSON a quote inside a string is escaped, so `"ledger_rows":{`, `":[{` and
-    `"id":` are always keys. A brace inside a string value can cut an object short; such a
-    piece is no complete object, so it equals no row's text (or it has no id: None)."""
-    text = _plain_text(marked)
-    if text is None:
-        return None
+    In canonical JSON a quote inside a string is escaped, so `":[{` and `"id":` are always
+    keys, and in plain details every brace is an object's."""
     # `..."a":[{x},{y}],"b":[{z}]}...` -> `..."a`, `x},{y`, `,"b`, `z`, `}...`: the bodies of the
     # arrays alternate with the text that ends with each one's name
     pieces = text.replace("}]", '":[{').split('":[{')
@@ -421,6 +396,58 @@ def _recorded_texts(marked: list[tuple[int, str]]) -> dict[str, dict[str, str]] 
             return None
         recorded[table] = dict(zip(ids, objs))
     return recorded
+
+
+def _recorded_texts(marked: list[tuple[int, str]]) -> dict[str, dict[str, str]] | None:
+    """table -> id (as text) -> the text (without its braces) of the object the newest event
+    recorded (the content as canonical JSON: as `canonical_details` wrote it); None when the
+    details cannot be read so.
+
+    Plain details (whose only objects are themselves, their `ledger_rows` and the recorded
+    rows, each with one "id" key: the shape the tool writes for moves and approvals) are read
+    together by `_texts`; others (a policy, say) are parsed."""
+    dets = [d for _, d in marked]
+    text = "\n".join(dets)
+    n = len(dets)
+    objects = 2 * n + text.count('"id":')
+    if text.count(_ROWS_AT) == n and text.count("{") == objects and text.count("}") == objects:
+        return _texts(text)  # all plain: in one go
+    opens = map(str.count, dets, repeat("{"))
+    closes = map(str.count, dets, repeat("}"))
+    ids = map(str.count, dets, repeat('"id":'))
+    at = map(str.count, dets, repeat(_ROWS_AT))
+    odd = [i for i, (o, c, k, r) in enumerate(zip(opens, closes, ids, at)) if o != c or o != k + 2 or r != 1]
+    recorded: dict[str, dict[str, str]] = {}
+
+    def merge(part: dict[str, dict[str, str]] | None) -> bool:
+        if part is None:
+            return False
+        for table, rows in part.items():
+            recorded.setdefault(table, {}).update(rows)
+        return True
+
+    start = 0
+    for i in [*odd, n]:
+        if i > start and not merge(_texts("\n".join(dets[start:i]))):
+            return None
+        start = i + 1
+        if i == n:
+            break
+        rows = json.loads(dets[i]).get(ROWS_KEY)
+        if not isinstance(rows, dict):
+            continue
+        part: dict[str, dict[str, str]] = {}
+        for table, contents in rows.items():
+            for c in contents:
+                if not isinstance(c, dict) or type(c.get("id")) is not int:
+                    return None
+                part.setdefault(table, {})[str(c["id"])] = _encode_sorted(c)[1:-1]
+        merge(part)
+    return recorded
+
+
+def _encode_sorted(content: dict) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _rows_match_fast(conn, marked: list[tuple[int, str]]) -> bool:
