@@ -4,8 +4,9 @@
 
 Per image: `image.created`, then for each version `version.created` and promotions to dev,
 staging and prod (the newest version stops at staging, so prod can still be promoted).
-With 1,000 images x 50 versions that is 50,000 versions, 149,000 channel moves and exactly
-200,000 audit events, hash-chained with `releasemgr.ledger.audit.compute_hash` so that
+With 1,000 images x 50 versions that is 50,000 versions, 149,000 channel moves and
+200,000 audit events after the new ledger's own `environment.added` (which records the
+environment rows), hash-chained with `releasemgr.ledger.audit.compute_hash` so that
 `release audit verify` passes. Rows are written with executemany through the models' tables.
 """
 
@@ -42,19 +43,22 @@ def generate(url: str, images: int = 1000, versions: int = 50, quiet: bool = Fal
             Path(str(p) + suffix).unlink(missing_ok=True)
     ledger = Ledger.open(normalise_url(url), environments=list(ENVS), create=True)
     with ledger.engine.connect() as conn:
-        if conn.execute(text("SELECT COUNT(*) FROM audit_event")).scalar():
+        # a new ledger holds its creation's events (environment.added, recording the environment
+        # rows): the generated chain continues from them
+        if conn.execute(text("SELECT COUNT(*) FROM audit_event WHERE action <> 'environment.added'")).scalar():
             raise SystemExit(f"{url} is not empty; use a new database")
         env_ids = {name: i for i, name in conn.execute(text("SELECT id, name FROM environment"))}
+        head = conn.execute(text("SELECT value FROM ledger_meta WHERE key = 'audit_head'")).scalar()
 
     base = datetime(2025, 1, 1, tzinfo=timezone.utc)
     second = timedelta(seconds=1)
     img_rows, ver_rows, art_rows, hist_rows, chan_rows, events = [], [], [], [], [], []
-    seq = 0
+    seq, _, prev = head.partition(":") if head else ("0", "", audit.GENESIS)
+    seq = int(seq)
     vid = 0
     hid = 0
     chan_ids: dict[tuple, int] = {}
     chan_last: dict[tuple, dict] = {}
-    prev = audit.GENESIS
     actor = "bench@gen"
 
     def event(action, image, version=None, env=None, details=None):
@@ -118,7 +122,11 @@ def generate(url: str, images: int = 1000, versions: int = 50, quiet: bool = Fal
                             (ChannelHistory, hist_rows), (Channel, chan_rows), (AuditEvent, events)):
             for k in range(0, len(rows), 20000):
                 conn.execute(table.__table__.insert(), rows[k:k + 20000])
-        conn.execute(LedgerMeta.__table__.insert(), [{"key": "audit_head", "value": f"{seq}:{prev}"}])
+        meta = LedgerMeta.__table__
+        if head:
+            conn.execute(meta.update().where(meta.c.key == "audit_head").values(value=f"{seq}:{prev}"))
+        else:
+            conn.execute(meta.insert(), [{"key": "audit_head", "value": f"{seq}:{prev}"}])
     if ledger.head_file is not None:
         audit.write_head_file(ledger.head_file, f"{seq}:{prev}", force=True)
     if not ledger.is_sqlite:

@@ -322,3 +322,35 @@ def test_concurrent_writers_leave_a_head_file_the_chain_contains(sqlite_cli):
     seq = int(_files(cli)[1].read_text().partition(":")[0])
     assert doc["ok"] is True and 1 <= seq <= doc["events"] == 13  # the initial policy + 6 x 2
     assert json.dumps(doc)
+
+
+# -- the fast comparison (SQLite): it must show a sound ledger sound, and never a changed one --
+
+def _fast(cli) -> bool:
+    import sqlite3
+
+    from releasemgr.ledger import audit
+    from releasemgr.ledger.db import Ledger
+
+    db, _ = _files(cli)
+    with sqlite3.connect(db) as raw:
+        marked = [(s, d) for s, d in raw.execute("SELECT seq, details FROM audit_event ORDER BY seq")
+                  if f'"{audit.ROWS_KEY}"' in d]
+    ledger = Ledger.open(cli.env["RELEASE_LEDGER"])
+    try:
+        with ledger.connect() as conn:
+            return audit._rows_match_fast(conn, marked)
+    finally:
+        ledger.close()
+
+
+def test_fast_row_comparison_passes_a_sound_ledger_and_never_a_changed_one(sqlite_cli, tmp_path):
+    cli = sqlite_cli
+    _approved(cli, tmp_path)  # a policy (nested objects in its event), approvals, moves
+    cli.ok("promote", "web@v2", "--to", "dev", "--reason", 'braces {"id":9}, "quotes" and ],[{ in a reason')
+    cli.ok("promote", "web@v1", "--to", "dev", "--reason", "plain again")
+    assert cli.json("audit", "verify")["ok"] is True
+    assert _fast(cli) is True
+    _sql(cli, "UPDATE channel_history SET reason = 'nothing' WHERE id = 1")
+    assert _fast(cli) is False
+    _fails(cli, "channel_history", 1)
