@@ -209,7 +209,7 @@ def main() -> int:
         ("(a) same, previous set retired (starts 10 servers)", rb["gone"], rb["gone"] / peer10,
          f"≤ 5 s + {peer10:.2f} s: {verdict(rb['gone'] <= gone_budget)}"),
         ("peer: 50 servers replaced in 5 batches of 10", peer50, 1.0, ""),
-        ("(b) `release deploy web --env stage` rolling 50, batches of 10", roll["wall"], roll["wall"] / peer50,
+        ("(b) `release promote web@vN --to stage --deploy` rolling 50, batches of 10", roll["wall"], roll["wall"] / peer50,
          f"overhead {overhead_wall:+.0f} % (≤ 10 %: {verdict(overhead_wall <= 10)})"),
     ]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
