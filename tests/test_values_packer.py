@@ -11,11 +11,13 @@ does) and comparing case by case.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from conftest import need_binary
+from test_functions_packer import _template
 
 from releasemgr.common.hcl_values import ConversionError, number_to_string, to_number
 from releasemgr.template.syntax.parser import parse_expression_text
@@ -91,33 +93,11 @@ def test_negative_zero_and_infinities_print_as_cty_does():
 
 # -- the same cases against the real packer ------------------------------------------------------
 
-def _packer() -> str:
-    exe = shutil.which("packer")
-    if exe is None:
-        pytest.fail("packer is not installed; these tests compare against Packer 1.6.6: apt-get install packer")
-    return exe
-
-
 def _run_packer(root: Path, exprs: dict[str, str]) -> subprocess.CompletedProcess:
+    """The template of tests/test_functions_packer.py, each expression interpolated as "x${...}"."""
     out = root / "out.json"
-    body = "\n".join(f'    {k} = "x${{{v}}}"' for k, v in exprs.items())
-    (root / "t.pkr.hcl").write_text(f'''source "null" "x" {{
-  communicator = "none"
-}}
-locals {{
-  r = {{
-{body}
-  }}
-}}
-build {{
-  sources = ["source.null.x"]
-  provisioner "shell-local" {{
-    environment_vars = ["OUT=${{base64encode(jsonencode(local.r))}}"]
-    inline           = ["echo \\"$OUT\\" | base64 -d > {out}"]
-  }}
-}}
-''')
-    return subprocess.run([_packer(), "build", "-color=false", "t.pkr.hcl"], cwd=root,
+    (root / "t.pkr.hcl").write_text(_template({k: f'"x${{{v}}}"' for k, v in exprs.items()}, out))
+    return subprocess.run([need_binary("packer", "packer"), "build", "-color=false", "t.pkr.hcl"], cwd=root,
                           capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(root),
                                "CHECKPOINT_DISABLE": "1", "PACKER_LOG": ""})
