@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from releasemgr.cli import complete
-from releasemgr.cli.context import CONTEXT_SETTINGS, LIMIT, app_ctx, global_options
+from releasemgr.cli.context import CONTEXT_SETTINGS, LIMIT, app_ctx, global_options, subcommand
 from releasemgr.release import audit_report
 from releasemgr.errors import OperationFailed
 
@@ -58,8 +58,7 @@ def audit(ctx, since, until, env, image, who, action, ticket, limit, fmt):
                                   e["env"], e["ticket"], e["reason"]] for e in events]))
 
 
-@audit.command("verify", context_settings=CONTEXT_SETTINGS)
-@global_options
+@subcommand(audit, "verify")
 @click.option("--reanchor", is_flag=True,
               help="After a deliberate restore of a SQLite ledger: accept its chain as the new head (audited).")
 @click.option("--reason", metavar="TEXT", help="Why (with --reanchor): which backup, which ticket.")

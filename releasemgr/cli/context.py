@@ -212,6 +212,16 @@ def command(name: str | None = None, **kw):
     return deco
 
 
+def subcommand(group: click.Group, name: str):
+    """A command of a group (`release ledger info`): the global options and the shared help
+    settings, as `command` gives a top-level one."""
+
+    def deco(f):
+        return group.command(name, context_settings=CONTEXT_SETTINGS)(global_options(f))
+
+    return deco
+
+
 class Duration(click.ParamType):
     """A duration option (`--lock-timeout 30`, `30s`, `2m`), read as `common.durations.seconds`
     reads every duration a person types: nan, inf, negative or absurdly long values are a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
+from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options, subcommand
 from releasemgr.ledger import db as ledger_db, migrate
 from releasemgr.ledger.db import check_can_create, safe_url
 from releasemgr.release import policy
@@ -23,8 +23,7 @@ def ledger():
     """
 
 
-@ledger.command("init", context_settings=CONTEXT_SETTINGS)
-@global_options
+@subcommand(ledger, "init")
 def init():
     """Create the ledger (schema and environments) where there is none yet.
 
@@ -41,8 +40,7 @@ def init():
                 lambda d: None if d["created"] else f"ledger {d['url']} exists already (schema {d['schema']})")
 
 
-@ledger.command("info", context_settings=CONTEXT_SETTINGS)
-@global_options
+@subcommand(ledger, "info")
 def info():
     """Show where the ledger is, its schema revision and its size.
 
@@ -55,8 +53,7 @@ def info():
     app.ui.emit(doc, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
 
 
-@ledger.command("upgrade", context_settings=CONTEXT_SETTINGS)
-@global_options
+@subcommand(ledger, "upgrade")
 def upgrade():
     """Apply pending schema migrations (opening a ledger also does this).
 

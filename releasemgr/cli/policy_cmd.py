@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options
+from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options, subcommand
 from releasemgr.release import policy as policy_mod
 
 
@@ -38,8 +38,7 @@ def _show_text(d: dict) -> str:
     return "\n".join(lines) or "no policy recorded yet"
 
 
-@policy.command("show", context_settings=CONTEXT_SETTINGS)
-@global_options
+@subcommand(policy, "show")
 def show():
     """Print the environments and their rules as the ledger has them in force.
 
@@ -51,8 +50,7 @@ def show():
     app.ui.emit(policy_mod.show(app.ledger), _show_text)
 
 
-@policy.command("apply", context_settings=CONTEXT_SETTINGS)
-@global_options
+@subcommand(policy, "apply")
 @click.option("--dry-run", is_flag=True, help="Show the difference and change nothing.")
 def apply(dry_run):
     """Make release.toml's environments and rules the policy in force (audited).
