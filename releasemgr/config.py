@@ -10,11 +10,9 @@ dev -> staging -> prod, each requiring the one before, and the ledger is SQLite 
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from pathlib import Path
@@ -30,14 +28,6 @@ ENV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 DEFAULT_APPROVAL_TTL = "7d"
 _DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
-def default_actor() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no user name in this environment (containers)
-        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 # -- freeze windows ------------------------------------------------------------------------

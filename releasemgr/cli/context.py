@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 import click
-from releasemgr.config import default_actor
+from releasemgr.common.identity import default_actor
 from releasemgr.ledger.db import safe_url
 from releasemgr.ui import Ui
 from releasemgr.common.durations import DurationError, seconds

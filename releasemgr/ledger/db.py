@@ -27,10 +27,8 @@ after its commit; `release audit verify` checks that the chain still contains it
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import re
-import socket
 import sqlite3
 import sys
 import threading
@@ -42,6 +40,7 @@ from releasemgr.ledger import audit
 from releasemgr.ledger.conn import LiteConn, Q, SAConn
 from releasemgr.ledger.repo import environments
 from releasemgr.ledger import migrate
+from releasemgr.common.identity import default_actor
 
 if TYPE_CHECKING:  # SQLAlchemy costs ~0.15 s to import: only PostgreSQL and migrations need it
     from sqlalchemy.engine import Engine
@@ -398,7 +397,7 @@ class Ledger:
             return
         if not by_policy and all(n in {r.name for r in rows} for n in wanted):
             return
-        actor = actor or _os_actor()
+        actor = actor or default_actor()
         with self.transaction() as conn:
             if by_policy:
                 environments.record_initial(conn, wanted, actor=actor)
@@ -418,15 +417,6 @@ _PG_WRITE_LOCK = Q("SELECT pg_advisory_xact_lock(:k)")
 _SCHEMA_REVISION = Q("SELECT version_num FROM alembic_version")
 _COUNTS = {"images": Q("SELECT count(*) FROM image"), "versions": Q("SELECT count(*) FROM version"),
            "audit_events": Q("SELECT count(*) FROM audit_event")}
-
-
-def _os_actor() -> str:
-    """Who acts when the caller names no one: `user@host` (as `config.default_actor`)."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # no user name in this environment (containers)
-        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def _db_error(exc: BaseException):

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from releasemgr.config import DEFAULT_APPROVAL_TTL, Config, Environment, FreezeWindow, default_actor
+from releasemgr.config import DEFAULT_APPROVAL_TTL, Config, Environment, FreezeWindow
+from releasemgr.common.identity import default_actor
 from releasemgr.errors import NotFound, PolicyRefused, UsageError
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.repo import channels, environments
