@@ -181,9 +181,9 @@ class Ui:
         line for people on stderr and, on a terminal, a row of the live display (`row`: task,
         done, total, detail, unit; see `info`). Nothing under --json on a one-document command."""
         if self.streams_json:
-            fields = {k: v for k, v in row.items() if v is not None}
+            fields = {k: self.mask(v) if isinstance(v, str) else v for k, v in row.items() if v is not None}
             if text or fields:
-                self.event("progress", message=self.mask(text), **fields)
+                self.event("progress", message=self.mask(text or row.get("detail") or ""), **fields)
         else:
             self.info(text, **row)
 
@@ -313,9 +313,9 @@ class _Terminal:
         from rich.table import Column  # noqa: PLC0415
         from rich.text import Text  # noqa: PLC0415
 
-        class Bar(BarColumn):  # a bar for what has a total (a deploy's servers), none for a build step
+        class Bar(BarColumn):  # a bar for what has a total (a deploy's servers, an upload), none for a build step
             def render(self, task):
-                return super().render(task) if task.total is not None else Text("")
+                return super().render(task) if task.fields.get("bar") else Text("")
 
         def text(template: str, *, markup: bool = False, fill: bool = False):  # one line; the step text gives way
             return TextColumn(template, markup=markup, table_column=Column(no_wrap=True, overflow="ellipsis",
@@ -347,7 +347,7 @@ class _Terminal:
             self._start()
         if name not in self.tasks:
             self.since[name] = time.monotonic()
-            self.tasks[name] = self.progress.add_task("", total=None, label=name, count="", elapsed="")
+            self.tasks[name] = self.progress.add_task("", total=None, label=name, count="", elapsed="", bar=False)
         return self.tasks[name]
 
     def update(self, name: str, *, done, total, detail: str, unit: str | None) -> None:
@@ -357,7 +357,10 @@ class _Terminal:
             if total is not None:
                 count = (f"{_size(done or 0)}/{_size(total)}" if unit == "bytes"
                          else f"{done or 0:g}/{total:g}" + (f" {unit}" if unit else ""))
-            self.progress.update(task_id, completed=done or 0, total=total, description=detail, count=count)
+            bar = total is not None
+            room = self.progress.console.width - len(name) - len(count) - (21 if bar else 0) - 16
+            self.progress.update(task_id, completed=done or 0, total=total, description=_fit(detail, room),
+                                 count=count, bar=bar)
             self._set_elapsed(name)
             self.progress.refresh()
 
@@ -370,9 +373,10 @@ class _Terminal:
                 return
             self.steps[source] = self.steps.get(source, 0) + 1
             self.since[source] = time.monotonic()
-            room = max(20, self.progress.console.width - len(source) - 20)  # the row stays one line
-            short = text if len(text) <= room else text[:room - 3] + "..."
-            self.progress.update(task_id, description=short, count=f"step {self.steps[source]}")
+            short = _fit(text, self.progress.console.width - len(source) - 20)
+            # a new step: the bar of the last one's upload goes, and the row is running again
+            self.progress.reset(task_id, description=short, label=source, count=f"step {self.steps[source]}",
+                                elapsed="", bar=False)  # reset() replaces every field
             self._set_elapsed(source)
             self.progress.refresh()
 
@@ -382,6 +386,12 @@ class _Terminal:
                 self.progress.stop()
                 self.progress = None
                 self.tasks.clear()
+
+
+def _fit(text: str, room: int) -> str:
+    """`text` cut to `room` characters (at least 20) with "...": the row stays one line."""
+    room = max(20, room)
+    return text if len(text) <= room else text[:room - 3] + "..."
 
 
 def _clock(seconds: float) -> str:

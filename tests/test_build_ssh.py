@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
+
+from test_output_contract import _validator
 
 
 def null_template(tmp_path: Path, sshd, provisioners: str, host_check: str | None = None) -> Path:
@@ -85,3 +88,40 @@ def test_expect_disconnect_tolerates_a_dropped_connection(sqlite_cli, tmp_path, 
     r = sqlite_cli("build", str(t))
     assert r.code == 0, r
     assert "still-here" in r.out
+
+
+def test_a_file_upload_reports_its_bytes_in_the_json_stream(sqlite_cli, tmp_path, sshd):
+    """`build --json`: the file provisioner's upload over SSH (a folder, as one tar stream)
+    streams `progress` events in bytes of file content, for its source, ending at the total;
+    each event keeps the schema of docs/schemas/event.json."""
+    payload = tmp_path / "payload"
+    (payload / "sub").mkdir(parents=True)
+    (payload / "big.bin").write_bytes(os.urandom(6 << 20))
+    (payload / "sub" / "small.txt").write_text("x" * 100)
+    remote = tmp_path / "remote"
+    t = null_template(tmp_path, sshd, f"""
+  provisioner "file" {{
+    source      = "{payload}/"
+    destination = "{remote}"
+  }}
+""")
+    r = sqlite_cli("build", str(t), "--json")
+    assert r.code == 0, r
+    events = r.events
+    validator = _validator("event.json")
+    for e in events:
+        validator.validate(e)
+    says = [e["line"] for e in events if e["type"] == "log" and e["kind"] == "say"]
+    uploading = f"Uploading {payload}/ => {remote}"
+    assert uploading in says
+    moves = [e for e in events if e["type"] == "progress"]
+    assert moves, "the upload streamed no progress"
+    total = (6 << 20) + 100
+    assert {(e["task"], e["unit"], e["total"], e["detail"], e["message"]) for e in moves} == {
+        ("null.box", "bytes", total, uploading, uploading)}
+    dones = [e["done"] for e in moves]
+    assert dones == sorted(dones) and dones[-1] == total and dones[0] < total
+    # between the upload's log line and the next one
+    first, last = events.index(moves[0]), events.index(moves[-1])
+    assert events[first - 1].get("line") == uploading and all(e["type"] == "progress" for e in events[first:last + 1])
+    assert (remote / "big.bin").stat().st_size == 6 << 20

@@ -14,7 +14,7 @@ import pytest
 
 from releasemgr.pipeline.communicator import (Communicator, CommunicatorCancelled, CommunicatorError,
                                               LocalCommunicator, upload_target)
-from releasemgr.pipeline.communicator.base import CancelSignal
+from releasemgr.pipeline.communicator.base import CancelSignal, upload_size
 
 
 @pytest.fixture
@@ -203,3 +203,22 @@ def test_the_cancel_signal_wakes_a_select_loop_and_reset_rearms_it():
     sig.close()
     sig.close()
     sig.set()  # after close: no error, and no write to a recycled descriptor
+
+
+def test_uploads_report_their_bytes_as_they_go(comm, tmp_path):
+    """`upload(progress=…)` hears (done, total) bytes of file content, for a file and a folder
+    (a symbolic link counts nothing); the last count is the whole upload."""
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "big.bin").write_bytes(os.urandom((3 << 20) + 11))
+    (src / "sub" / "small.txt").write_text("x" * 1000)
+    os.symlink("big.bin", src / "link")
+    total = (3 << 20) + 11 + 1000
+    assert upload_size(src) == total and upload_size(src / "big.bin") == (3 << 20) + 11
+    for local, remote, size in ((src / "big.bin", "one.bin", (3 << 20) + 11), (str(src) + "/", "tree", total)):
+        calls: list[tuple[int, int]] = []
+        comm.upload(local, remote, progress=lambda done, total: calls.append((done, total)))
+        dones = [d for d, _ in calls]
+        assert {t for _, t in calls} == {size} and dones == sorted(dones) and dones[-1] == size, calls
+        assert len(calls) >= 4, "a 3 MiB copy reports chunk by chunk"
+    assert (comm.root / "tree" / "sub" / "small.txt").read_text() == "x" * 1000

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from releasemgr.pipeline.communicator import CommunicatorCancelled, CommunicatorError, SSHCommunicator, SSHConfig
+from releasemgr.pipeline.communicator.base import upload_size
 from releasemgr.pipeline.communicator.ssh import from_packer_options
 from releasemgr.template.schema import duration_seconds, schema_for
 from sshd_fixture import Sshd, free_port, keygen
@@ -639,3 +640,40 @@ def test_packer_options_are_read_into_the_config():
         from_packer_options({})
     with pytest.raises(CommunicatorError, match="is not a duration"):
         from_packer_options({"ssh_host": "h", "ssh_timeout": "soon"})
+
+
+def _counted(calls: list[tuple[int, int]]):
+    return lambda done, total: calls.append((done, total))
+
+
+def _check_counts(calls: list[tuple[int, int]], total: int) -> None:
+    """What a progress display relies on: one total, counts that only grow, and the last
+    count is the whole upload."""
+    assert calls, "the upload reported no progress"
+    assert {t for _, t in calls} == {total}
+    dones = [d for d, _ in calls]
+    assert dones == sorted(dones) and dones[-1] == total and 0 < dones[0]
+
+
+@pytest.mark.parametrize("method", ["file", "tar", "sftp"])
+def test_uploads_report_their_bytes_as_they_go(sshd, tmp_path, method):
+    """`upload(progress=…)` hears (done, total) bytes of file content on every path: a file
+    over SFTP, a folder as one tar stream, a folder file by file over parallel SFTP sessions."""
+    if method == "file":
+        src = tmp_path / "big.bin"
+        src.write_bytes(os.urandom((3 << 20) + 777))
+        total = src.stat().st_size
+    else:
+        src = make_tree(tmp_path / "src", files=40)
+        (src / "big.bin").write_bytes(os.urandom((2 << 20) + 5))
+        total = upload_size(src)
+        assert total == sum(p.stat().st_size for p in src.rglob("*") if p.is_file() and not p.is_symlink())
+    calls: list[tuple[int, int]] = []
+    comm, _ = connect(sshd, directory_transfer="sftp" if method == "file" else method)
+    with comm:
+        comm.upload(str(src), str(tmp_path / "dest"), progress=_counted(calls))
+        if method != "file":
+            assert comm.last_directory_transfer == method
+            assert tree_digest(tmp_path / "dest" / "src") == tree_digest(src)
+    _check_counts(calls, total)
+    assert len(calls) > 3, "a 2 MiB+ upload reports as it goes, not once at the end"

@@ -66,6 +66,34 @@ def test_build_on_a_terminal_has_coloured_prefixes_and_a_progress_row(web):
     assert not any("step " in x for x in final), "the live display leaves the screen when the build is done"
 
 
+def test_an_upload_shows_its_bytes_and_a_bar_on_the_source_row(web):
+    """A file provisioner's upload moves the source's row: a bar and the bytes moved of the
+    total, beside the upload it is; the next step's row has no bar left."""
+    big = web.cwd / "big.bin"
+    big.write_bytes(os.urandom(24 << 20))  # 25.2 MB
+    template = web.cwd / "templates" / "upload.pkr.hcl"
+    text = (web.cwd / "templates" / "local.pkr.hcl").read_text()
+    template.write_text(text.replace('  provisioner "shell" {', f"""  provisioner "file" {{
+    source      = "{big}"
+    destination = "big.bin"
+  }}
+
+  provisioner "shell" {{""", 1))
+    code, raw = run_on_tty(["build", "templates/upload.pkr.hcl"], cwd=web.cwd, env=web.tty_env)
+    assert code == 0, raw
+    rows = [plain(x) for shot in screens(raw) for x in shot]
+    upload = re.compile(r"local\.web ([╸━ ]+) (\d+\.\d) MB/25\.2 MB +\d+:\d\d (Uploading /.*)")
+    moving = [m for m in map(upload.search, rows) if m]
+    assert moving, [r for r in rows if "MB/" in r]
+    assert float(moving[0].group(2)) < 25.2 and moving[-1].group(2) == "25.2", [m.group(0) for m in moving]
+    shown = moving[0].group(3).removesuffix("...")  # a long path is cut: the row stays one line
+    assert f"Uploading {big} => big.bin".startswith(shown) and len(moving[0].group(0)) <= 100
+    after = [r for r in rows if "Provisioning with shell script" in r and "==>" not in r]
+    assert after and not any("━" in r for r in after), after
+    assert re.match(r"\S+ local\.web +step 3 ", after[0]), "the next step's row runs again (its spinner)"
+    assert "MB/" not in "".join(plain(x) for x in screens(raw)[-1])
+
+
 def test_rolling_deploy_on_a_terminal_shows_batches_started_healthy_retired(web):
     code, raw = run_on_tty(["deploy", "web", "--env", "prod"], cwd=web.cwd, env=web.tty_env)
     assert code == 0, raw

@@ -27,6 +27,10 @@ class Artifact:
         return f"{self.region}:{self.id}" if self.region else self.id
 
 
+#: How often an upload's progress is passed on (the display redraws 8 times a second).
+PROGRESS_EVERY = 0.25
+
+
 @dataclass
 class BuildContext:
     build_id: str
@@ -60,6 +64,9 @@ class BuildContext:
     #: Set by the runner before the cleanups run (a cleanup may act on it); None until then.
     outcome: Outcome | None = None
     started: float = field(default_factory=time.time)
+    #: Where the steps' progress goes (the build log: a row of the live display on a
+    #: terminal, a `progress` event under --json): called with `detail`, `done`, `total`, `unit`.
+    progress_fn: Callable[..., None] | None = None
 
     @property
     def display(self) -> str:
@@ -67,6 +74,23 @@ class BuildContext:
 
     def say(self, text: str) -> None:
         self.say_fn(text)
+
+    def upload_progress(self, what: str, *, every: float = PROGRESS_EVERY) -> Callable[[int, int], None] | None:
+        """A communicator's `progress` callback for one upload, `what` being the upload
+        ("Uploading app/ => /opt/app"): it passes `(done, total)` bytes on to `progress_fn`
+        at most every `every` seconds, and always the first and the last count."""
+        if self.progress_fn is None:
+            return None
+        report, last = self.progress_fn, [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done < total and last[0] and now - last[0] < every:
+                return
+            last[0] = now
+            report(detail=what, done=done, total=total, unit="bytes")
+
+        return progress
 
     def check_cancel(self) -> None:
         if self.cancel_event.is_set():

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from .base import Communicator, CommunicatorCancelled, CommunicatorError, LineCallback, LineSplitter, upload_target
+from .base import (ByteCallback, ByteCounter, Communicator, CommunicatorCancelled, CommunicatorError, LineCallback,
+                   LineSplitter, upload_target)
 
 CHUNK = 1 << 20
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL for a cancelled command
@@ -102,7 +103,7 @@ class LocalCommunicator(Communicator):
             return
 
     # -- files -------------------------------------------------------------------------
-    def upload(self, local: str | Path, remote: str) -> None:
+    def upload(self, local: str | Path, remote: str, *, progress: ByteCallback | None = None) -> None:
         self._check_cancel("upload")
         src = Path(local)
         if not src.exists():
@@ -110,10 +111,11 @@ class LocalCommunicator(Communicator):
         is_dir, target = upload_target(local, remote)
         dest = self.path(target)
         try:
+            count = ByteCounter.of(src, progress)
             if is_dir:
-                self._copy_tree(src, dest)
+                self._copy_tree(src, dest, count)
             else:
-                self._copy_file(src, dest)
+                self._copy_file(src, dest, count)
         except OSError as e:
             raise CommunicatorError(f"local: upload of {src} to {dest} failed: {e.strerror or e}") from None
 
@@ -168,7 +170,7 @@ class LocalCommunicator(Communicator):
         except OSError as e:
             raise CommunicatorError(f"local: download of {src} to {dest} failed: {e.strerror or e}") from None
 
-    def _copy_file(self, src: Path, dest: Path) -> None:
+    def _copy_file(self, src: Path, dest: Path, count: ByteCounter | None = None) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if src.is_symlink():
             if dest.is_symlink() or dest.exists():
@@ -180,21 +182,23 @@ class LocalCommunicator(Communicator):
                 if self._cancel.is_set():
                     raise CommunicatorCancelled(f"local: copy of {src} cancelled")
                 fo.write(chunk)
+                if count is not None:
+                    count.add(len(chunk))
         shutil.copymode(src, dest)
 
-    def _copy_tree(self, src: Path, dest: Path) -> None:
+    def _copy_tree(self, src: Path, dest: Path, count: ByteCounter | None = None) -> None:
         dest.mkdir(parents=True, exist_ok=True)
         for dirpath, dirnames, filenames in os.walk(src):
             rel = Path(dirpath).relative_to(src)
             for name in dirnames:
                 s, d = Path(dirpath) / name, dest / rel / name
                 if s.is_symlink():
-                    self._copy_file(s, d)
+                    self._copy_file(s, d, count)
                 else:
                     d.mkdir(exist_ok=True)
                     shutil.copymode(s, d)
             for name in filenames:
-                self._copy_file(Path(dirpath) / name, dest / rel / name)
+                self._copy_file(Path(dirpath) / name, dest / rel / name, count)
 
     def close(self) -> None:
         self._cancel.close()

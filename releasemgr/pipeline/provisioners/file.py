@@ -34,10 +34,11 @@ def file(config: dict, ctx, *, timeout: float | None = None) -> None:
                 if config.get("generated"):
                     raise StepFailed(f"generated file {src} was not produced by an earlier step")
                 raise StepFailed(f"file provisioner source {src} does not exist")
-            ctx.say(f"Uploading {src} => {dest}")
+            what = f"Uploading {src} => {dest}"
+            ctx.say(what)
             # keep Packer's trailing-slash rule: "dir/" uploads the contents, "dir" the folder itself
             local = str(path) + ("/" if src.endswith("/") and not str(path).endswith("/") else "")
-            comm.upload(local, str(dest))
+            comm.upload(local, str(dest), progress=ctx.upload_progress(what))
     except CommunicatorError as exc:
         if ctx.cancel_event.is_set():
             raise Cancelled() from None

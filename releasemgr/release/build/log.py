@@ -44,5 +44,12 @@ class BuildLog:
             else:
                 self.ui.log_line(shown, source, kind)
 
+    def progress(self, source: str, *, detail: str, done: float, total: float, unit: str) -> None:
+        """How far a step is (an upload's bytes): the source's row of the live display on a
+        terminal, a `progress` event under --json, nothing in a pipe or in the log file (the
+        step's line is there already)."""
+        with self.lock:
+            self.ui.progress(task=source, detail=self.mask(detail), done=done, total=total, unit=unit)
+
     def close(self) -> None:
         self.fh.close()

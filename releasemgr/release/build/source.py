@@ -52,6 +52,7 @@ class SourceBuild:
             work_dir=work, template_dir=Path(inputs.template.base_dir),
             say_fn=lambda t: self.log.line(f"{self.source_type}.{self.source_name}", t),
             output_fn=lambda kind, line: self.log.line(f"{self.source_type}.{self.source_name}", line, kind=kind),
+            progress_fn=lambda **row: self.log.progress(f"{self.source_type}.{self.source_name}", **row),
             cancel_event=self.cancel, on_error=self.req.on_error, provisioners=inputs.provisioners[display],
             error_cleanup_provisioner=build.error_cleanup_provisioner, image=inputs.image)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Mapping
 
-from releasemgr.pipeline.communicator.base import Communicator, LineCallback
+from releasemgr.pipeline.communicator.base import ByteCallback, Communicator, LineCallback
 
 from .config import SSHConfig, from_packer_options
 from .connect import Connection
@@ -71,8 +71,8 @@ class SSHCommunicator(Communicator):
             on_stderr: LineCallback | None = None, timeout: float | None = None) -> int:
         return self._commands.run(command, env=env, on_stdout=on_stdout, on_stderr=on_stderr, timeout=timeout)
 
-    def upload(self, local: str | Path, remote: str) -> None:
-        self._files.upload(local, remote)
+    def upload(self, local: str | Path, remote: str, *, progress: ByteCallback | None = None) -> None:
+        self._files.upload(local, remote, progress=progress)
 
     def upload_bytes(self, data: bytes, remote: str, mode: int = 0o644) -> None:
         self._files.upload_bytes(data, remote, mode)

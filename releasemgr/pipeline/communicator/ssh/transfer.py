@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from releasemgr.pipeline.communicator.base import (CancelSignal, CommunicatorCancelled, CommunicatorError,
-                                                   ConnectionLost, shell_quote, upload_target)
+from releasemgr.pipeline.communicator.base import (ByteCallback, ByteCounter, CancelSignal, CommunicatorCancelled,
+                                                   CommunicatorError, ConnectionLost, shell_quote, upload_target)
 
 from .config import SSHConfig
 from .connect import Connection, describe
@@ -54,18 +54,19 @@ class Transfers:
         self.cancel.check(f"{self.where}: {what}")
 
     # -- the public operations ------------------------------------------------------------
-    def upload(self, local: str | Path, remote: str) -> None:
+    def upload(self, local: str | Path, remote: str, *, progress: ByteCallback | None = None) -> None:
         src = Path(local)
         if not src.exists():
             raise CommunicatorError(f"upload source {src} does not exist")
         is_dir, target = upload_target(local, remote)
+        count = ByteCounter.of(src, progress)
         if not is_dir:
-            self._transfer(f"upload of {src} to {target}", lambda: self._put_file(src, target))
+            self._transfer(f"upload of {src} to {target}", lambda: self._put_file(src, target, count=count))
             return
         if self._use_tar():
-            self._transfer(f"upload of {src}/ to {target}", lambda: self._put_tree_tar(src, target))
+            self._transfer(f"upload of {src}/ to {target}", lambda: self._put_tree_tar(src, target, count))
         else:
-            self._transfer(f"upload of {src}/ to {target}", lambda: self._put_tree_sftp(src, target))
+            self._transfer(f"upload of {src}/ to {target}", lambda: self._put_tree_sftp(src, target, count))
 
     def upload_bytes(self, data: bytes, remote: str, mode: int = 0o644) -> None:
         def put():
@@ -179,7 +180,7 @@ class Transfers:
                 raise
 
     # -- SFTP, file by file -----------------------------------------------------------------
-    def _put_file(self, src: Path, remote: str, sftp=None) -> None:
+    def _put_file(self, src: Path, remote: str, sftp=None, count: ByteCounter | None = None) -> None:
         sftp = sftp or self._sftp_client()
         with open(src, "rb") as fi, self._open_for_write(sftp, remote) as fo:
             fo.set_pipelined(True)
@@ -189,6 +190,8 @@ class Transfers:
                 while chunk := fi.read(SFTP_REQUEST):  # one request per read: paramiko slices bigger writes
                     self._check_cancel(f"upload of {src}")
                     fo.write(chunk)
+                    if count is not None:
+                        count.add(len(chunk))
             finally:
                 self._active.discard(sftp.sock)
         sftp.chmod(remote, stat.S_IMODE(src.stat().st_mode))
@@ -207,7 +210,7 @@ class Transfers:
                 self._active.discard(sftp.sock)
         os.chmod(dest, stat.S_IMODE(mode))
 
-    def _put_tree_sftp(self, src: Path, target: str) -> None:
+    def _put_tree_sftp(self, src: Path, target: str, count: ByteCounter | None = None) -> None:
         """The per-file fallback: directories first, then the files over a few SFTP sessions."""
         sftp = self._sftp_client()
         self._mkdirs(sftp, target.rstrip("/") or "/")
@@ -231,9 +234,9 @@ class Transfers:
                     self._put_symlink(sftp, s, r)
                 else:
                     files.append((s, r))
-        self._put_files_parallel(files)
+        self._put_files_parallel(files, count)
 
-    def _put_files_parallel(self, files: list[tuple[Path, str]]) -> None:
+    def _put_files_parallel(self, files: list[tuple[Path, str]], count: ByteCounter | None = None) -> None:
         """Each small file costs round trips (open, close, chmod); a few SFTP sessions side by
         side overlap them. The first error stops the others and is raised."""
         import paramiko
@@ -241,7 +244,7 @@ class Transfers:
         sftp = self._sftp_client()
         if len(files) < 2 * SFTP_SESSIONS:
             for s, r in files:
-                self._put_file(s, r, sftp)
+                self._put_file(s, r, sftp, count)
             return
         transport = self.conn.get()
         clients = [sftp] + [paramiko.SFTPClient.from_transport(transport) for _ in range(SFTP_SESSIONS - 1)]
@@ -256,7 +259,7 @@ class Transfers:
                 if item is None:
                     return
                 try:
-                    self._put_file(item[0], item[1], client)
+                    self._put_file(item[0], item[1], client, count)
                 except BaseException as e:  # handed to the calling thread
                     errors.append(e)
 
@@ -296,7 +299,7 @@ class Transfers:
                 self._get_file(sftp, r, d, entry.st_mode)
 
     # -- tar streams --------------------------------------------------------------------------
-    def _put_tree_tar(self, src: Path, target: str) -> None:
+    def _put_tree_tar(self, src: Path, target: str, count: ByteCounter | None = None) -> None:
         """One tar stream over one channel: no round trip per file."""
         transport = self.conn.get()
         chan = transport.open_session(timeout=self.config.connect_timeout)
@@ -305,7 +308,8 @@ class Transfers:
         self._active.add(chan)
         try:
             writer = _ChannelWriter(chan, self)
-            with tarfile.open(fileobj=writer, mode="w|", bufsize=1 << 20, format=tarfile.PAX_FORMAT) as tar:
+            with _CountingTar.open(fileobj=writer, mode="w|", bufsize=1 << 20, format=tarfile.PAX_FORMAT) as tar:
+                tar.count = count
                 tar.add(str(src), arcname=".", filter=_anonymous)
             chan.shutdown_write()
             errors = _drain_stderr(chan)
@@ -386,6 +390,28 @@ class _ChannelReader:
             parts.append(data)
             got += len(data)
         return b"".join(parts)
+
+
+class _CountingTar(tarfile.TarFile):
+    """A tar writer that counts the file content it reads into the stream (`count`), so an
+    upload's progress is in the same bytes as `upload_size`, headers and padding left out."""
+
+    count: ByteCounter | None = None
+
+    def addfile(self, tarinfo, fileobj=None, *args, **kwargs):
+        if fileobj is not None and self.count is not None:
+            fileobj = _CountingReader(fileobj, self.count)
+        return super().addfile(tarinfo, fileobj, *args, **kwargs)
+
+
+class _CountingReader:
+    def __init__(self, fileobj, count: ByteCounter):
+        self.fileobj, self.count = fileobj, count
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.fileobj.read(size)
+        self.count.add(len(data))
+        return data
 
 
 def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
