@@ -85,9 +85,11 @@ def main() -> int:
         "",
         "| | EC2Fleet | naive (one call per instance), the peer |",
         "| --- | ---: | ---: |",
-        f"| RunInstances calls to launch {N} (batches of 50) | {ours.get('RunInstances', 0)} | {naive['RunInstances']} |",
+        f"| RunInstances calls to launch {N} (batches of 50) | {ours.get('RunInstances', 0)} "
+        f"| {naive['RunInstances']} |",
         f"| describe calls per health-check round | {describe_per_round} | {naive['DescribeInstanceStatus']} |",
-        f"| TerminateInstances calls to retire {N} | {ours.get('TerminateInstances', 0)} | {naive['TerminateInstances']} |",
+        f"| TerminateInstances calls to retire {N} | {ours.get('TerminateInstances', 0)} "
+        f"| {naive['TerminateInstances']} |",
         f"| wall time: launch | {t_launch:.2f} s | {n_launch:.2f} s |",
         f"| wall time: one health round | {t_round:.2f} s | {n_round:.2f} s |",
         f"| wall time: retire | {t_term:.2f} s | {n_term:.2f} s |",

@@ -209,7 +209,8 @@ def main() -> int:
         ("(a) same, previous set retired (starts 10 servers)", rb["gone"], rb["gone"] / peer10,
          f"≤ 5 s + {peer10:.2f} s: {verdict(rb['gone'] <= gone_budget)}"),
         ("peer: 50 servers replaced in 5 batches of 10", peer50, 1.0, ""),
-        ("(b) `release promote web@vN --to stage --deploy` rolling 50, batches of 10", roll["wall"], roll["wall"] / peer50,
+        ("(b) `release promote web@vN --to stage --deploy` rolling 50, batches of 10", roll["wall"],
+         roll["wall"] / peer50,
          f"overhead {overhead_wall:+.0f} % (≤ 10 %: {verdict(overhead_wall <= 10)})"),
     ]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -236,7 +237,8 @@ def main() -> int:
         "",
         f"Inside the process (the deployment's own `seconds`, without Python start-up): rollback with the set "
         f"alive {rb['inner_alive']:.3f} s, with it retired {rb['inner_gone']:.3f} s; rolling 50 "
-        f"{roll['inner']:.3f} s ({overhead_inner:+.0f} % against the peer's whole process). CPU time (user + sys) of the "
+        f"{roll['inner']:.3f} s ({overhead_inner:+.0f} % against the peer's whole process). "
+        "CPU time (user + sys) of the "
         f"whole `release rollback --deploy` process with the set alive: {rb['cpu_alive']:.3f} s -- what its wall "
         "time approaches on an idle machine, since it starts nothing and waits on nothing but the ledger.",
         "",

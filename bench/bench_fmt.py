@@ -170,7 +170,8 @@ def main() -> int:
         "",
         f"In process, `format_source` (tokenize + format) takes {per_file_us:.0f} µs CPU per template of the tree"
         f" ({lines_per_s / 1000:.0f}k lines per CPU second). The rest of a one-file run is start-up: in the same"
-        f" rounds, a bare interpreter took {single['bare'][0]:.0f} ms ({single['bare'][1]:.0f} ms CPU) and `release --version`"
+        f" rounds, a bare interpreter took {single['bare'][0]:.0f} ms ({single['bare'][1]:.0f} ms CPU) "
+        "and `release --version`"
         f" (interpreter, click, the CLI) took {single['version'][0]:.0f} ms ({single['version'][1]:.0f} ms CPU),"
         f" so `release fmt` itself adds {single['release'][0] - single['version'][0]:.0f} ms to one file."
         " A one-file ratio is mostly a start-up ratio, and under load a Python start-up (hundreds of"

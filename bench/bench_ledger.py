@@ -147,7 +147,8 @@ def _verdict(ok: bool) -> str:
 def render(doc: dict) -> tuple[str, str]:
     med, cpu = doc["medians"], doc["cpu"]
     peer, peer_cpu = med.get("packer version"), cpu.get("packer version")
-    ratio = (lambda s, p: f"{s / p:.1f}x" if p else "n/a")
+    def ratio(s, p):
+        return f"{s / p:.1f}x" if p else "n/a"
     ev = doc["events"]
     rows = [
         ("`release status` (1,000 images x 3 envs)", f"{med['release status']:.3f} s",

@@ -99,8 +99,10 @@ BODIES = {
             "skip_credential_validation": True,
         },
         blocks={
-            "source_ami_filter": [Body(attrs={"filters": {"name": "ubuntu/images/*"}, "owners": ["099720109477"], "most_recent": True})],
-            "launch_block_device_mappings": [Body(attrs={"device_name": "/dev/sda1", "volume_size": 20, "volume_type": "gp2"})],
+            "source_ami_filter": [Body(attrs={"filters": {"name": "ubuntu/images/*"}, "owners": ["099720109477"],
+                                              "most_recent": True})],
+            "launch_block_device_mappings": [Body(attrs={"device_name": "/dev/sda1", "volume_size": 20,
+                                                         "volume_type": "gp2"})],
         },
     ),
     ("source", "local"): Body(
@@ -108,7 +110,8 @@ BODIES = {
         blocks={"health_check": [Body(attrs={"type": "http", "path": "/", "timeout": "30s"})]},
     ),
     ("source", "null"): Body(attrs={"ssh_host": "127.0.0.1", "ssh_username": "root", "ssh_private_key_file": "id"}),
-    ("provisioner", "shell"): Body(attrs={"inline": ["apt-get update", "apt-get install -y nginx"], "environment_vars": ["A=1"]}),
+    ("provisioner", "shell"): Body(attrs={"inline": ["apt-get update", "apt-get install -y nginx"],
+                                          "environment_vars": ["A=1"]}),
     ("provisioner", "file"): Body(attrs={"source": "app/", "destination": "/opt/app"}),
     ("post-processor", "manifest"): Body(attrs={"output": "manifest.json", "strip_path": True}),
     ("post-processor", "checksum"): Body(attrs={"checksum_types": ["sha256"]}),
@@ -143,13 +146,15 @@ def import_cpu_ms(cwd: Path, runs: int = 21) -> float:
     env["PYTHONPYCACHEPREFIX"] = str(cwd / "pycache")
     samples = []
     for i in range(runs + 2):
-        out = subprocess.run([sys.executable, "-c", IMPORT_PROBE], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", IMPORT_PROBE], cwd=cwd, env=env, capture_output=True, text=True,
+                             check=True)
         if i >= 2:
             samples.append(float(out.stdout.strip()))
     return statistics.median(samples)
 
 
-def measure(commands: dict[str, list[str]], cwd: Path, rounds: int = 30, warmup: int = 3) -> dict[str, tuple[float, float]]:
+def measure(commands: dict[str, list[str]], cwd: Path, rounds: int = 30,
+            warmup: int = 3) -> dict[str, tuple[float, float]]:
     """Median (wall ms, CPU ms) of each command.
 
     Rounds are interleaved (every command once per round, in a shuffled order), so a load
@@ -200,7 +205,8 @@ def main() -> int:
         results = measure(commands, work)
         own_import = import_cpu_ms(work)
 
-    template_components = [("source", "amazon-ebs"), ("provisioner", "shell"), ("provisioner", "file"), ("post-processor", "manifest"), ("post-processor", "checksum")]
+    template_components = [("source", "amazon-ebs"), ("provisioner", "shell"), ("provisioner", "file"),
+                           ("post-processor", "manifest"), ("post-processor", "checksum")]
     schema_share_us = sum(per_call[f"{k} {t}"] for k, t in template_components)
 
     def row(label, name, peer):

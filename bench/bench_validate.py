@@ -67,7 +67,8 @@ def time_tree(tools: list[str], files: list[Path], env: dict) -> list[float]:
     for f in files:
         for i, tool in enumerate(tools):
             start = time.perf_counter()
-            proc = subprocess.run([tool, "validate", str(f)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            proc = subprocess.run([tool, "validate", str(f)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
             totals[i] += time.perf_counter() - start
             if proc.returncode != 0:
                 raise SystemExit(f"{tool} rejects {f}: {proc.stderr.decode()}")
