@@ -547,6 +547,7 @@ def test_shipped_amazon_template_builds_with_packer(sqlite_cli, tmp_path, aws):
     v = cli.json("show", "web-ami@v1")
     amis = {a["region"]: a["id"] for a in v["artifacts"]}
     assert sorted(amis) == ["us-east-1", "us-west-2"] and v["origin"] == "build", v
+    assert v["parent"] is None  # packer's manifest does not say which AMI it started from (builds.md)
     for region, ami in amis.items():  # in moto, tagged with the version release numbered
         images = aws.ec2(region).describe_images(ImageIds=[ami])["Images"]
         assert [i["ImageId"] for i in images] == [ami], (region, ami)
