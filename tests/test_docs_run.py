@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_binary, session_env
+from conftest import Cli, need_binary, session_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -485,9 +485,10 @@ def test_old_packer_gets_the_template_without_required_plugins(sqlite_cli, tmp_p
 
 @pytest.mark.packer
 def test_shipped_templates_with_packer(sqlite_cli, tmp_path):
-    """templates/amazon-ebs.pkr.hcl gets past packer 1.6.6's parser (it then needs AWS, which
-    packer 1.6.6 cannot be pointed at moto with: it stops at the credentials); local.pkr.hcl is
-    release's own builder: refused before anything is recorded."""
+    """Without AWS credentials, `--engine packer` on templates/amazon-ebs.pkr.hcl is refused
+    before anything is recorded or packer runs (the build itself, against moto, is
+    test_shipped_amazon_template_builds_with_packer); local.pkr.hcl is release's own builder,
+    which packer has not: refused (exit 2) before anything is recorded."""
     need_binary("packer", "packer")
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     env = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_EC2_METADATA_DISABLED": "true",
@@ -495,12 +496,77 @@ def test_shipped_templates_with_packer(sqlite_cli, tmp_path):
     with session_env(tmp_path, env):
         r = sqlite_cli("build", "templates/amazon-ebs.pkr.hcl", "--engine", "packer")
     # without credentials the build is refused before it starts (and before packer, which would
-    # otherwise reach for AWS); test_old_packer_gets_the_template_without_required_plugins shows
-    # packer 1.6.6 reading a template stripped of required_plugins
+    # otherwise reach for AWS), and not by packer's parser: no "not expected here" about
+    # required_plugins
     assert r.code == 2 and "AWS_ACCESS_KEY_ID" in r.err and "not expected here" not in r.out + r.err, r
     r = sqlite_cli("build", "templates/local.pkr.hcl", "--engine", "packer")
     assert r.code == 2 and "packer has no `local` builder" in r.err, r
     assert [e for e in sqlite_cli.json("audit")["events"] if e["action"] == "build.started"] == []
+
+
+def point_amazon_template_at_moto(template: Path, url: str) -> None:
+    """The amazon-ebs source's EC2 calls sent to moto at `url`, for packer 1.6.6, whose AWS SDK
+    does not read AWS_ENDPOINT_URL: `custom_endpoint_ec2`, and the `skip_*` options that turn
+    off its credential, metadata-service and region checks (docs/template-options.md; the
+    native builder accepts them too). Four lines added after `region`; nothing else changes."""
+    text = template.read_text()
+    old = "  region        = var.region\n"
+    assert text.count(old) == 1
+    template.write_text(text.replace(old, old + (
+        f'  custom_endpoint_ec2        = "{url}"\n  skip_credential_validation = true\n'
+        '  skip_metadata_api_check    = true\n  skip_region_validation     = true\n')))
+
+
+@pytest.mark.packer
+def test_shipped_amazon_template_builds_with_packer(sqlite_cli, tmp_path, aws):
+    """templates/amazon-ebs.pkr.hcl, pointed at moto and at a loopback sshd playing the
+    instance, built by Debian's packer 1.6.6 to the end: release hands it the template without
+    `required_plugins` (and says so), packer runs the shell provisioner over SSH and copies the
+    AMI to both `ami_regions`, and release records web-ami@v1 with those AMIs. A second
+    identical build makes no version (docs/builds.md, "Identical builds")."""
+    packer = need_binary("packer", "packer")
+    sshd = _aws_box(tmp_path, aws)
+    try:
+        shutil.copytree(ROOT / "templates", tmp_path / "templates")
+        template = tmp_path / "templates" / "amazon-ebs.pkr.hcl"
+        point_amazon_template_at(template, sshd)
+        point_amazon_template_at_moto(template, aws.url)
+        assert "required_plugins" in template.read_text()  # the copy keeps them, as shipped
+        cli = Cli(tmp_path, {**sqlite_cli.env, **aws.env()})
+        r = cli("build", "templates/amazon-ebs.pkr.hcl", "--engine", "packer")
+        assert r.code == 0 and "Traceback" not in r.err, r
+    finally:
+        sshd.stop()
+    # the line names what the copy leaves out: the shipped template has required_plugins only
+    # (PLUGINS_TEMPLATE above, with required_version too, gets "required_plugins and required_version")
+    notes = [x for x in r.out.splitlines() if "predates" in x]
+    assert notes == ["==> packer 1.6.6 predates required_plugins (Packer 1.7): "
+                     "handing it the template without them"], r.out
+    assert "apt-get (stand-in) install -y nginx" in r.out, r.out  # the provisioner ran over the sshd
+    assert f"Running {packer} build" in r.out and "Build finished: web-ami@v1" in r.out, r.out
+    v = cli.json("show", "web-ami@v1")
+    amis = {a["region"]: a["id"] for a in v["artifacts"]}
+    assert sorted(amis) == ["us-east-1", "us-west-2"] and v["origin"] == "build", v
+    assert v["parent"] is None  # packer's manifest does not say which AMI it started from (builds.md)
+    for region, ami in amis.items():  # in moto, tagged with the version release numbered
+        images = aws.ec2(region).describe_images(ImageIds=[ami])["Images"]
+        assert [i["ImageId"] for i in images] == [ami], (region, ami)
+        assert {"Key": "release:version", "Value": "v1"} in images[0]["Tags"], images[0]["Tags"]
+    assert aws.running_instances("us-east-1") == []  # packer terminated its instance
+    events = cli.json("audit")["events"]
+    assert [e["action"] for e in events if e["action"].startswith(("build.", "version."))] == \
+        ["build.started", "version.created", "build.succeeded"], events
+    started = next(e["details"] for e in events if e["action"] == "build.started")
+    assert started["engine"] == "packer"
+    # packer searched source_ami_filter again (docs/builds.md) and found what release resolved
+    base = started["resolved_inputs"]["amazon-ebs.ubuntu"]["source_ami"]
+    assert f"Found Image ID: {base}" in r.out, r.out
+    # the same template on the same base AMI again: identical, packer not run, no new version
+    again = cli("build", "templates/amazon-ebs.pkr.hcl", "--engine", "packer")
+    assert again.code == 0 and "web-ami: identical to web-ami@v1" in again.out, again
+    assert f"Running {packer} build" not in again.out, again
+    assert [x["version"] for x in cli.json("versions", "web-ami")["versions"]] == ["v1"]
+    assert len(aws.ec2().describe_images(Owners=["self"])["Images"]) == 1
 
 
 def test_main_job_runs():
