@@ -37,6 +37,10 @@ from releasemgr.providers.registry import provider_of_source
 # `packer {}` settings a packer older than this cannot read
 PLUGINS_SINCE = (1, 7)
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+# What an amazon builder of packer says it starts from (`    web-ami.amazon-ebs.ubuntu: Found Image ID: ami-…`,
+# the build's name first when it has one):
+# the version's parent, as the native builder records the AMI it resolved.
+_FOUND_BASE = re.compile(r"^(?:==> |\s+)?(?:[\w-]+\.)?([\w-]+\.[\w-]+): Found Image ID: (ami-\w+)\s*$")
 
 
 def packer_version(packer: str) -> tuple[int, ...] | None:
@@ -201,20 +205,24 @@ def run_packer(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cancel:
                     pass
 
         threading.Thread(target=forward, daemon=True).start()
+        bases: dict[str, str] = {}
         for line in proc.stdout:
             log.line("packer", line.rstrip("\n"), kind="out")
+            if m := _FOUND_BASE.match(line):
+                bases[m.group(1)] = m.group(2)
         code = proc.wait()
         displays = [bs.display_name for bs in inputs.selected]
         if cancel.is_set():
             return [SourceResult(d, Outcome.CANCELLED, "cancelled") for d in displays]
         if code != 0:
             return [SourceResult(d, Outcome.FAILED, f"packer exited with status {code}") for d in displays]
-        return _read_manifest(manifest, displays)
+        return _read_manifest(manifest, displays, bases)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _read_manifest(path: Path, displays) -> list[SourceResult]:
+def _read_manifest(path: Path, displays, bases: dict[str, str]) -> list[SourceResult]:
+    """The results in packer's manifest; `bases` is the AMI each source said it started from."""
     try:
         doc = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
@@ -227,5 +235,6 @@ def _read_manifest(path: Path, displays) -> list[SourceResult]:
         arts = [Artifact(s.builder_type or "", s.provider, s.id, region=s.region,
                          files=[f["name"] if isinstance(f, dict) else f for f in s.files or []])
                 for s in manifest_build_artifacts(b, f"{path}: builds[{i}]")]
-        out.append(SourceResult(f"{b.get('builder_type')}.{b.get('name')}", Outcome.SUCCEEDED, artifacts=arts))
+        display = f"{b.get('builder_type')}.{b.get('name')}"
+        out.append(SourceResult(display, Outcome.SUCCEEDED, artifacts=arts, parent=bases.get(display)))
     return out or [SourceResult(d, Outcome.SUCCEEDED) for d in displays]
