@@ -208,8 +208,8 @@ def run_packer(inputs: BuildInputs, req: BuildRequest, log: BuildLog, *, cancel:
         bases: dict[str, str] = {}
         for line in proc.stdout:
             log.line("packer", line.rstrip("\n"), kind="out")
-            if m := _FOUND_BASE.match(line):
-                bases[m.group(1)] = m.group(2)
+            if m := _FOUND_BASE.match(line):  # the first: a provisioner's output cannot echo one over it
+                bases.setdefault(m.group(1), m.group(2))
         code = proc.wait()
         displays = [bs.display_name for bs in inputs.selected]
         if cancel.is_set():
