@@ -358,7 +358,8 @@ class _Terminal:
                 count = (f"{_size(done or 0)}/{_size(total)}" if unit == "bytes"
                          else f"{done or 0:g}/{total:g}" + (f" {unit}" if unit else ""))
             bar = total is not None
-            room = self.progress.console.width - len(name) - len(count) - (21 if bar else 0) - 16
+            # the other columns: spinner, label, bar (20), count, elapsed, and a space after each
+            room = self.progress.console.width - len(name) - len(count) - (30 if bar else 9)
             self.progress.update(task_id, completed=done or 0, total=total, description=_fit(detail, room),
                                  count=count, bar=bar)
             self._set_elapsed(name)

@@ -30,7 +30,9 @@ COLUMNS, ROWS = 100, 30
 
 def tty_env(base: dict[str, str]) -> dict[str, str]:
     """`base` as a terminal user's environment: colour not turned off, a real TERM."""
-    env = {k: v for k, v in {**os.environ, **base}.items() if k not in ("NO_COLOR", "FORCE_COLOR", "CI")}
+    # COLUMNS and LINES would beat the pty's own size (pytest-xdist's workers have COLUMNS=80)
+    env = {k: v for k, v in {**os.environ, **base}.items()
+           if k not in ("NO_COLOR", "FORCE_COLOR", "CI", "COLUMNS", "LINES")}
     env["TERM"] = "xterm-256color"
     env.setdefault("PYTHONPATH", str(ROOT))
     return env

@@ -560,7 +560,8 @@ def test_shipped_amazon_template_builds_with_packer(sqlite_cli, tmp_path, aws):
     # packer searched source_ami_filter again (docs/builds.md) and found what release resolved
     base = started["resolved_inputs"]["amazon-ebs.ubuntu"]["source_ami"]
     assert f"Found Image ID: {base}" in r.out, r.out
-    assert v["parent"] == base, [x for x in r.out.splitlines() if "Found" in x]  # what packer said it started from, as a native build records it
+    # the parent is what packer said it started from, as a native build records the AMI it resolved
+    assert v["parent"] == base, [x for x in r.out.splitlines() if "Found" in x]
     # the same template on the same base AMI again: identical, packer not run, no new version
     again = cli("build", "templates/amazon-ebs.pkr.hcl", "--engine", "packer")
     assert again.code == 0 and "web-ami: identical to web-ami@v1" in again.out, again
