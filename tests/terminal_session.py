@@ -133,6 +133,13 @@ def _session(folder: Path) -> list[tuple[str, str]]:
     """A build and a rolling deploy (after a first one) on a pty: [(command, raw output)]."""
     shutil.copytree(ROOT / "templates", folder / "templates")
     (folder / "release.toml").write_text(TOML)
+    # the second build uploads a file (the shipped template plus a file provisioner): its row shows the bytes
+    (folder / "dist").mkdir()
+    (folder / "dist" / "app.tar").write_bytes(os.urandom(20 << 20))
+    shipped = (folder / "templates" / "local.pkr.hcl").read_text()
+    (folder / "templates" / "web-upload.pkr.hcl").write_text(shipped.replace('  provisioner "shell" {', (
+        '  provisioner "file" {\n    source      = "dist/app.tar"\n    destination = "app.tar"\n  }\n\n'
+        '  provisioner "shell" {'), 1))
     env = tty_env({"RELEASE_STATE": str(folder / "state"), "RELEASE_ACTOR": "alice"})
     plain_env = {**env, "NO_COLOR": "1"}
     subprocess.run([sys.executable, "-m", "releasemgr", "build", "templates/local.pkr.hcl"], cwd=folder,
@@ -141,7 +148,7 @@ def _session(folder: Path) -> list[tuple[str, str]]:
                  ["deploy", "web", "--env", "prod"], ["promote", "web@v1", "--to", "prod"]):
         subprocess.run([sys.executable, "-m", "releasemgr", *args], cwd=folder, env=plain_env, capture_output=True)
     shown = []
-    for args in (["build", "templates/local.pkr.hcl", "--var", "greeting=hi"],
+    for args in (["build", "templates/web-upload.pkr.hcl"],
                  ["promote", "web@v2", "--to", "dev"], ["promote", "web@v2", "--to", "prod"],
                  ["deploy", "web", "--env", "prod"], ["show", "web@prdo"]):
         _, raw = run_on_tty(args, cwd=folder, env=env)
@@ -149,14 +156,15 @@ def _session(folder: Path) -> list[tuple[str, str]]:
     return shown
 
 
-LIVE_ROW = re.compile(r"healthy \d+/\d+|step \d+ ")
+LIVE_ROW = re.compile(r"healthy \d+/\d+|step \d+ |\d MB/")
+MIDWAY = re.compile(r"healthy (\d+)/(?!\1\b)\d+|(?<![\d.])([\d.]+ MB)/(?!\2)")  # some of the servers, of the bytes
 
 
 def _frame_with_progress(raw: str) -> list[str]:
     """The screen while the live display ran: the last one before the command's result."""
     live = [shot for shot in screens(raw) if any(LIVE_ROW.search(plain(x)) for x in shot)]
     before = [shot for shot in live if not any(plain(x).startswith(("deployed ", "Build finished:")) for x in shot)]
-    midway = [shot for shot in before if any(re.search(r"healthy (\d+)/(?!\1\b)\d+", plain(x)) for x in shot)]
+    midway = [shot for shot in before if any(MIDWAY.search(plain(x)) for x in shot)]
     return (midway or before or live or [[]])[-1]
 
 
