@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["ledger", "validate", "fmt", "functions", "schema", "build", "ssh", "deploy", "aws"]
+ORDER = ["ledger", "completion", "validate", "fmt", "functions", "schema", "build", "ssh", "deploy", "aws"]
 
 
 def scripts() -> dict[str, Path]:
