@@ -72,12 +72,12 @@ def _sql(cli, sql: str, **params):
         eng.dispose()
 
 
-def make_old_ledger(cli, revision: str) -> None:
+def make_old_ledger(cli, revision: str, *, moves: bool = True) -> None:
     """A ledger at schema `revision` ("0001" or "0002") holding what the releases of that
     schema wrote: environments, an image with two versions, seven channel moves (history rows
     and pointers) and their events -- none of which records a row; at 0002 also the policy in
     every environment row and two approvals (one used by the prod promotion of v1), recorded
-    without an event holding the rows."""
+    without an event holding the rows. Without `moves`: no pointers, no history."""
     from alembic import command
     from alembic.config import Config
 
@@ -115,7 +115,7 @@ def make_old_ledger(cli, revision: str) -> None:
                     audit.append(conn, "approval.recorded", actor=who, image="web", version="v1", env="prod",
                                  ticket="CHG-1", at=T.format(minute), details={"approver": who})
             current: dict[str, int] = {}
-            for i, (name, to, action, ticket, reason, approvers) in enumerate(MOVES):
+            for i, (name, to, action, ticket, reason, approvers) in enumerate(MOVES if moves else []):
                 at = T.format(10 + i)
                 frm = current.get(name)
                 if frm is None:
@@ -294,3 +294,24 @@ def test_the_head_file_of_an_old_sqlite_ledger_is_written_at_upgrade(sqlite_cli,
     assert cli.json("ledger", "upgrade")["adopted"] is None and not head.exists()
     r = cli("audit", "verify")
     assert r.code == 1 and "head file" in r.err and "is missing" in r.err, r
+
+
+def test_an_old_ledger_without_rows_to_adopt_is_marked_all_the_same(cli, tmp_path):
+    """An old ledger whose upgrade finds no row without an event (no move yet; its environments
+    are in the upgrade's first recording of the policy) still gets its one `audit.adopted`
+    event: where the chain took over. A pointer and history row inserted behind the tool's back
+    afterwards are never adopted."""
+    (tmp_path / "release.toml").write_text(RELEASE_TOML)
+    make_old_ledger(cli, "0001", moves=False)
+    r = cli.ok("ledger", "upgrade", actor="carol")
+    assert "(audit event 5, audit.adopted): none lacked an event" in r.out, r
+    [ev] = _adopted_events(cli)
+    assert (ev["seq"], ev["actor"], ev["details"]["rows"]) == (5, "carol", {}) and "ledger_rows" not in ev["details"]
+    assert cli.json("audit", "verify")["ok"]
+    _sql(cli, "INSERT INTO channel (environment_id, image_id, version_id, updated_at, updated_by) "
+              "VALUES (3, 1, 2, :at, 'mallory')", at=T.format(59))
+    _sql(cli, "INSERT INTO channel_history (environment_id, image_id, to_version_id, action, actor, approved_by, "
+              "override, at) VALUES (3, 1, 2, 'promote', 'mallory', '[]', :f, :at)", f=False, at=T.format(59))
+    assert cli.json("ledger", "upgrade")["adopted"] is None
+    doc = cli("audit", "verify", "--json").json
+    assert doc["table"] == "channel_history" and "behind the tool's back" in doc["problem"], doc

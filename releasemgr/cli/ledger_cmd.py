@@ -81,7 +81,7 @@ def _upgrade_text(d: dict) -> str:
     lines = [f"ledger upgraded to {d['schema']} ({', '.join(d['applied'])})" if d["applied"]
              else f"ledger already at {d['schema']}"]
     if d["adopted"] is not None:
-        rows = ", ".join(f"{n} {table}" for table, n in d["adopted"]["rows"].items()) or "none"
+        rows = ", ".join(f"{n} {table}" for table, n in d["adopted"]["rows"].items())
         lines.append(f"recorded the rows written before the audit chain covered them (audit event "
-                     f"{d['adopted']['seq']}, audit.adopted): {rows}")
+                     f"{d['adopted']['seq']}, audit.adopted): " + (f"{rows} rows" if rows else "none lacked an event"))
     return "\n".join(lines)
