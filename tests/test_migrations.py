@@ -83,9 +83,10 @@ def test_empty_database_is_not_silently_made_a_ledger(cli):
 
 def test_ledger_upgrade_is_idempotent(cli):
     first = cli.json("ledger", "upgrade")
-    assert first == {"applied": ["0001", "0002", "0003"], "schema": migrate.HEAD} and migrate.HEAD == "0003"
+    assert first == {"applied": ["0001", "0002", "0003"], "schema": migrate.HEAD, "adopted": None}
+    assert migrate.HEAD == "0003"
     second = cli.json("ledger", "upgrade")
-    assert second == {"applied": [], "schema": migrate.HEAD}
+    assert second == {"applied": [], "schema": migrate.HEAD, "adopted": None}
     assert "ledger already at" in cli.ok("ledger", "upgrade").out
     assert _scalar(cli, "SELECT COUNT(*) FROM alembic_version") == 1
 
@@ -190,7 +191,7 @@ def test_migrations_run_without_sqlmodel(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'state' / 'ledger.db'}"
     code = ("import sys\nfrom releasemgr.ledger import db\n"
-            f"print(db.upgrade({url!r}, ['dev']))\n"
+            f"print(db.upgrade({url!r}, ['dev']).applied)\n"
             "print([m for m in ('sqlmodel', 'pydantic', 'releasemgr.ledger.models') if m in sys.modules])\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

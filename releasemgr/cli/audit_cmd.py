@@ -87,7 +87,11 @@ def verify(reanchor, reason, ticket):
             app.ui.emit(result.to_json(),
                         lambda d: f"audit chain OK: {d['events']} events, head {d['head'] or '-'}")
             return
-    if result.table:
+    if result.adoptable:
+        where = "audit check failed"
+        hint = ("the chain's events verify; run `release ledger upgrade`: it records what this ledger had before "
+                "the chain covered its rows (one audited `audit.adopted` event), then verify again")
+    elif result.table:
         where = "audit check failed"
         hint = "the chain's events verify; this row was changed outside `release`"
     elif result.first_bad_seq is None:

@@ -73,8 +73,9 @@ class AppContext:
             make_state_dir(self.config.state_dir)  # private (0700) when this is its first use
             if led.created:
                 self.announce_created(led.url)
-            if policy.adopt(led, self.config):
-                self.ui.err(policy.DIFFERS_WARNING)
+            warning = policy.adopt(led, self.config)
+            if warning:
+                self.ui.err(warning)
             self._heartbeat = check_liveness(self, led, write=_writes())
         return self._ledger
 

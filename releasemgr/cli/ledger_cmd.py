@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from releasemgr.cli.context import CONTEXT_SETTINGS, app_ctx, global_options, subcommand
@@ -57,15 +59,29 @@ def info():
 def upgrade():
     """Apply pending schema migrations (opening a ledger also does this).
 
+    On a ledger written by a release older than the covered rows of the audit chain, it also
+    records the rows that have no audit event yet, as found, in one `audit.adopted` event
+    (once per ledger), so that `release audit verify` passes and checks them from then on.
+
     \b
     Example:
       release ledger upgrade
     """
     app = app_ctx()
     check_can_create(app.config.ledger_url)
-    applied = ledger_db.upgrade(app.config.ledger_url, policy.wanted(app.config), actor=app.actor)
-    if applied and applied[0] == "0001":  # the first revision: the ledger was made now
+    done = ledger_db.upgrade(app.config.ledger_url, policy.wanted(app.config), actor=app.actor)
+    if done.applied and done.applied[0] == "0001":  # the first revision: the ledger was made now
         app.announce_created(app.config.ledger_url)
-    app.ui.emit({"applied": applied, "schema": migrate.HEAD},
-                lambda d: f"ledger upgraded to {d['schema']} ({', '.join(d['applied'])})" if d["applied"]
-                else f"ledger already at {d['schema']}")
+    ev = done.adopted
+    adopted = None if ev is None else {"seq": ev["seq"], "rows": json.loads(ev["details"])["rows"]}
+    app.ui.emit({"applied": done.applied, "schema": migrate.HEAD, "adopted": adopted}, _upgrade_text)
+
+
+def _upgrade_text(d: dict) -> str:
+    lines = [f"ledger upgraded to {d['schema']} ({', '.join(d['applied'])})" if d["applied"]
+             else f"ledger already at {d['schema']}"]
+    if d["adopted"] is not None:
+        rows = ", ".join(f"{n} {table}" for table, n in d["adopted"]["rows"].items())
+        lines.append(f"recorded the rows written before the audit chain covered them (audit event "
+                     f"{d['adopted']['seq']}, audit.adopted): " + (f"{rows} rows" if rows else "none lacked an event"))
+    return "\n".join(lines)

@@ -57,7 +57,8 @@ def apply(dry_run):
 
     Shows the difference (+ added environment, - removed, ~ changed rule); an environment
     removed from release.toml is retired (its history stays). The change is one audit
-    event, `policy.applied`, with the difference in its details.
+    event, `policy.applied`, with the difference in its details. On a ledger whose policy
+    rows were removed, this records release.toml's again (`policy_was_missing` in the event).
 
     \b
     Example:
@@ -71,6 +72,8 @@ def apply(dry_run):
         if not d["diff"]:
             return "release.toml and the policy in force are the same; nothing to apply"
         head = "would apply (dry run):" if d["dry_run"] else "applied:"
+        if d["policy_was_missing"]:
+            head = head[:-1] + " (the ledger's policy was missing: recorded again from release.toml):"
         return head + "\n" + policy_mod.diff_text(d["diff"])
 
     app.ui.emit(doc, text)

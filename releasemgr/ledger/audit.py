@@ -19,6 +19,12 @@ a recorded row without such an event fails.
 recorded (and that no recorded row is gone), and that each channel pointer is the `to` of
 the last history row of its (environment, image). Covering another table is one `COVERED`
 entry and one `record_row` call where it is written (or `record_row_deleted`).
+
+Ledgers older than that rule (their first event recorded no rows) hold rows no event
+recorded. `adopt()` (what `release ledger upgrade` runs, once per such ledger) records every
+one of them, as found, in one `audit.adopted` event: the baseline of those rows is the upgrade,
+not their creation. A ledger made under the rule, or adopted once, never adopts again: a row
+without an event there is reported by `verify`.
 """
 
 from __future__ import annotations
@@ -144,6 +150,15 @@ def record_row(conn, table: str, row_id: int, *, action: str) -> dict:
     return content
 
 
+def record_rows(conn, table: str, ids: list[int], *, action: str) -> None:
+    """`record_row` for many rows of `table` (one query)."""
+    want = set(ids)
+    staged = conn.__dict__.setdefault("staged_rows", [])
+    for row in conn.execute(_queries(table)[0]):
+        if row[0] in want:
+            staged.append((action, table, _content(row)))
+
+
 def record_row_deleted(conn, table: str, row_id: int, *, action: str) -> None:
     """Record that row `row_id` of the covered `table` was deleted (by the next `action` event)."""
     conn.__dict__.setdefault("staged_rows", []).append((action, table, {"id": row_id, "deleted": True}))
@@ -264,15 +279,18 @@ class VerifyResult:
     event: dict | None = None
     table: str | None = None  # a covered table's row that does not match the chain
     row: int | None = None
+    adoptable: bool = False  # (not in the JSON) the problem predates the covered-rows rule: `ledger upgrade`
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "events": self.events, "head": self.head, "first_bad_seq": self.first_bad_seq,
                 "problem": self.problem, "event": self.event, "table": self.table, "row": self.row}
 
 
-def verify(conn, batch: int = 20000, *, head_file: Path | None = None, check_head_file: bool = True) -> VerifyResult:
+def verify(conn, batch: int = 20000, *, head_file: Path | None = None, check_head_file: bool = True,
+           check_rows: bool = True) -> VerifyResult:
     """Recompute the whole chain; report the first event that does not match; then the head
-    record, the head file (`head_file`, SQLite) and the rows of the covered tables."""
+    record, the head file (`head_file`, SQLite) and (with `check_rows`) the rows of the
+    covered tables."""
     meta = conn.execute(_HEAD).scalar()
     anchor = read_head_file(head_file) if head_file is not None and check_head_file else None
     anchor_seq = anchor[0] if anchor else None
@@ -316,11 +334,22 @@ def verify(conn, batch: int = 20000, *, head_file: Path | None = None, check_hea
         return VerifyResult(False, count, head, 1, "the chain head record is missing")
     if head_file is not None and check_head_file:
         bad = _check_anchor(head_file, anchor, anchor_hash, count, head)
+        if bad is not None and anchor is None and adoption_due(conn):  # a release that kept none wrote it
+            bad.adoptable = True
+            bad.problem = (f"the head file {head_file} is missing: this ledger was written by a release that kept "
+                           "none (`release ledger upgrade` writes it)")
         if bad is not None:
             return bad
-    if _rows_match_fast(conn, marked):
+    if not check_rows or _rows_match_fast(conn, marked):
         return VerifyResult(True, count, head)
-    return _check_rows(conn, _recorded(marked), count, head) or VerifyResult(True, count, head)
+    bad = _check_rows(conn, _recorded(marked), count, head)
+    if bad is None:
+        return VerifyResult(True, count, head)
+    if bad.first_bad_seq is None and bad.problem.endswith(_NO_EVENT) and adoption_due(conn):
+        bad.adoptable = True
+        bad.problem = (f"{bad.table} row {bad.row} has no audit event: this ledger has rows written before the "
+                       "audit chain covered them, not yet recorded (`release ledger upgrade` records them)")
+    return bad
 
 
 def _recorded(marked: list[tuple[int, str]]) -> dict[str, dict[int, tuple[int, dict]]]:
@@ -509,8 +538,7 @@ def _check_rows(conn, recorded: dict, count: int, head: str | None) -> VerifyRes
         got = recorded.get(table, {})
         for rid, content in rows.items():
             if rid not in got or got[rid][1].get("deleted"):
-                return _bad_row(count, head, table, rid, None, "has no audit event (it was added or restored "
-                                                               "behind the tool's back)")
+                return _bad_row(count, head, table, rid, None, _NO_EVENT)
             seq, want = got[rid]
             for key in [*content, *(k for k in want if k not in content)]:
                 if key in want and content.get(key) != want[key]:
@@ -541,6 +569,9 @@ def _check_rows(conn, recorded: dict, count: int, head: str | None) -> VerifyRes
     return None
 
 
+_NO_EVENT = "has no audit event (it was added or restored behind the tool's back)"
+
+
 def _bad_row(count, head, table, rid, seq, problem) -> VerifyResult:
     return VerifyResult(False, count, head, seq, f"{table} row {rid} {problem}", table=table, row=rid)
 
@@ -549,6 +580,72 @@ def _bad(row, count, problem, seq=None) -> VerifyResult:
     event = dict(zip(FIELDS, row[:11]))
     event["hash"] = row[11]
     return VerifyResult(False, count, None, seq or row[0], problem, event)
+
+
+# -- adopting the rows of a ledger older than the covered-rows rule ----------------------------
+
+ADOPTED = "audit.adopted"
+ADOPTED_REASON = "rows written before the audit chain covered them, recorded as found at this upgrade"
+_FIRST_EVENT = Q("SELECT details FROM audit_event WHERE seq = 1")
+_RECORDING = Q("SELECT seq, details FROM audit_event WHERE details LIKE :m ORDER BY seq")
+_EVENT_OF = Q("SELECT details FROM audit_event WHERE action = :a ORDER BY seq")
+
+
+def covered_from_the_start(conn) -> bool:
+    """The ledger's first event recorded rows: a release that covers rows made it (its first
+    event is the first recording of the policy, or its environments by name)."""
+    first = conn.execute(_FIRST_EVENT).scalar()
+    return first is not None and ROWS_KEY in json.loads(first)
+
+
+def adoption_due(conn) -> bool:
+    """The ledger is older than the covered-rows rule and has not adopted its rows yet."""
+    return not has_action(conn, ADOPTED) and not covered_from_the_start(conn)
+
+
+def unrecorded(conn) -> dict[str, list[int]]:
+    """table -> the ids of the covered rows no event ever recorded (a row whose newest event
+    recorded it deleted is not among them: it was restored behind the tool's back)."""
+    marked = [(r[0], r[1]) for r in conn.execute(_RECORDING, {"m": f'%"{ROWS_KEY}"%'})]
+    recorded = _recorded(marked)
+    out: dict[str, list[int]] = {}
+    for table in COVERED:
+        got = recorded.get(table, {})
+        ids = [r[0] for r in conn.execute(_queries(table)[0]) if r[0] not in got]
+        if ids:
+            out[table] = ids
+    return out
+
+
+def adopt(conn, *, actor: str, extra: dict[str, Any] | None = None) -> dict | None:
+    """Record the rows of a ledger older than the covered-rows rule that no event recorded,
+    as they are now, in one `audit.adopted` event by `actor` (`details.rows`: how many of each
+    table; the rows themselves in `ledger_rows`); returns the event, None when nothing is due
+    (a ledger made under the rule, one adopted already, or an empty one). A ledger older than
+    the rule gets the event even when every row has one already: it marks where the chain
+    took over, so no later row is ever adopted. `extra`: more details (the head file found).
+    The caller has verified the chain; must run inside `Ledger.transaction()`."""
+    if not adoption_due(conn):
+        return None
+    rows = unrecorded(conn)
+    head = conn.execute(_HEAD).scalar()
+    if head is None and not rows:
+        return None
+    for table, ids in rows.items():
+        record_rows(conn, table, ids, action=ADOPTED)
+    details = {"rows": {t: len(ids) for t, ids in rows.items()}, "chain_head_before": head,
+               "note": "these rows existed before the audit chain covered them; their baseline is this upgrade, "
+                       "not their creation", **(extra or {})}
+    return append(conn, ADOPTED, actor=actor, reason=ADOPTED_REASON, details=details)
+
+
+def adopted_rows(conn) -> dict[str, list[dict]]:
+    """table -> the contents the `audit.adopted` event recorded ({} without one)."""
+    out: dict[str, list[dict]] = {}
+    for (details,) in conn.execute(_EVENT_OF, {"a": ADOPTED}):
+        for table, contents in json.loads(details).get(ROWS_KEY, {}).items():
+            out.setdefault(table, []).extend(contents)
+    return out
 
 
 _HAS_ACTION = Q("SELECT 1 FROM audit_event WHERE action = :a LIMIT 1")

@@ -33,7 +33,7 @@ import sqlite3
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from releasemgr.errors import NotFound, OperationFailed, UsageError
 from releasemgr.ledger import audit
@@ -404,6 +404,31 @@ class Ledger:
             else:
                 environments.add_names(conn, list(wanted), actor=actor)
 
+    def adopt_rows(self, *, actor: str | None = None) -> dict | None:
+        """`release ledger upgrade` on a ledger older than the covered-rows rule: record the rows
+        no event recorded in one `audit.adopted` event (`audit.adopt`), once. The chain is
+        verified first (and the head file, where there is one): rows are never adopted into a
+        broken chain (OperationFailed, exit 1). On a SQLite file the commit writes the head file
+        (an old ledger has none). Returns the event, None when nothing was due."""
+        with self.connect() as conn:
+            if not audit.adoption_due(conn):
+                return None
+            head_file = self.head_file if self.head_file is not None and self.head_file.exists() else None
+            checked = audit.verify(conn, head_file=head_file, check_head_file=head_file is not None,
+                                   check_rows=False)
+        if not checked.ok:
+            where = f" at event {checked.first_bad_seq}" if checked.first_bad_seq else ""
+            raise OperationFailed(f"the rows written before the audit chain covered them were not recorded: the "
+                                  f"chain is broken{where}: {checked.problem}",
+                                  hint="see `release audit verify`; the schema is upgraded, run `release ledger "
+                                       "upgrade` again once the chain verifies")
+        extra = {}
+        if self.head_file is not None:
+            found = audit.read_head_file(self.head_file)
+            extra["head_file_before"] = None if found is None else f"{found[0]}:{found[1]}"
+        with self.transaction() as conn:
+            return audit.adopt(conn, actor=actor or default_actor(), extra=extra)
+
     def info(self) -> dict:
         """Where the ledger is, its schema revision and its size (`release ledger info`)."""
         with self.connect() as conn:
@@ -495,9 +520,16 @@ def safe_url(url: str) -> str:
         return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
-def upgrade(url: str, environments: "list[str] | dict[str, dict]", *, actor: str | None = None) -> list[str]:
+class Upgraded(NamedTuple):
+    applied: list[str]  # the revisions applied
+    adopted: dict | None  # the `audit.adopted` event, when this upgrade recorded one
+
+
+def upgrade(url: str, environments: "list[str] | dict[str, dict]", *, actor: str | None = None) -> Upgraded:
     """`release ledger upgrade`: apply pending migrations to the ledger at `url` (made if
-    missing) and record the environments; returns the revisions applied."""
+    missing), record the environments (a policy not recorded yet), and record the rows a
+    ledger older than the covered-rows rule holds without an event (`Ledger.adopt_rows`).
+    Each step does nothing when done already: a second upgrade adds nothing."""
     check_url(url)
     url = normalise_url(url)
     path = sqlite_path(url)
@@ -510,6 +542,7 @@ def upgrade(url: str, environments: "list[str] | dict[str, dict]", *, actor: str
         if new_file and applied:
             _make_private(Path(path))
         ledger.sync_environments(environments, actor=actor)
+        adopted = ledger.adopt_rows(actor=actor)
     finally:
         ledger.close()
-    return applied
+    return Upgraded(applied, adopted)

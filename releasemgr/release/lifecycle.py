@@ -448,6 +448,8 @@ def revoke(ledger: Ledger, config: Config, ref: str, *, reason: str, actor: str,
     if not (reason and reason.strip()):
         raise UsageError("revoke needs --reason '...'")
     with ledger.transaction() as conn:
+        if do_rollback:  # moves pointers and their servers under the policy: refused if it is missing
+            policy.in_force_rows(conn)
         img, v = versions.resolve(conn, parse_ref(ref, default="latest"))
         label = f"{img.name}@v{v.number}"
         if v.revoked:
@@ -490,6 +492,8 @@ def _redeploy_after_revoke(ledger: Ledger, config: Config, image: str, rolled: l
                            actor: str) -> list[dict]:
     """Servers follow the pointers a `revoke --rollback` moved: each environment that runs
     servers of the image, or deploys automatically, is deployed (under its lock)."""
+    if not rolled:
+        return []
     config = policy.effective(ledger, config)
     out = []
     for move in rolled:

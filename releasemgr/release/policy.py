@@ -4,7 +4,10 @@ and the policy in force, which is ledger state.
 The environments and their rules live in the ledger (`environment.policy`): a new ledger
 records those of release.toml; afterwards a changed release.toml takes effect only through
 `release policy apply` (audited as `policy.applied`, the difference in its details). Every
-check here reads the ledger's policy, never the local file.
+check here reads the ledger's policy, never the local file: one rule, `_recorded()`, which
+every loader below goes through. A ledger that recorded a policy (its audit log shows it)
+and whose rows hold none now is damaged: commands that enforce the policy refuse
+(`PolicyMissing`, exit 1) instead of falling back to release.toml.
 
 `check()` collects every violated rule; the caller refuses with the first (exit 3) unless the
 user overrides with `--override --reason`, which is itself audited. Approvals and revoked
@@ -18,7 +21,7 @@ from datetime import datetime, timezone
 
 from releasemgr.config import DEFAULT_APPROVAL_TTL, Config, Environment, FreezeWindow
 from releasemgr.common.identity import default_actor
-from releasemgr.errors import NotFound, PolicyRefused, UsageError
+from releasemgr.errors import NotFound, OperationFailed, PolicyRefused, UsageError
 from releasemgr.ledger.clock import now_iso
 from releasemgr.ledger.repo import channels, environments
 from releasemgr.ledger.rows import Approval, Environment as EnvRow, Image, Version
@@ -29,6 +32,8 @@ from releasemgr.common.suggest import closest
 POLICY_KEYS = ("requires", "require_ticket", "approvals", "approval_ttl", "freeze", "auto_deploy", "description")
 DIFFERS_WARNING = ("warning: release.toml differs from the policy in force; "
                    "see release policy show / release policy apply")
+MISSING_WARNING = ("warning: the ledger's policy is missing (its rows were removed); every command that enforces "
+                   "it refuses until `release policy apply`")
 
 
 # -- the policy in force ------------------------------------------------------------------
@@ -54,26 +59,44 @@ def env_of(name: str, policy: dict) -> Environment:
                        auto_deploy=bool(policy.get("auto_deploy")), description=policy.get("description") or "")
 
 
-def _recorded(rows: list[EnvRow]) -> list[EnvRow] | None:
-    """The rows in force, in order; None when the ledger has no policy recorded yet."""
-    if not any(r.policy is not None for r in rows):
-        return None
-    return [r for r in rows if r.policy is not None and r.retired_at is None]
+class PolicyMissing(OperationFailed):
+    """The ledger recorded its policy (the audit log shows it) but no environment row holds one
+    now: they were removed behind the tool's back. Exit 1, like a broken chain: the ledger is
+    damaged; nothing falls back to release.toml."""
+
+    def __init__(self):
+        super().__init__("the ledger's policy is missing: its audit log records a policy, but no environment "
+                         "row holds one now (removed behind the tool's back); refusing to fall back to "
+                         "release.toml",
+                         hint="`release audit verify` names the changed rows; `release policy apply` records "
+                              "release.toml's policy again, deliberately (an audited policy.applied event)")
+
+
+def _recorded(conn, rows: list[EnvRow]) -> list[EnvRow] | None:
+    """Where the policy in force comes from, the one rule: the rows that hold a policy and are
+    not retired, in order; None when the ledger never recorded one (release.toml's is recorded
+    first: `in_force_rows`, `Ledger.sync_environments`); PolicyMissing when it did -- the audit
+    log shows a recording -- but none is there now."""
+    if any(r.policy is not None for r in rows):
+        return [r for r in rows if r.policy is not None and r.retired_at is None]
+    if environments.policy_was_recorded(conn):
+        raise PolicyMissing()
+    return None
 
 
 def in_force_rows(conn, config: Config | None = None, *, actor: str | None = None) -> list[EnvRow]:
     """The environments in force. A ledger without a recorded policy records `config`'s first
     (only inside `Ledger.transaction()`; what `Ledger.open` does for the CLI already), audited
-    as `policy.applied` with `initial: true`."""
+    as `policy.applied` with `initial: true`. PolicyMissing when the recorded policy is gone."""
     rows = environments.all_(conn)
-    force = _recorded(rows)
+    force = _recorded(conn, rows)
     if force is not None:
         return force
     if config is None:
         return []
     environments.record_initial(conn, wanted(config), actor=actor or default_actor(),
                                 config=str(config.path) if config.path else None)
-    return _recorded(environments.all_(conn)) or []
+    return _recorded(conn, environments.all_(conn)) or []
 
 
 def environment(conn, name: str, config: Config | None = None) -> tuple[Environment, EnvRow]:
@@ -91,28 +114,36 @@ def environment(conn, name: str, config: Config | None = None) -> tuple[Environm
                    hint=(f"did you mean {close!r}? " if close else "") + f"environments: {', '.join(known)}")
 
 
-def adopt(ledger, config: Config) -> bool:
+def adopt(ledger, config: Config) -> str | None:
     """Make `config`'s environments the ones in force in the ledger (so every command that
-    reads `config.environment(...)` -- deploy's freeze check, status, retire -- enforces the
-    ledger's policy); True when release.toml's differ from them."""
+    reads `config.environment(...)` -- status, retire -- sees the ledger's policy); returns a
+    warning to show: release.toml differs from them, or the ledger's policy is missing (then
+    `config` stays as it is, and every command that enforces the policy refuses: it loads it
+    through `effective()` / `environment()`)."""
     with ledger.connect() as conn:
-        force = _recorded(environments.all_(conn))
+        try:
+            force = _recorded(conn, environments.all_(conn))
+        except PolicyMissing:
+            return MISSING_WARNING
     if force is None:
-        return False
+        return None
     mine = wanted(config)
     if config.declared_environments is None:
         config.declared_environments = config.environments
     config.environments = [env_of(r.name, r.policy) for r in force]
-    return mine != {r.name: _normal(r.policy) for r in force} or list(mine) != [r.name for r in force]
+    if mine != {r.name: _normal(r.policy) for r in force} or list(mine) != [r.name for r in force]:
+        return DIFFERS_WARNING
+    return None
 
 
 def effective(ledger, config: Config) -> Config:
     """A copy of `config` whose environments are the ones in force in the ledger (`config`
-    itself when the ledger has no policy recorded yet)."""
+    itself when the ledger has no policy recorded yet); PolicyMissing when the recorded
+    policy is gone. What deploy, promote-and-deploy and drift read their rules from."""
     import dataclasses
 
     with ledger.connect() as conn:
-        force = _recorded(environments.all_(conn))
+        force = _recorded(conn, environments.all_(conn))
     if force is None:
         return config
     return dataclasses.replace(config, environments=[env_of(r.name, r.policy) for r in force],
@@ -145,26 +176,32 @@ def diff(current: dict[str, dict], new: dict[str, dict]) -> list[dict]:
 def show(ledger) -> dict:
     """`release policy show`: the environments and rules in force."""
     with ledger.connect() as conn:
-        force = _recorded(environments.all_(conn)) or []
+        force = _recorded(conn, environments.all_(conn)) or []
     return {"environments": [{"name": r.name, **_normal(r.policy)} for r in force]}
 
 
 def apply(ledger, config: Config, *, actor: str, dry_run: bool = False) -> dict:
-    """`release policy apply`: make release.toml's environments and rules the ones in force."""
+    """`release policy apply`: make release.toml's environments and rules the ones in force.
+    On a ledger whose recorded policy is missing this is the deliberate way to record it again:
+    everything is added, and the event says `policy_was_missing: true`."""
     new = wanted(config)
 
-    def current_of(conn) -> dict[str, dict]:
-        return {r.name: r.policy for r in (_recorded(environments.all_(conn)) or [])}
+    def current_of(conn) -> tuple[dict[str, dict], bool]:
+        try:
+            return {r.name: r.policy for r in (_recorded(conn, environments.all_(conn)) or [])}, False
+        except PolicyMissing:
+            return {}, True
 
     if dry_run:
         with ledger.connect() as conn:
-            changes = diff(current_of(conn), new)
-        return {"dry_run": True, "changed": False, "diff": changes}
+            current, missing = current_of(conn)
+        return {"dry_run": True, "changed": False, "diff": diff(current, new), "policy_was_missing": missing}
     with ledger.transaction() as conn:
         rows = environments.all_(conn)
-        changes = diff(current_of(conn), new)
+        current, missing = current_of(conn)
+        changes = diff(current, new)
         if not changes:
-            return {"dry_run": False, "changed": False, "diff": []}
+            return {"dry_run": False, "changed": False, "diff": [], "policy_was_missing": missing}
         by_name = {r.name: r for r in rows}
         at = now_iso()
         for pos, (name, pol) in enumerate(new.items()):
@@ -175,9 +212,11 @@ def apply(ledger, config: Config, *, actor: str, dry_run: bool = False) -> dict:
         for r in rows:
             if r.name not in new and r.policy is not None and r.retired_at is None:
                 environments.retire(conn, r.id, at=at)
-        audit.append(conn, "policy.applied", actor=actor, at=at,
-                     details={"diff": changes, "config": str(config.path) if config.path else None})
-        return {"dry_run": False, "changed": True, "diff": changes}
+        details = {"diff": changes, "config": str(config.path) if config.path else None}
+        if missing:
+            details["policy_was_missing"] = True
+        audit.append(conn, "policy.applied", actor=actor, at=at, details=details)
+        return {"dry_run": False, "changed": True, "diff": changes, "policy_was_missing": missing}
 
 
 def diff_text(changes: list[dict]) -> str:

@@ -80,7 +80,7 @@ def record_initial(conn, wanted: dict[str, dict], *, actor: str, config: str | N
     recorded already, or was before: a ledger whose policies were all removed behind the
     tool's back is left for `release audit verify` to report, never silently re-recorded."""
     rows = {r.name: r for r in all_(conn)}
-    if any(r.policy is not None for r in rows.values()) or audit.has_action(conn, "policy.applied"):
+    if any(r.policy is not None for r in rows.values()) or policy_was_recorded(conn):
         return False
     at = now_iso()
     for pos, (name, policy) in enumerate(wanted.items()):
@@ -91,6 +91,16 @@ def record_initial(conn, wanted: dict[str, dict], *, actor: str, config: str | N
     audit.append(conn, "policy.applied", actor=actor, at=at,
                  details={"initial": True, "environments": wanted, "config": config})
     return True
+
+
+def policy_was_recorded(conn) -> bool:
+    """The audit log shows that this ledger recorded a policy: a `policy.applied` event, or the
+    `audit.adopted` event of `release ledger upgrade` holding environment rows with one (a
+    ledger whose policy was recorded before the chain covered it). From then on a ledger
+    without policy rows is damaged, never new (`release.policy`)."""
+    if audit.has_action(conn, "policy.applied"):
+        return True
+    return any(r.get("policy") is not None for r in audit.adopted_rows(conn).get("environment", []))
 
 
 def add_names(conn, names: list[str], *, actor: str) -> None:

@@ -14,7 +14,7 @@ from releasemgr.ledger.refs import check_image_name
 from releasemgr.ledger.repo import deployments, environments, images, versions
 from releasemgr.ledger.rows import Server
 from releasemgr.providers.registry import provider as provider_named
-from releasemgr.release import routes
+from releasemgr.release import policy, routes
 from releasemgr.release.servers import EnvironmentServers
 from releasemgr.release.deploy.group import deploy_group, dry_run_group
 from releasemgr.release.deploy.settings import DeploySettings, settings_for
@@ -38,6 +38,7 @@ def deploy(ledger: Ledger, config: Config, image: str, env: str, *, actor: str, 
     `first_of_env` (promote-and-deploy's first promotion to `env`, under the lock): it may
     name a version while `env` has no pointer yet, which the move sets right after."""
     check_image_name(image)
+    config = policy.effective(ledger, config)  # the freeze rule is the ledger's (refused if its policy is missing)
     env_cfg = config.environment(env)
     provider = provider_name(config, env)
     with ledger.connect() as conn:
