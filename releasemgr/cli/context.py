@@ -68,7 +68,8 @@ class AppContext:
         if self._ledger is None:
             # a new ledger records release.toml's policy; afterwards the ledger's is in force
             led = Ledger.open(self.config.ledger_url, environments=policy.wanted(self.config),
-                              create=_creates_ledger(), actor=self.actor)
+                              create=_creates_ledger(), actor=self.actor,
+                              warn=self.ui.warning)  # under --json, a JSON line like every other warning
             self._ledger = led
             make_state_dir(self.config.state_dir)  # private (0700) when this is its first use
             if led.created:

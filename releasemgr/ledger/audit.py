@@ -29,11 +29,13 @@ without an event there is reported by `verify`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
-import sys
+import threading
 from dataclasses import dataclass
 from itertools import compress, repeat
 from pathlib import Path
@@ -204,20 +206,36 @@ def read_head_file(path: Path | None) -> tuple[int, str] | None:
     return int(seq), h
 
 
-def write_head_file(path: Path, head: str, *, force: bool = False) -> None:
+def write_head_file(path: Path, head: str, *, force: bool = False) -> str | None:
     """Replace the head file atomically with `head` (`seq:hash`), unless it already records a
-    later event (a concurrent writer that committed after us got there first), or `force`."""
+    later event (a concurrent writer that committed after us got there first), or `force`.
+
+    Writers -- processes, and threads of one process (a deploy retires from a worker) -- take
+    turns on `<head file>.lock` (flock), so the compare and the replace are one step and the
+    file never moves back. Returns what went wrong, for the caller to warn about: the change
+    is committed, so a head file that cannot be written does not fail it."""
     seq = int(head.partition(":")[0])
-    if not force:
-        current = read_head_file(path)
-        if current is not None and current[0] >= seq:
-            return
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        tmp.write_text(head + "\n", encoding="ascii")
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    except OSError as exc:
+        return f"cannot write the audit head file {path}: {exc.strerror}"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not force:
+            current = read_head_file(path)
+            if current is not None and current[0] >= seq:
+                return None
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="ascii") as fh:
+            fh.write(head + "\n")  # private, as the ledger file is
         os.replace(tmp, path)
-    except OSError as exc:  # the change is committed: say so, do not fail it
-        sys.stderr.write(f"warning: cannot write the audit head file {path}: {exc.strerror}\n")
+        return None
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return f"cannot write the audit head file {path}: {exc.strerror}"
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 _HEAD = Q("SELECT value FROM ledger_meta WHERE key = 'audit_head'")

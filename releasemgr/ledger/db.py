@@ -33,7 +33,7 @@ import sqlite3
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 from releasemgr.errors import NotFound, OperationFailed, UsageError
 from releasemgr.ledger import audit
@@ -212,6 +212,10 @@ def _make_private(path: Path) -> None:
             os.chmod(p, LEDGER_FILE_MODE)
 
 
+def _stderr_warning(text: str) -> None:
+    sys.stderr.write(f"warning: {text}\n")
+
+
 class Ledger:
     def __init__(self, engine: "Engine | None", url: str):
         self.url = url
@@ -223,6 +227,9 @@ class Ledger:
         self._idle_lock = threading.Lock()
         self.head_file = head_file_of(url)  # the chain head outside the database (SQLite)
         self.created = False  # made by this `open(create=True)`
+        #: Where the ledger's warnings go (a head file it could not write after a commit); the
+        #: CLI points it at its Ui, so that --json keeps stderr JSON Lines.
+        self.warn: Callable[[str], None] = _stderr_warning
 
     @property
     def engine(self) -> "Engine":
@@ -240,14 +247,17 @@ class Ledger:
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, url: str, *, environments: "list[str] | dict[str, dict] | None" = None, upgrade: bool = True,
-             create: bool = False, actor: str | None = None) -> "Ledger":
+             create: bool = False, actor: str | None = None,
+             warn: Callable[[str], None] | None = None) -> "Ledger":
         """Open the ledger at `url`; NotFound (exit 4) when there is none, unless `create`
-        (then `ledger.created` says whether it was made now)."""
+        (then `ledger.created` says whether it was made now). `warn` takes its warnings."""
         check_url(url)
         url = normalise_url(url)
         path = sqlite_path(url)
         new_file = _check_file(url, Path(path), create=create) if path else False
         ledger = cls(None, url)
+        if warn is not None:
+            ledger.warn = warn
         try:
             if not (ledger._file and not new_file and ledger._schema_is_current(migrate.HEAD)):
                 revision = None if new_file else ledger._revision()
@@ -365,7 +375,9 @@ class Ledger:
         """After a commit that appended audit events: the new head into the head file."""
         head = getattr(conn, "new_head", None)
         if head is not None and self.head_file is not None:
-            audit.write_head_file(self.head_file, head, force=getattr(conn, "force_head_file", False))
+            problem = audit.write_head_file(self.head_file, head, force=getattr(conn, "force_head_file", False))
+            if problem:
+                self.warn(problem)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator["LiteConn | SAConn"]:
