@@ -130,3 +130,26 @@ def test_a_policy_recorded_only_by_the_adoption_is_recorded(cli, tmp_path):
     code, out, err = _run(cli, "promote", "web@v2", "--to", "prod")
     assert code == 1 and MISSING in err, err
     assert cli.json("audit", "--action", "policy.applied")["events"] == []
+
+
+def test_a_row_deleted_behind_the_tools_back_is_named_not_an_internal_error(sqlite_cli):
+    """One environment deleted with sqlite3 (foreign keys off, its default): the pointer and the
+    history rows that refer to it are dangling. A command that trips over them says the ledger
+    is damaged and which rows, exit 1 -- not "internal error: KeyError"."""
+    sqlite_cli.ok("register", "web", "--artifact", "local:sha256:" + "1" * 64)
+    sqlite_cli.ok("promote", "web@v1", "--to", "dev")
+    eng = create_engine(normalise_url(sqlite_cli.env["RELEASE_LEDGER"]))
+    try:
+        with eng.begin() as conn:
+            conn.execute(text("DELETE FROM environment WHERE name = 'dev'"))
+    finally:
+        eng.dispose()
+    r = sqlite_cli("revoke", "web@v1", "--reason", "bad")
+    assert r.code == 1 and "internal error" not in r.err, r
+    assert "error: the ledger is damaged: channel_history row 1 refers to a missing environment row (and 1 more)" \
+        in r.err and "`release audit verify` names what changed" in r.err, r
+    doc = json.loads(sqlite_cli("revoke", "web@v1", "--reason", "bad", "--json").out.splitlines()[-1])
+    assert (doc["error"], doc["exit_code"]) == ("failed", 1)
+    assert sorted(doc["damage"]) == ["channel row 1 refers to a missing environment row",
+                                     "channel_history row 1 refers to a missing environment row"]
+    assert sqlite_cli("audit", "verify").code == 1

@@ -17,7 +17,7 @@ from releasemgr import __version__
 from releasemgr.cli.context import AppContext, global_options
 from releasemgr.common.secrets import begin_run
 from releasemgr.common.suggest import closest
-from releasemgr.errors import ExitStatus, ReleaseError, UsageError
+from releasemgr.errors import ExitStatus, OperationFailed, ReleaseError, UsageError
 from releasemgr.ui import result_line
 
 # name -> "module:attribute"; the order is the order of `release --help`.
@@ -165,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line unless -v
         if app.settings.verbose:
             raise
+        damage = app.ledger_damage()  # or rows deleted behind the tool's back: say that instead
+        if damage:
+            more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
+            _report(app, OperationFailed(f"the ledger is damaged: {damage[0]}{more}", damage=damage,
+                                         hint="rows were deleted outside `release`: `release audit verify` names "
+                                              "what changed; restore the ledger from a backup"))
+            return int(ExitStatus.FAILED)
         return _fail(app, "internal", f"internal error: {type(exc).__name__}: {exc}", int(ExitStatus.FAILED),
                      hint="run again with -v for the traceback and report it")
     finally:

@@ -88,6 +88,16 @@ class AppContext:
         else:
             self.ui.err(f"created ledger {safe_url(url)}")
 
+    def ledger_damage(self) -> list[str]:
+        """What is broken in the opened ledger's references (rows deleted behind its back);
+        asked when a command failed in a way it does not expect. Nothing when no ledger is open."""
+        if self._ledger is None:
+            return []
+        try:
+            return self._ledger.broken_references()
+        except Exception:  # noqa: BLE001 - a second failure must not hide the first
+            return []
+
     def close(self):
         if self._ui is not None:
             self._ui.close()  # the live progress display leaves the screen

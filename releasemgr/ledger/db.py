@@ -441,6 +441,17 @@ class Ledger:
         with self.transaction() as conn:
             return audit.adopt(conn, actor=actor or default_actor(), extra=extra)
 
+    def broken_references(self) -> list[str]:
+        """Rows that refer to a row that is not there (`channel row 3 refers to a missing
+        environment row`): what deleting rows behind the tool's back leaves, for the CLI to
+        name instead of failing on it. SQLite only (it checks its foreign keys when asked);
+        PostgreSQL enforces them on every write."""
+        if not self.is_sqlite:
+            return []
+        with self.connect() as conn:
+            rows = conn.execute(_FOREIGN_KEY_CHECK).all()
+        return [f"{r[0]} row {r[1]} refers to a missing {r[2]} row" for r in rows]
+
     def info(self) -> dict:
         """Where the ledger is, its schema revision and its size (`release ledger info`)."""
         with self.connect() as conn:
@@ -450,6 +461,7 @@ class Ledger:
                 "schema": schema, "schema_head": migrate.HEAD, **counts}
 
 
+_FOREIGN_KEY_CHECK = Q("PRAGMA foreign_key_check")
 _PG_WRITE_LOCK = Q("SELECT pg_advisory_xact_lock(:k)")
 _SCHEMA_REVISION = Q("SELECT version_num FROM alembic_version")
 _COUNTS = {"images": Q("SELECT count(*) FROM image"), "versions": Q("SELECT count(*) FROM version"),
