@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Iterator
 from releasemgr.errors import NotFound, OperationFailed, UsageError
 from releasemgr.ledger import audit
 from releasemgr.ledger.conn import LiteConn, Q, SAConn
+from releasemgr.ledger import urls
 from releasemgr.ledger.repo import environments
 from releasemgr.ledger import migrate
 from releasemgr.common.identity import default_actor
@@ -105,14 +106,12 @@ def check_url(url: str, source: str | None = None) -> None:
 
 
 def _check_postgres_url(url: str, where: str) -> None:
-    """A PostgreSQL URL SQLAlchemy can read, with a database name (SQLAlchemy is imported
-    here only on the PostgreSQL path, which needs it anyway)."""
-    from sqlalchemy.engine import make_url
-
+    """A PostgreSQL URL SQLAlchemy can read (`releasemgr.ledger.urls`: read as SQLAlchemy
+    reads it, without importing it), with a database name and hosts and ports that pair up."""
     try:
-        parsed = make_url(normalise_url(url))
-        parsed.port  # noqa: B018 - a port that is not a number raises here
-    except Exception as exc:  # sqlalchemy.exc.ArgumentError, ValueError
+        parsed = urls.parse(normalise_url(url))  # a port that is not a number raises here
+        urls.pg_connect_args(parsed)
+    except ValueError as exc:
         raise UsageError(f"unsupported ledger url {_shown_url(url)}{where}: {exc}", hint=SUPPORTED_URLS) from None
     if not parsed.database:
         raise UsageError(f"the ledger url {_shown_url(url)}{where} names no database",
@@ -487,10 +486,8 @@ def make_engine(url: str) -> "Engine":
 
 def safe_url(url: str) -> str:
     """The URL without a password, for messages."""
-    from sqlalchemy.engine import make_url
-
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return urls.render(urls.parse(url), hide_password=True)
     except Exception:  # not a URL SQLAlchemy reads: cut what could be a password out by hand
         return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
