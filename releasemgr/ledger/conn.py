@@ -1,13 +1,14 @@
-"""The ledger's connections: SQLite's own driver, or SQLAlchemy.
+"""The ledger's connections: SQLite's and PostgreSQL's own drivers; SQLAlchemy only for migrations.
 
 Every statement is a `Q` with `:name` parameters, kept in `releasemgr.ledger.repo`. On a
-SQLite file ledger it runs on the standard library's `sqlite3` directly, so commands import
-no SQLAlchemy (~0.15 s of every process); on PostgreSQL the same statements run through
-SQLAlchemy, or on psycopg directly (`PgConn`: `:name` becomes `%(name)s` once per statement).
-Every connection kind offers
+SQLite file ledger it runs on the standard library's `sqlite3` directly, and on PostgreSQL on
+psycopg 3 directly (`PgConn`: `:name` becomes `%(name)s` once per statement), so commands
+import no SQLAlchemy (~0.15-0.3 s of every process); SQLAlchemy and Alembic are loaded only
+to create or upgrade a ledger (`releasemgr.ledger.migrate`). Every connection kind offers
 the part of SQLAlchemy's `Connection`/`Result` API these paths use: `execute(q, params)`
 (a list of dicts = executemany), and `first()`, `all()`, `scalar()`, `scalar_one()`,
-`scalars()` and iteration on the result, whose rows read by attribute (`row.id`) or index.
+`scalars()` and iteration on the result, whose rows read by attribute (`row.id`) or index;
+`raw_cursor()` (the driver's cursor, for bulk reads), `commit()` and `rollback()`.
 """
 
 from __future__ import annotations
