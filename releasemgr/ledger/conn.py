@@ -77,9 +77,10 @@ class Q:
 
 # A parameter as SQLAlchemy's text() finds it (sqlalchemy.sql.elements.TextClause): not after
 # `:`, a word character or `\`, and not followed by `:` or a word character (`x::int` is a cast).
-_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?![:\w])")
-_BIND_ESCAPED = re.compile(r"\x5c(:\w*)(?![:\w])")  # `\:name`: a literal `:name`
-_IN_LIST = re.compile(r"((?i:\b(?:NOT\s+)?IN)\s+)?(?<![:\w\x5c]):(\w+)(?![:\w])")
+# Compiled on first use (re's cache): SQLite never needs them.
+_BIND = r"(?<![:\w\x5c]):(\w+)(?![:\w])"
+_BIND_ESCAPED = r"\x5c(:\w*)(?![:\w])"  # `\:name`: a literal `:name`
+_IN_LIST = r"((?i:\b(?:NOT\s+)?IN)\s+)?(?<![:\w\x5c]):(\w+)(?![:\w])"
 
 
 def _pg_parts(sql: str, lists: tuple[str, ...]):
@@ -87,10 +88,10 @@ def _pg_parts(sql: str, lists: tuple[str, ...]):
     list of strings and (`IN ` / `NOT IN ` / "", name) for each list to fill in per call."""
     sql = sql.replace("%", "%%")
     if not lists:
-        return _BIND_ESCAPED.sub(r"\1", _BIND.sub(r"%(\1)s", sql))
+        return re.sub(_BIND_ESCAPED, r"\1", re.sub(_BIND, r"%(\1)s", sql))
     parts: list = []
     at = 0
-    for m in _IN_LIST.finditer(sql):
+    for m in re.finditer(_IN_LIST, sql):
         op, name = m.group(1) or "", m.group(2)
         if name in lists:
             parts.append(sql[at:m.start()])
@@ -99,7 +100,7 @@ def _pg_parts(sql: str, lists: tuple[str, ...]):
             parts.append(sql[at:m.start()] + op + f"%({name})s")
         at = m.end()
     parts.append(sql[at:])
-    return [_BIND_ESCAPED.sub(r"\1", p) if isinstance(p, str) else p for p in parts]
+    return [re.sub(_BIND_ESCAPED, r"\1", p) if isinstance(p, str) else p for p in parts]
 
 
 def _pg_list(op: str, name: str, items: list) -> str:

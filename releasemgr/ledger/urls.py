@@ -16,7 +16,7 @@ import re
 from typing import NamedTuple
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
-_URL = re.compile(
+_URL = (  # compiled on first use (re's cache): a SQLite command never needs it
     r"""
         (?P<name>[\w\+]+)://
         (?:
@@ -32,8 +32,7 @@ _URL = re.compile(
         )?
         (?:/(?P<database>[^\?]*))?
         (?:\?(?P<query>.*))?
-    """,
-    re.X,
+    """
 )
 
 
@@ -50,7 +49,7 @@ class Url(NamedTuple):
 def parse(url: str) -> Url:
     """The parts of `url`; ValueError as SQLAlchemy's `make_url` fails (no `scheme://`, a port
     that is not a number)."""
-    m = _URL.match(url)
+    m = re.match(_URL, url, re.X)
     if m is None:
         raise ValueError("Could not parse SQLAlchemy URL from given URL string")
     c = m.groupdict()
