@@ -173,10 +173,9 @@ def need_binary(name: str, package: str) -> str:
 
 def heavy_imports(cli, *args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
     """Run `release ARGS --json` in a fresh interpreter; return it and which of the heavy
-    modules it imported (SQLAlchemy only counts on a SQLite ledger: PostgreSQL needs it)."""
-    heavy = ["sqlmodel", "pydantic", "sqlalchemy.orm"]
-    if cli.env["RELEASE_LEDGER"].startswith("sqlite"):
-        heavy.append("sqlalchemy")
+    modules it imported: the ORM, and SQLAlchemy or Alembic at all (on SQLite and PostgreSQL
+    alike: only creating or upgrading a ledger loads them)."""
+    heavy = ["sqlmodel", "pydantic", "sqlalchemy.orm", "sqlalchemy", "alembic"]
     code = (f"import sys\nfrom releasemgr.cli import main\nrc = main({list(args) + ['--json']!r})\n"
             f"print('HEAVY', [m for m in {heavy!r} if m in sys.modules], file=sys.stderr)\nsys.exit(rc)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=cli.cwd, env={**os.environ, **cli.env},

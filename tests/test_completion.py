@@ -107,3 +107,19 @@ def test_a_tab_loads_nothing_heavy(ledger_cli, line, expected):
     imported = {x.rsplit("|", 1)[1].strip() for x in lines[1:]}  # after the header line
     assert "releasemgr.cli.complete" in imported  # the list is the real one
     assert [m for m in HEAVY if m in imported] == []
+
+
+def test_a_tab_on_a_postgresql_ledger_loads_no_sqlalchemy(pg_url, tmp_path):
+    """On PostgreSQL a TAB needs the driver (psycopg), and nothing else of HEAVY: the ledger is
+    read through psycopg directly, no SQLAlchemy or Alembic."""
+    from conftest import Cli
+
+    cli = Cli(tmp_path, {"RELEASE_STATE": str(tmp_path / "state"), "RELEASE_LEDGER": pg_url, "RELEASE_ACTOR": "alice",
+                         "NO_COLOR": "1"})
+    cli.ok("register", "web", "--artifact", "local::sha256:" + "a" * 64)
+    r = tab(cli, "release show web@", python=("-X", "importtime"))
+    assert r.returncode == 0, r
+    assert names_of(r) == ["web@latest", "web@dev", "web@staging", "web@prod", "web@v1"]
+    imported = {x.rsplit("|", 1)[1].strip() for x in r.stderr.splitlines()[1:]}
+    assert "psycopg" in imported  # the list is the real one
+    assert [m for m in HEAVY if m in imported] == ["psycopg"]

@@ -290,7 +290,7 @@ def test_concurrent_readers_during_a_long_write(sqlite_cli, n):
 
 def test_status_reads_without_the_orm(cli):
     """`release status` (the read path scripts poll) answers in plain SQL: it must not import
-    sqlmodel or pydantic (nor SQLAlchemy on SQLite), and it filters and fails like the rest."""
+    sqlmodel or pydantic, nor SQLAlchemy (on SQLite or PostgreSQL), and it filters and fails like the rest."""
     cli.ok("register", "web", "--artifact", "aws:us-east-1:ami-1")
     cli.ok("register", "api", "--artifact", "aws:us-east-1:ami-2")
     cli.ok("promote", "web@v1", "--to", "dev")
@@ -311,7 +311,7 @@ def test_status_reads_without_the_orm(cli):
 
 def test_promote_rollback_and_verify_run_without_the_orm(cli):
     """The commands that move an environment (and `audit verify`) run in plain SQL: no ORM,
-    and on a SQLite ledger no SQLAlchemy at all; what they write is what the ORM reads."""
+    and no SQLAlchemy at all (on SQLite or PostgreSQL); what they write is what the ORM reads."""
     cli.ok("ledger", "init")  # creating the schema (Alembic) is the one heavy start
     r, heavy = heavy_imports(cli, "register", "web", "--artifact", "aws:us-east-1:ami-1", "--bump", "minor")
     assert r.returncode == 0 and heavy == [], r.stderr
@@ -344,8 +344,8 @@ def test_promote_rollback_and_verify_run_without_the_orm(cli):
 
 
 def test_read_commands_are_light_and_keep_their_json(cli):
-    """images, versions, show and history answer in plain SQL (no ORM; no SQLAlchemy on
-    SQLite) with the JSON types the ORM gave: booleans stay booleans on SQLite's 0/1."""
+    """images, versions, show and history answer in plain SQL (no ORM, no SQLAlchemy) with
+    the JSON types the ORM gave: booleans stay booleans on SQLite's 0/1."""
     from releasemgr.ledger.conn import Q
     from releasemgr.ledger.db import Ledger
 

@@ -1,8 +1,9 @@
 """One schema, checked three ways, on SQLite and PostgreSQL: the migrated database, the
 SQLModel declaration (`ledger/models.py`) and the typed rows (`ledger/rows.py`) name the same
 columns; every INSERT of the ledger's repositories names each NOT NULL column that has no
-server default. And the run-time side of "one road": no command imports sqlmodel or the ORM,
-and no SQL statement lives outside `releasemgr/ledger/`."""
+server default. And the run-time side of "one road": no command imports sqlmodel, the ORM or
+(on SQLite and PostgreSQL alike) SQLAlchemy, and no SQL statement lives outside
+`releasemgr/ledger/`."""
 
 from __future__ import annotations
 
@@ -121,10 +122,10 @@ def test_no_sql_outside_the_ledger():
     assert offenders == []
 
 
-def test_no_command_imports_the_orm(sqlite_cli, tmp_path):
-    """On an existing SQLite ledger: build, promote, deploy, status, revoke, prune run on
-    `sqlite3` alone (no SQLAlchemy, no sqlmodel, no pydantic)."""
-    cli = sqlite_cli
+def test_no_command_imports_the_orm(cli, tmp_path):
+    """On an existing ledger, SQLite or PostgreSQL: build, promote, deploy, status, revoke,
+    prune run on the driver alone, `sqlite3` or psycopg (no SQLAlchemy, no Alembic, no
+    sqlmodel, no pydantic)."""
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     cli.ok("ledger", "init")  # the ledger exists before the measured processes
     steps = [
@@ -150,8 +151,7 @@ def test_no_command_imports_the_orm(sqlite_cli, tmp_path):
         cleanup(tmp_path)
 
 
-def test_gc_does_not_import_the_orm(sqlite_cli, aws):  # noqa: F811
-    cli = sqlite_cli
+def test_gc_does_not_import_the_orm(cli, aws):  # noqa: F811
     cli.env.update(aws.env())
     cli.ok("ledger", "init")
     r, heavy = heavy_imports(cli, "gc", "--dry-run")

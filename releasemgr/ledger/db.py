@@ -8,9 +8,11 @@ advisory lock, which serialises writers the same way (and protects the audit cha
 
 One way in: `connect()` (a read snapshot) and `transaction()` (a state change) give a
 connection (`releasemgr.ledger.conn`) that the repositories (`releasemgr.ledger.repo`) run
-their statements on. On a SQLite file it is the standard library's `sqlite3` and the
-SQLAlchemy engine is only made when something asks for it (migrations, PostgreSQL), so
-commands on a SQLite ledger never import SQLAlchemy.
+their statements on. On a SQLite file it is the standard library's `sqlite3`, on PostgreSQL
+psycopg (one connection per Ledger, opened on first use and checked before each reuse, as
+SQLAlchemy's `pool_pre_ping` did; a second only while the first is in use). The SQLAlchemy
+engine is only made when something asks for it (migrations), so commands never import
+SQLAlchemy.
 
 No silent new ledger: `Ledger.open(url)` opens an existing ledger and raises NotFound (exit 4)
 when there is none; only `create=True` (what `build`, `register`, `ledger init` and `ledger
@@ -37,7 +39,8 @@ from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 from releasemgr.errors import NotFound, OperationFailed, UsageError
 from releasemgr.ledger import audit
-from releasemgr.ledger.conn import LiteConn, Q, SAConn
+from releasemgr.ledger.conn import LiteConn, PgConn, Q, SAConn
+from releasemgr.ledger import urls
 from releasemgr.ledger.repo import environments
 from releasemgr.ledger import migrate
 from releasemgr.common.identity import default_actor
@@ -105,14 +108,12 @@ def check_url(url: str, source: str | None = None) -> None:
 
 
 def _check_postgres_url(url: str, where: str) -> None:
-    """A PostgreSQL URL SQLAlchemy can read, with a database name (SQLAlchemy is imported
-    here only on the PostgreSQL path, which needs it anyway)."""
-    from sqlalchemy.engine import make_url
-
+    """A PostgreSQL URL SQLAlchemy can read (`releasemgr.ledger.urls`: read as SQLAlchemy
+    reads it, without importing it), with a database name and hosts and ports that pair up."""
     try:
-        parsed = make_url(normalise_url(url))
-        parsed.port  # noqa: B018 - a port that is not a number raises here
-    except Exception as exc:  # sqlalchemy.exc.ArgumentError, ValueError
+        parsed = urls.parse(normalise_url(url))  # a port that is not a number raises here
+        urls.pg_connect_args(parsed)
+    except ValueError as exc:
         raise UsageError(f"unsupported ledger url {_shown_url(url)}{where}: {exc}", hint=SUPPORTED_URLS) from None
     if not parsed.database:
         raise UsageError(f"the ledger url {_shown_url(url)}{where} names no database",
@@ -275,7 +276,7 @@ class Ledger:
                     ledger.created = bool(migrate.upgrade_to_head(ledger))
                     if ledger.created and path:
                         _make_private(Path(path))
-                else:
+                elif revision != migrate.HEAD:  # current: nothing to do (and no SQLAlchemy to load)
                     migrate.ensure_current(ledger, upgrade=upgrade)
             if environments:
                 ledger.sync_environments(environments, actor=actor)
@@ -299,10 +300,9 @@ class Ledger:
                 raise
 
     def _has_tables(self) -> bool:
-        from sqlalchemy import inspect
-
-        with self.engine.connect() as conn:
-            return bool(inspect(conn).get_table_names())
+        """The database holds tables (what SQLAlchemy's `inspect().get_table_names()` lists)."""
+        with self.connect() as conn:
+            return conn.execute(_ANY_TABLE_SQLITE if self.is_sqlite else _ANY_TABLE_PG).first() is not None
 
     def _schema_is_current(self, head: str) -> bool:
         with self.connect() as conn:
@@ -319,33 +319,62 @@ class Ledger:
         if self._engine is not None:
             self._engine.dispose()
 
-    # -- sqlite3 connections on a SQLite file ---------------------------------------------
-    def _checkout(self) -> sqlite3.Connection:
+    # -- sqlite3 connections on a SQLite file, psycopg ones on PostgreSQL -----------------
+    def _checkout(self):
         with self._idle_lock:
-            if self._idle:
-                return self._idle.pop()
+            raw = self._idle.pop() if self._idle else None
+        if not self._file:
+            return _pg_checked(raw) or self._pg_connect()
+        if raw is not None:
+            return raw
         raw = sqlite3.connect(self._file, timeout=60, isolation_level=None, check_same_thread=False)
         for pragma in _PRAGMAS:
             raw.execute(pragma)
         return raw
 
-    def _checkin(self, raw: sqlite3.Connection) -> None:
-        if raw.in_transaction:
+    def _checkin(self, raw) -> None:
+        if not self._file:
+            if not _pg_reset(raw):
+                return
+        elif raw.in_transaction:
             raw.execute("ROLLBACK")
         with self._idle_lock:
             self._idle.append(raw)
 
+    def _pg_connect(self):
+        """A new psycopg connection, in autocommit mode (`PgConn` issues BEGIN), with the
+        arguments SQLAlchemy's psycopg dialect would pass."""
+        try:
+            import psycopg
+        except ImportError:
+            raise UsageError("a PostgreSQL ledger needs the psycopg driver",
+                             hint="pip install 'releasemgr[postgres]'") from None
+        return psycopg.connect(**{**urls.pg_connect_args(urls.parse(self.url)), "autocommit": True})
+
+    @contextlib.contextmanager
+    def own_connection(self) -> Iterator[PgConn]:
+        """PostgreSQL: a connection of its own, outside any transaction (each statement
+        commits by itself), closed afterwards: for session-level advisory locks that outlive
+        transactions (`releasemgr.ledger.locks`)."""
+        raw = self._pg_connect()
+        try:
+            yield PgConn(raw, begin=None)
+        finally:
+            raw.close()
+
     # -- transactions ----------------------------------------------------------------------
     @contextlib.contextmanager
-    def transaction(self) -> Iterator["LiteConn | SAConn"]:
+    def transaction(self) -> Iterator["LiteConn | PgConn | SAConn"]:
         """One state change: the write lock up front (`BEGIN IMMEDIATE` on SQLite,
         `pg_advisory_xact_lock` on PostgreSQL), all or nothing."""
-        if self._file:
+        if self._file or not self.is_sqlite:
             raw = self._checkout()
             try:
-                raw.execute("BEGIN IMMEDIATE")
-                conn = LiteConn(raw, begin=None)
+                raw.execute("BEGIN IMMEDIATE" if self._file else "BEGIN")
+                conn = LiteConn(raw, begin=None) if self._file else PgConn(raw, begin=None)
                 try:
+                    if not self.is_sqlite:
+                        conn.execute(_PG_WRITE_LOCK, {"k": WRITE_LOCK_KEY})
                     yield conn
                     audit.check_staged(conn)
                     _debug_pause()
@@ -357,10 +386,8 @@ class Ledger:
                 self._checkin(raw)
             self._write_head(conn)
             return
-        with self._writer.connect() as sa:
+        with self._writer.connect() as sa:  # a SQLite URL that is not a plain file
             conn = SAConn(sa)
-            if not self.is_sqlite:
-                conn.execute(_PG_WRITE_LOCK, {"k": WRITE_LOCK_KEY})
             try:
                 yield conn
                 audit.check_staged(conn)
@@ -380,12 +407,12 @@ class Ledger:
                 self.warn(problem)
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator["LiteConn | SAConn"]:
+    def connect(self) -> Iterator["LiteConn | PgConn | SAConn"]:
         """A read-only connection (one snapshot)."""
-        if self._file:
+        if self._file or not self.is_sqlite:
             raw = self._checkout()
             try:
-                yield LiteConn(raw)
+                yield LiteConn(raw) if self._file else PgConn(raw)
             finally:
                 self._checkin(raw)
             return
@@ -463,6 +490,12 @@ class Ledger:
 
 _FOREIGN_KEY_CHECK = Q("PRAGMA foreign_key_check")
 _PG_WRITE_LOCK = Q("SELECT pg_advisory_xact_lock(:k)")
+# a table in the schemas searched (SQLAlchemy's get_table_names: no temporary or catalog ones)
+_ANY_TABLE_PG = Q("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                  "WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND pg_catalog.pg_table_is_visible(c.oid) "
+                  "AND n.nspname <> 'pg_catalog' LIMIT 1")
+_ANY_TABLE_SQLITE = Q("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~' "
+                      "LIMIT 1")
 _SCHEMA_REVISION = Q("SELECT version_num FROM alembic_version")
 _COUNTS = {"images": Q("SELECT count(*) FROM image"), "versions": Q("SELECT count(*) FROM version"),
            "audit_events": Q("SELECT count(*) FROM audit_event")}
@@ -471,6 +504,9 @@ _COUNTS = {"images": Q("SELECT count(*) FROM image"), "versions": Q("SELECT coun
 def _db_error(exc: BaseException):
     """The driver's error when `exc` means the database cannot be used, else None."""
     if isinstance(exc, sqlite3.Error):
+        return exc
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.OperationalError):  # server down, no such database or role
         return exc
     sa_exc = sys.modules.get("sqlalchemy.exc")
     if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
@@ -482,11 +518,47 @@ def _no_table(exc: BaseException) -> bool:
     """`exc` says a table does not exist (SQLite's "no such table", PostgreSQL's undefined table)."""
     if isinstance(exc, sqlite3.OperationalError):
         return "no such table" in str(exc)
+    pg_errors = sys.modules.get("psycopg.errors")
+    if pg_errors is not None and isinstance(exc, pg_errors.UndefinedTable):
+        return True
     sa_exc = sys.modules.get("sqlalchemy.exc")
     if sa_exc is not None and isinstance(exc, sa_exc.ProgrammingError):
         return "does not exist" in str(exc) or "no such table" in str(exc)
     if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
         return "no such table" in str(exc)
+    return False
+
+
+def _pg_checked(raw):
+    """An idle psycopg connection if it still answers (one empty statement, as SQLAlchemy's
+    `pool_pre_ping`), else None: closed, so that the caller opens a new one."""
+    if raw is None:
+        return None
+    if not (raw.closed or raw.broken):
+        import psycopg
+
+        try:
+            raw.execute(";")
+            return raw
+        except psycopg.Error:
+            pass
+    with contextlib.suppress(Exception):
+        raw.close()
+    return None
+
+
+def _pg_reset(raw) -> bool:
+    """A psycopg connection back out of its transaction; False (and closed) when it is broken."""
+    import psycopg
+
+    try:
+        if not (raw.closed or raw.broken):
+            raw.rollback()  # nothing when idle
+            return True
+    except psycopg.Error:
+        pass
+    with contextlib.suppress(Exception):
+        raw.close()
     return False
 
 
@@ -536,10 +608,8 @@ def make_engine(url: str) -> "Engine":
 
 def safe_url(url: str) -> str:
     """The URL without a password, for messages."""
-    from sqlalchemy.engine import make_url
-
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return urls.render(urls.parse(url), hide_password=True)
     except Exception:  # not a URL SQLAlchemy reads: cut what could be a password out by hand
         return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 

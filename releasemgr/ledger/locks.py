@@ -7,8 +7,9 @@ ledger transaction:
 
 - SQLite ledger: an `fcntl` lock on `<state>/locks/<image>@<env>.lock`; the holder writes
   who it is into the file, so a refused process can name it.
-- PostgreSQL ledger: a session-level `pg_advisory_lock` on a dedicated connection, keyed by
-  a stable 64-bit hash of image and environment; the holder's `application_name` names it.
+- PostgreSQL ledger: a session-level `pg_advisory_lock` on a dedicated connection
+  (`Ledger.own_connection()`, closed afterwards), keyed by a stable 64-bit hash of image and
+  environment; the holder's `application_name` names it.
 
 The lock dies with its process (file descriptor or connection closed), so a killed
 `release` never leaves an environment locked.
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 from releasemgr.errors import OperationFailed
+from releasemgr.ledger.conn import Q
 
 
 class LockTimeout(OperationFailed):
@@ -110,21 +112,15 @@ def _read_holder(path: Path) -> dict | None:
 
 @contextlib.contextmanager
 def _pg_lock(ledger, image, env, *, actor, operation, timeout, on_wait):
-    from sqlalchemy import text
-
     key = lock_key(image, env)
     doc = _holder_doc(actor, operation)
-    conn = ledger.engine.connect()
-    try:
+    with ledger.own_connection() as conn:  # each statement commits by itself; closing it frees the lock
         name = f"release {operation} by {actor} pid {os.getpid()}"[:63]
-        conn.execute(text("SELECT set_config('application_name', :n, false)"), {"n": name})
-        conn.commit()
+        conn.execute(_SET_NAME, {"n": name})
         deadline = time.monotonic() + max(timeout, 0.0)
         told = False
         while True:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            conn.commit()
-            if got:
+            if conn.execute(_TRY_LOCK, {"k": key}).scalar():
                 break
             if time.monotonic() >= deadline:
                 _refuse(image, env, timeout, _pg_holder(conn, key))
@@ -136,23 +132,21 @@ def _pg_lock(ledger, image, env, *, actor, operation, timeout, on_wait):
             yield doc
         finally:
             with contextlib.suppress(Exception):
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
-    finally:
-        conn.close()
+                conn.execute(_UNLOCK, {"k": key})
+
+
+_SET_NAME = Q("SELECT set_config('application_name', :n, false)")
+_TRY_LOCK = Q("SELECT pg_try_advisory_lock(:k)")
+_UNLOCK = Q("SELECT pg_advisory_unlock(:k)")
+_HOLDER = Q("SELECT a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1")
 
 
 def _pg_holder(conn, key: int) -> str:
-    from sqlalchemy import text
-
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     try:
-        row = conn.execute(text(
-            "SELECT a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-            "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"),
-            {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF}).first()
-        conn.commit()
+        row = conn.execute(_HOLDER, {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF}).first()
     except Exception:
         return "another release process"
     if row is None or not row[0]:
