@@ -390,8 +390,10 @@ class _Terminal:
 
 
 def _fit(text: str, room: int) -> str:
-    """`text` cut to `room` characters (at least 20) with "...": the row stays one line."""
-    room = max(20, room)
+    """`text` for a row of the live display: every control character escaped (a path or a
+    step's text cannot move the cursor or recolour the screen) and cut to `room` characters
+    (at least 20) with "...", so the row stays one line."""
+    text, room = escape_controls(text), max(20, room)
     return text if len(text) <= room else text[:room - 3] + "..."
 
 

@@ -158,3 +158,22 @@ def test_did_you_mean_for_commands_environments_and_images(web):
     assert r.code == 4 and "did you mean 'prod'?" in r.err
     r = web("versions", "wbe")
     assert r.code == 4 and "did you mean 'web'?" in r.err
+
+
+def test_a_live_row_escapes_control_characters():
+    """A row of the live display shows what a path or a step's text holds, escaped: an escape
+    sequence or a newline in a file name cannot clear the screen or break the row."""
+    import io
+
+    from releasemgr.ui import Ui
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Tty()
+    ui = Ui(stdout=Tty(), stderr=err)
+    ui.info(task="local.web", done=1, total=2, unit="bytes", detail="Uploading evil\x1b[2J\nname => /x")
+    ui.close()
+    shown = err.getvalue()
+    assert "\x1b[2J" not in shown and "evil\\x1b[2J\\nname" in shown, repr(shown)
