@@ -177,3 +177,33 @@ def test_a_live_row_escapes_control_characters():
     ui.close()
     shown = err.getvalue()
     assert "\x1b[2J" not in shown and "evil\\x1b[2J\\nname" in shown, repr(shown)
+
+
+def test_a_wait_keeps_its_step_and_clock_on_the_row():
+    """An AWS wait says `Still waiting for … (20s)...` every few polls (providers/aws/client.py
+    `wait_for`): the line is printed, and the source's row keeps the step it waits in -- its
+    number, its text and the clock started when the step began -- instead of starting over."""
+    import io
+    import time
+
+    from releasemgr.ui import Ui
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    out, err = Tty(), Tty()
+    ui = Ui(stdout=out, stderr=err)
+    src = "amazon-ebs.ubuntu"
+    ui.log_line(f"==> {src}: Launching a source AWS instance...", src)
+    ui.log_line(f"==> {src}: Waiting for AMI to become ready...", src)
+    term = ui._term
+    began = term.since[src]
+    time.sleep(0.01)
+    ui.log_line(f"==> {src}: Still waiting for AMI ami-0abc to become available (20s)...", src)
+    task = term.progress._tasks[term.tasks[src]]
+    assert term.since[src] == began and task.fields["count"] == "step 2", task.fields
+    assert task.description == "Waiting for AMI to become ready..."
+    ui.close()
+    # both streams are the terminal: lines go above the display, through its console
+    assert "Still waiting for AMI ami-0abc to become available (20s)..." in out.getvalue() + err.getvalue()
