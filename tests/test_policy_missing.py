@@ -152,4 +152,12 @@ def test_a_row_deleted_behind_the_tools_back_is_named_not_an_internal_error(sqli
     assert (doc["error"], doc["exit_code"]) == ("failed", 1)
     assert sorted(doc["damage"]) == ["channel row 1 refers to a missing environment row",
                                      "channel_history row 1 refers to a missing environment row"]
+    r = sqlite_cli("status", "--check")  # the check a monitor runs says so too
+    assert r.code == 1 and ("drift: damaged: the ledger is damaged: channel row 1 refers to a missing environment "
+                            "row (`release audit verify` names what changed)") in r.out, r
+    drift = sqlite_cli("status", "--check", "--json").json["drift"]
+    assert sorted(d["detail"] for d in drift if d["kind"] == "damaged") == [
+        "the ledger is damaged: channel row 1 refers to a missing environment row (`release audit verify` names what "
+        "changed)", "the ledger is damaged: channel_history row 1 refers to a missing environment row (`release audit "
+        "verify` names what changed)"]
     assert sqlite_cli("audit", "verify").code == 1

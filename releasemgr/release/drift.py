@@ -8,7 +8,9 @@ Drift kinds:
 - `unhealthy`: a server in the route fails its health check;
 - `no_servers`: the environment points at a version no server runs, where its deploy settings
   expect servers (a `[deploy.<env>]` table or `auto_deploy`; not an Auto Scaling group,
-  which owns its instances).
+  which owns its instances);
+- `damaged`: a ledger row refers to a row that is not there (deleted behind the tool's back;
+  `Ledger.broken_references`): what it says about the rest cannot be trusted.
 
 `release deploy IMAGE --env ENV` heals all of them for that environment.
 """
@@ -49,7 +51,9 @@ def check(ledger: Ledger, config: Config, image: str | None = None, env: str | N
             labels.update(versions.labels(conn, img_id))
         current = {(ch.image_id, ch.environment_id): ch.version_id for ch in channels.all_(conn)}
 
-    servers, drift = [], []
+    servers = []
+    drift = [{"kind": "damaged", "detail": f"the ledger is damaged: {problem} (`release audit verify` names what "
+                                           "changed)"} for problem in ledger.broken_references()]
     by_provider: dict[str, list[Server]] = {}
     for r in rows:
         by_provider.setdefault(r.provider, []).append(r)
@@ -165,5 +169,6 @@ def drift_text(d: dict) -> str:
     lines = []
     for item in d["drift"]:
         where = f"{item.get('image')}@{item.get('version')} in {item.get('env')}" if item.get("image") else ""
-        lines.append(f"drift: {item['kind']}: {item.get('server', '')} {where}: {item['detail']}".replace("  ", " "))
+        about = " ".join(x for x in (item.get("server") or "", where) if x)
+        lines.append(f"drift: {item['kind']}: {about + ': ' if about else ''}{item['detail']}")
     return "\n".join(lines)
