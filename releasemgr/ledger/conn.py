@@ -193,7 +193,9 @@ class LiteConn:
 
 
 class SAConn:
-    """A SQLAlchemy connection (PostgreSQL, or a SQLite URL that is not a plain file) behind the same API."""
+    """A SQLAlchemy connection behind the same API: for code that already holds one (the
+    tests that build an old ledger at an Alembic revision, or compare `PgConn` with
+    SQLAlchemy). Commands never use it."""
 
     def __init__(self, conn):
         self.sa = conn

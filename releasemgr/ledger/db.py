@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 from releasemgr.errors import NotFound, OperationFailed, UsageError
 from releasemgr.ledger import audit
-from releasemgr.ledger.conn import LiteConn, PgConn, Q, SAConn
+from releasemgr.ledger.conn import LiteConn, PgConn, Q
 from releasemgr.ledger import urls
 from releasemgr.ledger.repo import environments
 from releasemgr.ledger import migrate
@@ -222,8 +222,9 @@ class Ledger:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._engine = engine
-        self._writer_engine = None
         self._file = _sqlite_file(url)
+        if self.is_sqlite and self._file is None:  # `check_url` refuses these before anything opens
+            raise UsageError(f"unsupported ledger url {_shown_url(url)}", hint=SUPPORTED_URLS)
         self._idle: list[sqlite3.Connection] = []
         self._idle_lock = threading.Lock()
         self.head_file = head_file_of(url)  # the chain head outside the database (SQLite)
@@ -238,12 +239,6 @@ class Ledger:
         if self._engine is None:
             self._engine = make_engine(self.url)
         return self._engine
-
-    @property
-    def _writer(self):
-        if self._writer_engine is None:
-            self._writer_engine = self.engine.execution_options(release_write=True)
-        return self._writer_engine
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -364,38 +359,25 @@ class Ledger:
 
     # -- transactions ----------------------------------------------------------------------
     @contextlib.contextmanager
-    def transaction(self) -> Iterator["LiteConn | PgConn | SAConn"]:
+    def transaction(self) -> Iterator["LiteConn | PgConn"]:
         """One state change: the write lock up front (`BEGIN IMMEDIATE` on SQLite,
         `pg_advisory_xact_lock` on PostgreSQL), all or nothing."""
-        if self._file or not self.is_sqlite:
-            raw = self._checkout()
+        raw = self._checkout()
+        try:
+            raw.execute("BEGIN IMMEDIATE" if self._file else "BEGIN")
+            conn = LiteConn(raw, begin=None) if self._file else PgConn(raw, begin=None)
             try:
-                raw.execute("BEGIN IMMEDIATE" if self._file else "BEGIN")
-                conn = LiteConn(raw, begin=None) if self._file else PgConn(raw, begin=None)
-                try:
-                    if not self.is_sqlite:
-                        conn.execute(_PG_WRITE_LOCK, {"k": WRITE_LOCK_KEY})
-                    yield conn
-                    audit.check_staged(conn)
-                    _debug_pause()
-                    conn.commit()
-                except BaseException:
-                    conn.rollback()
-                    raise
-            finally:
-                self._checkin(raw)
-            self._write_head(conn)
-            return
-        with self._writer.connect() as sa:  # a SQLite URL that is not a plain file
-            conn = SAConn(sa)
-            try:
+                if not self.is_sqlite:
+                    conn.execute(_PG_WRITE_LOCK, {"k": WRITE_LOCK_KEY})
                 yield conn
                 audit.check_staged(conn)
                 _debug_pause()
-                sa.commit()
+                conn.commit()
             except BaseException:
-                sa.rollback()
+                conn.rollback()
                 raise
+        finally:
+            self._checkin(raw)
         self._write_head(conn)
 
     def _write_head(self, conn) -> None:
@@ -407,17 +389,13 @@ class Ledger:
                 self.warn(problem)
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator["LiteConn | PgConn | SAConn"]:
+    def connect(self) -> Iterator["LiteConn | PgConn"]:
         """A read-only connection (one snapshot)."""
-        if self._file or not self.is_sqlite:
-            raw = self._checkout()
-            try:
-                yield LiteConn(raw) if self._file else PgConn(raw)
-            finally:
-                self._checkin(raw)
-            return
-        with self.engine.connect() as sa:
-            yield SAConn(sa)
+        raw = self._checkout()
+        try:
+            yield LiteConn(raw) if self._file else PgConn(raw)
+        finally:
+            self._checkin(raw)
 
     def sync_environments(self, wanted: "list[str] | dict[str, dict]", *, actor: str | None = None) -> None:
         """Record release.toml's environments in a ledger that has no policy yet.
@@ -590,10 +568,7 @@ def make_engine(url: str) -> "Engine":
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):
-            if conn.get_execution_options().get("release_write"):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     if url.startswith("postgresql"):
