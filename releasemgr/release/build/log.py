@@ -47,9 +47,9 @@ class BuildLog:
     def progress(self, source: str, *, detail: str, done: float, total: float, unit: str) -> None:
         """How far a step is (an upload's bytes): the source's row of the live display on a
         terminal, a `progress` event under --json, nothing in a pipe or in the log file (the
-        step's line is there already)."""
+        step's line is there already). The Ui masks `detail` with the same process masker."""
         with self.lock:
-            self.ui.progress(task=source, detail=self.mask(detail), done=done, total=total, unit=unit)
+            self.ui.progress(task=source, detail=detail, done=done, total=total, unit=unit)
 
     def close(self) -> None:
         self.fh.close()
